@@ -1,0 +1,60 @@
+package io.spindle.runtime;
+
+/**
+ * Status codes shared with SPDK: {@code 0} is success, failures are negative errno values, exactly as SPDK
+ * reports them in callbacks and JSON-RPC error codes.
+ */
+public final class Errno {
+    /** Success. */
+    public static final int OK = 0;
+    /** Operation not permitted. */
+    public static final int EPERM = -1;
+    /** No such file or directory (unknown name). */
+    public static final int ENOENT = -2;
+    /** I/O error; also the status of a fan-out hop whose function threw. */
+    public static final int EIO = -5;
+    /** Bad descriptor (write on a read-only descriptor). */
+    public static final int EBADF = -9;
+    /** Out of memory / no resources: retry later. */
+    public static final int ENOMEM = -12;
+    /** Busy (a second unregister, a claimed bdev). */
+    public static final int EBUSY = -16;
+    /** Exists already (duplicate name). */
+    public static final int EEXIST = -17;
+    /** No such device: unregistered or unregistering. */
+    public static final int ENODEV = -19;
+    /** Invalid argument. */
+    public static final int EINVAL = -22;
+    /** Not supported. */
+    public static final int ENOTSUP = -95;
+    /** The reactor or the app is shutting down. */
+    public static final int ESHUTDOWN = -108;
+    /** Already in progress. */
+    public static final int EALREADY = -114;
+    /** Operation canceled. */
+    public static final int ECANCELED = -125;
+
+    private Errno() {
+    }
+
+    /** A short name for logs and messages: {@code -19} gives {@code ENODEV}. */
+    public static String name(int status) {
+        return switch (status) {
+            case OK -> "OK";
+            case EPERM -> "EPERM";
+            case ENOENT -> "ENOENT";
+            case EIO -> "EIO";
+            case EBADF -> "EBADF";
+            case ENOMEM -> "ENOMEM";
+            case EBUSY -> "EBUSY";
+            case EEXIST -> "EEXIST";
+            case ENODEV -> "ENODEV";
+            case EINVAL -> "EINVAL";
+            case ENOTSUP -> "ENOTSUP";
+            case ESHUTDOWN -> "ESHUTDOWN";
+            case EALREADY -> "EALREADY";
+            case ECANCELED -> "ECANCELED";
+            default -> "errno(" + status + ")";
+        };
+    }
+}

@@ -1,0 +1,478 @@
+package io.spindle.runtime;
+
+import org.apache.pekko.actor.typed.ActorRef;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.Objects;
+import java.util.concurrent.Executor;
+
+/**
+ * The fan-outs one originator runs: {@code forEachReactor} and {@code forEachChannel}, driven hop by hop by
+ * the originator so that a walk's context never leaves it (the fix for SPDK issues #3630, #1766, #2206).
+ *
+ * <p><b>The rule.</b> A walk's context object is handed to the originator's callbacks only
+ * ({@link ReactorVisitor#fold fold}, {@link ReactorVisitor#complete complete}); the function that runs on
+ * each reactor never receives it. Each hop runs the visitor on one reactor, then replies to the originator
+ * with the hop's result; the originator folds the result into the context and sends the next hop. When the
+ * walk ends, the originator calls {@code complete(context, status)} and then releases the context (closes it
+ * if it is {@link AutoCloseable}) exactly once.
+ *
+ * <p><b>A walk cut short.</b> When the originator stops ({@link #close()}, called from the originating
+ * actor's {@code PostStop} or by the originating reactor at its exit), every walk still in flight is ended
+ * there: its completion is <em>not</em> called (the originator is gone, nobody can act on it), and its context
+ * is released exactly once, by {@code close()}, on the originator's thread. Hops already on a reactor still
+ * run their visitor (which never holds the context); their replies are dropped. When a hop cannot be sent
+ * because its reactor has exited (the app is stopping), the walk ends with status
+ * {@link Errno#ESHUTDOWN} and its completion <em>is</em> called.
+ *
+ * <p><b>Threads.</b> Every method of this class, and every {@code fold}/{@code complete}, runs in the
+ * originator's context: inside the originating actor's message handling, or on the originating reactor.
+ * Hop replies re-enter that context through the originator's {@link Executor} ({@link Hop} messages to an
+ * actor, {@link Reactor#send} to a reactor). Not thread-safe otherwise.
+ *
+ * <p>Example, inside an actor whose protocol has {@code record FanOutHop(FanOuts.Hop hop) implements Command}:
+ * <pre>{@code
+ * FanOuts fanOuts = FanOuts.forActor(group, ctx.messageAdapter(FanOuts.Hop.class, FanOutHop::new));
+ * // onMessage(FanOutHop m) -> { m.hop().run(); return this; }   onSignal(PostStop) -> fanOuts.close()
+ * fanOuts.forEachReactor(new Totals(), new ReactorVisitor<Totals, ReactorStats>() {
+ *     public ReactorStats visit(Reactor r) { return r.stats(); }                    // on each reactor
+ *     public void fold(Totals t, Reactor r, ReactorStats s) { t.add(s); }            // on the originator
+ *     public void complete(Totals t, int status) { replyTo.tell(t.snapshot()); }     // on the originator
+ * });
+ * }</pre>
+ */
+public final class FanOuts implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(FanOuts.class);
+
+    /** A hop reply to run in the originator's context. For actors: wrap it in a message, run it on receipt. */
+    public static final class Hop {
+        private final Runnable step;
+
+        Hop(Runnable step) {
+            this.step = step;
+        }
+
+        /** Runs the reply; call from the originating actor's message handler. */
+        public void run() {
+            step.run();
+        }
+    }
+
+    /**
+     * The visitor of a reactor walk.
+     *
+     * @param <X> context type, owned by the originator
+     * @param <R> per-hop result carried back to the originator
+     */
+    public interface ReactorVisitor<X, R> {
+        /** Runs on each reactor in ascending order; must not touch the context. */
+        R visit(Reactor reactor);
+
+        /** Folds one hop's result into the context, on the originator. */
+        default void fold(X context, Reactor reactor, R result) {
+        }
+
+        /** The walk ended with {@code status} (0, or the first non-zero hop status); on the originator. */
+        void complete(X context, int status);
+    }
+
+    /**
+     * The visitor of a channel walk.
+     *
+     * @param <X> context type, owned by the originator
+     * @param <C> channel context type
+     * @param <R> per-hop result carried back to the originator
+     */
+    public interface ChannelVisitor<X, C, R> {
+        /**
+         * Runs on the reactor of each channel, in ascending reactor order; must call
+         * {@link ChannelHop#continueWalk} on that reactor, now or later. Must not touch the walk's context.
+         */
+        void visit(ChannelHop<C, R> hop);
+
+        /** Folds one hop's result into the context, on the originator (not called for skipped reactors). */
+        default void fold(X context, Reactor reactor, R result) {
+        }
+
+        /** The walk ended; on the originator. */
+        void complete(X context, int status);
+    }
+
+    /**
+     * One hop of a channel walk, on the channel's reactor. Holds a reference on the channel until
+     * {@link #continueWalk} is called.
+     */
+    public static final class ChannelHop<C, R> {
+        private final ChannelWalk<?, C, R> walk;
+        private final IoChannel<C> channel;
+        private boolean continued;
+
+        ChannelHop(ChannelWalk<?, C, R> walk, IoChannel<C> channel) {
+            this.walk = walk;
+            this.channel = channel;
+        }
+
+        /** The channel visited. */
+        public IoChannel<C> channel() {
+            return channel;
+        }
+
+        /** The channel's context (owned by this reactor). */
+        public C context() {
+            return channel.context();
+        }
+
+        /** The reactor of this hop. */
+        public Reactor reactor() {
+            return channel.reactor();
+        }
+
+        /** {@code continueWalk(status, null)}. */
+        public void continueWalk(int status) {
+            continueWalk(status, null);
+        }
+
+        /**
+         * Ends this hop: SPDK's {@code spdk_for_each_channel_continue}. A non-zero status ends the walk.
+         * Call once, on this hop's reactor.
+         *
+         * @throws IllegalStateException on another thread or when called twice
+         */
+        public void continueWalk(int status, R result) {
+            channel.reactor().checkOwner("ChannelHop.continueWalk io_device=" + channel.device().name());
+            if (continued) {
+                throw new IllegalStateException("ChannelHop.continueWalk called twice on " + channel);
+            }
+            continued = true;
+            channel.put();
+            walk.owner.reply(() -> walk.onHopReply(channel.reactor().index, status, result, false));
+        }
+
+        boolean continued() {
+            return continued;
+        }
+    }
+
+    private final ReactorGroup group;
+    private final Executor originator;
+    private final ArrayList<Walk> open = new ArrayList<>();
+    private boolean closed;
+
+    private FanOuts(ReactorGroup group, Executor originator) {
+        this.group = group;
+        this.originator = originator;
+    }
+
+    /**
+     * Fan-outs originated by an actor. {@code self} must lead back to the actor (a message adapter); the actor
+     * runs each {@link Hop} it receives and calls {@link #close()} in its {@code PostStop}.
+     */
+    public static FanOuts forActor(ReactorGroup group, ActorRef<Hop> self) {
+        Objects.requireNonNull(self, "self");
+        return new FanOuts(group, step -> self.tell(new Hop(step)));
+    }
+
+    /**
+     * Fan-outs originated by code on reactor {@code origin} (call on it). Hop replies are messages to that
+     * reactor; its exit waits for these walks and then closes this object.
+     */
+    public static FanOuts forReactor(Reactor origin) {
+        origin.checkOwner("FanOuts.forReactor");
+        FanOuts f = new FanOuts(origin.group(), origin::send);
+        origin.addOriginator(f);
+        return f;
+    }
+
+    /** Walks still in flight. */
+    public int inFlight() {
+        return open.size();
+    }
+
+    /**
+     * Runs {@code visitor} on every reactor of the group, serially in ascending order: SPDK's
+     * {@code spdk_for_each_reactor}. The completion is delivered to the originator after the last hop (also
+     * for a walk that ends early on a non-zero status or {@link Errno#ESHUTDOWN}).
+     *
+     * @param context owned by the originator; released after completion (see the class comment)
+     * @throws IllegalStateException after {@link #close()}
+     */
+    public <X, R> void forEachReactor(X context, ReactorVisitor<X, R> visitor) {
+        Objects.requireNonNull(visitor, "visitor");
+        checkOpen("forEachReactor");
+        ReactorWalk<X, R> w = new ReactorWalk<>(this, context, visitor);
+        open.add(w);
+        w.sendNext(-1);
+    }
+
+    /**
+     * Runs {@code visitor} on every reactor that holds a channel of {@code device}, serially in ascending
+     * reactor order: SPDK's {@code spdk_for_each_channel}. The next reactor is looked up when the previous
+     * hop continues, so channels created meanwhile on later reactors are visited and a channel destroyed
+     * before its hop runs is skipped. The completion is always delivered to the originator by message, also
+     * when there are no channels (status 0) or the device is unregistering ({@link Errno#ENODEV}). An
+     * unregister of the device completes only after this walk ended.
+     *
+     * @throws IllegalStateException after {@link #close()}
+     */
+    public <X, C, R> void forEachChannel(IoDevice<C> device, X context, ChannelVisitor<X, C, R> visitor) {
+        Objects.requireNonNull(device, "device");
+        Objects.requireNonNull(visitor, "visitor");
+        checkOpen("forEachChannel");
+        if (device.group() != group) {
+            throw new IllegalArgumentException("forEachChannel io_device=" + device.name() + ": belongs to another reactor group");
+        }
+        ChannelWalk<X, C, R> w = new ChannelWalk<>(this, context, visitor, device);
+        open.add(w);
+        if (!device.walkStarted()) {
+            w.deviceHeld = false;
+            reply(() -> w.finish(Errno.ENODEV));
+            return;
+        }
+        // the first hop is also sent from a message so the completion is never inline in this call
+        reply(() -> w.sendNext(-1));
+    }
+
+    private void checkOpen(String what) {
+        if (closed) {
+            throw new IllegalStateException(what + ": this originator's FanOuts is closed");
+        }
+    }
+
+    void reply(Runnable step) {
+        try {
+            originator.execute(step);
+        } catch (ReactorStoppedException e) {
+            // the originating reactor exited: its close() already released every walk
+            LOG.debug("fan-out reply dropped: {}", e.getMessage());
+        }
+    }
+
+    /**
+     * Ends every walk in flight without calling its completion and releases each context exactly once, here,
+     * on the originator. Idempotent. Later walks are refused.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (Walk w : new ArrayList<>(open)) {
+            w.cutShort();
+        }
+        open.clear();
+    }
+
+    /** Releases a context: closes it when it is {@link AutoCloseable}. */
+    static void release(Object context) {
+        if (context instanceof AutoCloseable c) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                LOG.error("fan-out context {} failed to release", context, e);
+            }
+        }
+    }
+
+    /** Common walk state; every field is touched on the originator only, except the immutable ones. */
+    abstract static class Walk {
+        final FanOuts owner;
+        final Object context;
+        boolean finished;
+
+        Walk(FanOuts owner, Object context) {
+            this.owner = owner;
+            this.context = context;
+        }
+
+        abstract void sendNext(int after);
+
+        abstract void complete(int status);
+
+        void onEnd() {
+        }
+
+        final void finish(int status) {
+            if (finished) {
+                return;
+            }
+            finished = true;
+            owner.open.remove(this);
+            onEnd();
+            try {
+                complete(status);
+            } catch (Throwable e) {
+                LOG.error("fan-out completion threw", e);
+            } finally {
+                release(context);
+            }
+        }
+
+        final void cutShort() {
+            if (finished) {
+                return;
+            }
+            finished = true;
+            onEnd();
+            release(context);
+        }
+
+        /** Sends {@code hop} to the reactor at {@code index}; ends the walk with ESHUTDOWN if it has exited. */
+        final boolean sendHop(int index, Runnable hop) {
+            try {
+                owner.group.reactor(index).send(hop);
+                return true;
+            } catch (ReactorStoppedException e) {
+                finish(Errno.ESHUTDOWN);
+                return false;
+            }
+        }
+    }
+
+    static final class ReactorWalk<X, R> extends Walk {
+        private final ReactorVisitor<X, R> visitor;
+
+        ReactorWalk(FanOuts owner, X context, ReactorVisitor<X, R> visitor) {
+            super(owner, context);
+            this.visitor = visitor;
+        }
+
+        @Override
+        void sendNext(int after) {
+            if (finished) {
+                return;
+            }
+            int next = after + 1;
+            if (next >= owner.group.size()) {
+                finish(Errno.OK);
+                return;
+            }
+            Reactor r = owner.group.reactor(next);
+            sendHop(next, () -> {
+                R result = null;
+                int status = Errno.OK;
+                try {
+                    result = visitor.visit(r);
+                } catch (Throwable e) {
+                    LOG.error("forEachReactor visitor threw on {}; walk ends with EIO", r.name(), e);
+                    status = Errno.EIO;
+                }
+                int st = status;
+                R res = result;
+                owner.reply(() -> onHopReply(next, st, res));
+            });
+        }
+
+        @SuppressWarnings("unchecked")
+        private void onHopReply(int index, int status, R result) {
+            if (finished) {
+                return; // cut short meanwhile
+            }
+            if (status == Errno.OK) {
+                try {
+                    visitor.fold((X) context, owner.group.reactor(index), result);
+                } catch (Throwable e) {
+                    LOG.error("forEachReactor fold threw; walk ends with EIO", e);
+                    status = Errno.EIO;
+                }
+            }
+            if (status != Errno.OK) {
+                finish(status);
+            } else {
+                sendNext(index);
+            }
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        void complete(int status) {
+            visitor.complete((X) context, status);
+        }
+    }
+
+    static final class ChannelWalk<X, C, R> extends Walk {
+        private final ChannelVisitor<X, C, R> visitor;
+        final IoDevice<C> device;
+        boolean deviceHeld = true;
+
+        ChannelWalk(FanOuts owner, X context, ChannelVisitor<X, C, R> visitor, IoDevice<C> device) {
+            super(owner, context);
+            this.visitor = visitor;
+            this.device = device;
+        }
+
+        @Override
+        void onEnd() {
+            if (deviceHeld) {
+                deviceHeld = false;
+                device.walkEnded();
+            }
+        }
+
+        @Override
+        void sendNext(int after) {
+            if (finished) {
+                return;
+            }
+            int next = -1;
+            for (int i = after + 1; i < owner.group.size(); i++) {
+                if (device.hasChannelOn(i)) {
+                    next = i;
+                    break;
+                }
+            }
+            if (next < 0) {
+                finish(Errno.OK);
+                return;
+            }
+            Reactor r = owner.group.reactor(next);
+            int idx = next;
+            sendHop(next, () -> {
+                IoChannel<C> ch = device.channelOn(r);
+                if (ch == null || ch.destroyed) {
+                    // destroyed before this hop ran: skip it (for_each_channel_remove)
+                    owner.reply(() -> onHopReply(idx, Errno.OK, null, true));
+                    return;
+                }
+                ch.refs++; // hold the channel while the visitor runs, released by continueWalk
+                ChannelHop<C, R> hop = new ChannelHop<>(this, ch);
+                try {
+                    visitor.visit(hop);
+                } catch (Throwable e) {
+                    LOG.error("forEachChannel visitor threw on {} io_device={}; walk ends with EIO", r.name(), device.name(), e);
+                    if (!hop.continued()) {
+                        hop.continueWalk(Errno.EIO);
+                    }
+                }
+            });
+        }
+
+        @SuppressWarnings("unchecked")
+        void onHopReply(int index, int status, R result, boolean skipped) {
+            if (finished) {
+                return;
+            }
+            if (status == Errno.OK && !skipped) {
+                try {
+                    visitor.fold((X) context, owner.group.reactor(index), result);
+                } catch (Throwable e) {
+                    LOG.error("forEachChannel fold threw; walk ends with EIO", e);
+                    status = Errno.EIO;
+                }
+            }
+            if (status != Errno.OK) {
+                finish(status);
+            } else {
+                sendNext(index);
+            }
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        void complete(int status) {
+            visitor.complete((X) context, status);
+        }
+    }
+}

@@ -1,0 +1,56 @@
+package io.spindle.testing;
+
+import net.openhft.chronicle.core.io.AbstractReferenceCounted;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Fails a test that leaves a Chronicle {@code Bytes} unreleased or a reactor thread running.
+ *
+ * <p>Registered for every test of every module by JUnit's extension auto-detection
+ * ({@code META-INF/services/org.junit.jupiter.api.extension.Extension} in this module's test jar and
+ * {@code junit.jupiter.extensions.autodetection.enabled=true}). Before each test it turns Chronicle's
+ * reference tracing on; after it, it asserts every traced {@code Bytes} was released, and waits up to five
+ * seconds for threads named {@code reactor_*} to end (reactor exit is asynchronous), then fails naming them.
+ */
+public final class LeakCheckExtension implements BeforeEachCallback, AfterEachCallback {
+    private static final long THREAD_GRACE_MS = 5_000;
+
+    @Override
+    public void beforeEach(ExtensionContext context) {
+        AbstractReferenceCounted.enableReferenceTracing();
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) throws Exception {
+        try {
+            AbstractReferenceCounted.assertReferencesReleased();
+        } finally {
+            AbstractReferenceCounted.disableReferenceTracing();
+        }
+        List<String> alive = reactorThreads();
+        long deadline = System.currentTimeMillis() + THREAD_GRACE_MS;
+        while (!alive.isEmpty() && System.currentTimeMillis() < deadline) {
+            Thread.sleep(10);
+            alive = reactorThreads();
+        }
+        if (!alive.isEmpty()) {
+            throw new AssertionError("reactor thread(s) outlived the test " + context.getDisplayName() + ": " + alive);
+        }
+    }
+
+    /** Names of live threads that are reactors. */
+    public static List<String> reactorThreads() {
+        List<String> out = new ArrayList<>();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.isAlive() && t.getName().startsWith("reactor_")) {
+                out.add(t.getName());
+            }
+        }
+        return out;
+    }
+}
