@@ -264,6 +264,17 @@ public final class ReactorGroup implements AutoCloseable {
 
     // ------------------------------------------------------------------ stop
 
+    /** Whether every reactor thread has ended (always true in manual mode). Any thread. */
+    public boolean threadsEnded() {
+        for (Reactor r : reactors) {
+            Thread t = r.thread();
+            if (t != null && t.isAlive()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Asks every reactor to exit (see {@link Reactor} for the exit rule). Idempotent, any thread. */
     public void requestStop() {
         for (Reactor r : reactors) {

@@ -1,0 +1,183 @@
+package io.spindle.app;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.spindle.runtime.ReactorGroup;
+import io.spindle.runtime.ReactorStats;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The front door: a running Spindle instance, standalone or embedded.
+ *
+ * <p><b>Standalone:</b> {@link #start(SpindleConfig)} creates an ActorSystem whose guardian is the app
+ * actor, waits until every subsystem is initialised, and returns the handle; {@link #stop()} stops Spindle
+ * and terminates that ActorSystem. SIGINT/SIGTERM run the same stop (CoordinatedShutdown).
+ * <pre>{@code
+ * Spindle spindle = Spindle.start(SpindleConfig.builder().reactor(ReactorConfig.builder().mask("0x3").conclude()).conclude());
+ * ...
+ * spindle.stop().toCompletableFuture().join();
+ * }</pre>
+ *
+ * <p><b>Embedded:</b> spawn {@link #create(SpindleConfig, ActorRef)} in your own ActorSystem; the listener
+ * gets {@link SpindleApp.Started} with this handle (or {@link SpindleApp.StartFailed}). {@link #stop()} then
+ * stops Spindle only; your ActorSystem keeps running.
+ *
+ * <p>Thread-safe: every method may be called from any thread. {@link #stop()} is idempotent.
+ */
+public final class Spindle {
+    private final ActorSystem<?> system;
+    private final ActorRef<SpindleApp.Command> app;
+    private final ReactorGroup reactors;
+    private final SpindleConfig config;
+    private final boolean ownsSystem;
+    private final AtomicBoolean stopRequested = new AtomicBoolean();
+    private final CompletableFuture<SpindleApp.Stopped> stopped = new CompletableFuture<>();
+
+    Spindle(ActorSystem<?> system, ActorRef<SpindleApp.Command> app, ReactorGroup reactors, SpindleConfig config, boolean ownsSystem) {
+        this.system = system;
+        this.app = app;
+        this.reactors = reactors;
+        this.config = config;
+        this.ownsSystem = ownsSystem;
+    }
+
+    /**
+     * Starts a standalone Spindle and waits until it runs.
+     *
+     * @throws SpindleStartException when a subsystem init fails or the start times out; everything that had
+     *                               started has been stopped again and the ActorSystem terminated
+     */
+    public static Spindle start(SpindleConfig config) {
+        CompletableFuture<SpindleApp.StartResult> result = new CompletableFuture<>();
+        Config pekko = ConfigFactory.parseString(
+                        "pekko.coordinated-shutdown.phases.service-stop.timeout = " + config.stopTimeout().toMillis() + "ms\n"
+                                + "pekko.loggers = [\"org.apache.pekko.event.slf4j.Slf4jLogger\"]\n"
+                                + "pekko.logging-filter = \"org.apache.pekko.event.slf4j.Slf4jLoggingFilter\"\n")
+                .withFallback(config.config());
+        ActorSystem<SpindleApp.Command> system = ActorSystem.create(SpindleApp.create(config, result::complete, true), config.name(), pekko);
+        SpindleApp.StartResult r;
+        try {
+            r = result.get(config.startTimeout().plusSeconds(30).toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            system.terminate();
+            throw new SpindleStartException("interrupted while starting", e);
+        } catch (ExecutionException | TimeoutException e) {
+            system.terminate();
+            throw new SpindleStartException("start did not complete: " + e, e);
+        }
+        if (r instanceof SpindleApp.StartFailed f) {
+            awaitTermination(system, config.stopTimeout());
+            throw new SpindleStartException(f.reason(), f.cause());
+        }
+        return ((SpindleApp.Started) r).spindle();
+    }
+
+    /** Starts a standalone Spindle from HOCON ({@code spindle { }} block). */
+    public static Spindle start(Config config) {
+        return start(SpindleConfig.fromConfig(config));
+    }
+
+    /** The app behavior for embedding in an existing ActorSystem. */
+    public static Behavior<SpindleApp.Command> create(SpindleConfig config, ActorRef<SpindleApp.StartResult> listener) {
+        return SpindleApp.create(config, listener);
+    }
+
+    private static void awaitTermination(ActorSystem<?> system, Duration timeout) {
+        try {
+            system.getWhenTerminated().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            // best effort: the failure is reported by the caller
+        }
+    }
+
+    /**
+     * Stops Spindle (subsystems in reverse, a last leak round over the reactors, reactor exit) and, when
+     * standalone, terminates the ActorSystem. Idempotent; any thread.
+     *
+     * @return completes with the stop report once the reactors have exited (and, standalone, the ActorSystem
+     *         terminated)
+     */
+    public CompletionStage<SpindleApp.Stopped> stop() {
+        if (stopRequested.compareAndSet(false, true) && !stopped.isDone()) {
+            AskPattern.<SpindleApp.Command, SpindleApp.Stopped>ask(app, SpindleApp.Stop::new, config.stopTimeout(), system.scheduler())
+                    .whenCompleteAsync((s, e) -> {
+                        if (e != null && !stopped.isDone()) {
+                            stopped.completeExceptionally(e);
+                        }
+                    }, system.executionContext());
+        }
+        if (!ownsSystem) {
+            return stopped;
+        }
+        return stopped.thenCompose(s -> system.getWhenTerminated().thenApply(t -> s));
+    }
+
+    /** Completes when Spindle has stopped, whoever stopped it. */
+    public CompletionStage<SpindleApp.Stopped> whenStopped() {
+        return stopped;
+    }
+
+    void markStopped(SpindleApp.Stopped s) {
+        stopped.complete(s);
+        if (ownsSystem) {
+            system.terminate();
+        }
+    }
+
+    boolean isStopped() {
+        return stopped.isDone();
+    }
+
+    /**
+     * Stats of every reactor, each taken on its own reactor (a forEachReactor walk driven by the app actor):
+     * what {@code framework_get_reactors} reports.
+     */
+    public CompletionStage<List<ReactorStats>> reactorStats() {
+        return AskPattern.<SpindleApp.Command, List<ReactorStats>>ask(app, SpindleApp.GetReactorStats::new, Duration.ofSeconds(10),
+                system.scheduler()).thenApplyAsync(l -> l, system.executionContext());
+    }
+
+    /** The reactors. */
+    public ReactorGroup reactors() {
+        return reactors;
+    }
+
+    /** The app actor. */
+    public ActorRef<SpindleApp.Command> app() {
+        return app;
+    }
+
+    /** The ActorSystem Spindle runs in. */
+    public ActorSystem<?> system() {
+        return system;
+    }
+
+    /** The configuration. */
+    public SpindleConfig config() {
+        return config;
+    }
+
+    /** Whether this instance owns (and terminates) its ActorSystem. */
+    public boolean isStandalone() {
+        return ownsSystem;
+    }
+
+    /** Blocks until the stop completes; convenience for {@code main} methods. */
+    public SpindleApp.Stopped stopAndWait() {
+        return stop().toCompletableFuture().join();
+    }
+
+}
