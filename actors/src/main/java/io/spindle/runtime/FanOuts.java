@@ -192,8 +192,8 @@ public final class FanOuts implements AutoCloseable {
 
     /**
      * Runs {@code visitor} on every reactor of the group, serially in ascending order: SPDK's
-     * {@code spdk_for_each_reactor}. The completion is delivered to the originator after the last hop (also
-     * for a walk that ends early on a non-zero status or {@link Errno#ESHUTDOWN}).
+     * {@code spdk_for_each_reactor}. The completion is delivered to the originator by message after the last
+     * hop (also for a walk that ends early on a non-zero status or {@link Errno#ESHUTDOWN}), never inline.
      *
      * @param context owned by the originator; released after completion (see the class comment)
      * @throws IllegalStateException after {@link #close()}
@@ -203,7 +203,8 @@ public final class FanOuts implements AutoCloseable {
         checkOpen("forEachReactor");
         ReactorWalk<X, R> w = new ReactorWalk<>(this, context, visitor);
         open.add(w);
-        w.sendNext(-1);
+        // started from a message so that even an immediate ESHUTDOWN completion is never inline in this call
+        reply(() -> w.sendNext(-1));
     }
 
     /**
