@@ -141,7 +141,7 @@ public final class FanOuts implements AutoCloseable {
          * @throws IllegalStateException on another thread or when called twice
          */
         public void continueWalk(int status, R result) {
-            channel.reactor().checkOwner("ChannelHop.continueWalk io_device=" + channel.device().name());
+            channel.reactor().checkOwner("ChannelHop.continueWalk io_device=", channel.device().name());
             if (continued) {
                 throw new IllegalStateException("ChannelHop.continueWalk called twice on " + channel);
             }

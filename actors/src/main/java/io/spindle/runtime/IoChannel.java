@@ -44,13 +44,13 @@ public final class IoChannel<C> {
 
     /** Current reference count. Owner reactor only. */
     public int refs() {
-        reactor.checkOwner("IoChannel.refs io_device=" + device.name());
+        reactor.checkOwner("IoChannel.refs io_device=", device.name());
         return refs;
     }
 
     /** Takes an extra reference: SPDK's {@code spdk_io_channel_ref}. Owner reactor only. */
     public void ref() {
-        reactor.checkOwner("IoChannel.ref io_device=" + device.name());
+        reactor.checkOwner("IoChannel.ref io_device=", device.name());
         if (destroyed) {
             throw new IllegalStateException("IoChannel.ref io_device=" + device.name() + " on " + reactor.name() + ": channel destroyed");
         }
@@ -64,7 +64,7 @@ public final class IoChannel<C> {
      * @throws IllegalStateException on another thread, or when no reference is held
      */
     public void put() {
-        reactor.checkOwner("IoChannel.put io_device=" + device.name());
+        reactor.checkOwner("IoChannel.put io_device=", device.name());
         if (refs <= 0) {
             throw new IllegalStateException("IoChannel.put io_device=" + device.name() + " on " + reactor.name() + ": refs=" + refs);
         }

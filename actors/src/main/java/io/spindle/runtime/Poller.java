@@ -41,7 +41,7 @@ public final class Poller {
 
     /** Stops the poller for good; its memory is reclaimed on a later loop. No-op when already unregistered. */
     public void unregister() {
-        reactor.checkOwner("poller.unregister poller=" + name);
+        reactor.checkOwner("poller.unregister poller=", name);
         reactor.unregisterPoller(this);
     }
 
@@ -50,13 +50,13 @@ public final class Poller {
      * Idempotent; no-op on an unregistered poller.
      */
     public void pause() {
-        reactor.checkOwner("poller.pause poller=" + name);
+        reactor.checkOwner("poller.pause poller=", name);
         reactor.pausePoller(this);
     }
 
     /** Resumes a paused poller (a timed one is re-armed at now + period). Idempotent. */
     public void resume() {
-        reactor.checkOwner("poller.resume poller=" + name);
+        reactor.checkOwner("poller.resume poller=", name);
         reactor.resumePoller(this);
     }
 
@@ -67,7 +67,7 @@ public final class Poller {
 
     /** The current state; {@link State#PAUSED} once a requested pause has taken effect. Owner thread only. */
     public State state() {
-        reactor.checkOwner("poller.state poller=" + name);
+        reactor.checkOwner("poller.state poller=", name);
         return pausePending ? State.PAUSED : state;
     }
 
@@ -78,13 +78,13 @@ public final class Poller {
 
     /** How many times the function ran. Owner thread only. */
     public long runCount() {
-        reactor.checkOwner("poller.runCount poller=" + name);
+        reactor.checkOwner("poller.runCount poller=", name);
         return runCount;
     }
 
     /** How many runs returned a positive work count. Owner thread only. */
     public long busyCount() {
-        reactor.checkOwner("poller.busyCount poller=" + name);
+        reactor.checkOwner("poller.busyCount poller=", name);
         return busyCount;
     }
 

@@ -184,6 +184,30 @@ public final class Reactor {
         return now;
     }
 
+    /**
+     * Throws unless the calling thread is running this reactor; for code outside this package that must
+     * enforce reactor ownership (descriptors, I/O).
+     *
+     * @throws IllegalStateException naming {@code what}, the owner and the caller
+     */
+    public void assertCurrent(String what) {
+        if (CURRENT.get() != this) {
+            checkOwner(what);
+        }
+    }
+
+    /** {@link #assertCurrent(String)} with the message built only on failure: {@code what + subject}. */
+    public void assertCurrent(String what, String subject) {
+        checkOwner(what, subject);
+    }
+
+    /** Owner check that builds its message only on failure: {@code what + subject}. No allocation when it passes. */
+    void checkOwner(String what, String subject) {
+        if (CURRENT.get() != this) {
+            checkOwner(what + subject);
+        }
+    }
+
     void checkOwner(String what) {
         if (CURRENT.get() != this) {
             Reactor cur = CURRENT.get();
@@ -379,11 +403,8 @@ public final class Reactor {
             }
             return work;
         } finally {
-            if (prev == null) {
-                CURRENT.remove();
-            } else {
-                CURRENT.set(prev);
-            }
+            // set, not remove(): a removed entry is re-created (allocated) by the next pollOnce's get()
+            CURRENT.set(prev);
         }
     }
 
@@ -636,11 +657,8 @@ public final class Reactor {
                 finishExit();
             }
         } finally {
-            if (prev == null) {
-                CURRENT.remove();
-            } else {
-                CURRENT.set(prev);
-            }
+            // set, not remove(): a removed entry is re-created (allocated) by the next pollOnce's get()
+            CURRENT.set(prev);
         }
     }
 
