@@ -150,6 +150,21 @@ public final class Spindle {
                 system.scheduler()).thenApplyAsync(l -> l, system.executionContext());
     }
 
+    /**
+     * The subsystem instance of class {@code type} this Spindle was configured with.
+     *
+     * @throws IllegalArgumentException when there is none
+     */
+    public <S extends Subsystem> S subsystem(Class<S> type) {
+        for (Subsystem s : config.subsystems()) {
+            if (type.isInstance(s)) {
+                return type.cast(s);
+            }
+        }
+        throw new IllegalArgumentException("no subsystem of " + type.getSimpleName() + " configured (have "
+                + config.subsystems().stream().map(Subsystem::name).toList() + ")");
+    }
+
     /** The reactors. */
     public ReactorGroup reactors() {
         return reactors;

@@ -1,0 +1,321 @@
+package io.spindle.bdev;
+
+import io.spindle.bdev.spi.BdevDriver;
+import io.spindle.bdev.spi.BdevModule;
+import io.spindle.bdev.spi.BdevSpec;
+import io.spindle.runtime.IoDevice;
+import org.apache.pekko.actor.typed.ActorRef;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+
+/**
+ * A registered block device: SPDK's {@code spdk_bdev}. Its identity and geometry are immutable (the block
+ * count changes only by resize); its life-cycle (descriptors, claims, unregister) is guarded by the bdev
+ * itself and driven by its actor.
+ *
+ * <p>Thread-safe to read from anywhere.
+ */
+public final class Bdev {
+    /** Life-cycle states. */
+    public enum Status {
+        /** Being set up; not yet visible by name. */
+        REGISTERING,
+        /** Open for business. */
+        READY,
+        /** Unregister started: new opens fail with ENODEV, queued I/O is aborted. */
+        UNREGISTERING,
+        /** REMOVE sent to every descriptor; waiting for them to close. */
+        REMOVING,
+        /** Gone. */
+        REMOVED
+    }
+
+    final BdevLayer layer;
+    private final String name;
+    private final List<String> aliases;
+    private final UUID uuid;
+    private final String productName;
+    final int blockSize;
+    private volatile long numBlocks;
+    final long optimalIoBoundary;
+    final long maxRwSize;
+    final int requiredAlignment;
+    private final boolean writeCache;
+    private final BdevModule module;
+    final int moduleSlot;
+    final BdevDriver<?> driver;
+    private final Set<IoType> nativeTypes;
+    final boolean nativeWriteZeroes;
+    final boolean nativeCompare;
+    volatile IoDevice<BdevChannel> ioDevice;
+    volatile ActorRef<BdevActor.Command> actor;
+
+    // ---- guarded by this ----
+    private Status status = Status.REGISTERING;
+    private final List<BdevDescriptor> descs = new ArrayList<>();
+    private ClaimType claimType;
+    private BdevModule claimModule;
+    private final List<BdevDescriptor> claimDescs = new ArrayList<>();
+    private long claimKey;
+    private final IoStats mergedStats = new IoStats();
+
+    Bdev(BdevLayer layer, BdevSpec spec, UUID uuid) {
+        this.layer = layer;
+        this.name = spec.name();
+        this.uuid = uuid;
+        List<String> al = new ArrayList<>(spec.aliases());
+        al.add(uuid.toString());
+        this.aliases = List.copyOf(al);
+        this.productName = spec.productName();
+        this.blockSize = spec.blockSize();
+        this.numBlocks = spec.numBlocks();
+        this.optimalIoBoundary = spec.optimalIoBoundary();
+        this.maxRwSize = spec.maxRwSize();
+        this.requiredAlignment = spec.requiredAlignment();
+        this.writeCache = spec.writeCache();
+        this.module = spec.module();
+        this.moduleSlot = layer.slotOf(spec.module());
+        this.driver = spec.driver();
+        EnumSet<IoType> t = EnumSet.noneOf(IoType.class);
+        for (IoType type : IoType.values()) {
+            if (driver.supports(type)) {
+                t.add(type);
+            }
+        }
+        this.nativeTypes = java.util.Collections.unmodifiableSet(t);
+        this.nativeWriteZeroes = t.contains(IoType.WRITE_ZEROES);
+        this.nativeCompare = t.contains(IoType.COMPARE);
+    }
+
+    /** The name. */
+    public String name() {
+        return name;
+    }
+
+    /** Aliases; the UUID's text is always one of them. */
+    public List<String> aliases() {
+        return aliases;
+    }
+
+    /** The UUID (generated at register when the module gave none). */
+    public UUID uuid() {
+        return uuid;
+    }
+
+    /** Product name, e.g. {@code Malloc disk}. */
+    public String productName() {
+        return productName;
+    }
+
+    /** Block size in bytes. */
+    public int blockSize() {
+        return blockSize;
+    }
+
+    /** Block count. */
+    public long numBlocks() {
+        return numBlocks;
+    }
+
+    /** Size in bytes. */
+    public long sizeBytes() {
+        return numBlocks * blockSize;
+    }
+
+    /** Split boundary in blocks (0 = none). */
+    public long optimalIoBoundary() {
+        return optimalIoBoundary;
+    }
+
+    /** Largest read/write in blocks (0 = unlimited); larger I/O is split. */
+    public long maxRwSize() {
+        return maxRwSize;
+    }
+
+    /** Buffer alignment the module needs; misaligned buffers are bounced. */
+    public int requiredAlignment() {
+        return requiredAlignment;
+    }
+
+    /** Whether the device has a volatile write cache. */
+    public boolean writeCache() {
+        return writeCache;
+    }
+
+    /** The owning module. */
+    public BdevModule module() {
+        return module;
+    }
+
+    /**
+     * Whether I/O of {@code type} is accepted: natively, or emulated (WRITE_ZEROES with writes, COMPARE with
+     * a read) — SPDK's {@code spdk_bdev_io_type_supported}.
+     */
+    public boolean supports(IoType type) {
+        return switch (type) {
+            case WRITE_ZEROES -> nativeWriteZeroes || nativeTypes.contains(IoType.WRITE);
+            case COMPARE -> nativeCompare || nativeTypes.contains(IoType.READ);
+            default -> nativeTypes.contains(type);
+        };
+    }
+
+    /** Types the module handles itself. */
+    public Set<IoType> nativeIoTypes() {
+        return nativeTypes;
+    }
+
+    /** Current status. */
+    public synchronized Status status() {
+        return status;
+    }
+
+    /** Whether a module holds a claim (claimed bdevs are not leaves). */
+    public synchronized boolean claimed() {
+        return claimType != null;
+    }
+
+    /** The claim type, or null. */
+    public synchronized ClaimType claimType() {
+        return claimType;
+    }
+
+    /** The claiming module, or null. */
+    public synchronized BdevModule claimModule() {
+        return claimModule;
+    }
+
+    /** Number of open descriptors. */
+    public synchronized int openDescriptors() {
+        return descs.size();
+    }
+
+    /**
+     * Stats merged from channels already destroyed (each channel's own counters join when it goes).
+     */
+    public synchronized IoStats mergedStats() {
+        return mergedStats.copy();
+    }
+
+    synchronized void mergeStats(IoStats s) {
+        mergedStats.add(s);
+    }
+
+    // ------------------------------------------------------------------ life-cycle (package)
+
+    synchronized void setStatus(Status s) {
+        status = s;
+    }
+
+    synchronized BdevDescriptor open(io.spindle.runtime.Reactor reactor, boolean writable, BdevEventHandler handler) {
+        if (status != Status.READY) {
+            throw new BdevException(io.spindle.runtime.Errno.ENODEV, "bdev_open name=" + name + ": bdev is " + status.name().toLowerCase());
+        }
+        if (writable && claimType != null) {
+            throw new BdevException(io.spindle.runtime.Errno.EPERM, "bdev_open name=" + name + ": write open of a bdev claimed by module "
+                    + claimModule.name() + " (" + claimType.rpcName() + ")");
+        }
+        BdevDescriptor d = new BdevDescriptor(this, reactor, writable, handler);
+        descs.add(d);
+        return d;
+    }
+
+    /** Removes a closed descriptor; true when it was the last one while the bdev is being removed. */
+    synchronized boolean close(BdevDescriptor d) {
+        descs.remove(d);
+        if (claimDescs.remove(d) && claimDescs.isEmpty() && claimType != ClaimType.EXCL_WRITE) {
+            claimType = null;
+            claimModule = null;
+            claimKey = 0;
+        }
+        return descs.isEmpty() && status == Status.REMOVING;
+    }
+
+    synchronized List<BdevDescriptor> descriptors() {
+        return new ArrayList<>(descs);
+    }
+
+    synchronized int claimV1(BdevDescriptor desc, BdevModule m) {
+        if (claimType != null) {
+            return io.spindle.runtime.Errno.EPERM;
+        }
+        claimType = ClaimType.EXCL_WRITE;
+        claimModule = m;
+        if (desc != null) {
+            desc.writable = true;
+        }
+        return 0;
+    }
+
+    synchronized int claimV1Release(BdevModule m) {
+        if (claimType != ClaimType.EXCL_WRITE || claimModule != m) {
+            return io.spindle.runtime.Errno.EINVAL;
+        }
+        claimType = null;
+        claimModule = null;
+        return 0;
+    }
+
+    synchronized int claimV2(BdevDescriptor desc, ClaimType type, long key, BdevModule m) {
+        if (type == ClaimType.EXCL_WRITE) {
+            return io.spindle.runtime.Errno.EINVAL;
+        }
+        if (desc.bdev != this || desc.closed) {
+            return io.spindle.runtime.Errno.EINVAL;
+        }
+        if (claimDescs.contains(desc)) {
+            return io.spindle.runtime.Errno.EPERM;
+        }
+        switch (type) {
+            case READ_MANY_WRITE_ONE -> {
+                if (claimType != null) {
+                    return io.spindle.runtime.Errno.EPERM;
+                }
+                for (BdevDescriptor d : descs) {
+                    if (d != desc && d.writable) {
+                        return io.spindle.runtime.Errno.EPERM; // another writer is open
+                    }
+                }
+                desc.writable = true;
+            }
+            case READ_MANY_WRITE_NONE -> {
+                if (desc.writable) {
+                    return io.spindle.runtime.Errno.EINVAL;
+                }
+                if (claimType != null && claimType != ClaimType.READ_MANY_WRITE_NONE) {
+                    return io.spindle.runtime.Errno.EPERM;
+                }
+                for (BdevDescriptor d : descs) {
+                    if (d.writable) {
+                        return io.spindle.runtime.Errno.EPERM;
+                    }
+                }
+            }
+            case READ_MANY_WRITE_SHARED -> {
+                if (key == 0) {
+                    return io.spindle.runtime.Errno.EINVAL;
+                }
+                if (claimType != null && (claimType != ClaimType.READ_MANY_WRITE_SHARED || claimKey != key)) {
+                    return io.spindle.runtime.Errno.EPERM;
+                }
+                claimKey = key;
+                desc.writable = true;
+            }
+            default -> {
+                return io.spindle.runtime.Errno.EINVAL;
+            }
+        }
+        claimType = type;
+        claimModule = m;
+        claimDescs.add(desc);
+        return 0;
+    }
+
+    @Override
+    public String toString() {
+        return "Bdev[" + name + "]";
+    }
+}

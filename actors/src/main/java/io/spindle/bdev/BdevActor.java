@@ -1,0 +1,260 @@
+package io.spindle.bdev;
+
+import io.spindle.bdev.spi.BdevContext;
+import io.spindle.runtime.ChannelFactory;
+import io.spindle.runtime.Errno;
+import io.spindle.runtime.FanOuts;
+import io.spindle.runtime.IoChannel;
+import io.spindle.runtime.IoDevice;
+import io.spindle.runtime.IoDeviceActor;
+import io.spindle.runtime.Reactor;
+import io.spindle.runtime.ReactorGroup;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * The actor of one bdev, a child of the bdev registry. It owns the bdev's io_device and every io_device its
+ * module registered for it (all are its children), and drives the unregister:
+ * <ol>
+ *   <li>status UNREGISTERING: new opens fail with ENODEV; a walk over the bdev's channels aborts I/O queued
+ *       for module resources;</li>
+ *   <li>status REMOVING: REMOVE is delivered to every open descriptor on its own reactor;</li>
+ *   <li>when the last descriptor closes: the names are released and every io_device child is unregistered;
+ *       each replies only after all its channels were destroyed on their own reactors;</li>
+ *   <li>then, and only then, the module's {@code destruct()} (may be asynchronous);</li>
+ *   <li>then the reply to the requester, and the actor stops.</li>
+ * </ol>
+ * A second unregister is answered {@link Errno#EBUSY} at once.
+ */
+final class BdevActor extends AbstractBehavior<BdevActor.Command> {
+    sealed interface Command permits Unregister, AllDescriptorsClosed, Hop, DeviceUnregistered, Destructed {
+    }
+
+    /** Unregister; {@code replyTo} gets the status (0 or a negative errno). */
+    record Unregister(CompletableFuture<Integer> replyTo) implements Command {
+    }
+
+    enum AllDescriptorsClosed implements Command {
+        INSTANCE
+    }
+
+    record Hop(FanOuts.Hop hop) implements Command {
+    }
+
+    record DeviceUnregistered(IoDeviceActor.Unregistered reply) implements Command {
+    }
+
+    record Destructed(Throwable failure) implements Command {
+    }
+
+    private final Bdev bdev;
+    private final BdevLayer layer;
+    private final FanOuts fanOuts;
+    private final List<IoDevice<?>> devices = new ArrayList<>();
+    private final ActorRef<IoDeviceActor.Unregistered> unregisteredAdapter;
+    private CompletableFuture<Integer> requester;
+    private int devicesPending;
+    private boolean removing;
+
+    private BdevActor(ActorContext<Command> ctx, Bdev bdev) {
+        super(ctx);
+        this.bdev = bdev;
+        this.layer = bdev.layer;
+        this.fanOuts = FanOuts.forActor(layer.reactors(), ctx.messageAdapter(FanOuts.Hop.class, Hop::new));
+        this.unregisteredAdapter = ctx.messageAdapter(IoDeviceActor.Unregistered.class, DeviceUnregistered::new);
+        bdev.actor = ctx.getSelf();
+        IoDevice<BdevChannel> own = IoDevice.register(ctx, layer.reactors(), "bdev_" + bdev.name(), new BdevChannelFactory(bdev, layer));
+        bdev.ioDevice = own;
+        devices.add(own);
+        // module io_devices become children of this actor too
+        bdev.driver.start(new BdevContext() {
+            @Override
+            public Bdev bdev() {
+                return bdev;
+            }
+
+            @Override
+            public ReactorGroup reactors() {
+                return layer.reactors();
+            }
+
+            @Override
+            public <C> IoDevice<C> registerIoDevice(String name, ChannelFactory<C> factory) {
+                IoDevice<C> d = IoDevice.register(getContext(), layer.reactors(), name, factory);
+                devices.add(d);
+                return d;
+            }
+        });
+    }
+
+    /** @param started run once the bdev's io_devices exist (the registry then makes the bdev visible) */
+    static Behavior<Command> create(Bdev bdev, Runnable started) {
+        return Behaviors.setup(ctx -> {
+            BdevActor a = new BdevActor(ctx, bdev);
+            started.run();
+            return a;
+        });
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Unregister.class, this::onUnregister)
+                .onMessage(Hop.class, m -> {
+                    m.hop().run();
+                    return this;
+                })
+                .onMessageEquals(AllDescriptorsClosed.INSTANCE, this::onAllDescriptorsClosed)
+                .onMessage(DeviceUnregistered.class, this::onDeviceUnregistered)
+                .onMessage(Destructed.class, this::onDestructed)
+                .onSignal(PostStop.class, s -> {
+                    fanOuts.close();
+                    return this;
+                })
+                .build();
+    }
+
+    private Behavior<Command> onUnregister(Unregister m) {
+        synchronized (bdev) {
+            if (bdev.status() != Bdev.Status.READY) {
+                m.replyTo().complete(Errno.EBUSY);
+                return this;
+            }
+            bdev.setStatus(Bdev.Status.UNREGISTERING);
+        }
+        requester = m.replyTo();
+        layer.trace(bdev, "unregister: aborting queued I/O");
+        fanOuts.forEachChannel(bdev.ioDevice, null, new FanOuts.ChannelVisitor<Object, BdevChannel, Integer>() {
+            @Override
+            public void visit(FanOuts.ChannelHop<BdevChannel, Integer> hop) {
+                hop.continueWalk(Errno.OK, hop.context().abortQueued());
+            }
+
+            @Override
+            public void complete(Object ignored, int status) {
+                startRemoving();
+            }
+        });
+        return this;
+    }
+
+    private void startRemoving() {
+        List<BdevDescriptor> open;
+        synchronized (bdev) {
+            bdev.setStatus(Bdev.Status.REMOVING);
+            open = bdev.descriptors();
+        }
+        removing = true;
+        layer.trace(bdev, "unregister: REMOVE to " + open.size() + " descriptor(s)");
+        for (BdevDescriptor d : open) {
+            try {
+                d.reactor.send(() -> d.deliver(BdevEvent.REMOVE));
+            } catch (io.spindle.runtime.ReactorStoppedException e) {
+                getContext().getLog().warn("bdev={}: descriptor on exited {} cannot get REMOVE", bdev.name(), d.reactor.name());
+            }
+        }
+        if (open.isEmpty()) {
+            unregisterDevices();
+        }
+    }
+
+    private Behavior<Command> onAllDescriptorsClosed() {
+        if (removing && bdev.openDescriptors() == 0) {
+            unregisterDevices();
+        }
+        return this;
+    }
+
+    private boolean devicesStarted;
+
+    private void unregisterDevices() {
+        if (devicesStarted) {
+            return;
+        }
+        devicesStarted = true;
+        layer.removeNames(bdev);
+        layer.trace(bdev, "unregister: descriptors closed, unregistering " + devices.size() + " io_device(s)");
+        devicesPending = devices.size();
+        for (IoDevice<?> d : devices) {
+            d.unregister(unregisteredAdapter);
+        }
+    }
+
+    private Behavior<Command> onDeviceUnregistered(DeviceUnregistered m) {
+        layer.trace(bdev, "io_device " + m.reply().device() + " unregistered");
+        if (--devicesPending > 0) {
+            return this;
+        }
+        layer.trace(bdev, "destruct begins");
+        CompletionStage<Void> stage;
+        try {
+            stage = bdev.driver.destruct();
+        } catch (Throwable e) {
+            stage = CompletableFuture.failedFuture(e);
+        }
+        getContext().pipeToSelf(stage, (ok, err) -> new Destructed(err));
+        return this;
+    }
+
+    private Behavior<Command> onDestructed(Destructed m) {
+        int status = Errno.OK;
+        if (m.failure() != null) {
+            getContext().getLog().error("bdev={}: destruct failed", bdev.name(), m.failure());
+            status = Errno.EIO;
+        }
+        layer.trace(bdev, "destruct done");
+        bdev.setStatus(Bdev.Status.REMOVED);
+        layer.forget(bdev);
+        requester.complete(status);
+        return Behaviors.stopped();
+    }
+
+    /** The bdev's own channel: module channel + this reactor's mgmt channel. */
+    static final class BdevChannelFactory implements ChannelFactory<BdevChannel> {
+        private final Bdev bdev;
+        private final BdevLayer layer;
+
+        BdevChannelFactory(Bdev bdev, BdevLayer layer) {
+            this.bdev = bdev;
+            this.layer = layer;
+        }
+
+        @Override
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        public BdevChannel create(IoDevice<BdevChannel> device, Reactor reactor) throws Exception {
+            IoChannel<BdevMgmt> mgmt = layer.mgmtDevice().getChannel();
+            if (mgmt == null) {
+                throw new IllegalStateException("bdev layer is shutting down");
+            }
+            Object moduleCh;
+            try {
+                moduleCh = ((io.spindle.bdev.spi.BdevDriver) bdev.driver).createChannel(bdev, reactor);
+            } catch (Exception e) {
+                mgmt.put();
+                throw e;
+            }
+            return new BdevChannel(bdev, reactor, moduleCh, mgmt);
+        }
+
+        @Override
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        public void destroy(IoDevice<BdevChannel> device, Reactor reactor, BdevChannel ch) {
+            ch.destroy();
+            try {
+                ((io.spindle.bdev.spi.BdevDriver) bdev.driver).destroyChannel(bdev, reactor, ch.moduleChannel);
+            } finally {
+                ch.mgmtChannel.put();
+            }
+        }
+    }
+}

@@ -1,0 +1,381 @@
+package io.spindle.bdev;
+
+import io.spindle.runtime.IoChannel;
+import io.spindle.runtime.Poller;
+import io.spindle.runtime.Reactor;
+
+import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A bdev's channel context on one reactor (SPDK's {@code spdk_bdev_channel}): the module's channel, the
+ * reactor's {@link BdevMgmt}, outstanding-I/O accounting, the NOMEM retry queue and the channel's stats.
+ * Obtain it through {@link BdevDescriptor#getIoChannel()}, which returns the runtime {@link IoChannel} that
+ * wraps it; {@code put()} that channel when done.
+ *
+ * <p>Owner: its reactor.
+ */
+public final class BdevChannel {
+    final Bdev bdev;
+    final Reactor reactor;
+    final Object moduleChannel;
+    final IoChannel<BdevMgmt> mgmtChannel;
+    final BdevMgmt mgmt;
+    int ioOutstanding;
+    boolean frozen;
+    private final ArrayDeque<BdevIo> nomemQueue = new ArrayDeque<>(64);
+    private int nomemThreshold;
+    private Poller nomemRetry;
+    final IoStats stats = new IoStats();
+
+    BdevChannel(Bdev bdev, Reactor reactor, Object moduleChannel, IoChannel<BdevMgmt> mgmtChannel) {
+        this.bdev = bdev;
+        this.reactor = reactor;
+        this.moduleChannel = moduleChannel;
+        this.mgmtChannel = mgmtChannel;
+        this.mgmt = mgmtChannel.context();
+    }
+
+    /** The bdev. */
+    public Bdev bdev() {
+        return bdev;
+    }
+
+    /** The reactor. */
+    public Reactor reactor() {
+        return reactor;
+    }
+
+    /** I/O submitted to the module and not completed. Owner reactor. */
+    public int ioOutstanding() {
+        return ioOutstanding;
+    }
+
+    /** A copy of this channel's stats. Owner reactor. */
+    public IoStats stats() {
+        return stats.copy();
+    }
+
+    // ------------------------------------------------------------------ submit
+
+    /** Entry point for an accepted I/O (validated by the descriptor). */
+    void submit(BdevIo io) {
+        io.submitNanos = System.nanoTime();
+        if (frozen) {
+            io.status = IoStatus.ABORTED;
+            mgmt.defer(io);
+            return;
+        }
+        IoType t = io.type;
+        if (t == IoType.WRITE_ZEROES && !bdev.nativeWriteZeroes) {
+            startSplit(io); // emulated: writes of a shared zero buffer
+            return;
+        }
+        if (t == IoType.COMPARE && !bdev.nativeCompare) {
+            startSplit(io); // emulated: read into a bounce buffer, then compare
+            return;
+        }
+        if ((t == IoType.READ || t == IoType.WRITE) && needsSplit(io.offsetBlocks, io.numBlocks)) {
+            startSplit(io);
+            return;
+        }
+        dispatch(io);
+    }
+
+    private boolean needsSplit(long offset, long n) {
+        long b = bdev.optimalIoBoundary;
+        if (b > 0 && offset / b != (offset + n - 1) / b) {
+            return true;
+        }
+        return bdev.maxRwSize > 0 && n > bdev.maxRwSize;
+    }
+
+    /** Hands {@code io} to the module. */
+    void dispatch(BdevIo io) {
+        if (!nomemQueue.isEmpty()) {
+            nomemQueue.addLast(io); // keep order behind I/O waiting on module resources; not outstanding yet
+            return;
+        }
+        ioOutstanding++;
+        submitToModule(io);
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private void submitToModule(BdevIo io) {
+        mgmt.submitDepth++;
+        try {
+            ((io.spindle.bdev.spi.BdevDriver) bdev.driver).submit(io, moduleChannel);
+        } catch (Throwable e) {
+            BdevLayer.LOG.error("bdev={}: module submit threw for {}; completing FAILED", bdev.name(), io, e);
+            if (!io.completed) {
+                onModuleComplete(io, IoStatus.FAILED);
+            }
+        } finally {
+            mgmt.submitDepth--;
+        }
+    }
+
+    // ------------------------------------------------------------------ completion
+
+    void onModuleComplete(BdevIo io, IoStatus st) {
+        ioOutstanding--;
+        if (st == IoStatus.NOMEM) {
+            // requeue at the head; retry when outstanding I/O drops to the threshold, or in 10 ms if none is out
+            io.completed = false;
+            nomemQueue.addFirst(io);
+            nomemThreshold = Math.max(ioOutstanding / 2, ioOutstanding - 8);
+            if (ioOutstanding == 0) {
+                armNomemRetry();
+            }
+            return;
+        }
+        io.completed = true;
+        io.status = st;
+        if (mgmt.submitDepth > 0) {
+            mgmt.defer(io);
+        } else {
+            finish(io);
+        }
+        if (!nomemQueue.isEmpty() && ioOutstanding <= nomemThreshold) {
+            retryNomem();
+        }
+    }
+
+    private void armNomemRetry() {
+        if (nomemRetry == null) {
+            nomemRetry = reactor.registerPoller("bdev_nomem_retry_" + bdev.name(), () -> {
+                if (nomemQueue.isEmpty()) {
+                    return 0;
+                }
+                retryNomem();
+                return 1;
+            }, 10, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void retryNomem() {
+        while (!nomemQueue.isEmpty()) {
+            BdevIo io = nomemQueue.pollFirst();
+            ioOutstanding++;
+            submitToModule(io);
+            if (!nomemQueue.isEmpty() && nomemQueue.peekFirst() == io) {
+                break; // NOMEM again: wait for the next trigger
+            }
+        }
+        if (nomemQueue.isEmpty() && nomemRetry != null) {
+            nomemRetry.unregister();
+            nomemRetry = null;
+        }
+    }
+
+    /** Runs the caller's completion and returns the I/O to the pool; child I/O report to their parent. */
+    void finish(BdevIo io) {
+        BdevIo parent = io.parent;
+        if (parent != null) {
+            childDone(parent, io);
+            return;
+        }
+        long lat = System.nanoTime() - io.submitNanos;
+        stats.record(io.userType, io.status, io.numBlocks * bdev.blockSize, lat);
+        try {
+            io.cb.onComplete(io, io.status, io.cbArg);
+        } catch (Throwable e) {
+            BdevLayer.LOG.error("bdev={}: completion callback threw for {}", bdev.name(), io, e);
+        } finally {
+            mgmt.release(io);
+        }
+    }
+
+    /** Aborts I/O queued for module resources (unregister, reset). */
+    int abortQueued() {
+        int n = 0;
+        while (!nomemQueue.isEmpty()) {
+            BdevIo io = nomemQueue.pollFirst();
+            io.completed = true;
+            io.status = IoStatus.ABORTED;
+            mgmt.defer(io);
+            n++;
+        }
+        return n;
+    }
+
+    // ------------------------------------------------------------------ split and emulation
+
+    private void startSplit(BdevIo parent) {
+        parent.splitNext = parent.offsetBlocks;
+        parent.splitRemaining = parent.numBlocks;
+        parent.splitIov = 0;
+        parent.splitIovOff = 0;
+        parent.childrenOutstanding = 0;
+        parent.splitStatus = IoStatus.SUCCESS;
+        continueSplit(parent);
+    }
+
+    /** Issues children until the range is covered or the pool runs dry (then resumes when an I/O frees). */
+    void continueSplit(BdevIo parent) {
+        int bs = bdev.blockSize;
+        while (parent.splitRemaining > 0 && parent.splitStatus == IoStatus.SUCCESS) {
+            long n = childBlocks(parent);
+            BdevIo child = mgmt.alloc();
+            if (child == null) {
+                mgmt.waitForSplit(parent);
+                return;
+            }
+            child.init(parent.type, this, parent.splitNext, n, null, null);
+            child.parent = parent;
+            child.submitNanos = parent.submitNanos;
+            switch (parent.type) {
+                case WRITE_ZEROES -> {
+                    child.type = IoType.WRITE;
+                    child.addIov(mgmt.zeroes().address(), n * bs);
+                }
+                case COMPARE -> {
+                    DmaBuffer b = mgmt.takeBounce();
+                    if (b == null) {
+                        mgmt.release(child);
+                        mgmt.waitForSplit(parent);
+                        return;
+                    }
+                    child.type = IoType.READ;
+                    child.bounce = b;
+                    child.addIov(b.address(), n * bs);
+                    child.splitIov = parent.splitIov;
+                    child.splitIovOff = parent.splitIovOff;
+                    advanceIov(parent, n * bs);
+                }
+                default -> {
+                    if (!copyIovs(parent, child, n * bs)) {
+                        mgmt.release(child);
+                        parent.splitStatus = IoStatus.FAILED;
+                        break;
+                    }
+                }
+            }
+            if (parent.splitStatus != IoStatus.SUCCESS) {
+                break;
+            }
+            parent.splitNext += n;
+            parent.splitRemaining -= n;
+            parent.childrenOutstanding++;
+            if (child.type == IoType.READ || child.type == IoType.WRITE) {
+                if (needsSplit(child.offsetBlocks, child.numBlocks) && parent.type != IoType.READ && parent.type != IoType.WRITE) {
+                    // emulation children already respect the limits by construction (see childBlocks)
+                    BdevLayer.LOG.debug("child beyond limits {}", child);
+                }
+            }
+            dispatch(child);
+        }
+        if (parent.childrenOutstanding == 0 && (parent.splitRemaining == 0 || parent.splitStatus != IoStatus.SUCCESS)) {
+            completeParent(parent);
+        }
+    }
+
+    private long childBlocks(BdevIo parent) {
+        long n = parent.splitRemaining;
+        long b = bdev.optimalIoBoundary;
+        if (b > 0) {
+            n = Math.min(n, b - parent.splitNext % b);
+        }
+        if (bdev.maxRwSize > 0) {
+            n = Math.min(n, bdev.maxRwSize);
+        }
+        if (parent.type == IoType.WRITE_ZEROES || parent.type == IoType.COMPARE) {
+            n = Math.min(n, BdevMgmt.BOUNCE_SIZE / bdev.blockSize);
+        }
+        return Math.max(1, n);
+    }
+
+    /** Copies the next {@code bytes} of the parent's vector into the child's. */
+    private static boolean copyIovs(BdevIo parent, BdevIo child, long bytes) {
+        while (bytes > 0) {
+            if (child.iovCnt == BdevIo.MAX_IOV || parent.splitIov >= parent.iovCnt) {
+                return false;
+            }
+            long avail = parent.iovLen[parent.splitIov] - parent.splitIovOff;
+            long take = Math.min(avail, bytes);
+            child.addIov(parent.iovAddr[parent.splitIov] + parent.splitIovOff, take);
+            bytes -= take;
+            advanceIov(parent, take);
+        }
+        return true;
+    }
+
+    private static void advanceIov(BdevIo parent, long bytes) {
+        while (bytes > 0 && parent.splitIov < parent.iovCnt) {
+            long avail = parent.iovLen[parent.splitIov] - parent.splitIovOff;
+            long take = Math.min(avail, bytes);
+            parent.splitIovOff += take;
+            bytes -= take;
+            if (parent.splitIovOff == parent.iovLen[parent.splitIov]) {
+                parent.splitIov++;
+                parent.splitIovOff = 0;
+            }
+        }
+    }
+
+    private void childDone(BdevIo parent, BdevIo child) {
+        IoStatus st = child.status;
+        if (st == IoStatus.SUCCESS && parent.type == IoType.COMPARE && !compareEqual(parent, child)) {
+            st = IoStatus.MISCOMPARE;
+        }
+        if (st != IoStatus.SUCCESS && parent.splitStatus == IoStatus.SUCCESS) {
+            parent.splitStatus = st;
+        }
+        parent.childrenOutstanding--;
+        mgmt.release(child);
+        if (parent.childrenOutstanding == 0 && (parent.splitRemaining == 0 || parent.splitStatus != IoStatus.SUCCESS)) {
+            completeParent(parent);
+        }
+    }
+
+    /** Compares the child's bounce buffer with the parent's caller buffers at the child's vector position. */
+    private static boolean compareEqual(BdevIo parent, BdevIo child) {
+        long remaining = child.numBlocks * child.bdev.blockSize;
+        long src = child.bounce.address();
+        int iov = child.splitIov;
+        long off = child.splitIovOff;
+        net.openhft.chronicle.core.UnsafeMemory mem = net.openhft.chronicle.core.UnsafeMemory.MEMORY;
+        while (remaining > 0) {
+            long take = Math.min(parent.iovLen[iov] - off, remaining);
+            long a = parent.iovAddr[iov] + off;
+            long i = 0;
+            for (; i + 8 <= take; i += 8) {
+                if (mem.readLong(a + i) != mem.readLong(src + i)) {
+                    return false;
+                }
+            }
+            for (; i < take; i++) {
+                if (mem.readByte(a + i) != mem.readByte(src + i)) {
+                    return false;
+                }
+            }
+            src += take;
+            remaining -= take;
+            off += take;
+            if (off == parent.iovLen[iov]) {
+                iov++;
+                off = 0;
+            }
+        }
+        return true;
+    }
+
+    private void completeParent(BdevIo parent) {
+        parent.completed = true;
+        parent.status = parent.splitStatus;
+        if (mgmt.submitDepth > 0) {
+            mgmt.defer(parent);
+        } else {
+            finish(parent);
+        }
+    }
+
+    /** On channel destroy: merge stats into the bdev. */
+    void destroy() {
+        if (nomemRetry != null) {
+            nomemRetry.unregister();
+            nomemRetry = null;
+        }
+        bdev.mergeStats(stats);
+    }
+}

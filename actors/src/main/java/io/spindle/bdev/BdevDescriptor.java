@@ -1,0 +1,327 @@
+package io.spindle.bdev;
+
+import io.spindle.runtime.Errno;
+import io.spindle.runtime.IoChannel;
+import io.spindle.runtime.IoDevice;
+import io.spindle.runtime.Reactor;
+
+/**
+ * An open handle on a bdev, bound to the reactor that opened it: SPDK's {@code spdk_bdev_desc}.
+ *
+ * <p><b>I/O.</b> Submit on a reactor, with that reactor's channel from {@link #getIoChannel()}. Each call
+ * returns {@code 0} when the I/O was accepted (its {@link IoCallback} will run exactly once, on this reactor,
+ * never inside the call) or a negative errno with no callback:
+ * {@link Errno#EINVAL} (range beyond the bdev, length or offset not a multiple of the block size, buffer too
+ * small, too many segments, wrong channel), {@link Errno#EBADF} (a write-type I/O on a read-only or closed
+ * descriptor), {@link Errno#ENOTSUP} (type not supported), {@link Errno#ENOMEM} (this reactor's I/O pool is
+ * empty: queue an {@link IoWaitEntry} with {@link #queueIoWait} and resubmit from its callback).
+ *
+ * <p><b>Threads.</b> {@link #close()} only on the opening reactor. I/O on any reactor of the group with that
+ * reactor's channel. Events arrive on the opening reactor.
+ */
+public final class BdevDescriptor {
+    final Bdev bdev;
+    final Reactor reactor;
+    volatile boolean writable;
+    private final BdevEventHandler handler;
+    volatile boolean closed;
+
+    BdevDescriptor(Bdev bdev, Reactor reactor, boolean writable, BdevEventHandler handler) {
+        this.bdev = bdev;
+        this.reactor = reactor;
+        this.writable = writable;
+        this.handler = handler;
+    }
+
+    /** The bdev. */
+    public Bdev bdev() {
+        return bdev;
+    }
+
+    /** The reactor that opened this descriptor. */
+    public Reactor reactor() {
+        return reactor;
+    }
+
+    /** Whether writes are allowed (a claim may upgrade a read-only descriptor). */
+    public boolean isWritable() {
+        return writable;
+    }
+
+    /** Whether {@link #close()} was called. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * This reactor's channel of the bdev (SPDK's {@code spdk_bdev_get_io_channel}); call on a reactor. The
+     * first get on a reactor creates the channel; later ones only take a reference.
+     *
+     * @return the channel, or null when the bdev is going away or the module's channel create failed
+     */
+    public IoChannel<BdevChannel> getIoChannel() {
+        if (closed) {
+            return null;
+        }
+        return bdev.ioDevice.getChannel();
+    }
+
+    /**
+     * Closes the descriptor; on the opening reactor. Releases v2 claims taken through it; if the bdev is being
+     * unregistered and this was the last descriptor, the unregister proceeds. Events not yet delivered are
+     * dropped.
+     *
+     * @throws IllegalStateException on another thread, or when already closed
+     */
+    public void close() {
+        reactor.assertCurrent("bdev_close bdev=", bdev.name());
+        if (closed) {
+            throw new IllegalStateException("bdev_close bdev=" + bdev.name() + ": descriptor already closed");
+        }
+        closed = true;
+        if (bdev.close(this)) {
+            bdev.actor.tell(BdevActor.AllDescriptorsClosed.INSTANCE);
+        }
+    }
+
+    void deliver(BdevEvent event) {
+        if (closed) {
+            return; // in flight at close: dropped
+        }
+        try {
+            handler.onEvent(event, bdev, this);
+        } catch (Throwable e) {
+            BdevLayer.LOG.error("bdev={}: event handler threw on {}", bdev.name(), event, e);
+        }
+    }
+
+    // ------------------------------------------------------------------ I/O
+
+    /** Reads {@code length} bytes at byte {@code offset} into {@code buf} at {@code bufOffset}. */
+    public int read(IoChannel<BdevChannel> ch, DmaBuffer buf, long bufOffset, long offset, long length, IoCallback cb, Object arg) {
+        return bytesIo(IoType.READ, ch, buf, bufOffset, offset, length, cb, arg);
+    }
+
+    /** Reads {@code numBlocks} blocks at {@code offsetBlocks}. */
+    public int readBlocks(IoChannel<BdevChannel> ch, DmaBuffer buf, long bufOffset, long offsetBlocks, long numBlocks, IoCallback cb,
+                          Object arg) {
+        return blocksIo(IoType.READ, ch, buf, bufOffset, offsetBlocks, numBlocks, cb, arg);
+    }
+
+    /** Writes {@code length} bytes at byte {@code offset} from {@code buf} at {@code bufOffset}. */
+    public int write(IoChannel<BdevChannel> ch, DmaBuffer buf, long bufOffset, long offset, long length, IoCallback cb, Object arg) {
+        return bytesIo(IoType.WRITE, ch, buf, bufOffset, offset, length, cb, arg);
+    }
+
+    /** Writes {@code numBlocks} blocks at {@code offsetBlocks}. */
+    public int writeBlocks(IoChannel<BdevChannel> ch, DmaBuffer buf, long bufOffset, long offsetBlocks, long numBlocks, IoCallback cb,
+                           Object arg) {
+        return blocksIo(IoType.WRITE, ch, buf, bufOffset, offsetBlocks, numBlocks, cb, arg);
+    }
+
+    /** Compares {@code numBlocks} blocks with {@code buf} (MISCOMPARE when they differ). */
+    public int compareBlocks(IoChannel<BdevChannel> ch, DmaBuffer buf, long bufOffset, long offsetBlocks, long numBlocks, IoCallback cb,
+                             Object arg) {
+        return blocksIo(IoType.COMPARE, ch, buf, bufOffset, offsetBlocks, numBlocks, cb, arg);
+    }
+
+    /** Reads into a vector of buffers; {@code iovs[0..iovcnt)} must add up to {@code numBlocks} blocks. */
+    public int readvBlocks(IoChannel<BdevChannel> ch, IoVec[] iovs, int iovcnt, long offsetBlocks, long numBlocks, IoCallback cb,
+                           Object arg) {
+        return vectorIo(IoType.READ, ch, iovs, iovcnt, offsetBlocks, numBlocks, cb, arg);
+    }
+
+    /** Writes from a vector of buffers. */
+    public int writevBlocks(IoChannel<BdevChannel> ch, IoVec[] iovs, int iovcnt, long offsetBlocks, long numBlocks, IoCallback cb,
+                            Object arg) {
+        return vectorIo(IoType.WRITE, ch, iovs, iovcnt, offsetBlocks, numBlocks, cb, arg);
+    }
+
+    /** Byte-addressed vector read. */
+    public int readv(IoChannel<BdevChannel> ch, IoVec[] iovs, int iovcnt, long offset, long length, IoCallback cb, Object arg) {
+        int bs = bdev.blockSize;
+        if (offset % bs != 0 || length % bs != 0) {
+            return Errno.EINVAL;
+        }
+        return vectorIo(IoType.READ, ch, iovs, iovcnt, offset / bs, length / bs, cb, arg);
+    }
+
+    /** Byte-addressed vector write. */
+    public int writev(IoChannel<BdevChannel> ch, IoVec[] iovs, int iovcnt, long offset, long length, IoCallback cb, Object arg) {
+        int bs = bdev.blockSize;
+        if (offset % bs != 0 || length % bs != 0) {
+            return Errno.EINVAL;
+        }
+        return vectorIo(IoType.WRITE, ch, iovs, iovcnt, offset / bs, length / bs, cb, arg);
+    }
+
+    /** Writes zeroes to {@code numBlocks} blocks (emulated with writes when the module lacks it). */
+    public int writeZeroesBlocks(IoChannel<BdevChannel> ch, long offsetBlocks, long numBlocks, IoCallback cb, Object arg) {
+        return rangeIo(IoType.WRITE_ZEROES, ch, offsetBlocks, numBlocks, cb, arg);
+    }
+
+    /** Byte-addressed write_zeroes. */
+    public int writeZeroes(IoChannel<BdevChannel> ch, long offset, long length, IoCallback cb, Object arg) {
+        int bs = bdev.blockSize;
+        if (offset % bs != 0 || length % bs != 0) {
+            return Errno.EINVAL;
+        }
+        return rangeIo(IoType.WRITE_ZEROES, ch, offset / bs, length / bs, cb, arg);
+    }
+
+    /** Unmaps {@code numBlocks} blocks. */
+    public int unmapBlocks(IoChannel<BdevChannel> ch, long offsetBlocks, long numBlocks, IoCallback cb, Object arg) {
+        return rangeIo(IoType.UNMAP, ch, offsetBlocks, numBlocks, cb, arg);
+    }
+
+    /** Byte-addressed unmap. */
+    public int unmap(IoChannel<BdevChannel> ch, long offset, long length, IoCallback cb, Object arg) {
+        int bs = bdev.blockSize;
+        if (offset % bs != 0 || length % bs != 0) {
+            return Errno.EINVAL;
+        }
+        return rangeIo(IoType.UNMAP, ch, offset / bs, length / bs, cb, arg);
+    }
+
+    /** Flushes {@code numBlocks} blocks. */
+    public int flushBlocks(IoChannel<BdevChannel> ch, long offsetBlocks, long numBlocks, IoCallback cb, Object arg) {
+        return rangeIo(IoType.FLUSH, ch, offsetBlocks, numBlocks, cb, arg);
+    }
+
+    /**
+     * Queues {@code entry} to be called back on this reactor when an I/O is free; allowed only right after a
+     * submit returned ENOMEM on this reactor.
+     *
+     * @return 0, or EINVAL when I/O are available (submit again now) or the entry is already queued
+     */
+    public int queueIoWait(IoChannel<BdevChannel> ch, IoWaitEntry entry) {
+        BdevChannel bc = channelOf(ch);
+        if (bc == null) {
+            return Errno.EINVAL;
+        }
+        return bc.mgmt.queueIoWait(entry);
+    }
+
+    // ------------------------------------------------------------------ validation
+
+    private BdevChannel channelOf(IoChannel<BdevChannel> ch) {
+        if (ch == null) {
+            return null;
+        }
+        IoDevice<BdevChannel> dev = bdev.ioDevice;
+        if (ch.device() != dev) {
+            return null;
+        }
+        ch.reactor().assertCurrent("bdev I/O bdev=", bdev.name());
+        return ch.context();
+    }
+
+    private int check(IoType type, BdevChannel bc, long offsetBlocks, long numBlocks) {
+        if (bc == null) {
+            return Errno.EINVAL;
+        }
+        if (closed || type.writes() && !writable) {
+            return Errno.EBADF;
+        }
+        if (!bdev.supports(type)) {
+            return Errno.ENOTSUP;
+        }
+        long n = bdev.numBlocks();
+        if (offsetBlocks < 0 || numBlocks <= 0 || offsetBlocks >= n || numBlocks > n - offsetBlocks) {
+            return Errno.EINVAL;
+        }
+        return 0;
+    }
+
+    private BdevIo take(BdevChannel bc) {
+        if (bc.mgmt.hasWaiters()) {
+            return null; // waiters go first (SPDK)
+        }
+        return bc.mgmt.alloc();
+    }
+
+    private int bytesIo(IoType type, IoChannel<BdevChannel> ch, DmaBuffer buf, long bufOffset, long offset, long length, IoCallback cb,
+                        Object arg) {
+        int bs = bdev.blockSize;
+        if (offset % bs != 0 || length % bs != 0) {
+            return Errno.EINVAL;
+        }
+        return blocksIo(type, ch, buf, bufOffset, offset / bs, length / bs, cb, arg);
+    }
+
+    private int blocksIo(IoType type, IoChannel<BdevChannel> ch, DmaBuffer buf, long bufOffset, long offsetBlocks, long numBlocks,
+                         IoCallback cb, Object arg) {
+        BdevChannel bc = channelOf(ch);
+        int rc = check(type, bc, offsetBlocks, numBlocks);
+        if (rc != 0) {
+            return rc;
+        }
+        if (cb == null || buf == null || bufOffset < 0 || bufOffset + numBlocks * bdev.blockSize > buf.capacity()) {
+            return Errno.EINVAL;
+        }
+        BdevIo io = take(bc);
+        if (io == null) {
+            return Errno.ENOMEM;
+        }
+        io.init(type, bc, offsetBlocks, numBlocks, cb, arg);
+        io.addIov(buf.address() + bufOffset, numBlocks * bdev.blockSize);
+        bc.submit(io);
+        return 0;
+    }
+
+    private int vectorIo(IoType type, IoChannel<BdevChannel> ch, IoVec[] iovs, int iovcnt, long offsetBlocks, long numBlocks,
+                         IoCallback cb, Object arg) {
+        BdevChannel bc = channelOf(ch);
+        int rc = check(type, bc, offsetBlocks, numBlocks);
+        if (rc != 0) {
+            return rc;
+        }
+        if (cb == null || iovs == null || iovcnt <= 0 || iovcnt > iovs.length || iovcnt > BdevIo.MAX_IOV) {
+            return Errno.EINVAL;
+        }
+        long total = 0;
+        for (int i = 0; i < iovcnt; i++) {
+            IoVec v = iovs[i];
+            if (v == null || !v.valid()) {
+                return Errno.EINVAL;
+            }
+            total += v.length();
+        }
+        if (total != numBlocks * bdev.blockSize) {
+            return Errno.EINVAL;
+        }
+        BdevIo io = take(bc);
+        if (io == null) {
+            return Errno.ENOMEM;
+        }
+        io.init(type, bc, offsetBlocks, numBlocks, cb, arg);
+        for (int i = 0; i < iovcnt; i++) {
+            io.addIov(iovs[i].address(), iovs[i].length());
+        }
+        bc.submit(io);
+        return 0;
+    }
+
+    private int rangeIo(IoType type, IoChannel<BdevChannel> ch, long offsetBlocks, long numBlocks, IoCallback cb, Object arg) {
+        BdevChannel bc = channelOf(ch);
+        int rc = check(type, bc, offsetBlocks, numBlocks);
+        if (rc != 0) {
+            return rc;
+        }
+        if (cb == null) {
+            return Errno.EINVAL;
+        }
+        BdevIo io = take(bc);
+        if (io == null) {
+            return Errno.ENOMEM;
+        }
+        io.init(type, bc, offsetBlocks, numBlocks, cb, arg);
+        bc.submit(io);
+        return 0;
+    }
+
+    @Override
+    public String toString() {
+        return "BdevDescriptor[" + bdev.name() + "@" + reactor.name() + (writable ? ", rw" : ", ro") + (closed ? ", closed" : "") + "]";
+    }
+}

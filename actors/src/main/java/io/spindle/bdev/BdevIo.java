@@ -1,0 +1,170 @@
+package io.spindle.bdev;
+
+import io.spindle.bdev.spi.ModuleIo;
+
+/**
+ * One I/O: SPDK's {@code spdk_bdev_io}. Preallocated in a per-reactor pool and reused, so the data path
+ * allocates nothing.
+ *
+ * <p><b>Ownership and thread:</b> it belongs to the bdev layer of its reactor. The submitter sees it only in
+ * its {@link IoCallback} and must not keep it after that returns; the module sees it as a {@link ModuleIo}
+ * between submit and {@link #complete}.
+ */
+public final class BdevIo implements ModuleIo {
+    /** Most data segments one I/O carries; longer vectors are refused with EINVAL. */
+    public static final int MAX_IOV = 32;
+
+    final BdevMgmt home;
+    final Object[] moduleContexts;
+    final long[] iovAddr = new long[MAX_IOV];
+    final long[] iovLen = new long[MAX_IOV];
+    int iovCnt;
+    IoType type;
+    Bdev bdev;
+    BdevChannel channel;
+    long offsetBlocks;
+    long numBlocks;
+    IoCallback cb;
+    Object cbArg;
+    IoStatus status = IoStatus.PENDING;
+    long submitNanos;
+    boolean inUse;
+    boolean completed;
+    /** Type the caller asked for, when the layer emulates it with other types. */
+    IoType userType;
+
+    // ---- split / emulation state (parent side) ----
+    BdevIo parent;
+    long splitNext;
+    long splitRemaining;
+    int splitIov;
+    long splitIovOff;
+    int childrenOutstanding;
+    IoStatus splitStatus;
+    /** Bounce buffer for emulated compare (from the reactor's cache). */
+    DmaBuffer bounce;
+
+    BdevIo(BdevMgmt home, int moduleSlots) {
+        this.home = home;
+        this.moduleContexts = new Object[moduleSlots];
+    }
+
+    void reset() {
+        iovCnt = 0;
+        type = null;
+        userType = null;
+        bdev = null;
+        channel = null;
+        cb = null;
+        cbArg = null;
+        status = IoStatus.PENDING;
+        completed = false;
+        parent = null;
+        childrenOutstanding = 0;
+        splitStatus = null;
+        inUse = false;
+        if (bounce != null) {
+            home.releaseBounce(bounce);
+            bounce = null;
+        }
+    }
+
+    void init(IoType t, BdevChannel ch, long offset, long blocks, IoCallback callback, Object arg) {
+        this.type = t;
+        this.userType = t;
+        this.bdev = ch.bdev;
+        this.channel = ch;
+        this.offsetBlocks = offset;
+        this.numBlocks = blocks;
+        this.cb = callback;
+        this.cbArg = arg;
+        this.status = IoStatus.PENDING;
+        this.completed = false;
+        this.iovCnt = 0;
+    }
+
+    void addIov(long address, long length) {
+        iovAddr[iovCnt] = address;
+        iovLen[iovCnt] = length;
+        iovCnt++;
+    }
+
+    // ------------------------------------------------------------------ consumer view
+
+    /** The type the caller submitted. */
+    @Override
+    public IoType type() {
+        return type;
+    }
+
+    /** The status (meaningful in the completion callback). */
+    public IoStatus status() {
+        return status;
+    }
+
+    @Override
+    public Bdev bdev() {
+        return bdev;
+    }
+
+    @Override
+    public long offsetBlocks() {
+        return offsetBlocks;
+    }
+
+    @Override
+    public long numBlocks() {
+        return numBlocks;
+    }
+
+    // ------------------------------------------------------------------ module view
+
+    @Override
+    public int iovCount() {
+        return iovCnt;
+    }
+
+    @Override
+    public long iovAddress(int i) {
+        return iovAddr[i];
+    }
+
+    @Override
+    public long iovLength(int i) {
+        return iovLen[i];
+    }
+
+    @Override
+    public Object moduleContext() {
+        int slot = bdev.moduleSlot;
+        Object c = moduleContexts[slot];
+        if (c == null) {
+            c = bdev.module().newIoContext();
+            moduleContexts[slot] = c;
+        }
+        return c;
+    }
+
+    /**
+     * Completes the I/O (module side). Exactly once; a second call is a bug and throws.
+     *
+     * @throws IllegalStateException on a second completion, a PENDING status, or off the I/O's reactor
+     */
+    @Override
+    public void complete(IoStatus st) {
+        if (completed) {
+            throw new IllegalStateException("BdevIo completed twice: bdev=" + (bdev == null ? "?" : bdev.name()) + " type=" + type
+                    + " offset_blocks=" + offsetBlocks);
+        }
+        if (st == IoStatus.PENDING || st == null) {
+            throw new IllegalArgumentException("BdevIo.complete status=" + st + ": must be a final status");
+        }
+        home.reactor.assertCurrent("BdevIo.complete bdev=", bdev.name());
+        channel.onModuleComplete(this, st);
+    }
+
+    @Override
+    public String toString() {
+        return "BdevIo[" + type + " " + (bdev == null ? "-" : bdev.name()) + " off=" + offsetBlocks + " n=" + numBlocks + "]";
+    }
+}

@@ -1,0 +1,268 @@
+package io.spindle.bdev;
+
+import io.spindle.app.Spindle;
+import io.spindle.bdev.spi.BdevModule;
+import io.spindle.bdev.spi.BdevSpec;
+import io.spindle.runtime.Errno;
+import io.spindle.runtime.IoDevice;
+import io.spindle.runtime.Reactor;
+import io.spindle.runtime.ReactorGroup;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+
+/**
+ * The bdev layer of one Spindle instance: SPDK's {@code bdev.h} front door. Look bdevs up, open them, and
+ * register or unregister them through the registry actor.
+ *
+ * <p><b>Threads.</b> Lookups are thread-safe. {@link #open} must be called on a reactor (the descriptor is
+ * bound to it). {@link #register} and {@link #unregister} may be called from anywhere; their stages complete
+ * on the registry's reactor (reactor 0), so attach only short callbacks or use the async variants.
+ */
+public final class BdevLayer {
+    static final Logger LOG = LoggerFactory.getLogger("io.spindle.bdev");
+
+    private final ReactorGroup reactors;
+    private final int ioPoolSize;
+    private final List<BdevModule> modules;
+    private final Map<BdevModule, Integer> slots = new IdentityHashMap<>();
+    private final ConcurrentHashMap<String, Bdev> names = new ConcurrentHashMap<>();
+    private final CopyOnWriteArrayList<Bdev> bdevs = new CopyOnWriteArrayList<>();
+    private volatile IoDevice<BdevMgmt> mgmtDevice;
+    private volatile ActorRef<BdevRegistry.Command> registry;
+    private volatile Consumer<String> tracer;
+
+    BdevLayer(ReactorGroup reactors, int ioPoolSize, List<BdevModule> modules) {
+        if (ioPoolSize < 16 || ioPoolSize > 1 << 20) {
+            throw new IllegalArgumentException("spindle.bdev.io-pool-size=" + ioPoolSize + ": must be between 16 and 1048576");
+        }
+        this.reactors = reactors;
+        this.ioPoolSize = ioPoolSize;
+        this.modules = List.copyOf(modules);
+        for (int i = 0; i < this.modules.size(); i++) {
+            slots.put(this.modules.get(i), i);
+        }
+    }
+
+    /** The bdev layer of a running Spindle that has the {@link BdevSubsystem}. */
+    public static BdevLayer of(Spindle spindle) {
+        return spindle.subsystem(BdevSubsystem.class).layer();
+    }
+
+    /** The reactors. */
+    public ReactorGroup reactors() {
+        return reactors;
+    }
+
+    /** The modules, in load order. */
+    public List<BdevModule> modules() {
+        return modules;
+    }
+
+    /** The module of class {@code type}. */
+    public <M extends BdevModule> M module(Class<M> type) {
+        for (BdevModule m : modules) {
+            if (type.isInstance(m)) {
+                return type.cast(m);
+            }
+        }
+        throw new IllegalArgumentException("no bdev module of " + type.getName() + " is loaded (have " + modules.stream().map(BdevModule::name).toList() + ")");
+    }
+
+    int ioPoolSize() {
+        return ioPoolSize;
+    }
+
+    int moduleSlots() {
+        return Math.max(1, modules.size());
+    }
+
+    int slotOf(BdevModule m) {
+        Integer s = slots.get(m);
+        if (s == null) {
+            throw new IllegalArgumentException("module " + m.name() + " is not loaded in this bdev layer");
+        }
+        return s;
+    }
+
+    IoDevice<BdevMgmt> mgmtDevice() {
+        return mgmtDevice;
+    }
+
+    void started(IoDevice<BdevMgmt> mgmt, ActorRef<BdevRegistry.Command> registryRef) {
+        this.mgmtDevice = mgmt;
+        this.registry = registryRef;
+    }
+
+    // ------------------------------------------------------------------ lookup
+
+    /** The bdev named {@code name} (a name, an alias or a UUID), or null. */
+    public Bdev get(String name) {
+        return name == null ? null : names.get(name);
+    }
+
+    /** Every registered bdev, in registration order. */
+    public List<Bdev> bdevs() {
+        List<Bdev> out = new ArrayList<>();
+        for (Bdev b : bdevs) {
+            if (b.status() != Bdev.Status.REGISTERING && b.status() != Bdev.Status.REMOVED) {
+                out.add(b);
+            }
+        }
+        return out;
+    }
+
+    /** Bdevs no module has claimed: the ones applications use (SPDK's leaf bdevs). */
+    public List<Bdev> leafBdevs() {
+        List<Bdev> out = new ArrayList<>();
+        for (Bdev b : bdevs()) {
+            if (!b.claimed()) {
+                out.add(b);
+            }
+        }
+        return out;
+    }
+
+    // ------------------------------------------------------------------ register / unregister
+
+    /**
+     * Registers a bdev. Fails with {@link BdevException}: EINVAL naming the bad field (name, block_size,
+     * num_blocks, ...), EEXIST for a name, alias or UUID in use.
+     */
+    public CompletionStage<Bdev> register(BdevSpec spec) {
+        Objects.requireNonNull(spec, "spec");
+        CompletableFuture<Bdev> f = new CompletableFuture<>();
+        registryRef().tell(new BdevRegistry.Register(spec, f));
+        return f;
+    }
+
+    /**
+     * Unregisters a bdev (SPDK's {@code spdk_bdev_unregister}); completes with 0 after destruct, with ENODEV for
+     * an unknown name, or EBUSY when an unregister is already under way.
+     */
+    public CompletionStage<Integer> unregister(String name) {
+        CompletableFuture<Integer> f = new CompletableFuture<>();
+        Bdev b = get(name);
+        if (b == null) {
+            f.complete(Errno.ENODEV);
+            return f;
+        }
+        b.actor.tell(new BdevActor.Unregister(f));
+        return f;
+    }
+
+    private ActorRef<BdevRegistry.Command> registryRef() {
+        ActorRef<BdevRegistry.Command> r = registry;
+        if (r == null) {
+            throw new IllegalStateException("bdev layer not started");
+        }
+        return r;
+    }
+
+    /** Registry side: names reserved at register. Returns null, or the clashing name. */
+    synchronized String reserveNames(Bdev b) {
+        List<String> all = new ArrayList<>();
+        all.add(b.name());
+        all.addAll(b.aliases());
+        for (String n : all) {
+            if (names.containsKey(n)) {
+                return n;
+            }
+        }
+        for (String n : all) {
+            names.put(n, b);
+        }
+        bdevs.add(b);
+        return null;
+    }
+
+    synchronized void removeNames(Bdev b) {
+        names.remove(b.name(), b);
+        for (String a : b.aliases()) {
+            names.remove(a, b);
+        }
+    }
+
+    void forget(Bdev b) {
+        removeNames(b);
+        bdevs.remove(b);
+    }
+
+    // ------------------------------------------------------------------ open / claims
+
+    /**
+     * Opens {@code name} on the current reactor (SPDK's {@code spdk_bdev_open_ext}).
+     *
+     * @param handler required: receives REMOVE, RESIZE and MEDIA_MANAGEMENT on this reactor
+     * @throws BdevException ENODEV (unknown, or being unregistered), EPERM (write open of a claimed bdev),
+     *                       EINVAL (no handler)
+     * @throws IllegalStateException when not called on a reactor of this Spindle
+     */
+    public BdevDescriptor open(String name, boolean writable, BdevEventHandler handler) {
+        Reactor r = Reactor.current();
+        if (r == null || r.group() != reactors) {
+            throw new IllegalStateException("bdev_open name=" + name + ": must be called on a reactor of this Spindle, caller thread="
+                    + Thread.currentThread().getName());
+        }
+        if (handler == null) {
+            throw new BdevException(Errno.EINVAL, "bdev_open name=" + name + ": an event handler is required");
+        }
+        Bdev b = get(name);
+        if (b == null) {
+            throw new BdevException(Errno.ENODEV, "bdev_open name=" + name + ": no such bdev");
+        }
+        return b.open(r, writable, handler);
+    }
+
+    /**
+     * v1 claim (SPDK's {@code spdk_bdev_module_claim_bdev}): exclusive write for {@code module}; upgrades
+     * {@code desc} (may be null) to writable.
+     *
+     * @return 0, or EPERM when already claimed
+     */
+    public int claimBdev(Bdev bdev, BdevDescriptor desc, BdevModule module) {
+        return bdev.claimV1(desc, module);
+    }
+
+    /** Releases a v1 claim; 0, or EINVAL when {@code module} does not hold one. */
+    public int releaseBdev(Bdev bdev, BdevModule module) {
+        return bdev.claimV1Release(module);
+    }
+
+    /**
+     * v2 claim on a descriptor (SPDK's {@code spdk_bdev_module_claim_bdev_desc}), released when it closes.
+     *
+     * @param key the shared key for {@link ClaimType#READ_MANY_WRITE_SHARED} (non-zero), else ignored
+     * @return 0, EPERM on a conflicting claim or writer, EINVAL on bad options (a writable descriptor for
+     *         READ_MANY_WRITE_NONE, key 0 for shared, EXCL_WRITE)
+     */
+    public int claimDescriptor(BdevDescriptor desc, ClaimType type, long key, BdevModule module) {
+        return desc.bdev.claimV2(desc, type, key, module);
+    }
+
+    // ------------------------------------------------------------------ tracing (tests)
+
+    /** Installs a tracer that receives unregister steps ({@code "<bdev>: <step>"}); for tests and debugging. */
+    public void trace(Consumer<String> t) {
+        this.tracer = t;
+    }
+
+    void trace(Bdev b, String step) {
+        Consumer<String> t = tracer;
+        if (t != null) {
+            t.accept(b.name() + ": " + step);
+        }
+        LOG.debug("bdev={}: {}", b.name(), step);
+    }
+}

@@ -1,0 +1,169 @@
+package io.spindle.bdev;
+
+import io.spindle.runtime.Poller;
+import io.spindle.runtime.Reactor;
+
+import java.util.ArrayDeque;
+
+/**
+ * Per-reactor state of the bdev layer (SPDK's bdev mgmt channel): the pool of {@link BdevIo}, the io_wait
+ * queue, the ring of completions deferred out of submit, and a small cache of bounce buffers. The context of
+ * the layer's mgmt io_device on one reactor; every bdev channel on that reactor holds a reference to it.
+ *
+ * <p>Owner: its reactor; nothing here is touched from another thread.
+ */
+final class BdevMgmt {
+    /** Bounce buffers (for emulated compare and misaligned buffers) are this large; bigger I/O is split first. */
+    static final int BOUNCE_SIZE = 128 * 1024;
+    private static final int BOUNCE_CACHE = 16;
+
+    final BdevLayer layer;
+    final Reactor reactor;
+    private final BdevIo[] pool;
+    private int free;
+    private final ArrayDeque<IoWaitEntry> ioWait = new ArrayDeque<>(64);
+    private final ArrayDeque<BdevIo> splitWaiters = new ArrayDeque<>(64);
+    private final BdevIo[] deferred;
+    private int dHead;
+    private int dCount;
+    int submitDepth;
+    private final Poller deferredPoller;
+    private DmaBuffer zeroes;
+    private final ArrayDeque<DmaBuffer> bounceCache = new ArrayDeque<>(BOUNCE_CACHE);
+    private int bounceOut;
+
+    BdevMgmt(BdevLayer layer, Reactor reactor) {
+        this.layer = layer;
+        this.reactor = reactor;
+        int n = layer.ioPoolSize();
+        this.pool = new BdevIo[n];
+        for (int i = 0; i < n; i++) {
+            pool[i] = new BdevIo(this, layer.moduleSlots());
+        }
+        this.free = n;
+        this.deferred = new BdevIo[n];
+        this.deferredPoller = reactor.registerPoller("bdev_deferred_completions", this::runDeferred);
+    }
+
+    /** Takes a free I/O, or null when the pool is empty (the caller returns ENOMEM). */
+    BdevIo alloc() {
+        if (free == 0) {
+            return null;
+        }
+        BdevIo io = pool[--free];
+        io.inUse = true;
+        return io;
+    }
+
+    /** Whether a submitter may take from the pool now (SPDK: not while io_wait entries are queued). */
+    boolean hasWaiters() {
+        return !ioWait.isEmpty();
+    }
+
+    int freeCount() {
+        return free;
+    }
+
+    void release(BdevIo io) {
+        io.reset();
+        pool[free++] = io;
+        // internal splits first (they hold a parent I/O already), then user waiters, one per free I/O
+        while (free > 0 && !splitWaiters.isEmpty()) {
+            BdevIo parent = splitWaiters.poll();
+            parent.channel.continueSplit(parent);
+        }
+        while (free > 0 && !ioWait.isEmpty()) {
+            IoWaitEntry e = ioWait.poll();
+            e.queued = false;
+            try {
+                e.callback.onIoAvailable(e.arg);
+            } catch (Throwable t) {
+                BdevLayer.LOG.error("{}: io_wait callback threw", reactor.name(), t);
+            }
+        }
+    }
+
+    int queueIoWait(IoWaitEntry e) {
+        if (free > 0) {
+            return io.spindle.runtime.Errno.EINVAL; // SPDK: only right after ENOMEM
+        }
+        if (e.queued) {
+            return io.spindle.runtime.Errno.EINVAL;
+        }
+        e.queued = true;
+        ioWait.add(e);
+        return 0;
+    }
+
+    void waitForSplit(BdevIo parent) {
+        splitWaiters.add(parent);
+    }
+
+    /** Queues a completion to run on the next loop (a completion from inside submit must not recurse). */
+    void defer(BdevIo io) {
+        deferred[(dHead + dCount) % deferred.length] = io;
+        dCount++;
+    }
+
+    private int runDeferred() {
+        int n = dCount;
+        if (n == 0) {
+            return 0;
+        }
+        // only those queued before this run: completions deferred by these callbacks wait for the next loop
+        for (int i = 0; i < n; i++) {
+            BdevIo io = deferred[dHead];
+            deferred[dHead] = null;
+            dHead = (dHead + 1) % deferred.length;
+            dCount--;
+            io.channel.finish(io);
+        }
+        return n;
+    }
+
+    /** A zero-filled buffer for emulated write_zeroes. */
+    DmaBuffer zeroes() {
+        if (zeroes == null) {
+            zeroes = DmaBuffer.allocate(BOUNCE_SIZE, 4096).fill(0, BOUNCE_SIZE, (byte) 0);
+        }
+        return zeroes;
+    }
+
+    /** A bounce buffer of {@link #BOUNCE_SIZE} bytes, or null when too many are out (caller retries later). */
+    DmaBuffer takeBounce() {
+        DmaBuffer b = bounceCache.poll();
+        if (b == null) {
+            if (bounceOut >= layer.ioPoolSize()) {
+                return null;
+            }
+            b = DmaBuffer.allocate(BOUNCE_SIZE, 4096);
+        }
+        bounceOut++;
+        return b;
+    }
+
+    void releaseBounce(DmaBuffer b) {
+        bounceOut--;
+        if (bounceCache.size() < BOUNCE_CACHE) {
+            bounceCache.add(b);
+        } else {
+            b.close();
+        }
+    }
+
+    /** Destroy on the reactor: unregister the poller, free the buffers. */
+    void destroy() {
+        deferredPoller.unregister();
+        if (zeroes != null) {
+            zeroes.close();
+            zeroes = null;
+        }
+        DmaBuffer b;
+        while ((b = bounceCache.poll()) != null) {
+            b.close();
+        }
+        if (free != pool.length || dCount != 0) {
+            BdevLayer.LOG.error("{}: bdev mgmt channel destroyed with {} I/O still out", reactor.name(), pool.length - free);
+        }
+    }
+}

@@ -1,0 +1,239 @@
+package io.spindle.bdev;
+
+import io.spindle.bdev.spi.BdevModule;
+import io.spindle.bdev.spi.BdevSpec;
+import io.spindle.runtime.ChannelFactory;
+import io.spindle.runtime.Errno;
+import io.spindle.runtime.IoDevice;
+import io.spindle.runtime.IoDeviceActor;
+import io.spindle.runtime.Reactor;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * The bdev subsystem's actor ({@code bdev}, on reactor 0 like SPDK's app thread): module init and fini,
+ * register (validation, unique names, examine), and the subsystem's fini, which unregisters bdevs top-down
+ * (unclaimed ones first, as {@code spdk_bdev_finish} does). Each bdev's actor is its child, as is the
+ * mgmt io_device whose per-reactor channel holds the I/O pool.
+ */
+final class BdevRegistry extends AbstractBehavior<BdevRegistry.Command> {
+    sealed interface Command permits Register, Registered, Fini, ModuleStep, BdevGone, MgmtUnregistered {
+    }
+
+    record Register(BdevSpec spec, CompletableFuture<Bdev> result) implements Command {
+    }
+
+    /** From a bdev actor once its io_devices exist. */
+    record Registered(Bdev bdev, CompletableFuture<Bdev> result) implements Command {
+    }
+
+    record Fini(CompletableFuture<Void> done) implements Command {
+    }
+
+    record ModuleStep(int index, boolean init, Throwable failure) implements Command {
+    }
+
+    record BdevGone(Bdev bdev, Integer status) implements Command {
+    }
+
+    record MgmtUnregistered(IoDeviceActor.Unregistered reply) implements Command {
+    }
+
+    private final BdevLayer layer;
+    private final CompletableFuture<Void> initDone;
+    private final IoDevice<BdevMgmt> mgmt;
+    private CompletableFuture<Void> finiDone;
+
+    private BdevRegistry(ActorContext<Command> ctx, BdevLayer layer, CompletableFuture<Void> initDone) {
+        super(ctx);
+        this.layer = layer;
+        this.initDone = initDone;
+        this.mgmt = IoDevice.register(ctx, layer.reactors(), "bdev_mgmt", new ChannelFactory<>() {
+            @Override
+            public BdevMgmt create(IoDevice<BdevMgmt> device, Reactor reactor) {
+                return new BdevMgmt(layer, reactor);
+            }
+
+            @Override
+            public void destroy(IoDevice<BdevMgmt> device, Reactor reactor, BdevMgmt m) {
+                m.destroy();
+            }
+        });
+        layer.started(mgmt, ctx.getSelf());
+        moduleStep(0, true);
+    }
+
+    static Behavior<Command> create(BdevLayer layer, CompletableFuture<Void> initDone) {
+        return Behaviors.setup(ctx -> new BdevRegistry(ctx, layer, initDone));
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Register.class, this::onRegister)
+                .onMessage(Registered.class, this::onRegistered)
+                .onMessage(ModuleStep.class, this::onModuleStep)
+                .onMessage(Fini.class, this::onFini)
+                .onMessage(BdevGone.class, this::onBdevGone)
+                .onMessage(MgmtUnregistered.class, this::onMgmtUnregistered)
+                .build();
+    }
+
+    // ------------------------------------------------------------------ modules
+
+    private void moduleStep(int index, boolean init) {
+        List<BdevModule> mods = layer.modules();
+        if (init && index >= mods.size()) {
+            initDone.complete(null);
+            return;
+        }
+        if (!init && index < 0) {
+            mgmt.unregister(getContext().messageAdapter(IoDeviceActor.Unregistered.class, MgmtUnregistered::new));
+            return;
+        }
+        BdevModule m = mods.get(index);
+        CompletionStage<Void> st;
+        try {
+            st = init ? m.init(layer) : m.fini(layer);
+        } catch (Throwable e) {
+            st = CompletableFuture.failedFuture(e);
+        }
+        getContext().pipeToSelf(st, (ok, err) -> new ModuleStep(index, init, err));
+    }
+
+    private Behavior<Command> onModuleStep(ModuleStep m) {
+        BdevModule mod = layer.modules().get(m.index());
+        if (m.failure() != null) {
+            if (m.init()) {
+                initDone.completeExceptionally(new IllegalStateException("bdev module=" + mod.name() + " init failed: " + m.failure(), m.failure()));
+                return this;
+            }
+            getContext().getLog().error("bdev module={} fini failed", mod.name(), m.failure());
+        }
+        moduleStep(m.init() ? m.index() + 1 : m.index() - 1, m.init());
+        return this;
+    }
+
+    // ------------------------------------------------------------------ register
+
+    private Behavior<Command> onRegister(Register m) {
+        BdevSpec spec = m.spec();
+        if (finiDone != null) {
+            m.result().completeExceptionally(new BdevException(Errno.ESHUTDOWN, "bdev_register name=" + spec.name() + ": bdev layer is stopping"));
+            return this;
+        }
+        String bad = spec.validate();
+        if (bad != null) {
+            m.result().completeExceptionally(new BdevException(Errno.EINVAL, "bdev_register name=" + spec.name() + ": " + bad));
+            return this;
+        }
+        Bdev b;
+        try {
+            b = new Bdev(layer, spec, spec.uuid() != null ? spec.uuid() : UUID.randomUUID());
+        } catch (IllegalArgumentException e) {
+            m.result().completeExceptionally(new BdevException(Errno.EINVAL, "bdev_register name=" + spec.name() + ": " + e.getMessage()));
+            return this;
+        }
+        String clash = layer.reserveNames(b);
+        if (clash != null) {
+            m.result().completeExceptionally(new BdevException(Errno.EEXIST, "bdev_register name=" + spec.name() + ": name " + clash
+                    + " already exists"));
+            return this;
+        }
+        ActorRef<Command> self = getContext().getSelf();
+        getContext().spawnAnonymous(BdevActor.create(b, () -> self.tell(new Registered(b, m.result()))),
+                DispatcherSelector.sameAsParent());
+        return this;
+    }
+
+    private Behavior<Command> onRegistered(Registered m) {
+        Bdev b = m.bdev();
+        b.setStatus(Bdev.Status.READY);
+        for (BdevModule mod : layer.modules()) {
+            try {
+                mod.examineConfig(b, layer);
+            } catch (Throwable e) {
+                getContext().getLog().error("bdev={}: module {} examine_config threw", b.name(), mod.name(), e);
+            }
+        }
+        m.result().complete(b);
+        for (BdevModule mod : layer.modules()) {
+            try {
+                mod.examineDisk(b, layer);
+            } catch (Throwable e) {
+                getContext().getLog().error("bdev={}: module {} examine_disk threw", b.name(), mod.name(), e);
+            }
+        }
+        return this;
+    }
+
+    // ------------------------------------------------------------------ fini
+
+    private Behavior<Command> onFini(Fini m) {
+        if (finiDone != null) {
+            finiDone.whenComplete((ok, err) -> m.done().complete(null));
+            return this;
+        }
+        finiDone = m.done();
+        unregisterNext();
+        return this;
+    }
+
+    /** Top-down: the last unclaimed bdev first; if only claimed ones remain, the last one with a warning. */
+    private void unregisterNext() {
+        List<Bdev> all = layer.bdevs();
+        if (all.isEmpty()) {
+            moduleStep(layer.modules().size() - 1, false);
+            return;
+        }
+        Bdev next = null;
+        for (int i = all.size() - 1; i >= 0; i--) {
+            if (!all.get(i).claimed()) {
+                next = all.get(i);
+                break;
+            }
+        }
+        if (next == null) {
+            next = all.get(all.size() - 1);
+            getContext().getLog().warn("bdev fini: only claimed bdevs remain; unregistering {} anyway", next.name());
+        }
+        Bdev b = next;
+        ActorRef<Command> self = getContext().getSelf();
+        CompletableFuture<Integer> f = new CompletableFuture<>();
+        b.actor.tell(new BdevActor.Unregister(f));
+        f.whenComplete((st, err) -> self.tell(new BdevGone(b, st)));
+    }
+
+    private Behavior<Command> onBdevGone(BdevGone m) {
+        if (m.status() == null || m.status() != Errno.OK) {
+            getContext().getLog().warn("bdev fini: unregister of {} answered {}", m.bdev().name(), m.status() == null ? "?" : Errno.name(m.status()));
+            if (m.status() != null && m.status() == Errno.EBUSY) {
+                // already being unregistered by someone else: wait for it to disappear
+                getContext().scheduleOnce(java.time.Duration.ofMillis(5), getContext().getSelf(), new BdevGone(m.bdev(), Errno.OK));
+                return this;
+            }
+        }
+        if (m.bdev().status() != Bdev.Status.REMOVED && m.status() != null && m.status() == Errno.OK
+                && layer.bdevs().contains(m.bdev())) {
+            getContext().scheduleOnce(java.time.Duration.ofMillis(5), getContext().getSelf(), new BdevGone(m.bdev(), Errno.OK));
+            return this;
+        }
+        unregisterNext();
+        return this;
+    }
+
+    private Behavior<Command> onMgmtUnregistered(MgmtUnregistered m) {
+        finiDone.complete(null);
+        return Behaviors.stopped();
+    }
+}

@@ -1,0 +1,139 @@
+package io.spindle.bdev;
+
+import net.openhft.chronicle.bytes.BytesStore;
+import net.openhft.chronicle.core.UnsafeMemory;
+
+import java.nio.charset.StandardCharsets;
+
+/**
+ * An aligned block of off-heap memory for I/O, on a Chronicle {@link BytesStore}: what SPDK allocates with
+ * {@code spdk_dma_malloc}.
+ *
+ * <p><b>Ownership:</b> whoever allocated it owns it and must {@link #close()} it exactly once; the bdev
+ * layer never keeps a reference past an I/O's completion. Not thread-safe: use it on one thread at a time
+ * (an I/O's buffer belongs to the bdev layer between submit and completion).
+ */
+public final class DmaBuffer implements AutoCloseable {
+    private static final UnsafeMemory MEM = UnsafeMemory.MEMORY;
+
+    private final BytesStore<?, Void> store;
+    private final long address;
+    private final long capacity;
+    private boolean closed;
+
+    private DmaBuffer(BytesStore<?, Void> store, long address, long capacity) {
+        this.store = store;
+        this.address = address;
+        this.capacity = capacity;
+    }
+
+    /**
+     * Allocates {@code size} bytes aligned to {@code alignment} (a power of two, at most 1 MiB).
+     *
+     * @throws IllegalArgumentException naming the bad size or alignment
+     */
+    public static DmaBuffer allocate(long size, int alignment) {
+        if (size <= 0) {
+            throw new IllegalArgumentException("DmaBuffer size=" + size + ": must be > 0");
+        }
+        if (alignment <= 0 || Integer.bitCount(alignment) != 1 || alignment > (1 << 20)) {
+            throw new IllegalArgumentException("DmaBuffer alignment=" + alignment + ": must be a power of two between 1 and 1048576");
+        }
+        BytesStore<?, Void> s = BytesStore.nativeStoreWithFixedCapacity(size + alignment - 1);
+        long raw = s.addressForRead(0);
+        long aligned = (raw + alignment - 1) & -(long) alignment;
+        return new DmaBuffer(s, aligned, size);
+    }
+
+    /** Allocates {@code size} bytes aligned to 4096. */
+    public static DmaBuffer allocate(long size) {
+        return allocate(size, 4096);
+    }
+
+    /** Address of byte 0. */
+    public long address() {
+        checkOpen();
+        return address;
+    }
+
+    /** Usable size in bytes. */
+    public long capacity() {
+        return capacity;
+    }
+
+    /** Fills {@code [offset, offset+length)} with {@code value}. */
+    public DmaBuffer fill(long offset, long length, byte value) {
+        check(offset, length);
+        MEM.setMemory(address + offset, length, value);
+        return this;
+    }
+
+    /** Copies {@code src} into the buffer at {@code offset}. */
+    public DmaBuffer put(long offset, byte[] src) {
+        check(offset, src.length);
+        for (int i = 0; i < src.length; i++) {
+            MEM.writeByte(address + offset + i, src[i]);
+        }
+        return this;
+    }
+
+    /** Copies {@code length} bytes at {@code offset} out into a new array. */
+    public byte[] get(long offset, int length) {
+        check(offset, length);
+        byte[] out = new byte[length];
+        for (int i = 0; i < length; i++) {
+            out[i] = MEM.readByte(address + offset + i);
+        }
+        return out;
+    }
+
+    /** Reads a byte. */
+    public byte getByte(long offset) {
+        check(offset, 1);
+        return MEM.readByte(address + offset);
+    }
+
+    /** Writes a little-endian long. */
+    public void putLong(long offset, long value) {
+        check(offset, 8);
+        MEM.writeLong(address + offset, value);
+    }
+
+    /** Reads a little-endian long. */
+    public long getLong(long offset) {
+        check(offset, 8);
+        return MEM.readLong(address + offset);
+    }
+
+    /** The bytes up to the first NUL (or {@code maxLength}) as UTF-8 text. */
+    public String getString(long offset, int maxLength) {
+        byte[] b = get(offset, maxLength);
+        int n = 0;
+        while (n < b.length && b[n] != 0) {
+            n++;
+        }
+        return new String(b, 0, n, StandardCharsets.UTF_8);
+    }
+
+    private void check(long offset, long length) {
+        checkOpen();
+        if (offset < 0 || length < 0 || offset + length > capacity) {
+            throw new IndexOutOfBoundsException("DmaBuffer offset=" + offset + " length=" + length + " capacity=" + capacity);
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("DmaBuffer used after close");
+        }
+    }
+
+    /** Releases the memory. Idempotent. */
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            store.releaseLast();
+        }
+    }
+}

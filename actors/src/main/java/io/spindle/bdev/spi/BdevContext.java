@@ -1,0 +1,22 @@
+package io.spindle.bdev.spi;
+
+import io.spindle.bdev.Bdev;
+import io.spindle.runtime.ChannelFactory;
+import io.spindle.runtime.IoDevice;
+import io.spindle.runtime.ReactorGroup;
+
+/**
+ * Given to {@link BdevDriver#start} on the bdev's actor. An io_device registered here is a child of the
+ * bdev's actor: the bdev's unregister waits until every one of its channels has been destroyed on its own
+ * reactor before it calls {@link BdevDriver#destruct} (the rule that rules out SPDK issue #3252).
+ */
+public interface BdevContext {
+    /** The bdev being registered. */
+    Bdev bdev();
+
+    /** The reactors. */
+    ReactorGroup reactors();
+
+    /** Registers a module io_device owned by the bdev's actor. Call only inside {@link BdevDriver#start}. */
+    <C> IoDevice<C> registerIoDevice(String name, ChannelFactory<C> factory);
+}

@@ -1,0 +1,52 @@
+package io.spindle.bdev.spi;
+
+import io.spindle.bdev.Bdev;
+import io.spindle.bdev.IoType;
+import io.spindle.runtime.Reactor;
+
+import java.util.Map;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * What a module implements for each bdev it registers: SPDK's {@code spdk_bdev_fn_table}.
+ *
+ * <p><b>Threads.</b> {@link #createChannel} and {@link #destroyChannel} run on the channel's reactor;
+ * {@link #submit} runs on the reactor of the submitting channel and the module completes the I/O on that
+ * same reactor (now, or later from a poller or message). {@link #start} and {@link #destruct} run on the
+ * bdev's actor. {@link #destruct} runs only after every channel of the bdev, and every channel of every
+ * io_device the driver registered through {@link BdevContext}, has been destroyed on its own reactor.
+ *
+ * @param <C> the module's per-reactor channel context
+ */
+public interface BdevDriver<C> {
+    /** Whether the module handles {@code type} natively; sampled once at register. */
+    boolean supports(IoType type);
+
+    /**
+     * Called on the bdev's actor before the bdev becomes visible: register module io_devices here (they
+     * become children of the bdev's actor).
+     */
+    default void start(BdevContext context) {
+    }
+
+    /** Creates this reactor's channel context (may get channels of module io_devices). */
+    C createChannel(Bdev bdev, Reactor reactor) throws Exception;
+
+    /** Destroys a channel context (put any module channels it holds). */
+    void destroyChannel(Bdev bdev, Reactor reactor, C channel);
+
+    /**
+     * Starts {@code io}; complete it exactly once with {@link ModuleIo#complete}. A completion from inside this
+     * call is deferred by the bdev layer to the next reactor loop. Completing with
+     * {@link io.spindle.bdev.IoStatus#NOMEM} makes the layer requeue and retry it.
+     */
+    void submit(ModuleIo io, C channel);
+
+    /** Frees the bdev's module state; may finish asynchronously (SPDK's destruct returning 1). */
+    CompletionStage<Void> destruct();
+
+    /** Module-specific information for {@code bdev_get_bdevs}' {@code driver_specific}. */
+    default Map<String, Object> driverSpecific() {
+        return Map.of();
+    }
+}

@@ -1,0 +1,38 @@
+package io.spindle.bdev.spi;
+
+import io.spindle.bdev.Bdev;
+import io.spindle.bdev.IoStatus;
+import io.spindle.bdev.IoType;
+
+/**
+ * The module's view of one I/O (SPDK's {@code spdk_bdev_io} as a module sees it). Valid from
+ * {@link BdevDriver#submit} until {@link #complete}; on the submitting reactor only.
+ */
+public interface ModuleIo {
+    /** The type. */
+    IoType type();
+
+    /** The bdev. */
+    Bdev bdev();
+
+    /** First block. */
+    long offsetBlocks();
+
+    /** Number of blocks (0 for FLUSH of the whole device is not used: FLUSH carries its range). */
+    long numBlocks();
+
+    /** Number of data segments (0 for UNMAP, FLUSH, RESET, WRITE_ZEROES). */
+    int iovCount();
+
+    /** Address of segment {@code i}. */
+    long iovAddress(int i);
+
+    /** Length of segment {@code i} in bytes. */
+    long iovLength(int i);
+
+    /** The per-I/O module context from {@link BdevModule#newIoContext()}, or null. */
+    Object moduleContext();
+
+    /** Completes the I/O; exactly once. */
+    void complete(IoStatus status);
+}

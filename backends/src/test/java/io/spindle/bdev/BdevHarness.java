@@ -1,0 +1,82 @@
+package io.spindle.bdev;
+
+import io.spindle.backends.malloc.MallocModule;
+import io.spindle.backends.nullbdev.NullModule;
+import io.spindle.runtime.ReactorGroup;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.typed.ActorRef;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+
+/**
+ * A bdev layer on manual reactors for deterministic tests (SPDK's {@code ut_multithread} + bdev_ut setup):
+ * the registry runs on reactor 0 and everything happens only when the test steps the reactors.
+ */
+final class BdevHarness implements AutoCloseable {
+    private static final AtomicInteger SEQ = new AtomicInteger();
+    static final Duration T = Duration.ofSeconds(10);
+
+    final ReactorGroup group;
+    final BdevLayer layer;
+    final TestModule test = new TestModule();
+    final MallocModule malloc = new MallocModule();
+    final NullModule nul = new NullModule();
+    private final ActorRef<BdevRegistry.Command> registry;
+    private boolean closed;
+
+    BdevHarness(ActorTestKit kit, int reactors, int ioPoolSize) {
+        group = ReactorGroup.manual(reactors);
+        group.registerDispatchers(kit.system());
+        layer = new BdevLayer(group, ioPoolSize, List.of(test, malloc, nul));
+        CompletableFuture<Void> init = new CompletableFuture<>();
+        registry = kit.spawn(BdevRegistry.create(layer, init), "bdev-" + SEQ.incrementAndGet(), group.reactor(0).dispatcher());
+        group.pollUntil(init::isDone, T);
+        init.join();
+    }
+
+    /** Steps the reactors until the stage completes; returns its value. */
+    <X> X await(CompletionStage<X> st) {
+        CompletableFuture<X> f = st.toCompletableFuture();
+        group.pollUntil(f::isDone, T);
+        return f.join();
+    }
+
+    /** Runs {@code task} on reactor {@code i} and steps until it ran; returns its value. */
+    <X> X on(int i, Supplier<X> task) {
+        CompletableFuture<X> f = new CompletableFuture<>();
+        group.reactor(i).send(() -> {
+            try {
+                f.complete(task.get());
+            } catch (Throwable e) {
+                f.completeExceptionally(e);
+            }
+        });
+        group.pollUntil(f::isDone, T);
+        return f.join();
+    }
+
+    void poll() {
+        group.pollUntilIdle();
+    }
+
+    /** Bdev layer fini (unregisters every bdev top-down), then the reactors exit. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        registry.tell(new BdevRegistry.Fini(f));
+        try {
+            group.pollUntil(f::isDone, T);
+        } finally {
+            group.close();
+        }
+    }
+}

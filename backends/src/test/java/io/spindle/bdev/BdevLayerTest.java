@@ -1,0 +1,527 @@
+package io.spindle.bdev;
+
+import io.spindle.backends.malloc.MallocModule;
+import io.spindle.runtime.Errno;
+import io.spindle.runtime.IoChannel;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The bdev layer on manual reactors: register and lookup, open, the I/O path and its return codes, splitting,
+ * emulation, io_wait, and claims. Ports of SPDK's {@code bdev_ut.c} cases keep their names.
+ */
+@Timeout(60)
+class BdevLayerTest {
+    static final ActorTestKit kit = ActorTestKit.create("bdev-layer-test");
+
+    @AfterAll
+    static void stop() {
+        kit.shutdownTestKit();
+    }
+
+    /** Completion recorder; one instance per test, reused for every I/O (no allocation per I/O). */
+    static final class Done implements IoCallback {
+        final List<IoStatus> statuses = new CopyOnWriteArrayList<>();
+        final List<String> threads = new CopyOnWriteArrayList<>();
+
+        @Override
+        public void onComplete(BdevIo io, IoStatus status, Object arg) {
+            statuses.add(status);
+            threads.add(Thread.currentThread().getName() + "/" + io.home.reactor.name());
+        }
+    }
+
+    static final BdevEventHandler IGNORE = (e, b, d) -> { };
+
+    static Throwable cause(Throwable t) {
+        return t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+    }
+
+    @Nested
+    class Register {
+        @Test
+        void rejectsBadGeometryNamingTheField() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+                TestModule.Opts o = new TestModule.Opts();
+                o.blockSize = 1000;
+                assertThatThrownBy(() -> h.await(h.test.create(h.layer, o)))
+                        .satisfies(t -> assertThat(cause(t)).isInstanceOf(BdevException.class)
+                                .hasMessageContaining("block_size=1000").hasMessageContaining("power of two >= 512")
+                                .hasMessageContaining("EINVAL"));
+                TestModule.Opts z = new TestModule.Opts();
+                z.numBlocks = 0;
+                z.blockSize = 512;
+                assertThatThrownBy(() -> h.await(h.test.create(h.layer, z)))
+                        .satisfies(t -> assertThat(cause(t)).hasMessageContaining("num_blocks=0"));
+                assertThatThrownBy(() -> h.await(h.malloc.create(h.layer, MallocModule.Options.of("M", 16, 100))))
+                        .satisfies(t -> assertThat(cause(t)).hasMessageContaining("block_size=100"));
+            }
+        }
+
+        @Test
+        void namesAliasesAndUuidsAreUniqueAndLookedUp() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+                Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+                assertThat(b.uuid()).isNotNull();
+                assertThat(b.aliases()).contains(b.uuid().toString());
+                assertThat(h.layer.get("Malloc0")).isSameAs(b);
+                assertThat(h.layer.get(b.uuid().toString())).isSameAs(b);
+                assertThatThrownBy(() -> h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512))))
+                        .satisfies(t -> assertThat(cause(t)).isInstanceOf(BdevException.class)
+                                .hasMessageContaining("name Malloc0 already exists").hasMessageContaining("EEXIST"));
+                assertThatThrownBy(() -> h.await(h.malloc.create(h.layer,
+                        new MallocModule.Options("Other", 64, 512, b.uuid(), 0))))
+                        .satisfies(t -> assertThat(cause(t)).hasMessageContaining("already exists"));
+                assertThat(h.layer.bdevs()).containsExactly(b);
+                assertThat(h.layer.leafBdevs()).containsExactly(b);
+            }
+        }
+    }
+
+    @Nested
+    class Open {
+        @Test
+        @DisplayName("bdev_open_ext: the event handler is required; unknown names are ENODEV; off-reactor is refused")
+        void bdevOpenExt() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+                h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+                assertThatThrownBy(() -> h.on(0, () -> h.layer.open("Malloc0", true, null)))
+                        .satisfies(t -> assertThat(cause(t)).hasMessageContaining("event handler is required").hasMessageContaining("EINVAL"));
+                assertThatThrownBy(() -> h.on(0, () -> h.layer.open("nope", false, IGNORE)))
+                        .satisfies(t -> assertThat(cause(t)).hasMessageContaining("name=nope").hasMessageContaining("ENODEV"));
+                assertThatThrownBy(() -> h.layer.open("Malloc0", false, IGNORE))
+                        .isInstanceOf(IllegalStateException.class).hasMessageContaining("must be called on a reactor");
+            }
+        }
+    }
+
+    @Nested
+    class Io {
+        @ParameterizedTest(name = "block size {0}")
+        @ValueSource(ints = {512, 4096})
+        void mallocWritesAndReadsBackAndNeverCompletesInline(int bs) {
+            try (BdevHarness h = new BdevHarness(kit, 2, 64); DmaBuffer w = DmaBuffer.allocate(4 * bs); DmaBuffer r = DmaBuffer.allocate(4 * bs)) {
+                h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 256, bs)));
+                for (int i = 0; i < 4 * bs; i++) {
+                    w.put(i, new byte[]{(byte) (i * 7 + 3)});
+                }
+                BdevDescriptor d = h.on(1, () -> h.layer.open("Malloc0", true, IGNORE));
+                IoChannel<BdevChannel> ch = h.on(1, d::getIoChannel);
+                Done done = new Done();
+                boolean inline = h.on(1, () -> {
+                    int rc = d.writeBlocks(ch, w, 0, 10, 4, done, null);
+                    assertThat(rc).isZero();
+                    return !done.statuses.isEmpty();
+                });
+                assertThat(inline).as("completion inside submit").isFalse();
+                h.poll();
+                assertThat(h.on(1, () -> d.read(ch, r, 0, 10L * bs, 4L * bs, done, null))).isZero();
+                h.poll();
+                assertThat(done.statuses).containsExactly(IoStatus.SUCCESS, IoStatus.SUCCESS);
+                assertThat(done.threads).allSatisfy(t -> assertThat(t).endsWith("/reactor_1"));
+                assertThat(r.get(0, 4 * bs)).isEqualTo(w.get(0, 4 * bs));
+                h.on(1, () -> {
+                    ch.put();
+                    d.close();
+                    return null;
+                });
+            }
+        }
+
+        @Test
+        void vectoredReadAndWriteCoverTheSegmentsInOrder() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer a = DmaBuffer.allocate(512); DmaBuffer b = DmaBuffer.allocate(1024);
+                 DmaBuffer out = DmaBuffer.allocate(1536)) {
+                h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+                a.fill(0, 512, (byte) 1);
+                b.fill(0, 1024, (byte) 2);
+                BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, IGNORE));
+                IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+                Done done = new Done();
+                IoVec[] v = {new IoVec(a, 0, 512), new IoVec(b, 0, 1024)};
+                assertThat(h.on(0, () -> d.writevBlocks(ch, v, 2, 3, 3, done, null))).isZero();
+                h.poll();
+                IoVec[] one = {new IoVec(out, 0, 1536)};
+                assertThat(h.on(0, () -> d.readv(ch, one, 1, 3 * 512, 1536, done, null))).isZero();
+                h.poll();
+                assertThat(done.statuses).containsExactly(IoStatus.SUCCESS, IoStatus.SUCCESS);
+                assertThat(out.getByte(0)).isEqualTo((byte) 1);
+                assertThat(out.getByte(511)).isEqualTo((byte) 1);
+                assertThat(out.getByte(512)).isEqualTo((byte) 2);
+                assertThat(out.getByte(1535)).isEqualTo((byte) 2);
+                // segments that do not add up to the length are refused
+                assertThat(h.on(0, () -> d.writevBlocks(ch, v, 2, 3, 2, done, null))).isEqualTo(Errno.EINVAL);
+                h.on(0, () -> {
+                    ch.put();
+                    d.close();
+                    return null;
+                });
+            }
+        }
+
+        @Test
+        void invalidRequestsReturnAnErrnoAndNeverCallBack() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8192)) {
+                h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+                BdevDescriptor ro = h.on(0, () -> h.layer.open("Malloc0", false, IGNORE));
+                IoChannel<BdevChannel> ch = h.on(0, ro::getIoChannel);
+                Done done = new Done();
+                assertThat(h.on(0, () -> ro.readBlocks(ch, buf, 0, 63, 2, done, null))).as("past the end").isEqualTo(Errno.EINVAL);
+                assertThat(h.on(0, () -> ro.readBlocks(ch, buf, 0, -1, 1, done, null))).as("negative").isEqualTo(Errno.EINVAL);
+                assertThat(h.on(0, () -> ro.readBlocks(ch, buf, 0, 0, 0, done, null))).as("empty").isEqualTo(Errno.EINVAL);
+                assertThat(h.on(0, () -> ro.read(ch, buf, 0, 100, 512, done, null))).as("unaligned offset").isEqualTo(Errno.EINVAL);
+                assertThat(h.on(0, () -> ro.read(ch, buf, 0, 0, 700, done, null))).as("unaligned length").isEqualTo(Errno.EINVAL);
+                assertThat(h.on(0, () -> ro.readBlocks(ch, buf, 8000, 0, 1, done, null))).as("buffer too small").isEqualTo(Errno.EINVAL);
+                assertThat(h.on(0, () -> ro.readBlocks(ch, buf, 0, 0, Long.MAX_VALUE, done, null))).as("overflow").isEqualTo(Errno.EINVAL);
+                assertThat(h.on(0, () -> ro.writeBlocks(ch, buf, 0, 0, 1, done, null))).as("read-only").isEqualTo(Errno.EBADF);
+                assertThat(h.on(0, () -> ro.unmapBlocks(ch, 0, 1, done, null))).as("read-only unmap").isEqualTo(Errno.EBADF);
+                h.poll();
+                assertThat(done.statuses).isEmpty();
+                h.on(0, () -> {
+                    ch.put();
+                    ro.close();
+                    return null;
+                });
+            }
+        }
+
+        @Test
+        void unsupportedTypesAreEnotsup() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
+                TestModule.Opts o = new TestModule.Opts();
+                o.types = EnumSet.of(IoType.READ);
+                h.await(h.test.create(h.layer, o));
+                BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, IGNORE));
+                IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+                Done done = new Done();
+                assertThat(h.on(0, () -> d.writeBlocks(ch, buf, 0, 0, 1, done, null))).isEqualTo(Errno.ENOTSUP);
+                assertThat(h.on(0, () -> d.writeZeroesBlocks(ch, 0, 1, done, null))).as("no write to emulate with").isEqualTo(Errno.ENOTSUP);
+                assertThat(h.on(0, () -> d.flushBlocks(ch, 0, 1, done, null))).isEqualTo(Errno.ENOTSUP);
+                h.on(0, () -> {
+                    ch.put();
+                    d.close();
+                    return null;
+                });
+            }
+        }
+
+        @Test
+        @DisplayName("bdev_io_wait_test: ENOMEM when the reactor's pool is empty, io_wait callback when one frees")
+        void bdevIoWaitTest() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 16); DmaBuffer buf = DmaBuffer.allocate(512)) {
+                TestModule.Opts o = new TestModule.Opts();
+                o.holdIo = true;
+                h.await(h.test.create(h.layer, o));
+                TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
+                BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, IGNORE));
+                IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+                Done done = new Done();
+                List<Integer> rcs = h.on(0, () -> {
+                    List<Integer> out = new ArrayList<>();
+                    for (int i = 0; i < 17; i++) {
+                        out.add(d.readBlocks(ch, buf, 0, i, 1, done, null));
+                    }
+                    return out;
+                });
+                assertThat(rcs.subList(0, 16)).containsOnly(0);
+                assertThat(rcs.get(16)).isEqualTo(Errno.ENOMEM);
+                List<String> waited = new CopyOnWriteArrayList<>();
+                IoWaitEntry entry = new IoWaitEntry(arg -> waited.add("resubmit rc=" + d.readBlocks(ch, buf, 0, 16, 1, done, null)), null);
+                assertThat(h.on(0, () -> d.queueIoWait(ch, entry))).isZero();
+                assertThat(h.on(0, () -> d.queueIoWait(ch, entry))).as("queued twice").isEqualTo(Errno.EINVAL);
+                h.on(0, () -> drv.releaseHeld(IoStatus.SUCCESS));
+                h.poll();
+                assertThat(waited).containsExactly("resubmit rc=0");
+                h.on(0, () -> drv.releaseHeld(IoStatus.SUCCESS));
+                h.poll();
+                assertThat(done.statuses).hasSize(17).containsOnly(IoStatus.SUCCESS);
+                // with I/O available, queueing a waiter is refused: submit instead
+                assertThat(h.on(0, () -> d.queueIoWait(ch, new IoWaitEntry(arg -> { }, null)))).isEqualTo(Errno.EINVAL);
+                h.on(0, () -> {
+                    ch.put();
+                    d.close();
+                    return null;
+                });
+            }
+        }
+
+        @Test
+        @DisplayName("enomem: a module's NOMEM requeues the I/O and retries it; every I/O completes once")
+        void enomem() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
+                TestModule.Opts o = new TestModule.Opts();
+                o.nomemFirst = 3;
+                h.await(h.test.create(h.layer, o));
+                BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, IGNORE));
+                IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+                Done done = new Done();
+                h.on(0, () -> {
+                    for (int i = 0; i < 3; i++) {
+                        assertThat(d.readBlocks(ch, buf, 0, i, 1, done, null)).isZero();
+                    }
+                    return null;
+                });
+                h.poll();
+                TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
+                // the first I/O got NOMEM; the other two queue behind it; nothing is outstanding, so a 10 ms poller retries
+                assertThat(drv.submitted).containsExactly("READ 0+1");
+                assertThat(done.statuses).isEmpty();
+                for (int round = 0; round < 3; round++) {
+                    h.group.advanceTime(java.time.Duration.ofMillis(11));
+                    h.poll();
+                }
+                assertThat(drv.submitted).containsExactly("READ 0+1", "READ 0+1", "READ 0+1", "READ 0+1", "READ 1+1", "READ 2+1");
+                assertThat(done.statuses).hasSize(3).containsOnly(IoStatus.SUCCESS);
+                h.on(0, () -> {
+                    ch.put();
+                    d.close();
+                    return null;
+                });
+            }
+        }
+    }
+
+    @Nested
+    class SplitAndEmulation {
+        @Test
+        @DisplayName("bdev_io_boundary_split_test: I/O crossing optimal_io_boundary is split, one completion to the caller")
+        void bdevIoBoundarySplitTest() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(40 * 512)) {
+                TestModule.Opts o = new TestModule.Opts();
+                o.optimalIoBoundary = 16;
+                h.await(h.test.create(h.layer, o));
+                TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
+                BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, IGNORE));
+                IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+                Done done = new Done();
+                for (int i = 0; i < 40 * 512; i += 512) {
+                    buf.fill(i, 512, (byte) (i / 512));
+                }
+                assertThat(h.on(0, () -> d.writeBlocks(ch, buf, 0, 10, 40, done, null))).isZero();
+                h.poll();
+                assertThat(drv.submitted).containsExactly("WRITE 10+6", "WRITE 16+16", "WRITE 32+16", "WRITE 48+2");
+                assertThat(done.statuses).containsExactly(IoStatus.SUCCESS);
+                try (DmaBuffer r = DmaBuffer.allocate(40 * 512)) {
+                    assertThat(h.on(0, () -> d.readBlocks(ch, r, 0, 10, 40, done, null))).isZero();
+                    h.poll();
+                    assertThat(r.get(0, 40 * 512)).isEqualTo(buf.get(0, 40 * 512));
+                }
+                // within one boundary: no split
+                drv.submitted.clear();
+                assertThat(h.on(0, () -> d.readBlocks(ch, buf, 0, 16, 16, done, null))).isZero();
+                h.poll();
+                assertThat(drv.submitted).containsExactly("READ 16+16");
+                h.on(0, () -> {
+                    ch.put();
+                    d.close();
+                    return null;
+                });
+            }
+        }
+
+        @Test
+        @DisplayName("bdev_io_max_size_and_segment_split_test: I/O above max_rw_size is split, vector segments follow")
+        void bdevIoMaxSizeAndSegmentSplitTest() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer a = DmaBuffer.allocate(3 * 512); DmaBuffer b = DmaBuffer.allocate(7 * 512)) {
+                TestModule.Opts o = new TestModule.Opts();
+                o.maxRwSize = 4;
+                h.await(h.test.create(h.layer, o));
+                TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
+                BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, IGNORE));
+                IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+                Done done = new Done();
+                IoVec[] v = {new IoVec(a, 0, 3 * 512), new IoVec(b, 0, 7 * 512)};
+                assertThat(h.on(0, () -> d.writevBlocks(ch, v, 2, 0, 10, done, null))).isZero();
+                h.poll();
+                assertThat(drv.submitted).containsExactly("WRITE 0+4", "WRITE 4+4", "WRITE 8+2");
+                assertThat(done.statuses).containsExactly(IoStatus.SUCCESS);
+                h.on(0, () -> {
+                    ch.put();
+                    d.close();
+                    return null;
+                });
+            }
+        }
+
+        @Test
+        @DisplayName("bdev_write_zeroes: emulated with writes of a zero buffer when the module lacks it")
+        void bdevWriteZeroes() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(600 * 512)) {
+                TestModule.Opts o = new TestModule.Opts();
+                o.types = EnumSet.of(IoType.READ, IoType.WRITE);
+                h.await(h.test.create(h.layer, o));
+                TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
+                Bdev bdev = h.layer.get("Test0");
+                assertThat(bdev.supports(IoType.WRITE_ZEROES)).isTrue();
+                BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, IGNORE));
+                IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+                Done done = new Done();
+                buf.fill(0, 600 * 512, (byte) 0x5a);
+                assertThat(h.on(0, () -> d.writeBlocks(ch, buf, 0, 0, 600, done, null))).isZero();
+                h.poll();
+                drv.submitted.clear();
+                assertThat(h.on(0, () -> d.writeZeroesBlocks(ch, 10, 300, done, null))).isZero();
+                h.poll();
+                // 128 KiB zero buffer = 256 blocks per child write
+                assertThat(drv.submitted).containsExactly("WRITE 10+256", "WRITE 266+44");
+                assertThat(h.on(0, () -> d.readBlocks(ch, buf, 0, 0, 600, done, null))).isZero();
+                h.poll();
+                assertThat(done.statuses).containsOnly(IoStatus.SUCCESS).hasSize(3);
+                assertThat(buf.getByte(10 * 512 - 1)).isEqualTo((byte) 0x5a);
+                for (long i = 10 * 512; i < 310 * 512; i += 97) {
+                    assertThat(buf.getByte(i)).isZero();
+                }
+                assertThat(buf.getByte(310 * 512)).isEqualTo((byte) 0x5a);
+                h.on(0, () -> {
+                    ch.put();
+                    d.close();
+                    return null;
+                });
+            }
+        }
+
+        @Test
+        @DisplayName("bdev_compare_emulated: read + compare; MISCOMPARE when the data differs")
+        void bdevCompareEmulated() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8 * 512)) {
+                h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+                BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, IGNORE));
+                IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+                Done done = new Done();
+                buf.fill(0, 8 * 512, (byte) 7);
+                assertThat(h.on(0, () -> d.writeBlocks(ch, buf, 0, 4, 8, done, null))).isZero();
+                h.poll();
+                assertThat(h.on(0, () -> d.compareBlocks(ch, buf, 0, 4, 8, done, null))).isZero();
+                h.poll();
+                buf.put(3000, new byte[]{8});
+                assertThat(h.on(0, () -> d.compareBlocks(ch, buf, 0, 4, 8, done, null))).isZero();
+                h.poll();
+                assertThat(done.statuses).containsExactly(IoStatus.SUCCESS, IoStatus.SUCCESS, IoStatus.MISCOMPARE);
+                h.on(0, () -> {
+                    ch.put();
+                    d.close();
+                    return null;
+                });
+            }
+        }
+    }
+
+    @Nested
+    class Claims {
+        @Test
+        @DisplayName("claim_v2_rwo: one writer; other writers refused")
+        void claimV2Rwo() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+                h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+                BdevDescriptor d1 = h.on(0, () -> h.layer.open("Malloc0", false, IGNORE));
+                assertThat(h.layer.claimDescriptor(d1, ClaimType.READ_MANY_WRITE_ONE, 0, h.test)).isZero();
+                assertThat(d1.isWritable()).as("upgraded to write").isTrue();
+                assertThat(h.layer.get("Malloc0").claimType()).isEqualTo(ClaimType.READ_MANY_WRITE_ONE);
+                assertThatThrownBy(() -> h.on(0, () -> h.layer.open("Malloc0", true, IGNORE)))
+                        .satisfies(t -> assertThat(cause(t)).hasMessageContaining("EPERM").hasMessageContaining("read_many_write_one"));
+                BdevDescriptor d2 = h.on(0, () -> h.layer.open("Malloc0", false, IGNORE));
+                assertThat(h.layer.claimDescriptor(d2, ClaimType.READ_MANY_WRITE_ONE, 0, h.test)).isEqualTo(Errno.EPERM);
+                assertThat(h.layer.leafBdevs()).isEmpty();
+                h.on(0, () -> {
+                    d1.close();
+                    return null;
+                });
+                assertThat(h.layer.get("Malloc0").claimed()).as("released at close").isFalse();
+                h.on(0, () -> {
+                    d2.close();
+                    return null;
+                });
+            }
+        }
+
+        @Test
+        @DisplayName("claim_v2_rom: read-only claimers share; writers and writable claimers are refused")
+        void claimV2Rom() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+                h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+                BdevDescriptor rw = h.on(0, () -> h.layer.open("Malloc0", true, IGNORE));
+                BdevDescriptor ro1 = h.on(0, () -> h.layer.open("Malloc0", false, IGNORE));
+                assertThat(h.layer.claimDescriptor(rw, ClaimType.READ_MANY_WRITE_NONE, 0, h.test)).as("writable desc").isEqualTo(Errno.EINVAL);
+                assertThat(h.layer.claimDescriptor(ro1, ClaimType.READ_MANY_WRITE_NONE, 0, h.test)).as("a writer is open").isEqualTo(Errno.EPERM);
+                h.on(0, () -> {
+                    rw.close();
+                    return null;
+                });
+                assertThat(h.layer.claimDescriptor(ro1, ClaimType.READ_MANY_WRITE_NONE, 0, h.test)).isZero();
+                BdevDescriptor ro2 = h.on(0, () -> h.layer.open("Malloc0", false, IGNORE));
+                assertThat(h.layer.claimDescriptor(ro2, ClaimType.READ_MANY_WRITE_NONE, 0, h.test)).isZero();
+                assertThatThrownBy(() -> h.on(0, () -> h.layer.open("Malloc0", true, IGNORE)))
+                        .satisfies(t -> assertThat(cause(t)).hasMessageContaining("EPERM"));
+                h.on(0, () -> {
+                    ro1.close();
+                    return null;
+                });
+                assertThat(h.layer.get("Malloc0").claimed()).as("ro2 still claims").isTrue();
+                h.on(0, () -> {
+                    ro2.close();
+                    return null;
+                });
+                assertThat(h.layer.get("Malloc0").claimed()).isFalse();
+            }
+        }
+
+        @Test
+        @DisplayName("claim_v2_rwm: writers with the same non-zero key share; other keys refused")
+        void claimV2Rwm() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+                h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+                BdevDescriptor d1 = h.on(0, () -> h.layer.open("Malloc0", false, IGNORE));
+                BdevDescriptor d2 = h.on(0, () -> h.layer.open("Malloc0", false, IGNORE));
+                BdevDescriptor d3 = h.on(0, () -> h.layer.open("Malloc0", false, IGNORE));
+                assertThat(h.layer.claimDescriptor(d1, ClaimType.READ_MANY_WRITE_SHARED, 0, h.test)).as("key 0").isEqualTo(Errno.EINVAL);
+                assertThat(h.layer.claimDescriptor(d1, ClaimType.READ_MANY_WRITE_SHARED, 42, h.test)).isZero();
+                assertThat(h.layer.claimDescriptor(d2, ClaimType.READ_MANY_WRITE_SHARED, 42, h.test)).isZero();
+                assertThat(h.layer.claimDescriptor(d3, ClaimType.READ_MANY_WRITE_SHARED, 7, h.test)).isEqualTo(Errno.EPERM);
+                assertThat(d1.isWritable()).isTrue();
+                assertThat(d2.isWritable()).isTrue();
+                assertThat(d3.isWritable()).isFalse();
+                assertThat(h.layer.claimBdev(h.layer.get("Malloc0"), null, h.test)).as("v1 over v2").isEqualTo(Errno.EPERM);
+                h.on(0, () -> {
+                    d1.close();
+                    d2.close();
+                    d3.close();
+                    return null;
+                });
+            }
+        }
+
+        @Test
+        @DisplayName("examine_claimed: a module claims a new bdev from examine_config; the bdev is no longer a leaf")
+        void examineClaimed() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+                h.test.examineClaim = (b, l) -> l.claimBdev(b, null, h.test);
+                Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+                assertThat(h.test.claims).containsExactly("Malloc0:0");
+                assertThat(b.claimType()).isEqualTo(ClaimType.EXCL_WRITE);
+                assertThat(b.claimModule()).isSameAs(h.test);
+                assertThat(h.layer.leafBdevs()).isEmpty();
+                assertThatThrownBy(() -> h.on(0, () -> h.layer.open("Malloc0", true, IGNORE)))
+                        .satisfies(t -> assertThat(cause(t)).hasMessageContaining("EPERM"));
+                assertThat(h.layer.releaseBdev(b, h.malloc)).as("not the claimer").isEqualTo(Errno.EINVAL);
+                assertThat(h.layer.releaseBdev(b, h.test)).isZero();
+                assertThat(h.layer.leafBdevs()).containsExactly(b);
+                h.test.examineClaim = null;
+            }
+        }
+    }
+}
