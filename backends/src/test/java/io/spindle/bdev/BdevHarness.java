@@ -30,7 +30,9 @@ final class BdevHarness implements AutoCloseable {
     private boolean closed;
 
     BdevHarness(ActorTestKit kit, int reactors, int ioPoolSize) {
-        group = ReactorGroup.manual(reactors);
+        // one task per step, as SPDK's poll_thread_times(i, 1): every message boundary is a possible interleaving
+        group = ReactorGroup.manual(io.spindle.runtime.ReactorConfig.builder().mask(io.spindle.runtime.CoreMask.firstN(reactors))
+                .manual(true).maxTasksPerLoop(1).conclude());
         group.registerDispatchers(kit.system());
         layer = new BdevLayer(group, ioPoolSize, List.of(test, malloc, nul));
         CompletableFuture<Void> init = new CompletableFuture<>();
