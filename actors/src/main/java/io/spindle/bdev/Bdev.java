@@ -62,6 +62,8 @@ public final class Bdev {
     private final List<BdevDescriptor> claimDescs = new ArrayList<>();
     private long claimKey;
     private final IoStats mergedStats = new IoStats();
+    private BdevIo resetInProgress;
+    private final java.util.ArrayDeque<BdevIo> pendingResets = new java.util.ArrayDeque<>();
 
     Bdev(BdevLayer layer, BdevSpec spec, UUID uuid) {
         this.layer = layer;
@@ -205,6 +207,22 @@ public final class Bdev {
     }
 
     // ------------------------------------------------------------------ life-cycle (package)
+
+    /** True when {@code reset} may start now; otherwise it is queued behind the reset in progress. */
+    synchronized boolean beginReset(BdevIo reset) {
+        if (resetInProgress == null) {
+            resetInProgress = reset;
+            return true;
+        }
+        pendingResets.add(reset);
+        return false;
+    }
+
+    /** The next queued reset, which becomes the one in progress, or null. */
+    synchronized BdevIo endReset() {
+        resetInProgress = pendingResets.poll();
+        return resetInProgress;
+    }
 
     synchronized void setStatus(Status s) {
         status = s;

@@ -61,12 +61,21 @@ public final class BdevChannel {
     /** Entry point for an accepted I/O (validated by the descriptor). */
     void submit(BdevIo io) {
         io.submitNanos = System.nanoTime();
+        IoType t = io.type;
+        if (t == IoType.RESET) {
+            startReset(io); // a reset is never refused by a freeze: it queues behind the one in progress
+            return;
+        }
         if (frozen) {
+            io.completed = true;
             io.status = IoStatus.ABORTED;
             mgmt.defer(io);
             return;
         }
-        IoType t = io.type;
+        if (t == IoType.ABORT) {
+            abortIo(io);
+            return;
+        }
         if (t == IoType.WRITE_ZEROES && !bdev.nativeWriteZeroes) {
             startSplit(io); // emulated: writes of a shared zero buffer
             return;
@@ -170,6 +179,10 @@ public final class BdevChannel {
 
     /** Runs the caller's completion and returns the I/O to the pool; child I/O report to their parent. */
     void finish(BdevIo io) {
+        if (io.resetStage == 1) {
+            unfreezeAndComplete(io);
+            return;
+        }
         BdevIo parent = io.parent;
         if (parent != null) {
             childDone(parent, io);
@@ -184,6 +197,96 @@ public final class BdevChannel {
         } finally {
             mgmt.release(io);
         }
+    }
+
+    // ------------------------------------------------------------------ reset (SPDK spdk_bdev_reset)
+
+    /**
+     * A reset freezes every channel of the bdev (a walk originated on this reactor), aborting I/O queued for
+     * module resources; I/O submitted to a frozen channel completes ABORTED. Then the module gets the RESET,
+     * then every channel is unfrozen, then the caller's completion runs. A reset submitted while another is in
+     * progress waits for it.
+     */
+    private void startReset(BdevIo reset) {
+        if (!bdev.beginReset(reset)) {
+            return; // queued behind the reset in progress; started by its end
+        }
+        runReset(reset);
+    }
+
+    private void runReset(BdevIo reset) {
+        mgmt.fanOuts.forEachChannel(bdev.ioDevice, null, new io.spindle.runtime.FanOuts.ChannelVisitor<Object, BdevChannel, Object>() {
+            @Override
+            public void visit(io.spindle.runtime.FanOuts.ChannelHop<BdevChannel, Object> hop) {
+                BdevChannel c = hop.context();
+                c.frozen = true;
+                c.abortQueued();
+                hop.continueWalk(io.spindle.runtime.Errno.OK);
+            }
+
+            @Override
+            public void complete(Object ignored, int status) {
+                reset.type = IoType.RESET;
+                ioOutstanding++;
+                // the module's RESET completion lands in onModuleComplete -> finish -> resetModuleDone
+                reset.resetStage = 1;
+                submitToModule(reset);
+            }
+        });
+    }
+
+    /** Called from finish() for a reset whose module part completed: unfreeze, then complete to the caller. */
+    private void unfreezeAndComplete(BdevIo reset) {
+        reset.resetStage = 2;
+        mgmt.fanOuts.forEachChannel(bdev.ioDevice, null, new io.spindle.runtime.FanOuts.ChannelVisitor<Object, BdevChannel, Object>() {
+            @Override
+            public void visit(io.spindle.runtime.FanOuts.ChannelHop<BdevChannel, Object> hop) {
+                hop.context().frozen = false;
+                hop.continueWalk(io.spindle.runtime.Errno.OK);
+            }
+
+            @Override
+            public void complete(Object ignored, int status) {
+                BdevIo next = bdev.endReset();
+                finish(reset);
+                if (next != null) {
+                    next.channel.reactor.send(() -> next.channel.runReset(next));
+                }
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------ abort (SPDK spdk_bdev_abort)
+
+    /** Aborts I/O with the target argument queued here, then asks the module for the outstanding ones. */
+    private void abortIo(BdevIo abort) {
+        int n = 0;
+        for (java.util.Iterator<BdevIo> it = nomemQueue.iterator(); it.hasNext(); ) {
+            BdevIo q = it.next();
+            if (q.cbArg == abort.abortTarget) {
+                it.remove();
+                q.completed = true;
+                q.status = IoStatus.ABORTED;
+                mgmt.defer(q);
+                n++;
+            }
+        }
+        if (n > 0 && !bdev.nativeIoTypes().contains(IoType.ABORT)) {
+            abort.completed = true;
+            abort.status = IoStatus.SUCCESS;
+            mgmt.defer(abort);
+            return;
+        }
+        dispatch(abort);
+    }
+
+    boolean hasQueued(Object target) {
+        for (BdevIo q : nomemQueue) {
+            if (q.cbArg == target) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Aborts I/O queued for module resources (unregister, reset). */

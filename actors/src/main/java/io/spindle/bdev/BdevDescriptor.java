@@ -189,6 +189,59 @@ public final class BdevDescriptor {
     }
 
     /**
+     * Resets the bdev (SPDK's {@code spdk_bdev_reset}): every channel is frozen (new I/O completes ABORTED,
+     * I/O queued for module resources is aborted), the module resets, every channel is unfrozen, then
+     * {@code cb} runs. Concurrent resets run one after the other. ENOTSUP when the module has no reset.
+     */
+    public int reset(IoChannel<BdevChannel> ch, IoCallback cb, Object arg) {
+        BdevChannel bc = channelOf(ch);
+        if (bc == null || cb == null) {
+            return Errno.EINVAL;
+        }
+        if (closed) {
+            return Errno.EBADF;
+        }
+        if (!bdev.supports(IoType.RESET)) {
+            return Errno.ENOTSUP;
+        }
+        BdevIo io = take(bc);
+        if (io == null) {
+            return Errno.ENOMEM;
+        }
+        io.init(IoType.RESET, bc, 0, bdev.numBlocks(), cb, arg);
+        bc.submit(io);
+        return 0;
+    }
+
+    /**
+     * Aborts the I/O submitted on this channel with callback argument {@code target} (SPDK's
+     * {@code spdk_bdev_abort}): it completes ABORTED if it was still queued in the layer or the module could
+     * abort it; the abort itself completes SUCCESS, or FAILED when nothing was aborted. ENOTSUP when the module
+     * has no abort and nothing can be aborted in the layer.
+     */
+    public int abort(IoChannel<BdevChannel> ch, Object target, IoCallback cb, Object arg) {
+        BdevChannel bc = channelOf(ch);
+        if (bc == null || cb == null || target == null) {
+            return Errno.EINVAL;
+        }
+        if (closed) {
+            return Errno.EBADF;
+        }
+        BdevIo io = take(bc);
+        if (io == null) {
+            return Errno.ENOMEM;
+        }
+        io.init(IoType.ABORT, bc, 0, 1, cb, arg);
+        io.abortTarget = target;
+        if (!bdev.supports(IoType.ABORT) && !bc.hasQueued(target)) {
+            bc.mgmt.release(io);
+            return Errno.ENOTSUP;
+        }
+        bc.submit(io);
+        return 0;
+    }
+
+    /**
      * Queues {@code entry} to be called back on this reactor when an I/O is free; allowed only right after a
      * submit returned ENOMEM on this reactor.
      *

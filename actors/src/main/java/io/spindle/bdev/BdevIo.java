@@ -43,6 +43,10 @@ public final class BdevIo implements ModuleIo {
     IoStatus splitStatus;
     /** Bounce buffer for emulated compare (from the reactor's cache). */
     DmaBuffer bounce;
+    /** For ABORT: the callback argument of the I/O to abort. */
+    Object abortTarget;
+    /** For RESET: 0 freezing, 1 at the module, 2 unfreezing. */
+    int resetStage;
 
     BdevIo(BdevMgmt home, int moduleSlots) {
         this.home = home;
@@ -60,6 +64,8 @@ public final class BdevIo implements ModuleIo {
         status = IoStatus.PENDING;
         completed = false;
         parent = null;
+        abortTarget = null;
+        resetStage = 0;
         childrenOutstanding = 0;
         splitStatus = null;
         inUse = false;
@@ -95,6 +101,15 @@ public final class BdevIo implements ModuleIo {
     @Override
     public IoType type() {
         return type;
+    }
+
+    /**
+     * For an ABORT I/O (module side): the callback argument that identifies the I/O to abort, as the
+     * submitter gave it to {@link BdevDescriptor#abort}.
+     */
+    @Override
+    public Object abortTarget() {
+        return abortTarget;
     }
 
     /** The status (meaningful in the completion callback). */

@@ -28,6 +28,8 @@ final class BdevMgmt {
     private int dCount;
     int submitDepth;
     private final Poller deferredPoller;
+    /** Walks this reactor originates (the reset's freeze and unfreeze). */
+    final io.spindle.runtime.FanOuts fanOuts;
     private DmaBuffer zeroes;
     private final ArrayDeque<DmaBuffer> bounceCache = new ArrayDeque<>(BOUNCE_CACHE);
     private int bounceOut;
@@ -43,6 +45,7 @@ final class BdevMgmt {
         this.free = n;
         this.deferred = new BdevIo[n];
         this.deferredPoller = reactor.registerPoller("bdev_deferred_completions", this::runDeferred);
+        this.fanOuts = io.spindle.runtime.FanOuts.forReactor(reactor);
     }
 
     /** Takes a free I/O, or null when the pool is empty (the caller returns ENOMEM). */

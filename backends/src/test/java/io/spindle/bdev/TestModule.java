@@ -171,11 +171,37 @@ final class TestModule implements BdevModule {
                 io.complete(IoStatus.NOMEM);
                 return;
             }
+            if (io.type() == IoType.ABORT) {
+                for (java.util.Iterator<ModuleIo> it = c.held.iterator(); it.hasNext(); ) {
+                    ModuleIo h = it.next();
+                    if (heldArg(h) == io.abortTarget()) {
+                        it.remove();
+                        h.complete(IoStatus.ABORTED);
+                        io.complete(IoStatus.SUCCESS);
+                        return;
+                    }
+                }
+                io.complete(IoStatus.FAILED);
+                return;
+            }
+            if (io.type() == IoType.RESET) {
+                module.log.add("module reset on " + c.reactor.name());
+                ModuleIo h;
+                while ((h = c.held.poll()) != null) {
+                    h.complete(IoStatus.ABORTED); // a device reset aborts what it holds
+                }
+                io.complete(IoStatus.SUCCESS);
+                return;
+            }
             if (opts.holdIo) {
                 c.held.add(io);
                 return;
             }
             execute(io);
+        }
+
+        static Object heldArg(ModuleIo io) {
+            return ((BdevIo) io).cbArg;
         }
 
         void execute(ModuleIo io) {

@@ -33,6 +33,9 @@ public interface ModuleIo {
     /** The per-I/O module context from {@link BdevModule#newIoContext()}, or null. */
     Object moduleContext();
 
+    /** For {@link IoType#ABORT}: the callback argument of the I/O to abort; null otherwise. */
+    Object abortTarget();
+
     /** Completes the I/O; exactly once. */
     void complete(IoStatus status);
 }

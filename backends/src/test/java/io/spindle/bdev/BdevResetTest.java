@@ -1,0 +1,181 @@
+package io.spindle.bdev;
+
+import io.spindle.runtime.Errno;
+import io.spindle.runtime.IoChannel;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.util.EnumSet;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Reset and abort: SPDK's {@code io_during_reset}, {@code put_channel_during_reset}, {@code unregister_during_reset}, {@code bdev_io_abort}. */
+@Timeout(60)
+class BdevResetTest {
+    static final ActorTestKit kit = ActorTestKit.create("bdev-reset-test");
+
+    @AfterAll
+    static void stop() {
+        kit.shutdownTestKit();
+    }
+
+    /** Records "status@arg" per completion. */
+    static final class Log implements IoCallback {
+        final List<String> done = new CopyOnWriteArrayList<>();
+
+        @Override
+        public void onComplete(BdevIo io, IoStatus status, Object arg) {
+            done.add(io.type() + ":" + status + "@" + arg);
+        }
+    }
+
+    static TestModule.Opts held() {
+        TestModule.Opts o = new TestModule.Opts();
+        o.holdIo = true;
+        return o;
+    }
+
+    @Test
+    @DisplayName("io_during_reset: I/O on a frozen channel is aborted; held I/O is aborted by the module reset; after it, I/O succeeds")
+    void ioDuringReset() {
+        try (BdevHarness h = new BdevHarness(kit, 2, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
+            h.await(h.test.create(h.layer, held()));
+            TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
+            BdevDescriptor d0 = h.on(0, () -> h.layer.open("Test0", true, (e, b, d) -> { }));
+            BdevDescriptor d1 = h.on(1, () -> h.layer.open("Test0", true, (e, b, d) -> { }));
+            IoChannel<BdevChannel> c0 = h.on(0, d0::getIoChannel);
+            IoChannel<BdevChannel> c1 = h.on(1, d1::getIoChannel);
+            Log log = new Log();
+            assertThat(h.on(0, () -> d0.readBlocks(c0, buf, 0, 0, 1, log, "held-0"))).isZero();
+            h.group.reactor(0).send(() -> assertThat(d0.reset(c0, log, "reset")).isZero());
+            // step one message at a time until the freeze walk has reached reactor 1 (manual mode: one thread)
+            for (int i = 0; i < 10_000 && !c1.context().frozen; i++) {
+                h.group.pollOnce(0);
+                h.group.pollOnce(1);
+            }
+            assertThat(c1.context().frozen).isTrue();
+            h.group.reactor(1).send(() -> assertThat(d1.readBlocks(c1, buf, 0, 1, 1, log, "during")).isZero());
+            h.group.pollOnce(1); // runs before the unfreeze hop can arrive on reactor 1
+            h.poll();
+            assertThat(log.done).contains("READ:ABORTED@during", "READ:ABORTED@held-0", "RESET:SUCCESS@reset");
+            assertThat(log.done.indexOf("READ:ABORTED@held-0")).isLessThan(log.done.indexOf("RESET:SUCCESS@reset"));
+            assertThat(h.test.log).contains("module reset on reactor_0");
+            drv.opts.holdIo = false;
+            assertThat(h.on(1, () -> d1.readBlocks(c1, buf, 0, 1, 1, log, "after"))).isZero();
+            h.poll();
+            assertThat(log.done).contains("READ:SUCCESS@after");
+            h.on(0, () -> {
+                c0.put();
+                d0.close();
+                return null;
+            });
+            h.on(1, () -> {
+                c1.put();
+                d1.close();
+                return null;
+            });
+        }
+    }
+
+    @Test
+    @DisplayName("put_channel_during_reset: a channel put while the reset walks is skipped; the reset completes")
+    void putChannelDuringReset() {
+        try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
+            h.await(h.test.create(h.layer, new TestModule.Opts()));
+            BdevDescriptor d0 = h.on(0, () -> h.layer.open("Test0", true, (e, b, d) -> { }));
+            BdevDescriptor d1 = h.on(1, () -> h.layer.open("Test0", true, (e, b, d) -> { }));
+            IoChannel<BdevChannel> c0 = h.on(0, d0::getIoChannel);
+            IoChannel<BdevChannel> c1 = h.on(1, d1::getIoChannel);
+            Log log = new Log();
+            h.group.reactor(0).send(() -> assertThat(d0.reset(c0, log, "reset")).isZero());
+            h.group.reactor(1).send(() -> {
+                c1.put();
+                d1.close();
+            });
+            h.poll();
+            assertThat(log.done).containsExactly("RESET:SUCCESS@reset");
+            h.on(0, () -> {
+                c0.put();
+                d0.close();
+                return null;
+            });
+        }
+    }
+
+    @Test
+    @DisplayName("unregister_during_reset: the unregister reply comes only after the reset finished and the channels were put")
+    void unregisterDuringReset() {
+        try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
+            h.await(h.test.create(h.layer, new TestModule.Opts()));
+            List<String> order = new CopyOnWriteArrayList<>();
+            BdevDescriptor[] d = new BdevDescriptor[2];
+            List<IoChannel<BdevChannel>> c = new CopyOnWriteArrayList<>(java.util.Arrays.asList(null, null));
+            for (int r = 0; r < 2; r++) {
+                int rr = r;
+                d[r] = h.on(r, () -> h.layer.open("Test0", true, (e, b, desc) -> {
+                    order.add("REMOVE@" + rr);
+                    c.get(rr).put();
+                    desc.close();
+                }));
+                c.set(r, h.on(r, d[r]::getIoChannel));
+            }
+            Log log = new Log();
+            CompletableFuture<Integer> un = new CompletableFuture<>();
+            h.group.reactor(0).send(() -> {
+                assertThat(d[0].reset(c.get(0), (io, st, arg) -> order.add("reset " + st), null)).isZero();
+                h.layer.unregister("Test0").thenAccept(x -> {
+                    order.add("unregistered " + x);
+                    un.complete(x);
+                });
+            });
+            h.group.pollUntil(un::isDone, BdevHarness.T);
+            assertThat(order.indexOf("reset SUCCESS")).isGreaterThanOrEqualTo(0).isLessThan(order.indexOf("unregistered 0"));
+            assertThat(order).contains("REMOVE@0", "REMOVE@1");
+            assertThat(log.done).isEmpty();
+        }
+    }
+
+    @Test
+    @DisplayName("bdev_io_abort: abort a held I/O through the module; ENOTSUP without module support and nothing queued")
+    void bdevIoAbort() {
+        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
+            TestModule.Opts o = held();
+            o.types = EnumSet.of(IoType.READ, IoType.WRITE, IoType.ABORT);
+            h.await(h.test.create(h.layer, o));
+            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
+            IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+            Log log = new Log();
+            String target = "victim";
+            assertThat(h.on(0, () -> d.readBlocks(ch, buf, 0, 0, 1, log, target))).isZero();
+            assertThat(h.on(0, () -> d.abort(ch, target, log, "abort"))).isZero();
+            h.poll();
+            assertThat(log.done).containsExactlyInAnyOrder("READ:ABORTED@victim", "ABORT:SUCCESS@abort");
+            assertThat(h.on(0, () -> d.abort(ch, "nobody", log, "abort2"))).isZero();
+            h.poll();
+            assertThat(log.done).contains("ABORT:FAILED@abort2");
+            h.on(0, () -> {
+                ch.put();
+                d.close();
+                return null;
+            });
+
+            h.await(h.test.create(h.layer, held().name("Test1")));
+            BdevDescriptor d1 = h.on(0, () -> h.layer.open("Test1", true, (e, b, desc) -> { }));
+            IoChannel<BdevChannel> ch1 = h.on(0, d1::getIoChannel);
+            assertThat(h.on(0, () -> d1.abort(ch1, target, log, "x"))).isEqualTo(Errno.ENOTSUP);
+            TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test1").driver;
+            h.on(0, () -> {
+                drv.releaseHeld(IoStatus.SUCCESS);
+                ch1.put();
+                d1.close();
+                return null;
+            });
+        }
+    }
+}
