@@ -52,6 +52,11 @@ public final class Bdev {
     final boolean nativeWriteZeroes;
     final boolean nativeCompare;
     volatile IoDevice<BdevChannel> ioDevice;
+    /** Current QoS, null when no limit is set. Read on every submit by every channel. */
+    volatile Qos qos;
+    /** Whether channels record latency histograms. */
+    volatile boolean histogramEnabled;
+    private org.HdrHistogram.Histogram mergedHistogram;
     volatile ActorRef<BdevActor.Command> actor;
 
     // ---- guarded by this ----
@@ -204,6 +209,28 @@ public final class Bdev {
 
     synchronized void mergeStats(IoStats s) {
         mergedStats.add(s);
+    }
+
+    synchronized void mergeHistogram(org.HdrHistogram.Histogram h) {
+        if (mergedHistogram == null) {
+            mergedHistogram = new org.HdrHistogram.Histogram(h.getHighestTrackableValue(), 3);
+        }
+        mergedHistogram.add(h);
+    }
+
+    synchronized org.HdrHistogram.Histogram mergedHistogramCopy() {
+        return mergedHistogram == null ? null : mergedHistogram.copy();
+    }
+
+    /** The QoS limits in force ({@link QosLimits#NONE} when none). */
+    public QosLimits qosLimits() {
+        Qos q = qos;
+        return q == null ? QosLimits.NONE : q.limits;
+    }
+
+    /** Whether latency histograms are being recorded. */
+    public boolean histogramEnabled() {
+        return histogramEnabled;
     }
 
     // ------------------------------------------------------------------ life-cycle (package)

@@ -37,7 +37,25 @@ import java.util.concurrent.CompletionStage;
  * A second unregister is answered {@link Errno#EBUSY} at once.
  */
 final class BdevActor extends AbstractBehavior<BdevActor.Command> {
-    sealed interface Command permits Unregister, AllDescriptorsClosed, Hop, DeviceUnregistered, Destructed {
+    sealed interface Command permits Unregister, AllDescriptorsClosed, Hop, DeviceUnregistered, Destructed, SetQos, QosTick,
+            GetStats, GetHistogram {
+    }
+
+    /** Sets (or with {@link QosLimits#NONE} clears) the QoS limits; replies 0 or an errno. */
+    record SetQos(QosLimits limits, CompletableFuture<Integer> replyTo) implements Command {
+    }
+
+    /** From the QoS poller after each refill: let every channel submit what the new quota admits. */
+    enum QosTick implements Command {
+        INSTANCE
+    }
+
+    /** Stats of every live channel plus those merged from destroyed ones. */
+    record GetStats(CompletableFuture<IoStats> replyTo) implements Command {
+    }
+
+    /** Merged latency histogram (null when never enabled). */
+    record GetHistogram(CompletableFuture<org.HdrHistogram.Histogram> replyTo) implements Command {
     }
 
     /** Unregister; {@code replyTo} gets the status (0 or a negative errno). */
@@ -117,7 +135,12 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
                 .onMessageEquals(AllDescriptorsClosed.INSTANCE, this::onAllDescriptorsClosed)
                 .onMessage(DeviceUnregistered.class, this::onDeviceUnregistered)
                 .onMessage(Destructed.class, this::onDestructed)
+                .onMessage(SetQos.class, this::onSetQos)
+                .onMessageEquals(QosTick.INSTANCE, this::onQosTick)
+                .onMessage(GetStats.class, this::onGetStats)
+                .onMessage(GetHistogram.class, this::onGetHistogram)
                 .onSignal(PostStop.class, s -> {
+                    stopQosPoller();
                     fanOuts.close();
                     return this;
                 })
@@ -133,6 +156,8 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
             bdev.setStatus(Bdev.Status.UNREGISTERING);
         }
         requester = m.replyTo();
+        stopQosPoller();
+        bdev.qos = null;
         layer.trace(bdev, "unregister: aborting queued I/O");
         fanOuts.forEachChannel(bdev.ioDevice, null, new FanOuts.ChannelVisitor<Object, BdevChannel, Integer>() {
             @Override
@@ -217,6 +242,138 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
         layer.forget(bdev);
         requester.complete(status);
         return Behaviors.stopped();
+    }
+
+    // ------------------------------------------------------------------ QoS, stats, histograms
+
+    private boolean qosWalkRunning;
+    private CompletableFuture<io.spindle.runtime.Poller> qosPollerFuture;
+
+    private Behavior<Command> onSetQos(SetQos m) {
+        if (bdev.status() != Bdev.Status.READY) {
+            m.replyTo().complete(Errno.ENODEV);
+            return this;
+        }
+        if (m.limits().enabled()) {
+            bdev.qos = new Qos(m.limits());
+            startQosPoller();
+        } else {
+            bdev.qos = null;
+            stopQosPoller();
+        }
+        onQosTick(); // release or re-check what is queued now
+        m.replyTo().complete(Errno.OK);
+        return this;
+    }
+
+    /** The QoS owner: a 1 ms poller on reactor 0 refills the quotas, then asks this actor to kick the channels. */
+    private void startQosPoller() {
+        if (qosPollerFuture != null) {
+            return;
+        }
+        Reactor owner = layer.reactors().reactor(0);
+        ActorRef<Command> self = getContext().getSelf();
+        CompletableFuture<io.spindle.runtime.Poller> p = new CompletableFuture<>();
+        owner.send(() -> p.complete(owner.registerPoller("bdev_qos_" + bdev.name(), () -> {
+            Qos q = bdev.qos;
+            if (q == null) {
+                return 0;
+            }
+            q.refill();
+            self.tell(QosTick.INSTANCE);
+            return 1;
+        }, Qos.SLICE_NANOS, java.util.concurrent.TimeUnit.NANOSECONDS)));
+        qosPollerFuture = p;
+    }
+
+    private void stopQosPoller() {
+        CompletableFuture<io.spindle.runtime.Poller> f = qosPollerFuture;
+        if (f == null) {
+            return;
+        }
+        qosPollerFuture = null;
+        Reactor owner = layer.reactors().reactor(0);
+        try {
+            owner.send(() -> f.thenAccept(io.spindle.runtime.Poller::unregister));
+        } catch (io.spindle.runtime.ReactorStoppedException e) {
+            getContext().getLog().warn("bdev={}: QoS poller left on exited {}", bdev.name(), owner.name());
+        }
+    }
+
+    private Behavior<Command> onQosTick() {
+        if (qosWalkRunning || bdev.status() != Bdev.Status.READY) {
+            return this;
+        }
+        qosWalkRunning = true;
+        fanOuts.forEachChannel(bdev.ioDevice, null, new FanOuts.ChannelVisitor<Object, BdevChannel, Integer>() {
+            @Override
+            public void visit(FanOuts.ChannelHop<BdevChannel, Integer> hop) {
+                hop.continueWalk(Errno.OK, hop.context().drainQos());
+            }
+
+            @Override
+            public void complete(Object ignored, int status) {
+                qosWalkRunning = false;
+            }
+        });
+        return this;
+    }
+
+    private Behavior<Command> onGetStats(GetStats m) {
+        fanOuts.forEachChannel(bdev.ioDevice, bdev.mergedStats(), new FanOuts.ChannelVisitor<IoStats, BdevChannel, IoStats>() {
+            @Override
+            public void visit(FanOuts.ChannelHop<BdevChannel, IoStats> hop) {
+                hop.continueWalk(Errno.OK, hop.context().stats());
+            }
+
+            @Override
+            public void fold(IoStats acc, Reactor reactor, IoStats s) {
+                acc.add(s);
+            }
+
+            @Override
+            public void complete(IoStats acc, int status) {
+                m.replyTo().complete(acc);
+            }
+        });
+        return this;
+    }
+
+    private Behavior<Command> onGetHistogram(GetHistogram m) {
+        org.HdrHistogram.Histogram start = bdev.mergedHistogramCopy();
+        java.util.List<org.HdrHistogram.Histogram> acc = new ArrayList<>();
+        if (start != null) {
+            acc.add(start);
+        }
+        fanOuts.forEachChannel(bdev.ioDevice, acc, new FanOuts.ChannelVisitor<java.util.List<org.HdrHistogram.Histogram>, BdevChannel,
+                org.HdrHistogram.Histogram>() {
+            @Override
+            public void visit(FanOuts.ChannelHop<BdevChannel, org.HdrHistogram.Histogram> hop) {
+                org.HdrHistogram.Histogram h = hop.context().histogram;
+                hop.continueWalk(Errno.OK, h == null ? null : h.copy());
+            }
+
+            @Override
+            public void fold(java.util.List<org.HdrHistogram.Histogram> a, Reactor reactor, org.HdrHistogram.Histogram h) {
+                if (h != null) {
+                    a.add(h);
+                }
+            }
+
+            @Override
+            public void complete(java.util.List<org.HdrHistogram.Histogram> a, int status) {
+                if (a.isEmpty()) {
+                    m.replyTo().complete(null);
+                    return;
+                }
+                org.HdrHistogram.Histogram out = a.get(0);
+                for (int i = 1; i < a.size(); i++) {
+                    out.add(a.get(i));
+                }
+                m.replyTo().complete(out);
+            }
+        });
+        return this;
     }
 
     /** The bdev's own channel: module channel + this reactor's mgmt channel. */

@@ -84,11 +84,57 @@ public final class BdevChannel {
             startSplit(io); // emulated: read into a bounce buffer, then compare
             return;
         }
-        if ((t == IoType.READ || t == IoType.WRITE) && needsSplit(io.offsetBlocks, io.numBlocks)) {
-            startSplit(io);
-            return;
+        if (t == IoType.READ || t == IoType.WRITE) {
+            Qos q = bdev.qos;
+            if (q != null && !io.qosAdmitted) {
+                if (!qosQueue.isEmpty() || !q.tryAdmit(t, io.numBlocks * bdev.blockSize)) {
+                    qosQueue.add(io); // waits for the next 1 ms timeslice
+                    return;
+                }
+                io.qosAdmitted = true;
+            }
+            if (bdev.requiredAlignment > 1 && misaligned(io, bdev.requiredAlignment)) {
+                io.bounceMode = true;
+                startSplit(io);
+                return;
+            }
+            if (needsSplit(io.offsetBlocks, io.numBlocks)) {
+                startSplit(io);
+                return;
+            }
         }
         dispatch(io);
+    }
+
+    private static boolean misaligned(BdevIo io, int align) {
+        long mask = align - 1;
+        for (int i = 0; i < io.iovCnt; i++) {
+            if ((io.iovAddr[i] & mask) != 0 || (io.iovLen[i] & mask) != 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // ------------------------------------------------------------------ QoS (SPDK 3.6)
+
+    private final ArrayDeque<BdevIo> qosQueue = new ArrayDeque<>(64);
+
+    /** Called on this reactor after a timeslice refill: submit what the new quota admits. */
+    int drainQos() {
+        Qos q = bdev.qos;
+        int n = 0;
+        while (!qosQueue.isEmpty()) {
+            BdevIo io = qosQueue.peekFirst();
+            if (q != null && !q.tryAdmit(io.type, io.numBlocks * bdev.blockSize)) {
+                break;
+            }
+            qosQueue.pollFirst();
+            io.qosAdmitted = true;
+            submit(io);
+            n++;
+        }
+        return n;
     }
 
     private boolean needsSplit(long offset, long n) {
@@ -190,6 +236,9 @@ public final class BdevChannel {
         }
         long lat = System.nanoTime() - io.submitNanos;
         stats.record(io.userType, io.status, io.numBlocks * bdev.blockSize, lat);
+        if (bdev.histogramEnabled) {
+            recordHistogram(lat);
+        }
         try {
             io.cb.onComplete(io, io.status, io.cbArg);
         } catch (Throwable e) {
@@ -292,6 +341,13 @@ public final class BdevChannel {
     /** Aborts I/O queued for module resources (unregister, reset). */
     int abortQueued() {
         int n = 0;
+        while (!qosQueue.isEmpty()) {
+            BdevIo io = qosQueue.pollFirst();
+            io.completed = true;
+            io.status = IoStatus.ABORTED;
+            mgmt.defer(io);
+            n++;
+        }
         while (!nomemQueue.isEmpty()) {
             BdevIo io = nomemQueue.pollFirst();
             io.completed = true;
@@ -347,6 +403,23 @@ public final class BdevChannel {
                     advanceIov(parent, n * bs);
                 }
                 default -> {
+                    if (parent.bounceMode) {
+                        DmaBuffer b = mgmt.takeBounce();
+                        if (b == null) {
+                            mgmt.release(child);
+                            mgmt.waitForSplit(parent);
+                            return;
+                        }
+                        child.bounce = b;
+                        child.addIov(b.address(), n * bs);
+                        child.splitIov = parent.splitIov;
+                        child.splitIovOff = parent.splitIovOff;
+                        if (parent.type == IoType.WRITE) {
+                            copyBetween(parent, child.splitIov, child.splitIovOff, b.address(), n * bs, true);
+                        }
+                        advanceIov(parent, n * bs);
+                        break;
+                    }
                     if (!copyIovs(parent, child, n * bs)) {
                         mgmt.release(child);
                         parent.splitStatus = IoStatus.FAILED;
@@ -382,7 +455,7 @@ public final class BdevChannel {
         if (bdev.maxRwSize > 0) {
             n = Math.min(n, bdev.maxRwSize);
         }
-        if (parent.type == IoType.WRITE_ZEROES || parent.type == IoType.COMPARE) {
+        if (parent.type == IoType.WRITE_ZEROES || parent.type == IoType.COMPARE || parent.bounceMode) {
             n = Math.min(n, BdevMgmt.BOUNCE_SIZE / bdev.blockSize);
         }
         return Math.max(1, n);
@@ -418,6 +491,9 @@ public final class BdevChannel {
 
     private void childDone(BdevIo parent, BdevIo child) {
         IoStatus st = child.status;
+        if (st == IoStatus.SUCCESS && parent.bounceMode && parent.type == IoType.READ) {
+            copyBetween(parent, child.splitIov, child.splitIovOff, child.bounce.address(), child.numBlocks * bdev.blockSize, false);
+        }
         if (st == IoStatus.SUCCESS && parent.type == IoType.COMPARE && !compareEqual(parent, child)) {
             st = IoStatus.MISCOMPARE;
         }
@@ -463,6 +539,27 @@ public final class BdevChannel {
         return true;
     }
 
+    /** Copies {@code len} bytes between the parent's vector (from position iov/off) and {@code flat}. */
+    private static void copyBetween(BdevIo parent, int iov, long off, long flat, long len, boolean toFlat) {
+        net.openhft.chronicle.core.UnsafeMemory mem = net.openhft.chronicle.core.UnsafeMemory.MEMORY;
+        while (len > 0) {
+            long take = Math.min(parent.iovLen[iov] - off, len);
+            long a = parent.iovAddr[iov] + off;
+            if (toFlat) {
+                mem.copyMemory(a, flat, take);
+            } else {
+                mem.copyMemory(flat, a, take);
+            }
+            flat += take;
+            len -= take;
+            off += take;
+            if (off == parent.iovLen[iov]) {
+                iov++;
+                off = 0;
+            }
+        }
+    }
+
     private void completeParent(BdevIo parent) {
         parent.completed = true;
         parent.status = parent.splitStatus;
@@ -473,8 +570,22 @@ public final class BdevChannel {
         }
     }
 
+    org.HdrHistogram.Histogram histogram;
+
+    private void recordHistogram(long latencyNanos) {
+        org.HdrHistogram.Histogram h = histogram;
+        if (h == null) {
+            h = new org.HdrHistogram.Histogram(java.util.concurrent.TimeUnit.SECONDS.toNanos(60), 3); // once per channel
+            histogram = h;
+        }
+        h.recordValue(Math.min(latencyNanos, h.getHighestTrackableValue()));
+    }
+
     /** On channel destroy: merge stats into the bdev. */
     void destroy() {
+        if (histogram != null) {
+            bdev.mergeHistogram(histogram);
+        }
         if (nomemRetry != null) {
             nomemRetry.unregister();
             nomemRetry = null;

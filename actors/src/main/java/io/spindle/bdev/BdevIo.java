@@ -47,6 +47,10 @@ public final class BdevIo implements ModuleIo {
     Object abortTarget;
     /** For RESET: 0 freezing, 1 at the module, 2 unfreezing. */
     int resetStage;
+    /** The caller's buffers are misaligned for the bdev: children run on bounce buffers. */
+    boolean bounceMode;
+    /** Admitted by QoS (a parent is charged once, its children never). */
+    boolean qosAdmitted;
 
     BdevIo(BdevMgmt home, int moduleSlots) {
         this.home = home;
@@ -66,6 +70,8 @@ public final class BdevIo implements ModuleIo {
         parent = null;
         abortTarget = null;
         resetStage = 0;
+        bounceMode = false;
+        qosAdmitted = false;
         childrenOutstanding = 0;
         splitStatus = null;
         inUse = false;

@@ -199,6 +199,58 @@ public final class BdevLayer {
         bdevs.remove(b);
     }
 
+    // ------------------------------------------------------------------ QoS, stats, histograms
+
+    /**
+     * Sets the QoS rate limits of {@code name} (SPDK's {@code bdev_set_qos_limit}); {@link QosLimits#NONE}
+     * removes them. Completes with 0, or ENODEV.
+     */
+    public CompletionStage<Integer> setQosLimits(String name, QosLimits limits) {
+        Objects.requireNonNull(limits, "limits");
+        Bdev b = get(name);
+        if (b == null) {
+            return CompletableFuture.completedFuture(Errno.ENODEV);
+        }
+        CompletableFuture<Integer> f = new CompletableFuture<>();
+        b.actor.tell(new BdevActor.SetQos(limits, f));
+        return f;
+    }
+
+    /**
+     * I/O statistics of {@code name}: every live channel's counters (each read on its own reactor) plus those
+     * merged from destroyed channels (SPDK's {@code spdk_bdev_get_device_stat}). Fails with ENODEV.
+     */
+    public CompletionStage<IoStats> stats(String name) {
+        Bdev b = get(name);
+        if (b == null) {
+            return CompletableFuture.failedFuture(new BdevException(Errno.ENODEV, "bdev_get_iostat name=" + name + ": no such bdev"));
+        }
+        CompletableFuture<IoStats> f = new CompletableFuture<>();
+        b.actor.tell(new BdevActor.GetStats(f));
+        return f;
+    }
+
+    /** Turns per-channel latency histograms (HdrHistogram, ns) on or off for {@code name}; false when unknown. */
+    public boolean enableHistogram(String name, boolean enable) {
+        Bdev b = get(name);
+        if (b == null) {
+            return false;
+        }
+        b.histogramEnabled = enable;
+        return true;
+    }
+
+    /** The merged latency histogram of {@code name} in nanoseconds; completes with null when none was recorded. */
+    public CompletionStage<org.HdrHistogram.Histogram> histogram(String name) {
+        Bdev b = get(name);
+        if (b == null) {
+            return CompletableFuture.failedFuture(new BdevException(Errno.ENODEV, "bdev_get_histogram name=" + name + ": no such bdev"));
+        }
+        CompletableFuture<org.HdrHistogram.Histogram> f = new CompletableFuture<>();
+        b.actor.tell(new BdevActor.GetHistogram(f));
+        return f;
+    }
+
     // ------------------------------------------------------------------ open / claims
 
     /**

@@ -57,6 +57,7 @@ final class TestModule implements BdevModule {
         long optimalIoBoundary;
         long maxRwSize;
         int nomemFirst;
+        int requiredAlignment = 1;
 
         Opts name(String n) {
             name = n;
@@ -67,7 +68,8 @@ final class TestModule implements BdevModule {
     CompletionStage<Bdev> create(BdevLayer layer, Opts o) {
         Driver d = new Driver(this, o);
         return layer.register(BdevSpec.builder(this, d).name(o.name).productName("Test disk").blockSize(o.blockSize)
-                .numBlocks(o.numBlocks).optimalIoBoundary(o.optimalIoBoundary).maxRwSize(o.maxRwSize).build())
+                .numBlocks(o.numBlocks).optimalIoBoundary(o.optimalIoBoundary).maxRwSize(o.maxRwSize)
+                .requiredAlignment(o.requiredAlignment).build())
                 .whenComplete((b, e) -> {
                     if (e != null) {
                         d.release();
@@ -166,6 +168,11 @@ final class TestModule implements BdevModule {
         @Override
         public void submit(ModuleIo io, Channel c) {
             submitted.add(io.type() + " " + io.offsetBlocks() + "+" + io.numBlocks());
+            for (int i = 0; i < io.iovCount(); i++) {
+                if ((io.iovAddress(i) & (opts.requiredAlignment - 1)) != 0) {
+                    module.log.add("BUG: misaligned buffer reached the module");
+                }
+            }
             if (nomemLeft > 0) {
                 nomemLeft--;
                 io.complete(IoStatus.NOMEM);

@@ -1,0 +1,169 @@
+package io.spindle.bdev;
+
+import io.spindle.backends.malloc.MallocModule;
+import io.spindle.runtime.IoChannel;
+import org.HdrHistogram.Histogram;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** QoS ({@code basic_qos}), bounce buffers for misaligned caller buffers, and stats/histograms merged across channels. */
+@Timeout(60)
+class BdevQosStatsTest {
+    static final ActorTestKit kit = ActorTestKit.create("bdev-qos-test");
+
+    @AfterAll
+    static void stop() {
+        kit.shutdownTestKit();
+    }
+
+    static final class Count implements IoCallback {
+        final List<String> done = new CopyOnWriteArrayList<>();
+
+        @Override
+        public void onComplete(BdevIo io, IoStatus status, Object arg) {
+            done.add(status + "@" + arg);
+        }
+    }
+
+    @Test
+    @DisplayName("basic_qos: rw_ios_per_sec admits limit/1000 I/O per 1 ms timeslice across channels; the rest waits")
+    void basicQos() {
+        try (BdevHarness h = new BdevHarness(kit, 2, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
+            h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+            assertThat(QosLimits.of(1500, 0, 0, 0).rwIosPerSec()).as("rounded up to a multiple of 1000").isEqualTo(2000);
+            assertThatThrownBy(() -> QosLimits.of(-1, 0, 0, 0)).hasMessageContaining("rw_ios_per_sec=-1");
+            assertThat(h.await(h.layer.setQosLimits("Malloc0", QosLimits.of(2000, 0, 0, 0)))).isZero();
+            assertThat(h.layer.get("Malloc0").qosLimits().rwIosPerSec()).isEqualTo(2000);
+            BdevDescriptor d0 = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, d) -> { }));
+            BdevDescriptor d1 = h.on(1, () -> h.layer.open("Malloc0", true, (e, b, d) -> { }));
+            IoChannel<BdevChannel> c0 = h.on(0, d0::getIoChannel);
+            IoChannel<BdevChannel> c1 = h.on(1, d1::getIoChannel);
+            Count cnt = new Count();
+            h.on(0, () -> {
+                for (int i = 0; i < 3; i++) {
+                    assertThat(d0.readBlocks(c0, buf, 0, i, 1, cnt, "r0-" + i)).isZero();
+                }
+                return null;
+            });
+            h.on(1, () -> {
+                for (int i = 0; i < 3; i++) {
+                    assertThat(d1.readBlocks(c1, buf, 0, i, 1, cnt, "r1-" + i)).isZero();
+                }
+                return null;
+            });
+            h.poll();
+            assertThat(cnt.done).as("2 per 1 ms slice, shared by both channels").hasSize(2);
+            h.group.advanceTime(Duration.ofMillis(1));
+            h.poll();
+            assertThat(cnt.done).hasSize(4);
+            h.group.advanceTime(Duration.ofMillis(1));
+            h.poll();
+            assertThat(cnt.done).hasSize(6).allSatisfy(s -> assertThat(s).startsWith("SUCCESS"));
+            // removing the limit releases waiting I/O at once
+            h.on(0, () -> {
+                for (int i = 0; i < 5; i++) {
+                    assertThat(d0.readBlocks(c0, buf, 0, i, 1, cnt, "x" + i)).isZero();
+                }
+                return null;
+            });
+            h.poll();
+            assertThat(cnt.done).hasSizeLessThan(11);
+            assertThat(h.await(h.layer.setQosLimits("Malloc0", QosLimits.NONE))).isZero();
+            h.poll();
+            assertThat(cnt.done).hasSize(11);
+            h.on(0, () -> {
+                c0.put();
+                d0.close();
+                return null;
+            });
+            h.on(1, () -> {
+                c1.put();
+                d1.close();
+                return null;
+            });
+        }
+    }
+
+    @Test
+    @DisplayName("a buffer misaligned for the bdev is bounced, not refused: data lands and reads back")
+    void misalignedBuffersAreBounced() {
+        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8 * 4096 + 1); DmaBuffer back = DmaBuffer.allocate(8 * 4096 + 3)) {
+            TestModule.Opts o = new TestModule.Opts();
+            o.requiredAlignment = 4096;
+            o.blockSize = 4096;
+            o.numBlocks = 64;
+            h.await(h.test.create(h.layer, o));
+            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
+            IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+            Count cnt = new Count();
+            for (int i = 0; i < 8 * 4096; i++) {
+                buf.put(1 + i, new byte[]{(byte) (i * 13)});
+            }
+            assertThat(h.on(0, () -> d.writeBlocks(ch, buf, 1, 3, 8, cnt, "w"))).isZero();
+            h.poll();
+            assertThat(h.on(0, () -> d.readBlocks(ch, back, 3, 3, 8, cnt, "r"))).isZero();
+            h.poll();
+            assertThat(cnt.done).containsExactly("SUCCESS@w", "SUCCESS@r");
+            assertThat(back.get(3, 8 * 4096)).isEqualTo(buf.get(1, 8 * 4096));
+            assertThat(h.test.log).noneMatch(s -> s.startsWith("BUG"));
+            h.on(0, () -> {
+                ch.put();
+                d.close();
+                return null;
+            });
+        }
+    }
+
+    @Test
+    void statsMergeLiveAndDestroyedChannelsAndHistogramsAreOptIn() {
+        try (BdevHarness h = new BdevHarness(kit, 2, 64); DmaBuffer buf = DmaBuffer.allocate(4096)) {
+            h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+            assertThat(h.await(h.layer.histogram("Malloc0"))).as("off by default").isNull();
+            assertThat(h.layer.enableHistogram("Malloc0", true)).isTrue();
+            Count cnt = new Count();
+            for (int r = 0; r < 2; r++) {
+                int rr = r;
+                BdevDescriptor d = h.on(r, () -> h.layer.open("Malloc0", true, (e, b, desc) -> { }));
+                IoChannel<BdevChannel> ch = h.on(r, d::getIoChannel);
+                h.on(r, () -> {
+                    assertThat(d.writeBlocks(ch, buf, 0, 0, 8, cnt, "w" + rr)).isZero();
+                    assertThat(d.readBlocks(ch, buf, 0, 0, 4, cnt, "r" + rr)).isZero();
+                    return null;
+                });
+                h.poll();
+                if (r == 0) {
+                    h.on(0, () -> {
+                        ch.put(); // reactor 0's channel goes: its stats merge into the bdev
+                        d.close();
+                        return null;
+                    });
+                    h.poll();
+                } else {
+                    IoStats s = h.await(h.layer.stats("Malloc0"));
+                    assertThat(s.numWriteOps()).isEqualTo(2);
+                    assertThat(s.bytesWritten()).isEqualTo(2 * 8 * 512);
+                    assertThat(s.numReadOps()).isEqualTo(2);
+                    assertThat(s.bytesRead()).isEqualTo(2 * 4 * 512);
+                    assertThat(s.readLatencyMax()).isGreaterThanOrEqualTo(s.readLatencyMin());
+                    Histogram hist = h.await(h.layer.histogram("Malloc0"));
+                    assertThat(hist.getTotalCount()).isEqualTo(4);
+                    h.on(1, () -> {
+                        ch.put();
+                        d.close();
+                        return null;
+                    });
+                }
+            }
+        }
+    }
+}
