@@ -359,6 +359,47 @@ public final class Bdev {
         return 0;
     }
 
+    /**
+     * This bdev as {@code bdev_get_bdevs} describes it (SPDK's field names): name, aliases, product_name,
+     * block_size, num_blocks, uuid, assigned_rate_limits, claimed, claim_type, supported_io_types,
+     * driver_specific. Any thread.
+     */
+    public com.fasterxml.jackson.databind.node.ObjectNode toJson(com.fasterxml.jackson.databind.ObjectMapper mapper) {
+        com.fasterxml.jackson.databind.node.ObjectNode o = mapper.createObjectNode();
+        o.put("name", name);
+        com.fasterxml.jackson.databind.node.ArrayNode al = o.putArray("aliases");
+        for (String a : aliases) {
+            if (!a.equals(uuid.toString())) {
+                al.add(a);
+            }
+        }
+        o.put("product_name", productName);
+        o.put("block_size", blockSize);
+        o.put("num_blocks", numBlocks());
+        o.put("uuid", uuid.toString());
+        o.put("write_cache", writeCache);
+        QosLimits q = qosLimits();
+        com.fasterxml.jackson.databind.node.ObjectNode rl = o.putObject("assigned_rate_limits");
+        rl.put("rw_ios_per_sec", q.rwIosPerSec());
+        rl.put("rw_mbytes_per_sec", q.rwMbytesPerSec());
+        rl.put("r_mbytes_per_sec", q.rMbytesPerSec());
+        rl.put("w_mbytes_per_sec", q.wMbytesPerSec());
+        ClaimType ct = claimType();
+        o.put("claimed", ct != null);
+        if (ct != null) {
+            o.put("claim_type", ct.rpcName());
+        }
+        o.put("optimal_io_boundary", optimalIoBoundary);
+        com.fasterxml.jackson.databind.node.ObjectNode types = o.putObject("supported_io_types");
+        for (IoType t : IoType.values()) {
+            types.put(t.rpcName(), supports(t));
+        }
+        com.fasterxml.jackson.databind.node.ObjectNode ds = o.putObject("driver_specific");
+        com.fasterxml.jackson.databind.node.ObjectNode mine = ds.putObject(module.name());
+        driver.dumpInfo(mine);
+        return o;
+    }
+
     @Override
     public String toString() {
         return "Bdev[" + name + "]";

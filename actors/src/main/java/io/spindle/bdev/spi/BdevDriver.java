@@ -49,4 +49,22 @@ public interface BdevDriver<C> {
     default Map<String, Object> driverSpecific() {
         return Map.of();
     }
+
+    /**
+     * Writes this bdev's module-specific information into {@code driverSpecific} (SPDK's
+     * {@code dump_info_json}); the default copies {@link #driverSpecific()}.
+     */
+    default void dumpInfo(com.fasterxml.jackson.databind.node.ObjectNode driverSpecific) {
+        for (Map.Entry<String, Object> e : driverSpecific().entrySet()) {
+            driverSpecific.putPOJO(e.getKey(), e.getValue());
+        }
+    }
+
+    /**
+     * The JSON-RPC call that recreates this bdev, {@code {"method": ..., "params": {...}}} (SPDK's
+     * {@code write_config_json}), or null when the bdev is not recreated from configuration.
+     */
+    default com.fasterxml.jackson.databind.node.ObjectNode writeConfig(Bdev bdev) {
+        return null;
+    }
 }
