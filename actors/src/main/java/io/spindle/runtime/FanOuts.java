@@ -213,7 +213,8 @@ public final class FanOuts implements AutoCloseable {
      * hop continues, so channels created meanwhile on later reactors are visited and a channel destroyed
      * before its hop runs is skipped. The completion is always delivered to the originator by message, also
      * when there are no channels (status 0) or the device is unregistering ({@link Errno#ENODEV}). An
-     * unregister of the device completes only after this walk ended.
+     * unregister of the device is answered only after this walk ended: its completion ran and its context
+     * was released.
      *
      * @throws IllegalStateException after {@link #close()}
      */
@@ -301,13 +302,15 @@ public final class FanOuts implements AutoCloseable {
             }
             finished = true;
             owner.open.remove(this);
-            onEnd();
             try {
                 complete(status);
             } catch (Throwable e) {
                 LOG.error("fan-out completion threw", e);
             } finally {
                 release(context);
+                // only now may an unregister of the walked device be answered: its reply must not overtake
+                // this walk's completion (SPDK posts the completion before re-issuing the deferred unregister)
+                onEnd();
             }
         }
 
@@ -316,8 +319,8 @@ public final class FanOuts implements AutoCloseable {
                 return;
             }
             finished = true;
-            onEnd();
             release(context);
+            onEnd();
         }
 
         /** Sends {@code hop} to the reactor at {@code index}; ends the walk with ESHUTDOWN if it has exited. */

@@ -108,6 +108,9 @@ public final class IoDevice<C> {
         @SuppressWarnings("unchecked")
         IoChannel<C> ch = (IoChannel<C>) channels[r.index];
         if (ch != null) {
+            if (unregistered) {
+                return null; // every get fails once unregister was requested, also where a channel still lives
+            }
             ch.refs++;
             return ch;
         }

@@ -1,0 +1,157 @@
+package io.spindle.benchmarks;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.spindle.runtime.ChannelFactory;
+import io.spindle.runtime.IoChannel;
+import io.spindle.runtime.IoDevice;
+import io.spindle.runtime.Poller;
+import io.spindle.runtime.Reactor;
+import io.spindle.runtime.ReactorGroup;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.Blackhole;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Fast path of {@link IoDevice#getChannel()} followed by {@link IoChannel#put()} on a reactor where the
+ * channel already exists: the benchmark holds one extra reference for the whole trial, so the count never
+ * reaches zero, no destroy is queued and the factory's create never runs again (checked at tear-down).
+ * This is the per-I/O cost a bdev layer pays when it gets and puts its channel around each request.
+ * Expected: a few ns per pair and no allocation ({@code gc.alloc.rate.norm} about 0 B/op).
+ *
+ * <p>getChannel must run on a reactor, and a manual-mode reactor is current only during
+ * {@link Reactor#pollOnce()}. So an active poller does {@value #PAIRS} get/put pairs per call, and the
+ * benchmark method is one {@code pollOnce()} with {@code @OperationsPerInvocation(PAIRS)}: the loop
+ * iteration's own cost (see {@link ReactorLoopBench}) is spread over the pairs, well under 0.1 ns each.
+ * Every channel got is passed to a {@link Blackhole} (about 1 ns) so the JIT cannot fold the get/put away.
+ *
+ * <p>{@link IoDevice#register} needs a Pekko owner: the trial's {@link ActorSystem}'s guardian registers the
+ * device and is terminated at tear-down, after the held reference is put and the channel destroyed.
+ *
+ * <p>Run: {@code java -jar benchmarks/target/benchmarks.jar ChannelGetBench -prof gc}.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Fork(value = 1, jvmArgsAppend = {
+    JvmFlags.OPENS_JDK_INTERNAL_MISC, JvmFlags.OPENS_JAVA_UTIL_ZIP, JvmFlags.EXPORTS_JDK_INTERNAL_MISC,
+    JvmFlags.EXPORTS_JDK_INTERNAL_REF, JvmFlags.EXPORTS_JDK_INTERNAL_UTIL, JvmFlags.EXPORTS_SUN_NIO_CH,
+    JvmFlags.EXPORTS_SUN_MISC, JvmFlags.EXPORTS_JAVAC_FILE, JvmFlags.OPENS_JAVAC, JvmFlags.OPENS_JAVA_LANG,
+    JvmFlags.OPENS_JAVA_LANG_REFLECT, JvmFlags.OPENS_JAVA_IO, JvmFlags.OPENS_JAVA_UTIL, JvmFlags.CHRONICLE_ANALYTICS_OFF,
+})
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+public class ChannelGetBench {
+    /** get/put pairs per benchmark invocation (one reactor loop iteration). */
+    public static final int PAIRS = 1000;
+
+    /** Context of the benchmark device's channel. */
+    static final class Ctx {
+    }
+
+    /** Counts creates and destroys, so tear-down can prove every measured get took the fast path. */
+    static final class CountingFactory implements ChannelFactory<Ctx> {
+        int creates;
+        int destroys;
+
+        @Override
+        public Ctx create(IoDevice<Ctx> device, Reactor reactor) {
+            creates++;
+            return new Ctx();
+        }
+
+        @Override
+        public void destroy(IoDevice<Ctx> device, Reactor reactor, Ctx context) {
+            destroys++;
+        }
+    }
+
+    private final CountingFactory factory = new CountingFactory();
+    private ActorSystem<Void> system;
+    private ReactorGroup group;
+    private Reactor reactor;
+    private IoDevice<Ctx> device;
+    private IoChannel<Ctx> held;
+    private Poller poller;
+    private Blackhole blackhole;
+
+    @Setup(Level.Trial)
+    public void setUp(Blackhole bh) throws Exception {
+        blackhole = bh;
+        group = ReactorGroup.manual(1);
+        reactor = group.reactor(0);
+        CompletableFuture<IoDevice<Ctx>> deviceHolder = new CompletableFuture<>();
+        Config quiet = ConfigFactory.parseString("pekko.loglevel = WARNING\npekko.stdout-loglevel = WARNING")
+                .withFallback(ConfigFactory.load());
+        system = ActorSystem.create(Behaviors.setup(ctx -> {
+            deviceHolder.complete(IoDevice.register(ctx, group, "bench", factory));
+            return Behaviors.empty();
+        }), "bench", quiet);
+        device = deviceHolder.get(30, TimeUnit.SECONDS);
+
+        // on the reactor: create the channel and keep that first reference for the whole trial, then start
+        // the measuring poller
+        reactor.send(() -> {
+            held = device.getChannel();
+            poller = reactor.registerPoller("get-put", this::getPutPairs);
+        });
+        group.pollOnce(0);
+        if (held == null || poller == null || factory.creates != 1) {
+            throw new IllegalStateException("setup failed: held=" + held + " poller=" + poller + " creates=" + factory.creates);
+        }
+    }
+
+    /** The poller: {@value #PAIRS} fast-path get/put pairs on the existing channel. */
+    private int getPutPairs() {
+        IoDevice<Ctx> d = device;
+        Blackhole bh = blackhole;
+        for (int i = 0; i < PAIRS; i++) {
+            IoChannel<Ctx> ch = d.getChannel();
+            bh.consume(ch);
+            ch.put();
+        }
+        return PAIRS;
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() throws Exception {
+        try {
+            reactor.send(() -> {
+                poller.unregister();
+                held.put(); // the last reference: queues the deferred destroy, run by the next iteration
+            });
+            group.pollUntilIdle(0);
+            if (factory.creates != 1 || factory.destroys != 1 || device.liveChannels() != 0) {
+                throw new IllegalStateException("fast path not taken throughout: creates=" + factory.creates
+                        + " destroys=" + factory.destroys + " liveChannels=" + device.liveChannels());
+            }
+        } finally {
+            system.terminate();
+            system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            group.close();
+        }
+    }
+
+    /** One reactor loop iteration whose poller does {@value #PAIRS} getChannel()+put() pairs. */
+    @Benchmark
+    @OperationsPerInvocation(PAIRS)
+    public int getPut() {
+        return reactor.pollOnce();
+    }
+}
