@@ -251,6 +251,11 @@ public final class Bdev {
         return resetInProgress;
     }
 
+    /** Resize; called by the bdev actor under the bdev's lock. */
+    void setNumBlocks(long n) {
+        numBlocks = n;
+    }
+
     synchronized void setStatus(Status s) {
         status = s;
     }

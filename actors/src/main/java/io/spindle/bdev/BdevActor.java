@@ -38,7 +38,15 @@ import java.util.concurrent.CompletionStage;
  */
 final class BdevActor extends AbstractBehavior<BdevActor.Command> {
     sealed interface Command permits Unregister, AllDescriptorsClosed, Hop, DeviceUnregistered, Destructed, SetQos, QosTick,
-            GetStats, GetHistogram {
+            GetStats, GetHistogram, Resize, MediaEvent {
+    }
+
+    /** Changes the block count; replies 0, EBUSY (shrinking with open descriptors), EINVAL or ENODEV. */
+    record Resize(long numBlocks, CompletableFuture<Integer> replyTo) implements Command {
+    }
+
+    /** Sends MEDIA_MANAGEMENT to every open descriptor. */
+    record MediaEvent(CompletableFuture<Integer> replyTo) implements Command {
     }
 
     /** Sets (or with {@link QosLimits#NONE} clears) the QoS limits; replies 0 or an errno. */
@@ -139,6 +147,11 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
                 .onMessageEquals(QosTick.INSTANCE, this::onQosTick)
                 .onMessage(GetStats.class, this::onGetStats)
                 .onMessage(GetHistogram.class, this::onGetHistogram)
+                .onMessage(Resize.class, this::onResize)
+                .onMessage(MediaEvent.class, m -> {
+                    m.replyTo().complete(notifyAll(BdevEvent.MEDIA_MANAGEMENT));
+                    return this;
+                })
                 .onSignal(PostStop.class, s -> {
                     stopQosPoller();
                     fanOuts.close();
@@ -242,6 +255,44 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
         layer.forget(bdev);
         requester.complete(status);
         return Behaviors.stopped();
+    }
+
+    // ------------------------------------------------------------------ resize and media events
+
+    private Behavior<Command> onResize(Resize m) {
+        if (m.numBlocks() <= 0) {
+            m.replyTo().complete(Errno.EINVAL);
+            return this;
+        }
+        synchronized (bdev) {
+            if (bdev.status() != Bdev.Status.READY) {
+                m.replyTo().complete(Errno.ENODEV);
+                return this;
+            }
+            if (m.numBlocks() < bdev.numBlocks() && bdev.openDescriptors() > 0) {
+                m.replyTo().complete(Errno.EBUSY); // SPDK: shrinking under open descriptors is refused
+                return this;
+            }
+            bdev.setNumBlocks(m.numBlocks());
+        }
+        notifyAll(BdevEvent.RESIZE);
+        m.replyTo().complete(Errno.OK);
+        return this;
+    }
+
+    /** Sends {@code event} to every open descriptor on its own reactor; returns 0 or ENODEV. */
+    private int notifyAll(BdevEvent event) {
+        if (bdev.status() != Bdev.Status.READY) {
+            return Errno.ENODEV;
+        }
+        for (BdevDescriptor d : bdev.descriptors()) {
+            try {
+                d.reactor.send(() -> d.deliver(event));
+            } catch (io.spindle.runtime.ReactorStoppedException e) {
+                getContext().getLog().warn("bdev={}: {} not delivered to a descriptor on exited {}", bdev.name(), event, d.reactor.name());
+            }
+        }
+        return Errno.OK;
     }
 
     // ------------------------------------------------------------------ QoS, stats, histograms

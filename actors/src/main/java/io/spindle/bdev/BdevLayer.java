@@ -199,6 +199,53 @@ public final class BdevLayer {
         bdevs.remove(b);
     }
 
+    // ------------------------------------------------------------------ resize, media events, iobuf
+
+    /**
+     * Changes the block count of {@code name} and sends RESIZE to every open descriptor (SPDK's
+     * {@code spdk_bdev_notify_blockcnt_change}). Completes with 0, EBUSY when shrinking while descriptors are
+     * open, EINVAL for a count below 1, ENODEV for an unknown or departing bdev. For modules.
+     */
+    public CompletionStage<Integer> resize(String name, long numBlocks) {
+        Bdev b = get(name);
+        if (b == null) {
+            return CompletableFuture.completedFuture(Errno.ENODEV);
+        }
+        CompletableFuture<Integer> f = new CompletableFuture<>();
+        b.actor.tell(new BdevActor.Resize(numBlocks, f));
+        return f;
+    }
+
+    /** Sends MEDIA_MANAGEMENT to every open descriptor of {@code name} (for modules); 0 or ENODEV. */
+    public CompletionStage<Integer> notifyMediaManagement(String name) {
+        Bdev b = get(name);
+        if (b == null) {
+            return CompletableFuture.completedFuture(Errno.ENODEV);
+        }
+        CompletableFuture<Integer> f = new CompletableFuture<>();
+        b.actor.tell(new BdevActor.MediaEvent(f));
+        return f;
+    }
+
+    /**
+     * The current reactor's buffer cache (SPDK's iobuf): small ({@link IoBuf#SMALL_SIZE}) and large
+     * ({@link IoBuf#LARGE_SIZE}) aligned buffers, reused across I/O. Call on a reactor that has a channel of
+     * some bdev; the cache lives with the reactor's bdev state.
+     *
+     * @throws IllegalStateException off a reactor, or before any bdev channel exists on it
+     */
+    public IoBuf iobuf() {
+        Reactor r = Reactor.currentOrThrow("BdevLayer.iobuf");
+        IoDevice<BdevMgmt> m = mgmtDevice;
+        if (m == null || !m.hasChannelOn(r.index())) {
+            throw new IllegalStateException("BdevLayer.iobuf on " + r.name() + ": no bdev channel on this reactor yet");
+        }
+        io.spindle.runtime.IoChannel<BdevMgmt> ch = m.getChannel();
+        BdevMgmt mg = ch.context();
+        ch.put(); // the bdev channels on this reactor keep the mgmt channel alive
+        return mg.iobuf;
+    }
+
     // ------------------------------------------------------------------ QoS, stats, histograms
 
     /**

@@ -32,6 +32,8 @@ final class BdevMgmt {
     final io.spindle.runtime.FanOuts fanOuts;
     private DmaBuffer zeroes;
     private final ArrayDeque<DmaBuffer> bounceCache = new ArrayDeque<>(BOUNCE_CACHE);
+    /** The public per-reactor buffer cache (SPDK's iobuf small/large caches: 128 and 16 by default). */
+    final IoBuf iobuf;
     private int bounceOut;
 
     BdevMgmt(BdevLayer layer, Reactor reactor) {
@@ -46,6 +48,7 @@ final class BdevMgmt {
         this.deferred = new BdevIo[n];
         this.deferredPoller = reactor.registerPoller("bdev_deferred_completions", this::runDeferred);
         this.fanOuts = io.spindle.runtime.FanOuts.forReactor(reactor);
+        this.iobuf = new IoBuf(reactor, 128, 16);
     }
 
     /** Takes a free I/O, or null when the pool is empty (the caller returns ENOMEM). */
@@ -157,6 +160,10 @@ final class BdevMgmt {
     /** Destroy on the reactor: unregister the poller, free the buffers. */
     void destroy() {
         deferredPoller.unregister();
+        if (iobuf.outstanding() != 0) {
+            BdevLayer.LOG.error("{}: {} iobuf buffer(s) never put back", reactor.name(), iobuf.outstanding());
+        }
+        iobuf.destroy();
         if (zeroes != null) {
             zeroes.close();
             zeroes = null;

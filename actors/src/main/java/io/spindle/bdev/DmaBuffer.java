@@ -87,6 +87,34 @@ public final class DmaBuffer implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Copies {@code src[srcOffset, srcOffset+length)} into the buffer at {@code offset}, as one bulk copy.
+     *
+     * @throws IndexOutOfBoundsException naming the offsets, the length and the bound
+     */
+    public DmaBuffer putBytes(long offset, byte[] src, int srcOffset, int length) {
+        check(offset, length);
+        if (srcOffset < 0 || srcOffset > src.length - length) {
+            throw new IndexOutOfBoundsException("DmaBuffer.putBytes src_offset=" + srcOffset + " length=" + length + " src_length=" + src.length);
+        }
+        MEM.writeBytes(address + offset, src, srcOffset, length);
+        return this;
+    }
+
+    /**
+     * Copies {@code length} bytes at {@code offset} into {@code dst[dstOffset, dstOffset+length)}, as one bulk copy.
+     *
+     * @throws IndexOutOfBoundsException naming the offsets, the length and the bound
+     */
+    public DmaBuffer getBytes(long offset, byte[] dst, int dstOffset, int length) {
+        check(offset, length);
+        if (dstOffset < 0 || dstOffset > dst.length - length) {
+            throw new IndexOutOfBoundsException("DmaBuffer.getBytes dst_offset=" + dstOffset + " length=" + length + " dst_length=" + dst.length);
+        }
+        MEM.readBytes(address + offset, dst, dstOffset, length);
+        return this;
+    }
+
     /** Reads a byte. */
     public byte getByte(long offset) {
         check(offset, 1);

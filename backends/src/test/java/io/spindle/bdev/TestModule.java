@@ -32,9 +32,18 @@ final class TestModule implements BdevModule {
     final List<String> claims = new CopyOnWriteArrayList<>();
     volatile BiFunction<Bdev, BdevLayer, Integer> examineClaim;
 
+    final java.util.concurrent.atomic.AtomicInteger ioContexts = new java.util.concurrent.atomic.AtomicInteger();
+
     @Override
     public String name() {
         return "test";
+    }
+
+    /** One per pooled I/O, created the first time that I/O reaches this module, then reused. */
+    @Override
+    public Object newIoContext() {
+        ioContexts.incrementAndGet();
+        return new long[1];
     }
 
     @Override
@@ -168,6 +177,7 @@ final class TestModule implements BdevModule {
         @Override
         public void submit(ModuleIo io, Channel c) {
             submitted.add(io.type() + " " + io.offsetBlocks() + "+" + io.numBlocks());
+            ((long[]) io.moduleContext())[0]++;
             for (int i = 0; i < io.iovCount(); i++) {
                 if ((io.iovAddress(i) & (opts.requiredAlignment - 1)) != 0) {
                     module.log.add("BUG: misaligned buffer reached the module");

@@ -1,0 +1,113 @@
+package io.spindle.bdev;
+
+import io.spindle.backends.malloc.MallocModule;
+import io.spindle.runtime.Errno;
+import io.spindle.runtime.IoChannel;
+import io.spindle.runtime.Reactor;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** RESIZE and MEDIA_MANAGEMENT events, the per-reactor iobuf cache, and per-I/O module contexts. */
+@Timeout(60)
+class BdevEventsTest {
+    static final ActorTestKit kit = ActorTestKit.create("bdev-events-test");
+
+    @AfterAll
+    static void stop() {
+        kit.shutdownTestKit();
+    }
+
+    @Test
+    void resizeNotifiesDescriptorsOnTheirReactorAndRefusesShrinkingUnderThem() {
+        try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
+            h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+            List<String> events = new CopyOnWriteArrayList<>();
+            BdevDescriptor d = h.on(1, () -> h.layer.open("Malloc0", false, (e, b, desc) ->
+                    events.add(e + "@" + Reactor.current().name() + " blocks=" + b.numBlocks())));
+            assertThat(h.await(h.layer.resize("Malloc0", 128))).isZero();
+            h.poll();
+            assertThat(events).containsExactly("RESIZE@reactor_1 blocks=128");
+            assertThat(h.await(h.layer.resize("Malloc0", 32))).isEqualTo(Errno.EBUSY);
+            assertThat(h.await(h.layer.resize("Malloc0", 0))).isEqualTo(Errno.EINVAL);
+            assertThat(h.await(h.layer.notifyMediaManagement("Malloc0"))).isZero();
+            h.poll();
+            assertThat(events).last().asString().startsWith("MEDIA_MANAGEMENT@reactor_1");
+            h.on(1, () -> {
+                d.close();
+                return null;
+            });
+            assertThat(h.await(h.layer.resize("Malloc0", 32))).as("no descriptor open").isZero();
+            assertThat(h.layer.get("Malloc0").numBlocks()).isEqualTo(32);
+            assertThat(h.await(h.layer.resize("nope", 32))).isEqualTo(Errno.ENODEV);
+        }
+    }
+
+    @Test
+    void iobufCacheReusesBuffersOnItsReactor() {
+        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+            h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+            assertThatThrownBy(() -> h.on(0, () -> h.layer.iobuf())).hasMessageContaining("no bdev channel on this reactor");
+            BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> { }));
+            IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+            List<Object> seen = h.on(0, () -> {
+                IoBuf io = h.layer.iobuf();
+                DmaBuffer s1 = io.getSmall();
+                DmaBuffer l1 = io.getLarge();
+                assertThat(s1.capacity()).isEqualTo(IoBuf.SMALL_SIZE);
+                assertThat(l1.capacity()).isEqualTo(IoBuf.LARGE_SIZE);
+                assertThat(s1.address() % 4096).isZero();
+                assertThat(io.outstanding()).isEqualTo(2);
+                io.put(s1);
+                io.put(l1);
+                DmaBuffer s2 = io.get(100);
+                DmaBuffer l2 = io.get(100_000);
+                assertThat(io.get(200_000)).isNull();
+                io.put(s2);
+                io.put(l2);
+                return List.<Object>of(s1 == s2, l1 == l2, io.outstanding());
+            });
+            assertThat(seen).containsExactly(true, true, 0);
+            assertThatThrownBy(() -> h.layer.iobuf()).isInstanceOf(IllegalStateException.class);
+            h.on(0, () -> {
+                ch.put();
+                d.close();
+                return null;
+            });
+        }
+    }
+
+    @Test
+    void moduleIoContextsArePreallocatedOncePerPooledIo() {
+        try (BdevHarness h = new BdevHarness(kit, 1, 16); DmaBuffer buf = DmaBuffer.allocate(512)) {
+            h.await(h.test.create(h.layer, new TestModule.Opts()));
+            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
+            IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+            List<IoStatus> done = new CopyOnWriteArrayList<>();
+            IoCallback cb = (io, st, arg) -> done.add(st);
+            for (int round = 0; round < 50; round++) {
+                h.on(0, () -> {
+                    for (int i = 0; i < 8; i++) {
+                        assertThat(d.readBlocks(ch, buf, 0, i, 1, cb, null)).isZero();
+                    }
+                    return null;
+                });
+                h.poll();
+            }
+            assertThat(done).hasSize(400).containsOnly(IoStatus.SUCCESS);
+            assertThat(h.test.ioContexts.get()).as("at most one per pooled I/O").isLessThanOrEqualTo(16).isPositive();
+            h.on(0, () -> {
+                ch.put();
+                d.close();
+                return null;
+            });
+        }
+    }
+}
