@@ -183,6 +183,15 @@ public final class BdevDescriptor {
         return rangeIo(IoType.UNMAP, ch, offset / bs, length / bs, cb, arg);
     }
 
+    /** Byte-addressed flush. */
+    public int flush(IoChannel<BdevChannel> ch, long offset, long length, IoCallback cb, Object arg) {
+        int bs = bdev.blockSize;
+        if (offset % bs != 0 || length % bs != 0) {
+            return Errno.EINVAL;
+        }
+        return rangeIo(IoType.FLUSH, ch, offset / bs, length / bs, cb, arg);
+    }
+
     /** Flushes {@code numBlocks} blocks. */
     public int flushBlocks(IoChannel<BdevChannel> ch, long offsetBlocks, long numBlocks, IoCallback cb, Object arg) {
         return rangeIo(IoType.FLUSH, ch, offsetBlocks, numBlocks, cb, arg);
@@ -287,9 +296,8 @@ public final class BdevDescriptor {
     }
 
     private BdevIo take(BdevChannel bc) {
-        if (bc.mgmt.hasWaiters()) {
-            return null; // waiters go first (SPDK)
-        }
+        // The pool is the reactor's own cache: like SPDK's per-thread cache it is never fenced by waiters.
+        // Waiters still go first: release() hands a freed I/O to the oldest waiter before anyone else runs.
         return bc.mgmt.alloc();
     }
 

@@ -61,11 +61,6 @@ final class BdevMgmt {
         return io;
     }
 
-    /** Whether a submitter may take from the pool now (SPDK: not while io_wait entries are queued). */
-    boolean hasWaiters() {
-        return !ioWait.isEmpty();
-    }
-
     int freeCount() {
         return free;
     }

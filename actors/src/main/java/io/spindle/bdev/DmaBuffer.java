@@ -70,20 +70,13 @@ public final class DmaBuffer implements AutoCloseable {
 
     /** Copies {@code src} into the buffer at {@code offset}. */
     public DmaBuffer put(long offset, byte[] src) {
-        check(offset, src.length);
-        for (int i = 0; i < src.length; i++) {
-            MEM.writeByte(address + offset + i, src[i]);
-        }
-        return this;
+        return putBytes(offset, src, 0, src.length);
     }
 
     /** Copies {@code length} bytes at {@code offset} out into a new array. */
     public byte[] get(long offset, int length) {
-        check(offset, length);
         byte[] out = new byte[length];
-        for (int i = 0; i < length; i++) {
-            out[i] = MEM.readByte(address + offset + i);
-        }
+        getBytes(offset, out, 0, length);
         return out;
     }
 

@@ -261,6 +261,44 @@ class BdevLayerTest {
         }
 
         @Test
+        @DisplayName("bdev_io_wait_test with several waiters: each freed I/O goes to the oldest waiter, whose resubmit succeeds")
+        void severalIoWaitersEachResubmitInOrder() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 16); DmaBuffer buf = DmaBuffer.allocate(512)) {
+                TestModule.Opts o = new TestModule.Opts();
+                o.holdIo = true;
+                h.await(h.test.create(h.layer, o));
+                TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
+                BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, IGNORE));
+                IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+                Done done = new Done();
+                List<String> order = new CopyOnWriteArrayList<>();
+                h.on(0, () -> {
+                    for (int i = 0; i < 16; i++) {
+                        assertThat(d.readBlocks(ch, buf, 0, i, 1, done, null)).isZero();
+                    }
+                    for (int w = 0; w < 3; w++) {
+                        int ww = w;
+                        assertThat(d.readBlocks(ch, buf, 0, 20 + w, 1, done, null)).isEqualTo(Errno.ENOMEM);
+                        assertThat(d.queueIoWait(ch, new IoWaitEntry(arg -> order.add("waiter " + ww + " rc="
+                                + d.readBlocks(ch, buf, 0, 20 + ww, 1, done, null)), null))).isZero();
+                    }
+                    return null;
+                });
+                h.on(0, () -> drv.releaseHeld(IoStatus.SUCCESS));
+                h.poll();
+                assertThat(order).containsExactly("waiter 0 rc=0", "waiter 1 rc=0", "waiter 2 rc=0");
+                h.on(0, () -> drv.releaseHeld(IoStatus.SUCCESS));
+                h.poll();
+                assertThat(done.statuses).hasSize(19).containsOnly(IoStatus.SUCCESS);
+                h.on(0, () -> {
+                    ch.put();
+                    d.close();
+                    return null;
+                });
+            }
+        }
+
+        @Test
         @DisplayName("enomem: a module's NOMEM requeues the I/O and retries it; every I/O completes once")
         void enomem() {
             try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
