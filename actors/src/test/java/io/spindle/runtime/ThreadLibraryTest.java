@@ -1,0 +1,518 @@
+package io.spindle.runtime;
+
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Ports of SPDK's {@code thread_ut.c} cases on manual reactors (SPDK's {@code ut_multithread}): messages,
+ * pollers, pause/resume, channels and their deferred destroy, nested channels, failed creates; plus core masks.
+ */
+@Timeout(60)
+class ThreadLibraryTest {
+    static final ActorTestKit kit = ActorTestKit.create("thread-library-test");
+
+    @AfterAll
+    static void stop() {
+        kit.shutdownTestKit();
+    }
+
+    /** Registers an io_device owned by a fresh actor; returns it once registered. */
+    static <C> IoDevice<C> device(ReactorGroup g, String name, ChannelFactory<C> f) {
+        CompletableFuture<IoDevice<C>> d = new CompletableFuture<>();
+        kit.spawn(Behaviors.<Object>setup(ctx -> {
+            d.complete(IoDevice.register(ctx, g, name, f));
+            return Behaviors.ignore();
+        }));
+        return d.orTimeout(10, TimeUnit.SECONDS).join();
+    }
+
+    /** Runs {@code task} on reactor {@code i} (stepping the group) and returns its result or rethrows its exception. */
+    static <X> X on(ReactorGroup g, int i, java.util.function.Supplier<X> task) {
+        CompletableFuture<X> f = new CompletableFuture<>();
+        g.reactor(i).send(() -> {
+            try {
+                f.complete(task.get());
+            } catch (Throwable e) {
+                f.completeExceptionally(e);
+            }
+        });
+        g.pollUntil(f::isDone, Duration.ofSeconds(10));
+        return unwrap(f);
+    }
+
+    static <X> X unwrap(CompletableFuture<X> f) {
+        try {
+            return f.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            if (e.getCause() instanceof Error er) {
+                throw er;
+            }
+            throw e;
+        }
+    }
+
+    /** Runs {@code task} on reactor {@code i}, stepping only that reactor, one loop at a time (busy pollers allowed). */
+    static <X> X step(ReactorGroup g, int i, java.util.function.Supplier<X> task) {
+        CompletableFuture<X> f = new CompletableFuture<>();
+        g.reactor(i).send(() -> {
+            try {
+                f.complete(task.get());
+            } catch (Throwable e) {
+                f.completeExceptionally(e);
+            }
+        });
+        for (int n = 0; n < 1000 && !f.isDone(); n++) {
+            g.pollOnce(i);
+        }
+        assertThat(f).as("task ran on reactor %d", i).isDone();
+        return unwrap(f);
+    }
+
+    /** A factory that logs where create/destroy ran. */
+    static final class Logging implements ChannelFactory<String> {
+        final List<String> log = new CopyOnWriteArrayList<>();
+
+        @Override
+        public String create(IoDevice<String> d, Reactor r) {
+            log.add("create " + d.name() + " on " + r.name() + " current=" + Reactor.current().name());
+            return d.name() + "@" + r.name();
+        }
+
+        @Override
+        public void destroy(IoDevice<String> d, Reactor r, String ctx) {
+            log.add("destroy " + ctx + " current=" + Reactor.current().name());
+        }
+    }
+
+    @Nested
+    class Messages {
+        @Test
+        @DisplayName("thread_send_msg: never inline, FIFO per reactor, from any thread; refused after exit")
+        void threadSendMsg() {
+            ReactorGroup g = ReactorGroup.manual(2);
+            try {
+                List<String> ran = new CopyOnWriteArrayList<>();
+                boolean inline = step(g, 0, () -> {
+                    g.reactor(1).send(() -> ran.add("from reactor_0 on " + Reactor.current().name()));
+                    g.reactor(0).send(() -> ran.add("self"));
+                    return !ran.isEmpty();
+                });
+                assertThat(inline).isFalse();
+                assertThat(ran).as("reactor_0's self-message ran in the same step").containsExactly("self");
+                assertThat(g.pollOnce(1)).isPositive();
+                assertThat(ran).containsExactly("self", "from reactor_0 on reactor_1");
+                for (int i = 0; i < 100; i++) {
+                    int n = i;
+                    g.reactor(1).send(() -> ran.add("n" + n)); // from the test thread, not a reactor
+                }
+                g.pollUntilIdle(1);
+                List<String> expected = new ArrayList<>();
+                for (int i = 0; i < 100; i++) {
+                    expected.add("n" + i);
+                }
+                assertThat(ran.subList(2, ran.size())).containsExactlyElementsOf(expected);
+            } finally {
+                g.close();
+            }
+            assertThatThrownBy(() -> g.reactor(1).send(() -> { }))
+                    .isInstanceOf(ReactorStoppedException.class).hasMessageContaining("reactor_1").hasMessageContaining("EXITED");
+        }
+    }
+
+    @Nested
+    class Pollers {
+        @Test
+        @DisplayName("thread_poller: active pollers run every loop newest first; timed ones at period, re-armed from the run")
+        void threadPoller() {
+            ReactorGroup g = ReactorGroup.manual(1);
+            try {
+                List<String> runs = new CopyOnWriteArrayList<>();
+                List<Poller> ps = step(g, 0, () -> {
+                    Reactor r = Reactor.current();
+                    List<Poller> l = new ArrayList<>();
+                    l.add(r.registerPoller("a", () -> {
+                        runs.add("a");
+                        return 0;
+                    }));
+                    l.add(r.registerPoller("b", () -> {
+                        runs.add("b");
+                        return 1;
+                    }));
+                    l.add(r.registerPoller("t1", () -> {
+                        runs.add("t1");
+                        return 1;
+                    }, 1000, TimeUnit.MICROSECONDS));
+                    l.add(r.registerPoller("t2", () -> {
+                        runs.add("t2");
+                        return 1;
+                    }, 1000, TimeUnit.MICROSECONDS));
+                    return l;
+                });
+                runs.clear();
+                assertThat(g.pollOnce(0)).as("b returned 1").isEqualTo(1);
+                assertThat(runs).containsExactly("b", "a");
+                runs.clear();
+                g.advanceTime(Duration.ofMillis(3)); // three periods at once: each timed poller runs once (no catch-up)
+                g.pollOnce(0);
+                assertThat(runs).containsExactly("b", "a", "t1", "t2");
+                runs.clear();
+                g.pollOnce(0);
+                assertThat(runs).containsExactly("b", "a");
+                runs.clear();
+                g.advanceTime(Duration.ofMillis(1));
+                g.pollOnce(0);
+                assertThat(runs).containsExactly("b", "a", "t1", "t2");
+                assertThatThrownBy(() -> ps.get(0).unregister()).as("off its reactor")
+                        .isInstanceOf(IllegalStateException.class).hasMessageContaining("owner=reactor_0");
+                step(g, 0, () -> {
+                    ps.forEach(Poller::unregister);
+                    return null;
+                });
+                runs.clear();
+                g.advanceTime(Duration.ofMillis(5));
+                assertThat(g.pollOnce(0)).isZero();
+                assertThat(runs).isEmpty();
+            } finally {
+                g.close();
+            }
+        }
+
+        @Test
+        @DisplayName("thread_poller: a poller may unregister itself; it never runs again")
+        void pollerUnregistersItself() {
+            ReactorGroup g = ReactorGroup.manual(1);
+            try {
+                AtomicInteger runs = new AtomicInteger();
+                AtomicReference<Poller> self = new AtomicReference<>();
+                step(g, 0, () -> {
+                    self.set(Reactor.current().registerPoller("once", () -> {
+                        runs.incrementAndGet();
+                        self.get().unregister();
+                        self.get().unregister(); // idempotent
+                        return 1;
+                    }));
+                    return null;
+                });
+                g.pollUntilIdle(0);
+                g.pollOnce(0);
+                assertThat(runs.get()).isEqualTo(1);
+                assertThat(step(g, 0, () -> Reactor.current().holdsNothing())).isTrue();
+            } finally {
+                g.close();
+            }
+        }
+
+        @Test
+        @DisplayName("poller_pause: pause/resume are idempotent, work from inside the poller, and re-arm timed pollers")
+        void pollerPause() {
+            ReactorGroup g = ReactorGroup.manual(1);
+            try {
+                AtomicInteger active = new AtomicInteger();
+                AtomicInteger timed = new AtomicInteger();
+                AtomicReference<Poller> a = new AtomicReference<>();
+                Poller t = step(g, 0, () -> {
+                    a.set(Reactor.current().registerPoller("a", () -> {
+                        active.incrementAndGet();
+                        a.get().pause(); // from inside itself
+                        a.get().pause();
+                        return 1;
+                    }));
+                    return Reactor.current().registerPoller("t", () -> {
+                        timed.incrementAndGet();
+                        return 1;
+                    }, 10, TimeUnit.MILLISECONDS);
+                });
+                g.pollOnce(0);
+                g.pollOnce(0);
+                assertThat(active.get()).isEqualTo(1);
+                assertThat(step(g, 0, () -> a.get().state())).isEqualTo(Poller.State.PAUSED);
+                step(g, 0, () -> {
+                    t.pause();
+                    t.pause();
+                    return null;
+                });
+                g.advanceTime(Duration.ofMillis(20));
+                g.pollOnce(0);
+                assertThat(timed.get()).as("paused").isZero();
+                step(g, 0, () -> {
+                    a.get().resume();
+                    a.get().resume();
+                    t.resume(); // re-armed at now + 10 ms
+                    return null;
+                });
+                g.pollOnce(0);
+                assertThat(active.get()).isEqualTo(2);
+                assertThat(timed.get()).isZero();
+                g.advanceTime(Duration.ofMillis(10));
+                g.pollOnce(0);
+                assertThat(timed.get()).isEqualTo(1);
+                step(g, 0, () -> {
+                    t.pause();
+                    t.unregister(); // unregistering a paused poller
+                    a.get().unregister();
+                    return null;
+                });
+                assertThat(step(g, 0, () -> Reactor.current().holdsNothing())).isTrue();
+            } finally {
+                g.close();
+            }
+        }
+    }
+
+    @Nested
+    class Channels {
+        @Test
+        @DisplayName("channel: one per (reactor, device), created on its reactor, reference counted, destroyed later by message")
+        void channel() {
+            ReactorGroup g = ReactorGroup.manual(2);
+            Logging f = new Logging();
+            IoDevice<String> d = device(g, "dev", f);
+            try {
+                IoChannel<String> c0 = on(g, 0, d::getChannel);
+                IoChannel<String> c0b = on(g, 0, d::getChannel);
+                IoChannel<String> c1 = on(g, 1, d::getChannel);
+                assertThat(c0b).isSameAs(c0);
+                assertThat(c1).isNotSameAs(c0);
+                assertThat(on(g, 0, c0::refs)).isEqualTo(2);
+                assertThat(f.log).containsExactly("create dev on reactor_0 current=reactor_0", "create dev on reactor_1 current=reactor_1");
+                assertThatThrownBy(() -> on(g, 1, () -> {
+                    c0.put();
+                    return null;
+                })).hasMessageContaining("owner=reactor_0").hasMessageContaining("caller=reactor_1");
+                boolean destroyedInline = on(g, 0, () -> {
+                    c0.put();
+                    c0.put();
+                    return f.log.size() > 2;
+                });
+                assertThat(destroyedInline).isFalse();
+                g.pollUntilIdle();
+                assertThat(f.log).contains("destroy dev@reactor_0 current=reactor_0");
+                on(g, 1, () -> {
+                    c1.put();
+                    return null;
+                });
+                g.pollUntilIdle();
+                assertThat(d.liveChannels()).isZero();
+            } finally {
+                g.close();
+            }
+        }
+
+        @Test
+        @DisplayName("channel_destroy_races: a get before the deferred destroy runs revives the channel")
+        void channelDestroyRaces() {
+            ReactorGroup g = ReactorGroup.manual(1);
+            Logging f = new Logging();
+            IoDevice<String> d = device(g, "dev", f);
+            try {
+                IoChannel<String> c = on(g, 0, d::getChannel);
+                IoChannel<String> again = on(g, 0, () -> {
+                    c.put(); // destroy queued
+                    return d.getChannel(); // before it runs
+                });
+                g.pollUntilIdle();
+                assertThat(again).isSameAs(c);
+                assertThat(f.log).noneMatch(s -> s.startsWith("destroy"));
+                on(g, 0, () -> {
+                    c.put();
+                    return null;
+                });
+                g.pollUntilIdle();
+                assertThat(f.log).anyMatch(s -> s.startsWith("destroy"));
+                IoChannel<String> fresh = on(g, 0, d::getChannel);
+                assertThat(fresh).isNotSameAs(c);
+                on(g, 0, () -> {
+                    fresh.put();
+                    return null;
+                });
+                g.pollUntilIdle();
+            } finally {
+                g.close();
+            }
+        }
+
+        @Test
+        @DisplayName("nested_channel: a create that gets other devices' channels; one put tears the chain down over several polls")
+        void nestedChannel() {
+            // one task per step, as SPDK's poll_thread_times(i, 1): each deferred destroy is its own message
+            ReactorGroup g = ReactorGroup.manual(ReactorConfig.builder().mask("0x1").manual(true).maxTasksPerLoop(1).conclude());
+            g.registerDispatchers(kit.system());
+            List<String> log = new CopyOnWriteArrayList<>();
+            IoDevice<String> c = device(g, "C", new ChannelFactory<>() {
+                @Override
+                public String create(IoDevice<String> dev, Reactor r) {
+                    return "C";
+                }
+
+                @Override
+                public void destroy(IoDevice<String> dev, Reactor r, String x) {
+                    log.add("destroy C");
+                }
+            });
+            IoDevice<IoChannel<String>> b = device(g, "B", new ChannelFactory<>() {
+                @Override
+                public IoChannel<String> create(IoDevice<IoChannel<String>> dev, Reactor r) {
+                    return c.getChannel();
+                }
+
+                @Override
+                public void destroy(IoDevice<IoChannel<String>> dev, Reactor r, IoChannel<String> inner) {
+                    log.add("destroy B");
+                    inner.put();
+                }
+            });
+            IoDevice<IoChannel<IoChannel<String>>> a = device(g, "A", new ChannelFactory<>() {
+                @Override
+                public IoChannel<IoChannel<String>> create(IoDevice<IoChannel<IoChannel<String>>> dev, Reactor r) {
+                    return b.getChannel();
+                }
+
+                @Override
+                public void destroy(IoDevice<IoChannel<IoChannel<String>>> dev, Reactor r, IoChannel<IoChannel<String>> inner) {
+                    log.add("destroy A");
+                    inner.put();
+                }
+            });
+            try {
+                IoChannel<IoChannel<IoChannel<String>>> ch = on(g, 0, a::getChannel);
+                assertThat(c.liveChannels() + b.liveChannels() + a.liveChannels()).isEqualTo(3);
+                step(g, 0, () -> {
+                    ch.put();
+                    return null;
+                });
+                assertThat(log).as("destroy deferred by a message").isEmpty();
+                // the reactor is asked to exit now: it must not reach EXITED before the whole chain is gone
+                g.requestStop();
+                int polls = 0;
+                while (g.reactor(0).state() != Reactor.State.EXITED && polls < 100) {
+                    polls++;
+                    assertThat(log.size() == 3 || g.reactor(0).state() != Reactor.State.EXITED).isTrue();
+                    g.reactor(0).pollOnce();
+                }
+                assertThat(log).containsExactly("destroy A", "destroy B", "destroy C");
+                assertThat(polls).as("torn down over several polls").isGreaterThan(1);
+                assertThat(g.reactor(0).state()).isEqualTo(Reactor.State.EXITED);
+            } finally {
+                g.close();
+            }
+        }
+
+        @Test
+        @DisplayName("channel_create_cb_failed: the getter gets null and nothing is left behind")
+        void channelCreateCbFailed() {
+            ReactorGroup g = ReactorGroup.manual(1);
+            AtomicInteger attempts = new AtomicInteger();
+            IoDevice<String> d = device(g, "flaky", new ChannelFactory<>() {
+                @Override
+                public String create(IoDevice<String> dev, Reactor r) throws Exception {
+                    if (attempts.incrementAndGet() == 1) {
+                        throw new java.io.IOException("device not ready");
+                    }
+                    return "ok";
+                }
+
+                @Override
+                public void destroy(IoDevice<String> dev, Reactor r, String x) {
+                }
+            });
+            try {
+                assertThat(on(g, 0, d::getChannel)).isNull();
+                assertThat(d.liveChannels()).isZero();
+                assertThat(d.hasChannelOn(0)).isFalse();
+                assertThat(on(g, 0, () -> Reactor.current().holdsNothing())).isTrue();
+                IoChannel<String> ch = on(g, 0, d::getChannel);
+                assertThat(ch.context()).isEqualTo("ok");
+                on(g, 0, () -> {
+                    ch.put();
+                    return null;
+                });
+                g.pollUntilIdle();
+                assertThat(d.liveChannels()).isZero();
+            } finally {
+                g.close();
+            }
+        }
+    }
+
+    @Nested
+    class Masks {
+        @Test
+        void parsesSpdkMaskForms() {
+            assertThat(CoreMask.parse("0x3").cores()).containsExactly(0, 1);
+            assertThat(CoreMask.parse("[0,1]").cores()).containsExactly(0, 1);
+            assertThat(CoreMask.parse("0-3").cores()).containsExactly(0, 1, 2, 3);
+            assertThat(CoreMask.parse("[0,2-3]").cores()).containsExactly(0, 2, 3);
+            assertThat(CoreMask.parse("0x5").toHex()).isEqualTo("0x5");
+        }
+
+        @Test
+        void rejectsBadMasksNamingTheProblem() {
+            assertThatThrownBy(() -> CoreMask.parse("")).hasMessageContaining("core mask is empty");
+            assertThatThrownBy(() -> CoreMask.parse("0x")).hasMessageContaining("bad hex mask");
+            assertThatThrownBy(() -> CoreMask.parse("0xZZ")).hasMessageContaining("bad hex mask");
+            assertThatThrownBy(() -> CoreMask.parse("[0,")).hasMessageContaining("unbalanced brackets");
+            assertThatThrownBy(() -> CoreMask.parse("3-1")).hasMessageContaining("runs backwards");
+            assertThatThrownBy(() -> CoreMask.parse("a")).hasMessageContaining("'a' is not a core number");
+            assertThatThrownBy(() -> CoreMask.parse("0x0")).hasMessageContaining("selects no core");
+            assertThatThrownBy(() -> CoreMask.parse("2000")).hasMessageContaining("above the limit 1023");
+            assertThatThrownBy(() -> CoreMask.parse("0x4", 2)).hasMessageContaining("core 2 does not exist on this machine");
+        }
+    }
+
+    @Test
+    void threadedReactorsRunTasksAndTimedPollersInEveryIdleMode() throws Exception {
+        for (IdleMode mode : IdleMode.values()) {
+            ReactorGroup g = ReactorGroup.start(ReactorConfig.builder().mask("0x1").idle(mode).conclude());
+            try {
+                CountDownLatch ticks = new CountDownLatch(3);
+                CountDownLatch task = new CountDownLatch(1);
+                AtomicReference<String> thread = new AtomicReference<>();
+                g.reactor(0).send(() -> g.reactor(0).registerPoller("tick", () -> {
+                    ticks.countDown();
+                    return 1;
+                }, 1, TimeUnit.MILLISECONDS));
+                g.reactor(0).send(() -> {
+                    thread.set(Thread.currentThread().getName());
+                    task.countDown();
+                });
+                assertThat(task.await(5, TimeUnit.SECONDS)).as(mode.name()).isTrue();
+                assertThat(ticks.await(5, TimeUnit.SECONDS)).as(mode.name()).isTrue();
+                assertThat(thread.get()).isEqualTo("reactor_0");
+                ReactorStats s = g.reactor(0).stats();
+                assertThat(s.loops()).isPositive();
+                assertThat(s.tasksRun()).isGreaterThanOrEqualTo(2);
+                // the counter is bumped just after the poller returns, so the third run may still be counting
+                assertThat(s.pollerRuns()).isGreaterThanOrEqualTo(2);
+                CountDownLatch gone = new CountDownLatch(1);
+                g.reactor(0).send(() -> {
+                    g.reactor(0).pollers().forEach(Poller::unregister);
+                    gone.countDown();
+                });
+                assertThat(gone.await(5, TimeUnit.SECONDS)).isTrue();
+            } finally {
+                g.close();
+            }
+        }
+    }
+}
