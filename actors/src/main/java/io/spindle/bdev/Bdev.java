@@ -68,6 +68,9 @@ public final class Bdev {
     private long claimKey;
     private final IoStats mergedStats = new IoStats();
     private BdevIo resetInProgress;
+    /** LBA ranges locked by compare_and_write; {@link #lockCount} is the lock-free fast-path check. */
+    private final java.util.List<BdevIo> lockedRanges = new java.util.ArrayList<>();
+    volatile int lockCount;
     private final java.util.ArrayDeque<BdevIo> pendingResets = new java.util.ArrayDeque<>();
 
     Bdev(BdevLayer layer, BdevSpec spec, UUID uuid) {
@@ -166,6 +169,7 @@ public final class Bdev {
         return switch (type) {
             case WRITE_ZEROES -> nativeWriteZeroes || nativeTypes.contains(IoType.WRITE);
             case COMPARE -> nativeCompare || nativeTypes.contains(IoType.READ);
+            case COMPARE_AND_WRITE -> nativeTypes.contains(IoType.READ) && nativeTypes.contains(IoType.WRITE);
             default -> nativeTypes.contains(type);
         };
     }
@@ -234,6 +238,26 @@ public final class Bdev {
     }
 
     // ------------------------------------------------------------------ life-cycle (package)
+
+    synchronized void lockRange(BdevIo owner) {
+        lockedRanges.add(owner);
+        lockCount = lockedRanges.size();
+    }
+
+    synchronized void unlockRange(BdevIo owner) {
+        lockedRanges.remove(owner);
+        lockCount = lockedRanges.size();
+    }
+
+    /** Whether {@code [offset, offset+n)} overlaps a range locked by an I/O other than {@code self}. */
+    synchronized boolean lockedAgainst(long offset, long n, BdevIo self) {
+        for (BdevIo l : lockedRanges) {
+            if (l != self && offset < l.offsetBlocks + l.numBlocks && l.offsetBlocks < offset + n) {
+                return true;
+            }
+        }
+        return false;
+    }
 
     /** True when {@code reset} may start now; otherwise it is queued behind the reset in progress. */
     synchronized boolean beginReset(BdevIo reset) {

@@ -1,5 +1,7 @@
 package io.spindle.bdev;
 
+import io.spindle.runtime.Errno;
+import io.spindle.runtime.FanOuts;
 import io.spindle.runtime.IoChannel;
 import io.spindle.runtime.Poller;
 import io.spindle.runtime.Reactor;
@@ -70,6 +72,14 @@ public final class BdevChannel {
             io.completed = true;
             io.status = IoStatus.ABORTED;
             mgmt.defer(io);
+            return;
+        }
+        if (t == IoType.COMPARE_AND_WRITE) {
+            startCompareAndWrite(io);
+            return;
+        }
+        if (t.writes() && bdev.lockCount > 0 && !io.lockOwner && bdev.lockedAgainst(io.offsetBlocks, io.numBlocks, io)) {
+            lockWaiters.add(io); // resubmitted when the range unlocks
             return;
         }
         if (t == IoType.ABORT) {
@@ -157,6 +167,9 @@ public final class BdevChannel {
 
     @SuppressWarnings({"unchecked", "rawtypes"})
     private void submitToModule(BdevIo io) {
+        if (io.type.writes()) {
+            listWrite(io);
+        }
         mgmt.submitDepth++;
         try {
             ((io.spindle.bdev.spi.BdevDriver) bdev.driver).submit(io, moduleChannel);
@@ -174,6 +187,9 @@ public final class BdevChannel {
 
     void onModuleComplete(BdevIo io, IoStatus st) {
         ioOutstanding--;
+        if (io.wListed) {
+            unlistWrite(io);
+        }
         if (st == IoStatus.NOMEM) {
             // requeue at the head; retry when outstanding I/O drops to the threshold, or in 10 ms if none is out
             io.completed = false;
@@ -229,6 +245,10 @@ public final class BdevChannel {
             unfreezeAndComplete(io);
             return;
         }
+        if (io.cawStage == 1 || io.cawStage == 2) {
+            compareAndWriteStep(io);
+            return;
+        }
         BdevIo parent = io.parent;
         if (parent != null) {
             childDone(parent, io);
@@ -264,13 +284,13 @@ public final class BdevChannel {
     }
 
     private void runReset(BdevIo reset) {
-        mgmt.fanOuts.forEachChannel(bdev.ioDevice, null, new io.spindle.runtime.FanOuts.ChannelVisitor<Object, BdevChannel, Object>() {
+        mgmt.fanOuts.forEachChannel(bdev.ioDevice, null, new FanOuts.ChannelVisitor<Object, BdevChannel, Object>() {
             @Override
-            public void visit(io.spindle.runtime.FanOuts.ChannelHop<BdevChannel, Object> hop) {
+            public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
                 BdevChannel c = hop.context();
                 c.frozen = true;
                 c.abortQueued();
-                hop.continueWalk(io.spindle.runtime.Errno.OK);
+                hop.continueWalk(Errno.OK);
             }
 
             @Override
@@ -287,11 +307,11 @@ public final class BdevChannel {
     /** Called from finish() for a reset whose module part completed: unfreeze, then complete to the caller. */
     private void unfreezeAndComplete(BdevIo reset) {
         reset.resetStage = 2;
-        mgmt.fanOuts.forEachChannel(bdev.ioDevice, null, new io.spindle.runtime.FanOuts.ChannelVisitor<Object, BdevChannel, Object>() {
+        mgmt.fanOuts.forEachChannel(bdev.ioDevice, null, new FanOuts.ChannelVisitor<Object, BdevChannel, Object>() {
             @Override
-            public void visit(io.spindle.runtime.FanOuts.ChannelHop<BdevChannel, Object> hop) {
+            public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
                 hop.context().frozen = false;
-                hop.continueWalk(io.spindle.runtime.Errno.OK);
+                hop.continueWalk(Errno.OK);
             }
 
             @Override
@@ -303,6 +323,143 @@ public final class BdevChannel {
                 }
             }
         });
+    }
+
+    // ------------------------------------------------------------------ compare_and_write (LBA range lock)
+
+    private final ArrayDeque<BdevIo> lockWaiters = new ArrayDeque<>();
+    private BdevIo writesHead;
+    /** Lock walks waiting here for overlapping writes to finish: (hop, owner) pairs. */
+    private final java.util.ArrayList<Object[]> lockHops = new java.util.ArrayList<>();
+
+    private void listWrite(BdevIo io) {
+        io.wListed = true;
+        io.wPrev = null;
+        io.wNext = writesHead;
+        if (writesHead != null) {
+            writesHead.wPrev = io;
+        }
+        writesHead = io;
+    }
+
+    @SuppressWarnings("unchecked")
+    private void unlistWrite(BdevIo io) {
+        io.wListed = false;
+        if (io.wPrev != null) {
+            io.wPrev.wNext = io.wNext;
+        } else {
+            writesHead = io.wNext;
+        }
+        if (io.wNext != null) {
+            io.wNext.wPrev = io.wPrev;
+        }
+        io.wPrev = null;
+        io.wNext = null;
+        if (!lockHops.isEmpty()) {
+            for (java.util.Iterator<Object[]> it = lockHops.iterator(); it.hasNext(); ) {
+                Object[] p = it.next();
+                BdevIo owner = (BdevIo) p[1];
+                if (!writesOverlap(owner)) {
+                    it.remove();
+                    ((FanOuts.ChannelHop<BdevChannel, Object>) p[0]).continueWalk(Errno.OK);
+                }
+            }
+        }
+    }
+
+    private boolean writesOverlap(BdevIo owner) {
+        for (BdevIo w = writesHead; w != null; w = w.wNext) {
+            if (w != owner && w.offsetBlocks < owner.offsetBlocks + owner.numBlocks && owner.offsetBlocks < w.offsetBlocks + w.numBlocks) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * SPDK's emulated compare-and-write: lock the range (new overlapping writes on every channel wait), wait
+     * until no overlapping write is at the module on any channel, read into a bounce buffer, compare, write
+     * if equal, unlock (waiting writes go), complete. MISCOMPARE when the data differs.
+     */
+    private void startCompareAndWrite(BdevIo io) {
+        DmaBuffer b = mgmt.takeBounce();
+        if (b == null) {
+            io.completed = true;
+            io.status = IoStatus.FAILED;
+            mgmt.defer(io);
+            return;
+        }
+        io.bounce = b;
+        io.lockOwner = true;
+        bdev.lockRange(io);
+        mgmt.fanOuts.forEachChannel(bdev.ioDevice, null, new FanOuts.ChannelVisitor<Object, BdevChannel, Object>() {
+            @Override
+            public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
+                BdevChannel c = hop.context();
+                if (c.writesOverlap(io)) {
+                    c.lockHops.add(new Object[]{hop, io}); // continued when the last overlapping write completes
+                } else {
+                    hop.continueWalk(Errno.OK);
+                }
+            }
+
+            @Override
+            public void complete(Object ignored, int status) {
+                io.cawStage = 1;
+                io.type = IoType.READ;
+                io.iovCnt = 0;
+                io.addIov(io.bounce.address(), io.numBlocks * bdev.blockSize);
+                dispatch(io);
+            }
+        });
+    }
+
+    private void compareAndWriteStep(BdevIo io) {
+        if (io.cawStage == 1 && io.status == IoStatus.SUCCESS) {
+            long len = io.numBlocks * bdev.blockSize;
+            net.openhft.chronicle.core.UnsafeMemory mem = net.openhft.chronicle.core.UnsafeMemory.MEMORY;
+            boolean equal = true;
+            for (long i = 0; i < len; i++) {
+                if (mem.readByte(io.cawCmpAddr + i) != mem.readByte(io.bounce.address() + i)) {
+                    equal = false;
+                    break;
+                }
+            }
+            if (equal) {
+                io.cawStage = 2;
+                io.type = IoType.WRITE;
+                io.completed = false;
+                io.status = IoStatus.PENDING;
+                io.iovCnt = 0;
+                io.addIov(io.cawWriteAddr, len);
+                dispatch(io);
+                return;
+            }
+            io.status = IoStatus.MISCOMPARE;
+        }
+        // read failed, miscompare, or the write finished: unlock, let waiting writes go, then complete
+        io.cawStage = 3;
+        io.type = IoType.COMPARE_AND_WRITE;
+        bdev.unlockRange(io);
+        mgmt.fanOuts.forEachChannel(bdev.ioDevice, null, new FanOuts.ChannelVisitor<Object, BdevChannel, Object>() {
+            @Override
+            public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
+                hop.context().releaseLockWaiters();
+                hop.continueWalk(Errno.OK);
+            }
+
+            @Override
+            public void complete(Object ignored, int status) {
+                finish(io);
+            }
+        });
+    }
+
+    private void releaseLockWaiters() {
+        int n = lockWaiters.size();
+        for (int i = 0; i < n; i++) {
+            submit(lockWaiters.poll()); // re-checked: still-locked ranges queue again
+        }
     }
 
     // ------------------------------------------------------------------ abort (SPDK spdk_bdev_abort)
@@ -341,6 +498,13 @@ public final class BdevChannel {
     /** Aborts I/O queued for module resources (unregister, reset). */
     int abortQueued() {
         int n = 0;
+        while (!lockWaiters.isEmpty()) {
+            BdevIo io = lockWaiters.pollFirst();
+            io.completed = true;
+            io.status = IoStatus.ABORTED;
+            mgmt.defer(io);
+            n++;
+        }
         while (!qosQueue.isEmpty()) {
             BdevIo io = qosQueue.pollFirst();
             io.completed = true;

@@ -51,6 +51,17 @@ public final class BdevIo implements ModuleIo {
     boolean bounceMode;
     /** Admitted by QoS (a parent is charged once, its children never). */
     boolean qosAdmitted;
+    /** compare_and_write: 0 locking, 1 reading, 2 writing, 3 done. */
+    int cawStage;
+    /** compare_and_write: the compare and the write buffers. */
+    long cawCmpAddr;
+    long cawWriteAddr;
+    /** Holds an LBA range lock: its own I/O pass the lock check. */
+    boolean lockOwner;
+    /** Intrusive list of write-type I/O at the module, per channel (for range locks). */
+    BdevIo wPrev;
+    BdevIo wNext;
+    boolean wListed;
 
     BdevIo(BdevMgmt home, int moduleSlots) {
         this.home = home;
@@ -72,6 +83,8 @@ public final class BdevIo implements ModuleIo {
         resetStage = 0;
         bounceMode = false;
         qosAdmitted = false;
+        cawStage = 0;
+        lockOwner = false;
         childrenOutstanding = 0;
         splitStatus = null;
         inUse = false;
