@@ -291,7 +291,30 @@ public final class FanOuts implements AutoCloseable {
 
         abstract void sendNext(int after);
 
+        /** Folds one hop's result into the context (originator). */
+        abstract void fold(int index, Object result);
+
         abstract void complete(int status);
+
+        /** A hop's reply, on the originator: fold unless skipped or failed, then the next hop or the end. */
+        final void hopReplied(int index, int status, Object result, boolean skipped) {
+            if (finished) {
+                return; // cut short meanwhile
+            }
+            if (status == Errno.OK && !skipped) {
+                try {
+                    fold(index, result);
+                } catch (Throwable e) {
+                    LOG.error("fan-out fold threw; walk ends with EIO", e);
+                    status = Errno.EIO;
+                }
+            }
+            if (status != Errno.OK) {
+                finish(status);
+            } else {
+                sendNext(index);
+            }
+        }
 
         void onEnd() {
         }
@@ -369,24 +392,14 @@ public final class FanOuts implements AutoCloseable {
             });
         }
 
-        @SuppressWarnings("unchecked")
         private void onHopReply(int index, int status, R result) {
-            if (finished) {
-                return; // cut short meanwhile
-            }
-            if (status == Errno.OK) {
-                try {
-                    visitor.fold((X) context, owner.group.reactor(index), result);
-                } catch (Throwable e) {
-                    LOG.error("forEachReactor fold threw; walk ends with EIO", e);
-                    status = Errno.EIO;
-                }
-            }
-            if (status != Errno.OK) {
-                finish(status);
-            } else {
-                sendNext(index);
-            }
+            hopReplied(index, status, result, false);
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        void fold(int index, Object result) {
+            visitor.fold((X) context, owner.group.reactor(index), (R) result);
         }
 
         @Override
@@ -453,24 +466,14 @@ public final class FanOuts implements AutoCloseable {
             });
         }
 
-        @SuppressWarnings("unchecked")
         void onHopReply(int index, int status, R result, boolean skipped) {
-            if (finished) {
-                return;
-            }
-            if (status == Errno.OK && !skipped) {
-                try {
-                    visitor.fold((X) context, owner.group.reactor(index), result);
-                } catch (Throwable e) {
-                    LOG.error("forEachChannel fold threw; walk ends with EIO", e);
-                    status = Errno.EIO;
-                }
-            }
-            if (status != Errno.OK) {
-                finish(status);
-            } else {
-                sendNext(index);
-            }
+            hopReplied(index, status, result, skipped);
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        void fold(int index, Object result) {
+            visitor.fold((X) context, owner.group.reactor(index), (R) result);
         }
 
         @Override

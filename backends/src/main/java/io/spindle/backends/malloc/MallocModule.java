@@ -162,14 +162,7 @@ public final class MallocModule implements BdevModule {
 
         @Override
         public com.fasterxml.jackson.databind.node.ObjectNode writeConfig(Bdev bdev) {
-            com.fasterxml.jackson.databind.node.ObjectNode call = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
-            call.put("method", "bdev_malloc_create");
-            com.fasterxml.jackson.databind.node.ObjectNode p = call.putObject("params");
-            p.put("name", bdev.name());
-            p.put("num_blocks", bdev.numBlocks());
-            p.put("block_size", bdev.blockSize());
-            p.put("uuid", bdev.uuid().toString());
-            return call;
+            return io.spindle.bdev.spi.ConfigCalls.createCall("bdev_malloc_create", bdev);
         }
 
         @Override

@@ -140,14 +140,7 @@ public final class NullModule implements BdevModule {
 
         @Override
         public com.fasterxml.jackson.databind.node.ObjectNode writeConfig(Bdev bdev) {
-            com.fasterxml.jackson.databind.node.ObjectNode call = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
-            call.put("method", "bdev_null_create");
-            com.fasterxml.jackson.databind.node.ObjectNode p = call.putObject("params");
-            p.put("name", bdev.name());
-            p.put("num_blocks", bdev.numBlocks());
-            p.put("block_size", bdev.blockSize());
-            p.put("uuid", bdev.uuid().toString());
-            return call;
+            return io.spindle.bdev.spi.ConfigCalls.createCall("bdev_null_create", bdev);
         }
 
         @Override
