@@ -1,0 +1,189 @@
+package io.spindle.benchmarks;
+
+import io.spindle.app.Spindle;
+import io.spindle.app.SpindleConfig;
+import io.spindle.backends.malloc.MallocModule;
+import io.spindle.backends.nullbdev.NullModule;
+import io.spindle.bdev.BdevChannel;
+import io.spindle.bdev.BdevDescriptor;
+import io.spindle.bdev.BdevIo;
+import io.spindle.bdev.BdevLayer;
+import io.spindle.bdev.BdevSubsystem;
+import io.spindle.bdev.DmaBuffer;
+import io.spindle.bdev.IoCallback;
+import io.spindle.bdev.IoStatus;
+import io.spindle.runtime.Errno;
+import io.spindle.runtime.IdleMode;
+import io.spindle.runtime.IoChannel;
+import io.spindle.runtime.Reactor;
+import io.spindle.runtime.ReactorConfig;
+
+import java.lang.management.ManagementFactory;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A one-reactor Spindle with one bdev open for reading, driven by a closed loop that runs entirely on the
+ * reactor thread: {@link #run(long)} asks the reactor to complete {@code n} reads at queue depth {@code qd}
+ * (each completion submits the next read at a new pseudo-random block) and waits for the last one. The
+ * benchmark thread only starts a batch and spins until it ends, so a batch of thousands of I/Os carries one
+ * cross-thread hand-off.
+ *
+ * <p>Allocation is measured where the data path runs: {@link #reactorAllocatedBytes()} reads the reactor
+ * thread's allocation counter ({@code com.sun.management.ThreadMXBean}); JMH's {@code -prof gc} adds every
+ * thread, including JMH's own.
+ *
+ * <p>Threads: the constructor and {@link #close()} on the benchmark thread; everything else the loop does
+ * runs on the reactor. Ownership: the rig owns its Spindle, the descriptor, the channel and the buffers,
+ * and releases them in {@link #close()} (the descriptor, channel and buffers on the reactor).
+ */
+final class BdevReadRig implements AutoCloseable, IoCallback {
+    private static final com.sun.management.ThreadMXBean THREADS =
+            (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+
+    private final Spindle spindle;
+    private final Reactor reactor;
+    private final long numBlocks;
+    private final int ioBlocks;
+    private final int qd;
+    private final DmaBuffer[] buffers;
+    private final Integer[] slots;
+    private BdevDescriptor desc;
+    private IoChannel<BdevChannel> ch;
+    private long reactorThreadId;
+
+    // reactor-thread state of the closed loop
+    private long toSubmit;
+    private int inFlight;
+    private long rng = 0x9E3779B97F4A7C15L;
+    private int failures;
+    private final Runnable startBatch = this::startBatch;
+    private long batch;
+    // written by the reactor when a batch ends, read by the benchmark thread
+    private volatile long batchesDone;
+
+    /**
+     * @param backend  {@code null} or {@code malloc}
+     * @param sizeMiB  bdev size
+     * @param ioBytes  bytes per read (a multiple of 4096)
+     * @param qd       reads kept in flight
+     */
+    BdevReadRig(String backend, int sizeMiB, int ioBytes, int qd) throws Exception {
+        int blockSize = 4096;
+        this.numBlocks = (long) sizeMiB * 1024 * 1024 / blockSize;
+        this.ioBlocks = ioBytes / blockSize;
+        this.qd = qd;
+        BdevSubsystem bdevs = new BdevSubsystem().onStart(layer -> switch (backend) {
+            case "null" -> layer.module(NullModule.class).create(layer, NullModule.Options.of("Bench0", numBlocks, blockSize));
+            case "malloc" -> layer.module(MallocModule.class).create(layer, MallocModule.Options.of("Bench0", numBlocks, blockSize));
+            default -> throw new IllegalArgumentException("backend must be null or malloc, not " + backend);
+        });
+        spindle = Spindle.start(SpindleConfig.builder().name("bench")
+                .reactor(ReactorConfig.builder().mask("0x1").idle(IdleMode.BUSY).conclude())
+                .subsystem(bdevs).conclude());
+        reactor = spindle.reactors().reactor(0);
+        buffers = new DmaBuffer[qd];
+        slots = new Integer[qd];
+        for (int i = 0; i < qd; i++) {
+            slots[i] = Integer.valueOf(i); // boxed once here, passed as the I/O's arg
+        }
+        BdevLayer layer = BdevLayer.of(spindle);
+        onReactor(() -> {
+            reactorThreadId = Thread.currentThread().getId();
+            desc = layer.open("Bench0", false, (event, bdev, d) -> {
+            });
+            ch = desc.getIoChannel();
+            for (int i = 0; i < qd; i++) {
+                buffers[i] = DmaBuffer.allocate(ioBytes, 4096);
+            }
+        });
+        if (ch == null) {
+            throw new IllegalStateException("no channel for Bench0");
+        }
+    }
+
+    private void onReactor(Runnable r) throws Exception {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        reactor.send(() -> {
+            try {
+                r.run();
+                f.complete(null);
+            } catch (Throwable e) {
+                f.completeExceptionally(e);
+            }
+        });
+        f.get(30, TimeUnit.SECONDS);
+    }
+
+    /** Completes {@code n} reads on the reactor; returns when the last one completed. */
+    void run(long n) {
+        long target = batchesDone + 1;
+        toSubmit = n; // published to the reactor by the queue hand-off in send
+        reactor.send(startBatch);
+        while (batchesDone < target) {
+            Thread.onSpinWait();
+        }
+        if (failures != 0) {
+            throw new IllegalStateException(failures + " reads failed");
+        }
+    }
+
+    /** On the reactor: fill the queue. */
+    private void startBatch() {
+        batch++;
+        for (int i = 0; i < qd && toSubmit > 0; i++) {
+            submit(i);
+        }
+    }
+
+    private void submit(int slot) {
+        toSubmit--;
+        rng ^= rng << 13;
+        rng ^= rng >>> 7;
+        rng ^= rng << 17;
+        long block = ((rng >>> 1) % (numBlocks / ioBlocks)) * ioBlocks;
+        int rc = desc.readBlocks(ch, buffers[slot], 0, block, ioBlocks, this, slots[slot]);
+        if (rc != 0) {
+            throw new IllegalStateException("read refused: " + Errno.name(rc));
+        }
+        inFlight++;
+    }
+
+    @Override
+    public void onComplete(BdevIo io, IoStatus status, Object arg) {
+        inFlight--;
+        if (status != IoStatus.SUCCESS) {
+            failures++;
+        }
+        if (toSubmit > 0) {
+            submit((Integer) arg);
+        } else if (inFlight == 0) {
+            batchesDone = batch;
+        }
+    }
+
+    /** Bytes allocated so far by the reactor thread. */
+    long reactorAllocatedBytes() {
+        return THREADS.getThreadAllocatedBytes(reactorThreadId);
+    }
+
+    /** A DMA buffer of the rig's size, for baselines that copy into the same kind of memory. */
+    DmaBuffer buffer(int i) {
+        return buffers[i];
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            onReactor(() -> {
+                ch.put();
+                desc.close();
+                for (DmaBuffer b : buffers) {
+                    b.close();
+                }
+            });
+        } finally {
+            spindle.stopAndWait();
+        }
+    }
+}

@@ -1,0 +1,112 @@
+package io.spindle.benchmarks;
+
+import io.spindle.bdev.DmaBuffer;
+import net.openhft.chronicle.core.UnsafeMemory;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A 4 KiB malloc-bdev read against the bare copy it is made of, in the same run: {@code bareCopy} copies 4 KiB
+ * from a pseudo-random 4 KiB-aligned offset of an off-heap region as large as the bdev into a 4 KiB
+ * {@link DmaBuffer}, with the same random sequence; {@code mallocRead} reads the same way through the bdev
+ * layer (closed loop at queue depth {@code qd} on one reactor, see {@link BdevReadRig}). The bdev layer's
+ * budget: {@code mallocRead} within 20% of {@code bareCopy}.
+ *
+ * <p>Both use a region of {@code sizeMiB} so that, as in bdevperf, most copies miss the CPU caches.
+ *
+ * <p>Run: {@code java -jar benchmarks/target/benchmarks.jar MallocReadBench}.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Fork(value = 1, jvmArgsAppend = {
+    JvmFlags.OPENS_JDK_INTERNAL_MISC, JvmFlags.OPENS_JAVA_UTIL_ZIP, JvmFlags.EXPORTS_JDK_INTERNAL_MISC,
+    JvmFlags.EXPORTS_JDK_INTERNAL_REF, JvmFlags.EXPORTS_JDK_INTERNAL_UTIL, JvmFlags.EXPORTS_SUN_NIO_CH,
+    JvmFlags.EXPORTS_SUN_MISC, JvmFlags.EXPORTS_JAVAC_FILE, JvmFlags.OPENS_JAVAC, JvmFlags.OPENS_JAVA_LANG,
+    JvmFlags.OPENS_JAVA_LANG_REFLECT, JvmFlags.OPENS_JAVA_IO, JvmFlags.OPENS_JAVA_UTIL, JvmFlags.CHRONICLE_ANALYTICS_OFF,
+})
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+public class MallocReadBench {
+    /** Reads (or copies) per benchmark invocation. */
+    public static final int BATCH = 20_000;
+    private static final int IO = 4096;
+
+    @Param({"256"})
+    public int sizeMiB;
+
+    @Param({"32"})
+    public int qd;
+
+    /** The bare-copy baseline's own region and target buffer. */
+    @State(Scope.Thread)
+    public static class Copy {
+        DmaBuffer region;
+        DmaBuffer target;
+        long blocks;
+        long rng = 0x9E3779B97F4A7C15L;
+
+        @Setup(Level.Trial)
+        public void setUp(MallocReadBench b) {
+            region = DmaBuffer.allocate((long) b.sizeMiB * 1024 * 1024, 4096);
+            region.fill(0, region.capacity(), (byte) 1); // touch every page, as the malloc bdev's memory is
+            target = DmaBuffer.allocate(IO, 4096);
+            blocks = region.capacity() / IO;
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            region.close();
+            target.close();
+        }
+    }
+
+    private BdevReadRig rig;
+
+    @Setup(Level.Trial)
+    public void setUp() throws Exception {
+        rig = new BdevReadRig("malloc", sizeMiB, IO, qd);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() throws Exception {
+        rig.close();
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public void mallocRead() {
+        rig.run(BATCH);
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public long bareCopy(Copy c) {
+        long base = c.region.address();
+        long dst = c.target.address();
+        long r = c.rng;
+        for (int i = 0; i < BATCH; i++) {
+            r ^= r << 13;
+            r ^= r >>> 7;
+            r ^= r << 17;
+            long block = (r >>> 1) % c.blocks;
+            UnsafeMemory.MEMORY.copyMemory(base + block * IO, dst, IO);
+        }
+        c.rng = r;
+        return c.target.getLong(0);
+    }
+}
