@@ -49,6 +49,8 @@ public final class Bdev {
     final int moduleSlot;
     final BdevDriver<?> driver;
     private final Set<IoType> nativeTypes;
+    /** {@link #supports} as a bit per {@link IoType#ordinal()}, computed once: it is on every submit. */
+    private final long acceptedTypes;
     final boolean nativeWriteZeroes;
     final boolean nativeCompare;
     volatile IoDevice<BdevChannel> ioDevice;
@@ -99,6 +101,19 @@ public final class Bdev {
         this.nativeTypes = java.util.Collections.unmodifiableSet(t);
         this.nativeWriteZeroes = t.contains(IoType.WRITE_ZEROES);
         this.nativeCompare = t.contains(IoType.COMPARE);
+        long accepted = 0;
+        for (IoType type : IoType.values()) {
+            boolean ok = switch (type) {
+                case WRITE_ZEROES -> nativeWriteZeroes || t.contains(IoType.WRITE);
+                case COMPARE -> nativeCompare || t.contains(IoType.READ);
+                case COMPARE_AND_WRITE -> t.contains(IoType.READ) && t.contains(IoType.WRITE);
+                default -> t.contains(type);
+            };
+            if (ok) {
+                accepted |= 1L << type.ordinal();
+            }
+        }
+        this.acceptedTypes = accepted;
     }
 
     /** The name. */
@@ -166,12 +181,7 @@ public final class Bdev {
      * a read) — SPDK's {@code spdk_bdev_io_type_supported}.
      */
     public boolean supports(IoType type) {
-        return switch (type) {
-            case WRITE_ZEROES -> nativeWriteZeroes || nativeTypes.contains(IoType.WRITE);
-            case COMPARE -> nativeCompare || nativeTypes.contains(IoType.READ);
-            case COMPARE_AND_WRITE -> nativeTypes.contains(IoType.READ) && nativeTypes.contains(IoType.WRITE);
-            default -> nativeTypes.contains(type);
-        };
+        return (acceptedTypes & (1L << type.ordinal())) != 0;
     }
 
     /** Types the module handles itself. */

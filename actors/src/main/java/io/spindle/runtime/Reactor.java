@@ -74,6 +74,15 @@ public final class Reactor {
     final ReactorGroup group;
     final int index;
     final int core;
+    /**
+     * The thread this reactor is current on, or null: the owner checks' fast path ({@code currentThread()} is
+     * an intrinsic, a {@link ThreadLocal} lookup is not). Written only by that thread, together with
+     * {@link #CURRENT}; a thread reading it sees either its own write or another thread's, never a stale
+     * value naming itself, so the check is exact. When a manual reactor is stepped inside another's step,
+     * the outer one's field is cleared for the duration.
+     */
+    private Thread runningThread;
+
     private final String name;
     private final String dispatcherId;
     private final ReactorConfig config;
@@ -166,7 +175,7 @@ public final class Reactor {
 
     /** Whether the calling thread is currently running this reactor. */
     public boolean isCurrent() {
-        return CURRENT.get() == this;
+        return runningThread == Thread.currentThread();
     }
 
     /** The Pekko dispatcher id of this reactor (registered by {@link ReactorGroup#registerDispatchers}). */
@@ -191,7 +200,7 @@ public final class Reactor {
      * @throws IllegalStateException naming {@code what}, the owner and the caller
      */
     public void assertCurrent(String what) {
-        if (CURRENT.get() != this) {
+        if (runningThread != Thread.currentThread()) {
             checkOwner(what);
         }
     }
@@ -203,13 +212,13 @@ public final class Reactor {
 
     /** Owner check that builds its message only on failure: {@code what + subject}. No allocation when it passes. */
     void checkOwner(String what, String subject) {
-        if (CURRENT.get() != this) {
+        if (runningThread != Thread.currentThread()) {
             checkOwner(what + subject);
         }
     }
 
     void checkOwner(String what) {
-        if (CURRENT.get() != this) {
+        if (runningThread != Thread.currentThread()) {
             Reactor cur = CURRENT.get();
             throw new IllegalStateException(what + ": owner=" + name + " but caller=" + (cur == null ? "thread " + Thread.currentThread().getName() : cur.name));
         }
@@ -394,8 +403,7 @@ public final class Reactor {
         if (state == State.EXITED) {
             return 0;
         }
-        Reactor prev = CURRENT.get();
-        CURRENT.set(this);
+        Reactor prev = enter();
         try {
             int work = runOnce();
             if (state == State.EXITING && exitReady()) {
@@ -403,8 +411,27 @@ public final class Reactor {
             }
             return work;
         } finally {
-            // set, not remove(): a removed entry is re-created (allocated) by the next pollOnce's get()
-            CURRENT.set(prev);
+            leave(prev);
+        }
+    }
+
+    /** Makes this reactor current on the calling thread; returns the one it replaces (restored by leave). */
+    private Reactor enter() {
+        Reactor prev = CURRENT.get();
+        if (prev != null) {
+            prev.runningThread = null;
+        }
+        CURRENT.set(this);
+        runningThread = Thread.currentThread();
+        return prev;
+    }
+
+    private void leave(Reactor prev) {
+        runningThread = null;
+        // set, not remove(): a removed entry is re-created (allocated) by the next pollOnce's get()
+        CURRENT.set(prev);
+        if (prev != null) {
+            prev.runningThread = Thread.currentThread();
         }
     }
 
@@ -535,6 +562,7 @@ public final class Reactor {
 
     private void threadMain() {
         CURRENT.set(this);
+        runningThread = Thread.currentThread();
         if (config.pin()) {
             pin();
         }
@@ -557,6 +585,7 @@ public final class Reactor {
             LOG.error("{}: loop failed; reactor exits", name, e);
             forceExited();
         } finally {
+            runningThread = null;
             CURRENT.remove();
         }
     }
@@ -647,8 +676,7 @@ public final class Reactor {
 
     /** Forces a manual reactor out of EXITING even though it still holds resources (test teardown). */
     void forceExitManual() {
-        Reactor prev = CURRENT.get();
-        CURRENT.set(this);
+        Reactor prev = enter();
         try {
             if (state != State.EXITED) {
                 if (!exitReady()) {
@@ -657,8 +685,7 @@ public final class Reactor {
                 finishExit();
             }
         } finally {
-            // set, not remove(): a removed entry is re-created (allocated) by the next pollOnce's get()
-            CURRENT.set(prev);
+            leave(prev);
         }
     }
 
