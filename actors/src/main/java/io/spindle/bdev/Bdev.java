@@ -171,7 +171,12 @@ public final class Bdev {
         return writeCache;
     }
 
-    /** The owning module. */
+    /** Whether data written can be read back ({@link io.spindle.bdev.spi.BdevDriver#retainsData()}). */
+    public boolean retainsData() {
+        return driver.retainsData();
+    }
+
+    /** The module that created this bdev. */
     public BdevModule module() {
         return module;
     }

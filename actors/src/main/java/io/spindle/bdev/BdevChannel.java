@@ -255,6 +255,7 @@ public final class BdevChannel {
             return;
         }
         long lat = System.nanoTime() - io.submitNanos;
+        io.latencyNanos = lat;
         stats.record(io.userType, io.status, io.numBlocks * bdev.blockSize, lat);
         if (bdev.histogramEnabled) {
             recordHistogram(lat);

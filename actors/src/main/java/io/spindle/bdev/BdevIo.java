@@ -28,6 +28,7 @@ public final class BdevIo implements ModuleIo {
     Object cbArg;
     IoStatus status = IoStatus.PENDING;
     long submitNanos;
+    long latencyNanos;
     boolean inUse;
     boolean completed;
     /** Type the caller asked for, when the layer emulates it with other types. */
@@ -134,6 +135,15 @@ public final class BdevIo implements ModuleIo {
     /** The status (meaningful in the completion callback). */
     public IoStatus status() {
         return status;
+    }
+
+    /**
+     * Nanoseconds from submit to completion, as the layer measured it for its stats; valid inside the
+     * completion callback (SPDK's {@code spdk_bdev_io_get_submit_tsc} subtracted from now), so callers that
+     * keep their own latency figures need no clock read of their own.
+     */
+    public long latencyNanos() {
+        return latencyNanos;
     }
 
     @Override

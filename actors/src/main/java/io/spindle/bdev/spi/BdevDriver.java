@@ -45,6 +45,14 @@ public interface BdevDriver<C> {
     /** Frees the bdev's module state; may finish asynchronously (SPDK's destruct returning 1). */
     CompletionStage<Void> destruct();
 
+    /**
+     * Whether data written can be read back. False for modules that discard writes (the null module), so
+     * tools that verify data (bdevperf's {@code verify}) can say so instead of reporting a miscompare.
+     */
+    default boolean retainsData() {
+        return true;
+    }
+
     /** Module-specific information for {@code bdev_get_bdevs}' {@code driver_specific}. */
     default Map<String, Object> driverSpecific() {
         return Map.of();

@@ -134,6 +134,11 @@ public final class NullModule implements BdevModule {
         }
 
         @Override
+        public boolean retainsData() {
+            return false; // writes are discarded
+        }
+
+        @Override
         public CompletionStage<Void> destruct() {
             return CompletableFuture.completedFuture(null);
         }

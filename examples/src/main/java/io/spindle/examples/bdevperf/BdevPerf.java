@@ -1,0 +1,369 @@
+package io.spindle.examples.bdevperf;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.spindle.app.Spindle;
+import io.spindle.app.SpindleConfig;
+import io.spindle.app.SpindleStartException;
+import io.spindle.backends.malloc.MallocModule;
+import io.spindle.bdev.Bdev;
+import io.spindle.bdev.BdevLayer;
+import io.spindle.bdev.BdevSubsystem;
+import io.spindle.examples.bdevperf.BdevPerfOptions.UsageException;
+import io.spindle.runtime.CoreMask;
+import io.spindle.runtime.ReactorConfig;
+import io.spindle.runtime.ReactorGroup;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * bdevperf: SPDK's {@code examples/bdev/bdevperf}, Spindle's main job. Starts Spindle on the core mask,
+ * creates the bdevs (an embedded {@code Malloc0} of 256 MiB with 4096-byte blocks, or those of a
+ * {@code --json} config), places one job per leaf bdev on the reactors round-robin (or, with {@code -C}, a
+ * job per reactor on every bdev), runs them for {@code -t} seconds and prints SPDK's table.
+ *
+ * <p>Exit status: 0 when every job finished without a failed I/O or miscompare (unless {@code -f}), 1 when
+ * one failed, 2 on a bad command line. SIGINT/SIGTERM drain the jobs (status {@code terminated}), print the
+ * table, then stop Spindle.
+ *
+ * <p>Threads: the main thread starts, samples and reports; each job runs on its reactor (see
+ * {@link BdevPerfJob}); nothing on the I/O path goes through an actor mailbox or allocates.
+ */
+public final class BdevPerf {
+    /** The embedded default bdev: SPDK's test setups' Malloc0. */
+    public static final String DEFAULT_BDEV = "Malloc0";
+    /** 256 MiB. */
+    public static final long DEFAULT_BDEV_BYTES = 256L << 20;
+    /** Block size of the default bdev. */
+    public static final int DEFAULT_BLOCK_SIZE = 4096;
+
+    private final BdevPerfOptions opts;
+    private final PrintStream out;
+    private final List<BdevPerfJob> jobs = new ArrayList<>();
+    private Spindle spindleRef;
+    private final AtomicBoolean reported = new AtomicBoolean();
+    private final CompletableFuture<String> runEnd = new CompletableFuture<>();
+    private final CompletableFuture<Integer> exitCode = new CompletableFuture<>();
+    /** Test hook: runs on a separate thread once the jobs started. */
+    java.util.function.Consumer<Spindle> duringRun;
+
+    BdevPerf(BdevPerfOptions opts, PrintStream out) {
+        this.opts = opts;
+        this.out = out;
+    }
+
+    /** Command-line entry point: {@code spindle bdevperf ...}. */
+    public static void main(String[] args) {
+        org.slf4j.LoggerFactory.getILoggerFactory(); // initialise logging before Pekko's threads log concurrently
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs bdevperf; returns the exit status. */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        BdevPerfOptions o;
+        try {
+            o = BdevPerfOptions.parse(args);
+        } catch (UsageException e) {
+            err.println("bdevperf: " + e.getMessage());
+            return 2;
+        }
+        if (o.help()) {
+            out.println(BdevPerfOptions.usage());
+            return 0;
+        }
+        try {
+            return new BdevPerf(o, out).execute();
+        } catch (UsageException e) {
+            err.println("bdevperf: " + e.getMessage());
+            return 2;
+        } catch (SpindleStartException e) {
+            err.println("bdevperf: start failed: " + e.getMessage());
+            return 1;
+        } catch (Exception e) {
+            err.println("bdevperf: " + e);
+            return 1;
+        }
+    }
+
+    int execute() throws Exception {
+        BdevSubsystem bdevs = new BdevSubsystem();
+        if (opts.jsonConfig() == null) {
+            bdevs.onStart(layer -> layer.module(MallocModule.class).create(layer,
+                    MallocModule.Options.of(DEFAULT_BDEV, DEFAULT_BDEV_BYTES / DEFAULT_BLOCK_SIZE, DEFAULT_BLOCK_SIZE)));
+        }
+        int coreCount = opts.mask().size();
+        // enough pooled I/O per reactor for every job's queue (with -C each reactor runs a job per bdev)
+        int pool = Math.max(1024, opts.queueDepth() * 4 + 64);
+        Config hocon = ConfigFactory.parseString("spindle.bdev.io-pool-size = " + pool + "\npekko.loglevel = WARNING\n"
+                + "pekko.stdout-loglevel = WARNING").withFallback(ConfigFactory.load());
+        Spindle spindle = Spindle.start(SpindleConfig.builder(hocon).name("bdevperf")
+                .reactor(ReactorConfig.builder().mask(opts.mask()).idle(opts.idle()).pin(opts.pin()).conclude())
+                .subsystem(bdevs).conclude());
+        try {
+            spindleRef = spindle;
+            BdevLayer layer = BdevLayer.of(spindle);
+            if (opts.jsonConfig() != null) {
+                BdevPerfConfig.apply(spindle, opts.jsonConfig());
+            }
+            List<Bdev> targets = targets(layer);
+            ReactorGroup reactors = spindle.reactors();
+            place(targets, reactors, layer, coreCount);
+            CoordinatedShutdown.get(spindle.system()).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "bdevperf-drain",
+                    () -> {
+                        onSignal();
+                        return CompletableFuture.completedFuture(Done.getInstance());
+                    });
+            return runJobs();
+        } finally {
+            spindle.stopAndWait();
+        }
+    }
+
+    private List<Bdev> targets(BdevLayer layer) {
+        if (opts.target() != null) {
+            Bdev b = layer.get(opts.target());
+            if (b == null) {
+                throw new UsageException("-T " + opts.target() + ": no such bdev (have: " + names(layer.bdevs()) + ")");
+            }
+            return List.of(b);
+        }
+        List<Bdev> leaves = layer.leafBdevs();
+        if (leaves.isEmpty()) {
+            throw new UsageException("no bdevs to run on" + (opts.jsonConfig() != null ? " in " + opts.jsonConfig() : "")
+                    + " (every bdev is claimed, or none was created)");
+        }
+        return leaves;
+    }
+
+    private static String names(List<Bdev> bs) {
+        StringBuilder b = new StringBuilder();
+        for (Bdev x : bs) {
+            b.append(b.length() == 0 ? "" : ", ").append(x.name());
+        }
+        return b.length() == 0 ? "none" : b.toString();
+    }
+
+    /** SPDK's placement: jobs round-robin over the reactors, or with -C one job per reactor on every bdev. */
+    private void place(List<Bdev> targets, ReactorGroup reactors, BdevLayer layer, int coreCount) {
+        CoreMask mask = opts.mask();
+        long seed = 0x5DEECE66DL;
+        if (opts.everyCoreEveryBdev()) {
+            for (Bdev b : targets) {
+                long per = b.numBlocks() / coreCount;
+                for (int i = 0; i < coreCount; i++) {
+                    BdevPerfJob j = new BdevPerfJob(b.name(), reactors.reactor(i), mask.core(i), opts, layer, out, seed += 0x9E3779B97F4A7C15L);
+                    j.rangeStart = per * i;
+                    j.rangeBlocks = i == coreCount - 1 ? b.numBlocks() - per * i : per;
+                    jobs.add(j);
+                }
+            }
+        } else {
+            int next = 0;
+            for (Bdev b : targets) {
+                int i = next++ % coreCount;
+                jobs.add(new BdevPerfJob(b.name(), reactors.reactor(i), mask.core(i), opts, layer, out, seed += 0x9E3779B97F4A7C15L));
+            }
+        }
+    }
+
+    private int runJobs() throws Exception {
+        out.println("Running I/O for " + opts.timeSeconds() + " seconds...");
+        out.flush();
+        for (BdevPerfJob j : jobs) {
+            j.start();
+        }
+        for (BdevPerfJob j : jobs) {
+            try {
+                j.started().get(30, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                out.println("Job " + j.name + " failed to start: " + e.getCause().getMessage());
+            }
+        }
+        if (duringRun != null) {
+            Spindle sp = spindleRef;
+            Thread t = new Thread(() -> duringRun.accept(sp), "bdevperf-test-hook");
+            t.setDaemon(true);
+            t.start();
+        }
+        long start = System.nanoTime();
+        long end = start + TimeUnit.SECONDS.toNanos(opts.timeSeconds());
+        long periodNanos = TimeUnit.SECONDS.toNanos(opts.periodSeconds() > 0 ? opts.periodSeconds() : 1);
+        long nextReport = start + periodNanos;
+        BdevPerfJob.Snapshot[] last = new BdevPerfJob.Snapshot[jobs.size()];
+        String why = null;
+        while (why == null) {
+            long now = System.nanoTime();
+            if (now >= end) {
+                why = "finished";
+                break;
+            }
+            if (allDone()) {
+                why = "finished";
+                break;
+            }
+            try {
+                why = runEnd.get(Math.max(1, Math.min(end, nextReport) - now), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException e) {
+                if (System.nanoTime() >= nextReport && System.nanoTime() < end) {
+                    progress(last, periodNanos);
+                    nextReport += periodNanos;
+                }
+            }
+        }
+        return finishRun(why);
+    }
+
+    private boolean allDone() {
+        for (BdevPerfJob j : jobs) {
+            if (!j.done().isDone()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** SIGINT/SIGTERM, from CoordinatedShutdown: drain, report, and let the stop go on. */
+    private void onSignal() {
+        if (runEnd.complete("terminated")) {
+            try {
+                exitCode.get(30, TimeUnit.SECONDS); // the main thread reports
+            } catch (Exception e) {
+                // reporting is best effort during shutdown
+            }
+        }
+    }
+
+    private int finishRun(String status) throws Exception {
+        for (BdevPerfJob j : jobs) {
+            j.drain(status);
+        }
+        List<BdevPerfJob.Result> results = new ArrayList<>();
+        for (BdevPerfJob j : jobs) {
+            results.add(j.done().get(60, TimeUnit.SECONDS));
+        }
+        int rc = report(results);
+        exitCode.complete(rc);
+        return rc;
+    }
+
+    private void progress(BdevPerfJob.Snapshot[] last, long periodNanos) {
+        long ios = 0;
+        double iops = 0;
+        List<BdevPerfJob.Snapshot> now = new ArrayList<>();
+        for (int i = 0; i < jobs.size(); i++) {
+            BdevPerfJob.Snapshot s;
+            try {
+                s = jobs.get(i).snapshot().get(5, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                continue;
+            }
+            now.add(s);
+            BdevPerfJob.Snapshot prev = last[i];
+            long dIos = s.ios() - (prev == null ? 0 : prev.ios());
+            long dt = s.elapsedNanos() - (prev == null ? 0 : prev.elapsedNanos());
+            if (dt > 0) {
+                iops += dIos * 1e9 / dt;
+            }
+            ios += s.ios();
+            last[i] = s;
+        }
+        if (opts.periodSeconds() > 0) {
+            table(now, false);
+        } else {
+            out.printf(Locale.ROOT, "%10.2f IOPS, %8.2f MiB/s%n", iops, iops * opts.ioSize() / (1 << 20));
+        }
+        out.flush();
+    }
+
+    private int report(List<BdevPerfJob.Result> results) {
+        if (!reported.compareAndSet(false, true)) {
+            return 0;
+        }
+        List<BdevPerfJob.Snapshot> snaps = new ArrayList<>();
+        for (BdevPerfJob.Result r : results) {
+            snaps.add(r.counters());
+        }
+        table(snaps, true);
+        // allocation on the reactor threads while the jobs ran: each job measures its own thread, so a reactor
+        // running several jobs is counted once per job; the figure is an upper bound
+        long allocated = 0;
+        long ios = 0;
+        for (BdevPerfJob.Snapshot s : snaps) {
+            allocated += s.reactorAllocatedBytes();
+            ios += s.ios() + s.failed();
+        }
+        out.printf(Locale.ROOT, " Allocated on reactor threads: %.4f bytes per I/O (%d bytes over %d I/O)%n",
+                ios > 0 ? (double) allocated / ios : 0.0, allocated, ios);
+        int rc = 0;
+        for (BdevPerfJob.Result r : results) {
+            if ("failed".equals(r.status())) {
+                rc = 1;
+                out.println("Job " + r.job().name + " failed: " + r.error());
+            } else if (r.counters().failed() > 0 && !opts.continueOnFailure() && opts.workload() != BdevPerfOptions.Workload.RESET) {
+                rc = 1;
+            }
+        }
+        out.flush();
+        return rc;
+    }
+
+    /** SPDK's table: a header, per job its line and row, then the Total row. */
+    private void table(List<BdevPerfJob.Snapshot> snaps, boolean withStatus) {
+        out.printf(Locale.ROOT, "%n%98s%n", "Latency(us)");
+        out.printf(Locale.ROOT, " %-28s: %10s %10s %10s %10s %8s %10s %10s %10s%n", "Device Information", "runtime(s)", "IOPS", "MiB/s",
+                "Fail/s", "TO/s", "Average", "min", "max");
+        double tIops = 0;
+        double tMib = 0;
+        double tFail = 0;
+        double tTo = 0;
+        long tLatSum = 0;
+        long tCount = 0;
+        long tMin = Long.MAX_VALUE;
+        long tMax = 0;
+        for (int i = 0; i < snaps.size() && i < jobs.size(); i++) {
+            BdevPerfJob job = jobs.get(i);
+            BdevPerfJob.Snapshot s = snaps.get(i);
+            double sec = s.elapsedNanos() / 1e9;
+            double iops = sec > 0 ? s.ios() / sec : 0;
+            double mib = iops * opts.ioSize() / (1 << 20);
+            double fail = sec > 0 ? s.failed() / sec : 0;
+            double to = sec > 0 ? s.timedOut() / sec : 0;
+            long count = s.ios() + s.failed();
+            double avg = count > 0 ? s.latencySumNanos() / 1e3 / count : 0;
+            out.println(job.header());
+            out.printf(Locale.ROOT, "\t %-20s: %10.2f %10.2f %10.2f %10.2f %8.2f %10.2f %10.2f %10.2f%n", job.name, sec, iops, mib, fail, to,
+                    avg, s.latencyMinNanos() / 1e3, s.latencyMaxNanos() / 1e3);
+            tIops += iops;
+            tMib += mib;
+            tFail += fail;
+            tTo += to;
+            tLatSum += s.latencySumNanos();
+            tCount += count;
+            if (count > 0) {
+                tMin = Math.min(tMin, s.latencyMinNanos());
+                tMax = Math.max(tMax, s.latencyMaxNanos());
+            }
+        }
+        out.println(" " + "=".repeat(115));
+        out.printf(Locale.ROOT, " %-28s: %10s %10.2f %10.2f %10.2f %8.2f %10.2f %10.2f %10.2f%n", "Total", "", tIops, tMib, tFail, tTo,
+                tCount > 0 ? tLatSum / 1e3 / tCount : 0, tMin == Long.MAX_VALUE ? 0 : tMin / 1e3, tMax / 1e3);
+        if (withStatus) {
+            for (int i = 0; i < jobs.size(); i++) {
+                BdevPerfJob j = jobs.get(i);
+                BdevPerfJob.Result r = j.done().getNow(null);
+                if (r != null && !"finished".equals(r.status())) {
+                    out.println(" Job " + j.name + " on core " + j.core + ": " + r.status() + (r.error() != null ? " (" + r.error() + ")" : ""));
+                }
+            }
+        }
+    }
+}

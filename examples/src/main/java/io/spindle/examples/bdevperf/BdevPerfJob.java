@@ -1,0 +1,541 @@
+package io.spindle.examples.bdevperf;
+
+import io.spindle.bdev.Bdev;
+import io.spindle.bdev.BdevChannel;
+import io.spindle.bdev.BdevDescriptor;
+import io.spindle.bdev.BdevEvent;
+import io.spindle.bdev.BdevException;
+import io.spindle.bdev.BdevIo;
+import io.spindle.bdev.BdevLayer;
+import io.spindle.bdev.DmaBuffer;
+import io.spindle.bdev.IoCallback;
+import io.spindle.bdev.IoStatus;
+import io.spindle.bdev.IoWaitEntry;
+import io.spindle.examples.bdevperf.BdevPerfOptions.Workload;
+import io.spindle.runtime.Errno;
+import io.spindle.runtime.IoChannel;
+import io.spindle.runtime.Poller;
+import io.spindle.runtime.Reactor;
+
+import java.io.PrintStream;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One bdevperf job: a bdev (or an LBA range of it, with {@code -C}) driven at a fixed queue depth from one
+ * reactor, SPDK's {@code struct bdevperf_job}.
+ *
+ * <p>Threads: built on the main thread, then everything — open, submit, completion, drain, close — runs on
+ * {@link #reactor}. The main thread talks to it only with messages ({@link #start}, {@link #drain},
+ * {@link #snapshot}); results come back in {@link CompletableFuture}s, so no counter is shared between
+ * threads. Per I/O the job allocates nothing: tasks, buffers and the callback are made once at start.
+ *
+ * <p>Ownership: the job owns its descriptor, channel and buffers and releases them on its reactor when it
+ * has drained ({@link #done()} completes after that).
+ */
+final class BdevPerfJob implements IoCallback {
+    /** A reset is submitted this often on each job of the {@code reset} workload, as SPDK's bdevperf. */
+    static final long RESET_PERIOD_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+    /** One queue slot: a buffer and what is in flight from it. */
+    static final class Task {
+        final int index;
+        DmaBuffer buf;
+        DmaBuffer verifyBuf;
+        long offsetBlocks;
+        boolean writePhase;
+        boolean inFlight;
+        boolean timedOut;
+        long submitLoopNanos;
+        final IoWaitEntry wait;
+
+        Task(int index, BdevPerfJob job) {
+            this.index = index;
+            this.wait = new IoWaitEntry(arg -> job.resubmit((Task) arg), this);
+        }
+    }
+
+    /** Counters of a job at one moment. */
+    record Snapshot(long ios, long bytes, long failed, long timedOut, long latencySumNanos, long latencyMinNanos,
+                    long latencyMaxNanos, long elapsedNanos, long reactorAllocatedBytes) {
+    }
+
+    private static final com.sun.management.ThreadMXBean THREADS =
+            (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+
+    /** The final outcome: counters plus status ({@code finished}, {@code failed}, {@code terminated}). */
+    record Result(BdevPerfJob job, Snapshot counters, String status, String error) {
+    }
+
+    final String name;
+    final String bdevName;
+    final Reactor reactor;
+    final int core;
+    final BdevPerfOptions opts;
+    private final BdevLayer layer;
+    private final PrintStream out;
+    /** First block and number of blocks of this job's range (the whole bdev, or its share with -C). */
+    long rangeStart;
+    long rangeBlocks;
+
+    // ---- reactor-thread state
+    private BdevDescriptor desc;
+    private IoChannel<BdevChannel> ch;
+    private Bdev bdev;
+    private Task[] tasks;
+    private int ioBlocks;
+    private long sizeInIos;
+    private long nextSeq;
+    private long rng;
+    private long[] outstanding; // verify: offsets in flight (no two I/O overlap)
+    private boolean compare;
+    private int inFlight;
+    private boolean draining;
+    private boolean finished;
+    private String endStatus = "finished";
+    private String error;
+    private long startNanos;
+    private long endNanos;
+    private long allocStart = -1;
+    private long allocEnd = -1;
+    private long writeSeq;
+    private Poller timeoutPoller;
+    private Poller resetPoller;
+    private boolean resetInFlight;
+    private final IoCallback resetDone = (io, status, arg) -> resetInFlight = false;
+    private final IoCallback abortDone = (io, status, arg) -> {
+    };
+
+    // ---- counters (reactor thread only)
+    private long ios;
+    private long bytes;
+    private long failed;
+    private long timedOutCount;
+    private long latSum;
+    private long latMin = Long.MAX_VALUE;
+    private long latMax;
+
+    private final CompletableFuture<Void> started = new CompletableFuture<>();
+    private final CompletableFuture<Result> done = new CompletableFuture<>();
+
+    BdevPerfJob(String bdevName, Reactor reactor, int core, BdevPerfOptions opts, BdevLayer layer, PrintStream out, long seed) {
+        this.name = bdevName;
+        this.bdevName = bdevName;
+        this.reactor = reactor;
+        this.core = core;
+        this.opts = opts;
+        this.layer = layer;
+        this.out = out;
+        this.rng = seed | 1;
+    }
+
+    /** Completes when the job runs (or fails to start, with the reason). */
+    CompletableFuture<Void> started() {
+        return started;
+    }
+
+    /** Completes once the job drained and released its descriptor, channel and buffers. */
+    CompletableFuture<Result> done() {
+        return done;
+    }
+
+    /** Opens the bdev and fills the queue, on the reactor. */
+    void start() {
+        reactor.send(this::startOnReactor);
+    }
+
+    private void startOnReactor() {
+        try {
+            desc = layer.open(bdevName, opts.workload().writes(), (event, b, d) -> {
+                if (event == BdevEvent.REMOVE) {
+                    out.println("Job " + name + ": bdev " + bdevName + " removed; draining");
+                    drainOnReactor("terminated");
+                }
+            });
+        } catch (BdevException e) {
+            fail("cannot open bdev " + bdevName + ": " + e.getMessage());
+            return;
+        }
+        bdev = desc.bdev();
+        int bs = bdev.blockSize();
+        if (opts.ioSize() % bs != 0) {
+            fail("-o " + opts.ioSize() + ": the I/O size must be a multiple of " + bdevName + "'s block size " + bs);
+            return;
+        }
+        ioBlocks = (int) (opts.ioSize() / bs);
+        if (rangeBlocks == 0) {
+            rangeStart = 0;
+            rangeBlocks = bdev.numBlocks();
+        }
+        sizeInIos = rangeBlocks / ioBlocks;
+        if (sizeInIos == 0) {
+            fail("-o " + opts.ioSize() + ": larger than the job's range of " + rangeBlocks * bs + " bytes on " + bdevName);
+            return;
+        }
+        ch = desc.getIoChannel();
+        if (ch == null) {
+            fail("no I/O channel for " + bdevName + " on " + reactor.name());
+            return;
+        }
+        Workload w = opts.workload();
+        int qd = opts.queueDepth();
+        if (w.verifies()) {
+            qd = (int) Math.min(qd, sizeInIos); // SPDK: never more slots than distinct offsets
+            outstanding = new long[(int) ((sizeInIos + 63) >>> 6)];
+            compare = bdev.retainsData();
+            if (!compare) {
+                out.println("Job " + name + ": " + bdevName + " (" + bdev.module().name()
+                        + ") does not store data; verify writes and reads back but skips the compare");
+            }
+        }
+        int align = Math.max(bdev.requiredAlignment(), 4096);
+        boolean dataOps = w != Workload.UNMAP && w != Workload.FLUSH && w != Workload.WRITE_ZEROES;
+        tasks = new Task[qd];
+        for (int i = 0; i < qd; i++) {
+            Task t = new Task(i, this);
+            if (dataOps) {
+                t.buf = DmaBuffer.allocate(opts.ioSize(), align);
+                if (w.verifies()) {
+                    t.verifyBuf = DmaBuffer.allocate(opts.ioSize(), align);
+                } else if (w.writes()) {
+                    t.buf.fill(0, opts.ioSize(), (byte) (0xA5 ^ i));
+                }
+            }
+            tasks[i] = t;
+        }
+        if (opts.timeoutSeconds() > 0) {
+            timeoutPoller = reactor.registerPoller("bdevperf_timeout_" + name, this::checkTimeouts, 100, TimeUnit.MILLISECONDS);
+        }
+        if (w == Workload.RESET) {
+            resetPoller = reactor.registerPoller("bdevperf_reset_" + name, this::submitReset, RESET_PERIOD_NANOS, TimeUnit.NANOSECONDS);
+        }
+        startNanos = System.nanoTime();
+        allocStart = THREADS.getThreadAllocatedBytes(Thread.currentThread().getId());
+        started.complete(null);
+        for (Task t : tasks) {
+            if (draining) {
+                break;
+            }
+            submit(t);
+        }
+        if (inFlight == 0 && draining) {
+            finish();
+        }
+    }
+
+    private void fail(String why) {
+        error = why;
+        endStatus = "failed";
+        started.completeExceptionally(new IllegalStateException(why));
+        finished = true;
+        release();
+        done.complete(new Result(this, snapshotNow(), endStatus, error));
+    }
+
+    // ------------------------------------------------------------------ submit
+
+    private long nextOffsetIndex() {
+        Workload w = opts.workload();
+        if (w.random()) {
+            long r = rng;
+            r ^= r << 13;
+            r ^= r >>> 7;
+            r ^= r << 17;
+            rng = r;
+            return (r >>> 1) % sizeInIos;
+        }
+        long idx = nextSeq;
+        if (outstanding != null) {
+            while ((outstanding[(int) (idx >>> 6)] & (1L << idx)) != 0) {
+                idx = idx + 1 == sizeInIos ? 0 : idx + 1;
+            }
+            outstanding[(int) (idx >>> 6)] |= 1L << idx;
+        }
+        nextSeq = idx + 1 == sizeInIos ? 0 : idx + 1;
+        return idx;
+    }
+
+    private void submit(Task t) {
+        long idx = nextOffsetIndex();
+        t.offsetBlocks = rangeStart + idx * ioBlocks;
+        t.timedOut = false;
+        t.submitLoopNanos = reactor.now();
+        Workload w = opts.workload();
+        switch (w) {
+            case READ, RANDREAD -> t.writePhase = false;
+            case WRITE, RANDWRITE -> t.writePhase = true;
+            case RW, RANDRW -> t.writePhase = nextPercent() >= opts.rwMixRead();
+            case VERIFY, RESET -> {
+                t.writePhase = true;
+                fillPattern(t);
+            }
+            default -> {
+            }
+        }
+        t.inFlight = true;
+        inFlight++;
+        issue(t);
+    }
+
+    private int nextPercent() {
+        long r = rng;
+        r ^= r << 13;
+        r ^= r >>> 7;
+        r ^= r << 17;
+        rng = r;
+        return (int) ((r >>> 1) % 100);
+    }
+
+    /** Submits the task's current step; ENOMEM waits for a free I/O (SPDK's io_wait), anything else drains. */
+    private void issue(Task t) {
+        int rc;
+        switch (opts.workload()) {
+            case UNMAP -> rc = desc.unmapBlocks(ch, t.offsetBlocks, ioBlocks, this, t);
+            case FLUSH -> rc = desc.flushBlocks(ch, t.offsetBlocks, ioBlocks, this, t);
+            case WRITE_ZEROES -> rc = desc.writeZeroesBlocks(ch, t.offsetBlocks, ioBlocks, this, t);
+            case VERIFY, RESET -> rc = t.writePhase
+                    ? desc.writeBlocks(ch, t.buf, 0, t.offsetBlocks, ioBlocks, this, t)
+                    : desc.readBlocks(ch, t.verifyBuf, 0, t.offsetBlocks, ioBlocks, this, t);
+            default -> rc = t.writePhase
+                    ? desc.writeBlocks(ch, t.buf, 0, t.offsetBlocks, ioBlocks, this, t)
+                    : desc.readBlocks(ch, t.buf, 0, t.offsetBlocks, ioBlocks, this, t);
+        }
+        if (rc == Errno.ENOMEM) {
+            if (desc.queueIoWait(ch, t.wait) == 0) {
+                return;
+            }
+            rc = Errno.ENOMEM;
+        }
+        if (rc != 0) {
+            out.println("Job " + name + ": failed to submit I/O at offset_blocks " + t.offsetBlocks + ": " + Errno.name(rc));
+            taskEnded(t);
+            error = "submit failed: " + Errno.name(rc);
+            drainOnReactor("failed");
+        }
+    }
+
+    private void resubmit(Task t) {
+        issue(t);
+    }
+
+    // ------------------------------------------------------------------ completion
+
+    @Override
+    public void onComplete(BdevIo io, IoStatus status, Object arg) {
+        Task t = (Task) arg;
+        if (status == IoStatus.SUCCESS && t.writePhase && opts.workload().verifies()) {
+            t.writePhase = false; // write done: read it back into the second buffer
+            issue(t);
+            return;
+        }
+        long lat = io.latencyNanos();
+        latSum += lat;
+        if (lat < latMin) {
+            latMin = lat;
+        }
+        if (lat > latMax) {
+            latMax = lat;
+        }
+        if (status == IoStatus.SUCCESS) {
+            if (compare && !t.writePhase && !verify(t)) {
+                failed++;
+                taskEnded(t);
+                error = "data miscompare";
+                drainOnReactor("failed");
+                return;
+            }
+            ios++;
+            bytes += opts.ioSize();
+        } else {
+            failed++;
+            if (opts.workload() != Workload.RESET && !opts.continueOnFailure()) {
+                out.println("task offset: " + t.offsetBlocks + " on job bdev=" + bdevName + " fails (" + status + ")");
+                taskEnded(t);
+                error = "I/O failed: " + status;
+                drainOnReactor("failed");
+                return;
+            }
+        }
+        taskEnded(t);
+        if (!draining) {
+            submit(t);
+        } else if (inFlight == 0) {
+            finish();
+        }
+    }
+
+    private void taskEnded(Task t) {
+        t.inFlight = false;
+        inFlight--;
+        if (outstanding != null) {
+            long idx = (t.offsetBlocks - rangeStart) / ioBlocks;
+            outstanding[(int) (idx >>> 6)] &= ~(1L << idx);
+        }
+    }
+
+    // ------------------------------------------------------------------ verify
+
+    /** Each 8-byte word: the block's LBA in the high half, the word index and a per-write sequence below. */
+    private void fillPattern(Task t) {
+        long seq = ++writeSeq;
+        int bs = bdev.blockSize();
+        DmaBuffer b = t.buf;
+        for (int blk = 0; blk < ioBlocks; blk++) {
+            long lba = t.offsetBlocks + blk;
+            long base = (long) blk * bs;
+            for (int wd = 0; wd < bs; wd += 8) {
+                b.putLong(base + wd, (lba << 32) ^ (seq << 12) ^ wd);
+            }
+        }
+    }
+
+    private boolean verify(Task t) {
+        long n = opts.ioSize();
+        DmaBuffer a = t.buf;
+        DmaBuffer b = t.verifyBuf;
+        for (long off = 0; off < n; off += 8) {
+            if (a.getLong(off) != b.getLong(off)) {
+                long lba = t.offsetBlocks + off / bdev.blockSize();
+                out.println("Buffer mismatch! Target: " + name + " Disk Offset: " + lba);
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // ------------------------------------------------------------------ timeouts and resets
+
+    private int checkTimeouts() {
+        long limit = TimeUnit.SECONDS.toNanos(opts.timeoutSeconds());
+        long now = reactor.now();
+        int n = 0;
+        for (Task t : tasks) {
+            if (t.inFlight && !t.timedOut && now - t.submitLoopNanos > limit) {
+                t.timedOut = true;
+                timedOutCount++;
+                n++;
+                if (opts.abortOnTimeout()) {
+                    desc.abort(ch, t, abortDone, null);
+                }
+            }
+        }
+        return n;
+    }
+
+    private int submitReset() {
+        if (resetInFlight || draining) {
+            return 0;
+        }
+        if (desc.reset(ch, resetDone, null) == 0) {
+            resetInFlight = true;
+        }
+        return 1;
+    }
+
+    // ------------------------------------------------------------------ drain and results
+
+    /** Stops submitting; the job finishes when its in-flight I/O completed. Any thread. */
+    void drain(String status) {
+        reactor.send(() -> drainOnReactor(status));
+    }
+
+    private void drainOnReactor(String status) {
+        if (finished) {
+            return;
+        }
+        if (!draining) {
+            draining = true;
+            endNanos = System.nanoTime();
+            if (allocStart >= 0) {
+                allocEnd = THREADS.getThreadAllocatedBytes(Thread.currentThread().getId());
+            }
+            if (!"finished".equals(endStatus)) {
+                status = endStatus;
+            }
+            endStatus = status;
+        } else if ("failed".equals(status)) {
+            endStatus = status;
+        }
+        if (inFlight == 0 && !resetInFlight && tasks != null) {
+            finish();
+        }
+    }
+
+    private void finish() {
+        if (finished) {
+            return;
+        }
+        if (resetInFlight) {
+            reactor.send(this::finish); // let the reset complete first
+            return;
+        }
+        finished = true;
+        if (endNanos == 0) {
+            endNanos = System.nanoTime();
+        }
+        Snapshot s = snapshotNow();
+        release();
+        started.complete(null);
+        done.complete(new Result(this, s, endStatus, error));
+    }
+
+    private void release() {
+        if (timeoutPoller != null) {
+            timeoutPoller.unregister();
+        }
+        if (resetPoller != null) {
+            resetPoller.unregister();
+        }
+        if (ch != null) {
+            ch.put();
+            ch = null;
+        }
+        if (desc != null) {
+            desc.close();
+        }
+        if (tasks != null) {
+            for (Task t : tasks) {
+                if (t.buf != null) {
+                    t.buf.close();
+                }
+                if (t.verifyBuf != null) {
+                    t.verifyBuf.close();
+                }
+            }
+        }
+    }
+
+    private Snapshot snapshotNow() {
+        long end = endNanos != 0 ? endNanos : System.nanoTime();
+        long alloc = allocStart < 0 ? 0
+                : (allocEnd >= 0 ? allocEnd : THREADS.getThreadAllocatedBytes(Thread.currentThread().getId())) - allocStart;
+        return new Snapshot(ios, bytes, failed, timedOutCount, latSum, latMin == Long.MAX_VALUE ? 0 : latMin, latMax,
+                startNanos == 0 ? 0 : end - startNanos, alloc);
+    }
+
+    /** The job's counters now, read on its reactor. Any thread. */
+    CompletableFuture<Snapshot> snapshot() {
+        CompletableFuture<Snapshot> f = new CompletableFuture<>();
+        try {
+            reactor.send(() -> f.complete(snapshotNow()));
+        } catch (RuntimeException e) {
+            f.completeExceptionally(e);
+        }
+        return f;
+    }
+
+    /** SPDK's job header line. */
+    String header() {
+        StringBuilder b = new StringBuilder(" Job: ").append(name).append(" (Core Mask 0x").append(Long.toHexString(1L << core))
+                .append(", workload: ").append(opts.workload().flag());
+        if (opts.workload().mixed()) {
+            b.append(", percentage: ").append(opts.rwMixRead());
+        }
+        b.append(", depth: ").append(opts.queueDepth()).append(", IO size: ").append(opts.ioSize()).append(')');
+        if (opts.workload().verifies()) {
+            b.append("\n\t Verification LBA range: start 0x").append(Long.toHexString(rangeStart)).append(" length 0x")
+                    .append(Long.toHexString(rangeBlocks));
+        }
+        return b.toString();
+    }
+}

@@ -1,0 +1,278 @@
+package io.spindle.examples.bdevperf;
+
+import io.spindle.runtime.CoreMask;
+import io.spindle.runtime.IdleMode;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * bdevperf's command line, with SPDK's flags ({@code examples/bdev/bdevperf}): parsed and checked before
+ * anything starts. A bad flag or value throws {@link UsageException} whose message is the one line to print:
+ * it names the flag and what is allowed.
+ *
+ * <p>Immutable; built by {@link #parse(String...)}.
+ */
+public record BdevPerfOptions(
+        int queueDepth,
+        long ioSize,
+        Workload workload,
+        int rwMixRead,
+        int timeSeconds,
+        CoreMask mask,
+        Path jsonConfig,
+        String target,
+        boolean everyCoreEveryBdev,
+        int periodSeconds,
+        int timeoutSeconds,
+        boolean abortOnTimeout,
+        boolean continueOnFailure,
+        IdleMode idle,
+        boolean pin,
+        Api api,
+        boolean help) {
+
+    /** Upper bound of {@code -q}. */
+    public static final int MAX_QUEUE_DEPTH = 65536;
+    /** Upper bound of {@code -o}: 16 MiB. */
+    public static final long MAX_IO_SIZE = 16L << 20;
+
+    /** {@code -w}: SPDK's workload names. */
+    public enum Workload {
+        READ, WRITE, RANDREAD, RANDWRITE, RW, RANDRW, VERIFY, RESET, UNMAP, FLUSH, WRITE_ZEROES;
+
+        /** The name on the command line and in the output. */
+        public String flag() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        boolean random() {
+            return this == RANDREAD || this == RANDWRITE || this == RANDRW;
+        }
+
+        boolean mixed() {
+            return this == RW || this == RANDRW;
+        }
+
+        boolean verifies() {
+            return this == VERIFY || this == RESET;
+        }
+
+        boolean writes() {
+            return this != READ && this != RANDREAD;
+        }
+
+        static Workload parse(String s) {
+            for (Workload w : values()) {
+                if (w.flag().equals(s)) {
+                    return w;
+                }
+            }
+            throw new UsageException("-w " + s + ": unknown workload; allowed: " + allowed());
+        }
+
+        static String allowed() {
+            StringBuilder b = new StringBuilder();
+            for (Workload w : values()) {
+                b.append(b.length() == 0 ? "" : ", ").append(w.flag());
+            }
+            return b.toString();
+        }
+    }
+
+    /** {@code --api}: how jobs reach the bdevs. */
+    public enum Api {
+        /** Descriptor and channel calls on the reactor: the data path. */
+        DIRECT,
+        /** The typed actor protocol ({@code BdevServer}): what an ordinary actor would use. */
+        ACTOR
+    }
+
+    /** A bad command line; the message is the line to print. */
+    public static final class UsageException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        /** @param message names the flag and what is allowed */
+        public UsageException(String message) {
+            super(message);
+        }
+    }
+
+    /** The help text. */
+    public static String usage() {
+        return String.join("\n",
+                "usage: spindle bdevperf [options]",
+                "  Runs I/O jobs on bdevs and prints SPDK bdevperf's table. Without --json it runs on an embedded",
+                "  Malloc0 (256 MiB, 4096-byte blocks).",
+                "",
+                "  -q <depth>      I/O queue depth per job (1.." + MAX_QUEUE_DEPTH + ", required)",
+                "  -o <size>       I/O size in bytes, suffixes k/m/g allowed (e.g. 4096, 4k, 128K; required)",
+                "  -w <type>       workload: " + Workload.allowed() + " (required)",
+                "  -M <pct>        rwmixread 0..100 for rw/randrw (default 50)",
+                "  -t <sec>        run time in seconds (required, >= 1)",
+                "  -m <mask>       reactor core mask: 0x3, [0,1], 0-1 (default 0x1)",
+                "  -c, --json <f>  JSON config file (SPDK format) that creates the bdevs",
+                "  -T <bdev>       run only on this bdev (default: every leaf bdev)",
+                "  -C              every reactor runs a job on each bdev, the LBA range split between them",
+                "  -S <sec>        print the per-job table every <sec> seconds (default: a one-line summary each second)",
+                "  -k <sec>        I/O timeout in seconds, counted in TO/s (0 = off)",
+                "  -X              abort timed-out I/O (with -k)",
+                "  -f              continue on I/O failure (default: a failed I/O stops its job and fails the run)",
+                "  --idle <mode>   reactor idle strategy: backoff (default), busy (spin, for benchmarks), park, yield",
+                "  --pin           pin each reactor thread to its core",
+                "  --api <api>     direct (default: descriptor calls on the reactor) or actor (typed actor protocol)",
+                "  -h, --help      this text");
+    }
+
+    /** Parses and checks {@code args}; throws {@link UsageException} on the first problem. */
+    public static BdevPerfOptions parse(String... args) {
+        Integer q = null;
+        Long o = null;
+        Workload w = null;
+        Integer mix = null;
+        Integer t = null;
+        CoreMask mask = null;
+        Path json = null;
+        String target = null;
+        boolean everyCore = false;
+        int period = 0;
+        int timeout = 0;
+        boolean abort = false;
+        boolean cont = false;
+        IdleMode idle = IdleMode.BACKOFF;
+        boolean pin = false;
+        Api api = Api.DIRECT;
+        List<String> a = List.of(args);
+        for (int i = 0; i < a.size(); i++) {
+            String f = a.get(i);
+            switch (f) {
+                case "-h", "--help" -> {
+                    return new BdevPerfOptions(1, 4096, Workload.READ, 50, 1, null, null, null, false, 0, 0, false, false,
+                            IdleMode.BACKOFF, false, Api.DIRECT, true);
+                }
+                case "-q" -> q = intIn(f, value(a, ++i, f), 1, MAX_QUEUE_DEPTH, "queue depth");
+                case "-o" -> o = size(f, value(a, ++i, f));
+                case "-w" -> w = Workload.parse(value(a, ++i, f));
+                case "-M" -> mix = intIn(f, value(a, ++i, f), 0, 100, "read percentage");
+                case "-t" -> t = intIn(f, value(a, ++i, f), 1, 24 * 3600, "run time in seconds");
+                case "-m", "--cpumask" -> {
+                    String v = value(a, ++i, f);
+                    try {
+                        mask = CoreMask.parse(v, Runtime.getRuntime().availableProcessors());
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException(f + " " + v + ": " + e.getMessage());
+                    }
+                }
+                case "-c", "--json", "--config" -> {
+                    String v = value(a, ++i, f);
+                    json = Path.of(v);
+                    if (!Files.isReadable(json)) {
+                        throw new UsageException(f + " " + v + ": no such readable file");
+                    }
+                }
+                case "-T" -> target = value(a, ++i, f);
+                case "-C" -> everyCore = true;
+                case "-S" -> period = intIn(f, value(a, ++i, f), 1, 3600, "period in seconds");
+                case "-k" -> timeout = intIn(f, value(a, ++i, f), 0, 3600, "timeout in seconds");
+                case "-X" -> abort = true;
+                case "-f" -> cont = true;
+                case "--idle" -> {
+                    String v = value(a, ++i, f);
+                    try {
+                        idle = IdleMode.parse("--idle", v);
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException("--idle " + v + ": allowed: backoff, busy, park, yield");
+                    }
+                }
+                case "--pin" -> pin = true;
+                case "--api" -> {
+                    String v = value(a, ++i, f);
+                    api = switch (v) {
+                        case "direct" -> Api.DIRECT;
+                        case "actor" -> Api.ACTOR;
+                        default -> throw new UsageException("--api " + v + ": allowed: direct, actor");
+                    };
+                }
+                default -> throw new UsageException(f.startsWith("-") ? f + ": unknown option (see --help)"
+                        : f + ": unexpected argument (see --help)");
+            }
+        }
+        if (q == null) {
+            throw new UsageException("-q: missing; the queue depth is required (1.." + MAX_QUEUE_DEPTH + ")");
+        }
+        if (o == null) {
+            throw new UsageException("-o: missing; the I/O size is required (e.g. -o 4096)");
+        }
+        if (w == null) {
+            throw new UsageException("-w: missing; the workload is required (" + Workload.allowed() + ")");
+        }
+        if (t == null) {
+            throw new UsageException("-t: missing; the run time in seconds is required (>= 1)");
+        }
+        if (mix != null && !w.mixed()) {
+            throw new UsageException("-M " + mix + ": only valid with -w rw or -w randrw, not -w " + w.flag());
+        }
+        if (abort && timeout == 0) {
+            throw new UsageException("-X: needs an I/O timeout (-k <sec> > 0)");
+        }
+        if (api == Api.ACTOR && !(w == Workload.READ || w == Workload.RANDREAD || w == Workload.WRITE || w == Workload.RANDWRITE
+                || w == Workload.RW || w == Workload.RANDRW)) {
+            throw new UsageException("--api actor: supports -w read, write, randread, randwrite, rw, randrw; not " + w.flag());
+        }
+        return new BdevPerfOptions(q, o, w, mix == null ? 50 : mix, t, mask == null ? CoreMask.parse("0x1") : mask, json, target,
+                everyCore, period, timeout, abort, cont, idle, pin, api, false);
+    }
+
+    private static String value(List<String> a, int i, String flag) {
+        if (i >= a.size()) {
+            throw new UsageException(flag + ": missing value (see --help)");
+        }
+        return a.get(i);
+    }
+
+    private static int intIn(String flag, String v, int min, int max, String what) {
+        long n;
+        try {
+            n = Long.parseLong(v.trim());
+        } catch (NumberFormatException e) {
+            throw new UsageException(flag + " " + v + ": not a number; " + what + " must be " + min + ".." + max);
+        }
+        if (n < min || n > max) {
+            throw new UsageException(flag + " " + v + ": out of range; " + what + " must be " + min + ".." + max);
+        }
+        return (int) n;
+    }
+
+    /** A byte count with an optional k/m/g suffix (binary, as SPDK's capacity parser). */
+    static long size(String flag, String v) {
+        String s = v.trim().toLowerCase(Locale.ROOT);
+        long mul = 1;
+        if (s.endsWith("b")) {
+            s = s.substring(0, s.length() - 1);
+        }
+        if (!s.isEmpty()) {
+            char c = s.charAt(s.length() - 1);
+            mul = switch (c) {
+                case 'k' -> 1L << 10;
+                case 'm' -> 1L << 20;
+                case 'g' -> 1L << 30;
+                default -> 1;
+            };
+            if (mul != 1) {
+                s = s.substring(0, s.length() - 1);
+            }
+        }
+        long n;
+        try {
+            n = Long.parseLong(s);
+        } catch (NumberFormatException e) {
+            throw new UsageException(flag + " " + v + ": not a size; use bytes with an optional k/m/g suffix, 1.." + MAX_IO_SIZE);
+        }
+        if (n <= 0 || n > MAX_IO_SIZE / mul) {
+            throw new UsageException(flag + " " + v + ": out of range; the I/O size must be 1.." + MAX_IO_SIZE + " bytes (16m)");
+        }
+        return n * mul;
+    }
+}

@@ -1,0 +1,198 @@
+package io.spindle.examples.bdevperf;
+
+import io.spindle.bdev.BdevLayer;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/** bdevperf: command line, every workload on a real Malloc0, placement, REMOVE and SIGINT drains. */
+class BdevPerfTest {
+
+    /** Output and exit status of one in-process run. */
+    record Run(int rc, String out, String err) {
+    }
+
+    static Run run(String... args) {
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        int rc = BdevPerf.run(args, new PrintStream(o, true, StandardCharsets.UTF_8), new PrintStream(e, true, StandardCharsets.UTF_8));
+        return new Run(rc, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+    }
+
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource(delimiter = '|', value = {
+        "-q 0 -o 4096 -w read -t 1            | -q 0: out of range; queue depth must be 1..65536",
+        "-q x -o 4096 -w read -t 1            | -q x: not a number",
+        "-q 8 -o 4x -w read -t 1              | -o 4x: not a size",
+        "-q 8 -o 32m -w read -t 1             | -o 32m: out of range; the I/O size must be 1..16777216",
+        "-q 8 -o 4096 -w sideways -t 1        | -w sideways: unknown workload; allowed: read, write, randread",
+        "-q 8 -o 4096 -w read -t 0            | -t 0: out of range",
+        "-q 8 -o 4096 -w read -t 1 -M 30      | -M 30: only valid with -w rw or -w randrw",
+        "-q 8 -o 4096 -w randrw -t 1 -M 101   | -M 101: out of range; read percentage must be 0..100",
+        "-o 4096 -w read -t 1                 | -q: missing",
+        "-q 8 -w read -t 1                    | -o: missing",
+        "-q 8 -o 4096 -t 1                    | -w: missing",
+        "-q 8 -o 4096 -w read                 | -t: missing",
+        "-q 8 -o 4096 -w read -t 1 -m 0x0     | -m 0x0:",
+        "-q 8 -o 4096 -w read -t 1 -m 0x100   | -m 0x100:",
+        "-q 8 -o 4096 -w read -t 1 --bogus    | --bogus: unknown option",
+        "-q 8 -o 4096 -w read -t 1 -X         | -X: needs an I/O timeout",
+        "-q 8 -o 4096 -w read -t 1 --idle hot | --idle hot: allowed: backoff, busy, park, yield",
+        "-q 8 -o 4096 -w read -t 1 --api rest | --api rest: allowed: direct, actor",
+        "-q 8 -o 4096 -w read -t 1 -q         | -q: missing value",
+    })
+    @DisplayName("a bad flag or value gets one line naming the flag and what is allowed, exit 2")
+    void badCommandLines(String args, String expected) {
+        Run r = run(args.trim().split("\\s+"));
+        assertEquals(2, r.rc(), r.err());
+        assertThat(r.err()).startsWith("bdevperf: " + expected.trim());
+        assertThat(r.err().strip().lines()).hasSize(1);
+        assertThat(r.out()).isEmpty();
+    }
+
+    @Test
+    void sizesTakeSuffixes() {
+        assertEquals(4096, BdevPerfOptions.size("-o", "4k"));
+        assertEquals(131072, BdevPerfOptions.size("-o", "128K"));
+        assertEquals(1 << 20, BdevPerfOptions.size("-o", "1m"));
+        assertEquals(512, BdevPerfOptions.size("-o", "512"));
+        assertThrows(BdevPerfOptions.UsageException.class, () -> BdevPerfOptions.size("-o", "-4k"));
+    }
+
+    @Test
+    void helpPrintsUsage() {
+        Run r = run("--help");
+        assertEquals(0, r.rc());
+        assertThat(r.out()).contains("-q <depth>").contains("-w <type>").contains("--idle");
+    }
+
+    @ParameterizedTest(name = "-w {0}")
+    @CsvSource({"read", "write", "randread", "randwrite", "rw", "randrw", "verify", "reset", "unmap", "flush", "write_zeroes"})
+    @Timeout(60)
+    @DisplayName("every workload runs on the embedded Malloc0 and prints SPDK's table")
+    void everyWorkload(String w) {
+        Run r = run("-q", "16", "-o", "4096", "-w", w, "-t", "1");
+        assertEquals(0, r.rc(), r.out() + r.err());
+        assertThat(r.out()).contains("Running I/O for 1 seconds...")
+                .contains("Job: Malloc0 (Core Mask 0x1, workload: " + w)
+                .contains("Device Information          : runtime(s)       IOPS      MiB/s     Fail/s     TO/s    Average        min        max")
+                .contains("Total").doesNotContain("mismatch").doesNotContain("fails");
+        assertThat(totalIops(r.out())).isGreaterThan(0);
+        if (w.equals("verify") || w.equals("reset")) {
+            assertThat(r.out()).contains("Verification LBA range: start 0x0 length 0x10000");
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("-C: every reactor runs a job on the bdev, the LBA range split between them; verify passes")
+    void everyCoreSplitsTheRange() {
+        Run r = run("-q", "32", "-o", "4k", "-w", "verify", "-t", "1", "-m", "0x3", "-C");
+        assertEquals(0, r.rc(), r.out() + r.err());
+        assertThat(r.out()).contains("Core Mask 0x1").contains("Core Mask 0x2")
+                .contains("Verification LBA range: start 0x0 length 0x8000")
+                .contains("Verification LBA range: start 0x8000 length 0x8000");
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("-T names a bdev that does not exist: one line naming -T and the bdevs there are")
+    void unknownTarget() {
+        Run r = run("-q", "8", "-o", "4k", "-w", "read", "-t", "1", "-T", "Nope0");
+        assertEquals(2, r.rc());
+        assertThat(r.err()).startsWith("bdevperf: -T Nope0: no such bdev (have: Malloc0)");
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("an I/O size that is not a multiple of the block size fails the job with a clear reason")
+    void ioSizeNotAMultipleOfTheBlockSize() {
+        Run r = run("-q", "8", "-o", "1000", "-w", "read", "-t", "1");
+        assertEquals(1, r.rc(), r.out());
+        assertThat(r.out()).contains("-o 1000: the I/O size must be a multiple of Malloc0's block size 4096");
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("REMOVE of a job's bdev drains that job: status terminated, every I/O completed, run ends")
+    void removeDrainsTheJob() throws Exception {
+        BdevPerfOptions o = BdevPerfOptions.parse("-q", "64", "-o", "4096", "-w", "randread", "-t", "30");
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        BdevPerf perf = new BdevPerf(o, new PrintStream(buf, true, StandardCharsets.UTF_8));
+        perf.duringRun = spindle -> {
+            try {
+                Thread.sleep(300);
+                BdevLayer.of(spindle).unregister("Malloc0").toCompletableFuture().get(20, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        };
+        long t0 = System.nanoTime();
+        int rc = perf.execute();
+        String out = buf.toString(StandardCharsets.UTF_8);
+        assertEquals(0, rc, out);
+        assertThat(out).contains("bdev Malloc0 removed; draining").contains("Job Malloc0 on core 0: terminated");
+        assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0)).isLessThan(25); // did not run the full -t 30
+    }
+
+    @Test
+    @Timeout(90)
+    @DisplayName("SIGINT drains the jobs, prints the table with status terminated, and the process exits")
+    void sigintDrains() throws Exception {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (a.startsWith("--add-") || a.startsWith("-D")) {
+                cmd.add(a);
+            }
+        }
+        cmd.add("-cp");
+        cmd.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
+        cmd.add(BdevPerf.class.getName());
+        cmd.addAll(List.of("-q", "32", "-o", "4096", "-w", "verify", "-t", "60"));
+        Path log = Files.createTempFile("bdevperf-sigint", ".log");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
+            while (!Files.readString(log).contains("IOPS,") && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertThat(Files.readString(log)).contains("Running I/O for 60 seconds...");
+            new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
+            assertThat(p.waitFor(40, TimeUnit.SECONDS)).as("exited after SIGINT").isTrue();
+            String out = Files.readString(log);
+            assertThat(out).contains("Total").contains("Job Malloc0 on core 0: terminated").doesNotContain("mismatch");
+            assertThat(totalIops(out)).isGreaterThan(0);
+        } finally {
+            p.destroyForcibly();
+            Files.deleteIfExists(log);
+        }
+    }
+
+    /** The IOPS column of the Total row. */
+    static double totalIops(String out) {
+        for (String line : out.split("\n")) {
+            if (line.startsWith(" Total")) {
+                String[] f = line.substring(line.indexOf(':') + 1).trim().split("\\s+");
+                return Double.parseDouble(f[0]);
+            }
+        }
+        throw new AssertionError("no Total row in:\n" + out);
+    }
+}
