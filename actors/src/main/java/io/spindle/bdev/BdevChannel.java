@@ -62,7 +62,13 @@ public final class BdevChannel {
 
     /** Entry point for an accepted I/O (validated by the descriptor). */
     void submit(BdevIo io) {
-        io.submitNanos = System.nanoTime();
+        BdevMgmt m = mgmt;
+        if (m.stampValid) {
+            m.stampValid = false;
+            io.submitNanos = m.stampNanos;
+        } else {
+            io.submitNanos = System.nanoTime();
+        }
         IoType t = io.type;
         if (t == IoType.RESET) {
             startReset(io); // a reset is never refused by a freeze: it queues behind the one in progress
@@ -254,18 +260,23 @@ public final class BdevChannel {
             childDone(parent, io);
             return;
         }
-        long lat = System.nanoTime() - io.submitNanos;
+        long now = System.nanoTime();
+        long lat = now - io.submitNanos;
         io.latencyNanos = lat;
         stats.record(io.userType, io.status, io.numBlocks * bdev.blockSize, lat);
         if (bdev.histogramEnabled) {
             recordHistogram(lat);
         }
+        BdevMgmt m = mgmt;
+        m.stampNanos = now;
+        m.stampValid = true;
         try {
             io.cb.onComplete(io, io.status, io.cbArg);
         } catch (Throwable e) {
             BdevLayer.LOG.error("bdev={}: completion callback threw for {}", bdev.name(), io, e);
         } finally {
-            mgmt.release(io);
+            m.stampValid = false;
+            m.release(io);
         }
     }
 

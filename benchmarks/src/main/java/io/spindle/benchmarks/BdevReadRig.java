@@ -27,7 +27,8 @@ import java.util.concurrent.TimeUnit;
  * reactor thread: {@link #run(long)} asks the reactor to complete {@code n} reads at queue depth {@code qd}
  * (each completion submits the next read at a new pseudo-random block) and waits for the last one. The
  * benchmark thread only starts a batch and spins until it ends, so a batch of thousands of I/Os carries one
- * cross-thread hand-off.
+ * cross-thread hand-off. The benchmark thread parks while a batch runs (a spinning waiter measurably slows
+ * the reactor on this 2-vCPU machine kind), and the reactor unparks it when the batch ends.
  *
  * <p>Allocation is measured where the data path runs: {@link #reactorAllocatedBytes()} reads the reactor
  * thread's allocation counter ({@code com.sun.management.ThreadMXBean}); JMH's {@code -prof gc} adds every
@@ -56,11 +57,13 @@ final class BdevReadRig implements AutoCloseable, IoCallback {
     private long toSubmit;
     private int inFlight;
     private long rng = 0x9E3779B97F4A7C15L;
+    private final long ioCount;
     private int failures;
     private final Runnable startBatch = this::startBatch;
     private long batch;
     // written by the reactor when a batch ends, read by the benchmark thread
     private volatile long batchesDone;
+    private volatile Thread waiter;
 
     /**
      * @param backend  {@code null} or {@code malloc}
@@ -73,6 +76,7 @@ final class BdevReadRig implements AutoCloseable, IoCallback {
         this.numBlocks = (long) sizeMiB * 1024 * 1024 / blockSize;
         this.ioBlocks = ioBytes / blockSize;
         this.qd = qd;
+        this.ioCount = numBlocks / ioBlocks;
         BdevSubsystem bdevs = new BdevSubsystem().onStart(layer -> switch (backend) {
             case "null" -> layer.module(NullModule.class).create(layer, NullModule.Options.of("Bench0", numBlocks, blockSize));
             case "malloc" -> layer.module(MallocModule.class).create(layer, MallocModule.Options.of("Bench0", numBlocks, blockSize));
@@ -119,13 +123,33 @@ final class BdevReadRig implements AutoCloseable, IoCallback {
     void run(long n) {
         long target = batchesDone + 1;
         toSubmit = n; // published to the reactor by the queue hand-off in send
+        waiter = Thread.currentThread();
         reactor.send(startBatch);
         while (batchesDone < target) {
-            Thread.onSpinWait();
+            java.util.concurrent.locks.LockSupport.park(this); // parked, not spinning: the reactor keeps its core
         }
         if (failures != 0) {
             throw new IllegalStateException(failures + " reads failed");
         }
+    }
+
+    /**
+     * Runs {@code work} on the reactor thread, under the same conditions as {@link #run(long)} (the benchmark
+     * thread parked meanwhile), and returns its result: for baselines measured where the I/O path runs.
+     */
+    long runOnReactor(java.util.function.LongSupplier work) {
+        long target = batchesDone + 1;
+        waiter = Thread.currentThread();
+        long[] result = new long[1];
+        reactor.send(() -> {
+            result[0] = work.getAsLong();
+            batchesDone = ++batch;
+            java.util.concurrent.locks.LockSupport.unpark(waiter);
+        });
+        while (batchesDone < target) {
+            java.util.concurrent.locks.LockSupport.park(this);
+        }
+        return result[0];
     }
 
     /** On the reactor: fill the queue. */
@@ -141,7 +165,7 @@ final class BdevReadRig implements AutoCloseable, IoCallback {
         rng ^= rng << 13;
         rng ^= rng >>> 7;
         rng ^= rng << 17;
-        long block = ((rng >>> 1) % (numBlocks / ioBlocks)) * ioBlocks;
+        long block = ((rng >>> 1) % ioCount) * ioBlocks;
         int rc = desc.readBlocks(ch, buffers[slot], 0, block, ioBlocks, this, slots[slot]);
         if (rc != 0) {
             throw new IllegalStateException("read refused: " + Errno.name(rc));
@@ -159,6 +183,7 @@ final class BdevReadRig implements AutoCloseable, IoCallback {
             submit((Integer) arg);
         } else if (inFlight == 0) {
             batchesDone = batch;
+            java.util.concurrent.locks.LockSupport.unpark(waiter);
         }
     }
 

@@ -22,7 +22,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * A 4 KiB malloc-bdev read against the bare copy it is made of, in the same run: {@code bareCopy} copies 4 KiB
  * from a pseudo-random 4 KiB-aligned offset of an off-heap region as large as the bdev into a 4 KiB
- * {@link DmaBuffer}, with the same random sequence; {@code mallocRead} reads the same way through the bdev
+ * {@link DmaBuffer} (rotating over the same {@code qd} buffers the reads use), with the same random sequence, on the reactor thread (the benchmark thread parked, as
+ * for the reads); {@code mallocRead} reads the same way through the bdev
  * layer (closed loop at queue depth {@code qd} on one reactor, see {@link BdevReadRig}). The bdev layer's
  * budget: {@code mallocRead} within 20% of {@code bareCopy}.
  *
@@ -49,7 +50,7 @@ public class MallocReadBench {
     @Param({"256"})
     public int sizeMiB;
 
-    @Param({"32"})
+    @Param({"1", "32"})
     public int qd;
 
     /** The bare-copy baseline's own region and target buffer. */
@@ -57,8 +58,28 @@ public class MallocReadBench {
     public static class Copy {
         DmaBuffer region;
         DmaBuffer target;
+        /** The rig's read buffers (one per queue slot): the copies land where the reads land. */
+        long[] targets;
         long blocks;
         long rng = 0x9E3779B97F4A7C15L;
+        /** {@value #BATCH} copies from pseudo-random blocks; returns a word of the target so nothing is dead. */
+        final java.util.function.LongSupplier copies = this::copyBatch;
+
+        long copyBatch() {
+            long base = region.address();
+            long[] dst = targets;
+            int n = dst.length;
+            long r = rng;
+            for (int i = 0; i < BATCH; i++) {
+                r ^= r << 13;
+                r ^= r >>> 7;
+                r ^= r << 17;
+                long block = (r >>> 1) % blocks;
+                UnsafeMemory.MEMORY.copyMemory(base + block * IO, dst[i % n], IO);
+            }
+            rng = r;
+            return target.getLong(0);
+        }
 
         @Setup(Level.Trial)
         public void setUp(MallocReadBench b) {
@@ -66,6 +87,10 @@ public class MallocReadBench {
             region.fill(0, region.capacity(), (byte) 1); // touch every page, as the malloc bdev's memory is
             target = DmaBuffer.allocate(IO, 4096);
             blocks = region.capacity() / IO;
+            targets = new long[b.qd];
+            for (int i = 0; i < b.qd; i++) {
+                targets[i] = b.rig.buffer(i).address();
+            }
         }
 
         @TearDown(Level.Trial)
@@ -75,7 +100,7 @@ public class MallocReadBench {
         }
     }
 
-    private BdevReadRig rig;
+    BdevReadRig rig;
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
@@ -96,17 +121,6 @@ public class MallocReadBench {
     @Benchmark
     @OperationsPerInvocation(BATCH)
     public long bareCopy(Copy c) {
-        long base = c.region.address();
-        long dst = c.target.address();
-        long r = c.rng;
-        for (int i = 0; i < BATCH; i++) {
-            r ^= r << 13;
-            r ^= r >>> 7;
-            r ^= r << 17;
-            long block = (r >>> 1) % c.blocks;
-            UnsafeMemory.MEMORY.copyMemory(base + block * IO, dst, IO);
-        }
-        c.rng = r;
-        return c.target.getLong(0);
+        return rig.runOnReactor(c.copies); // on the reactor thread, as the malloc module's copies are
     }
 }

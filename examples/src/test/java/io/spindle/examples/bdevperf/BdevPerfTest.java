@@ -185,6 +185,107 @@ class BdevPerfTest {
         }
     }
 
+    @Test
+    @Timeout(60)
+    @DisplayName("--json: SPDK's config format creates the targets; verify on a null bdev says it skips the compare")
+    void jsonConfig(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path cfg = dir.resolve("bdevs.json");
+        Files.writeString(cfg, """
+                {"subsystems":[{"subsystem":"accel","config":[]},{"subsystem":"bdev","config":[
+                  {"method":"bdev_set_options","params":{"bdev_io_pool_size":65535}},
+                  {"method":"bdev_malloc_create","params":{"name":"MallocA","block_size":512,"num_blocks":8192}},
+                  {"method":"bdev_null_create","params":{"name":"Null0","block_size":4096,"num_blocks":1024}},
+                  {"method":"bdev_wait_for_examine"}]}]}
+                """);
+        Run r = run("-q", "8", "-o", "4096", "-w", "verify", "-t", "1", "-m", "0x3", "--json", cfg.toString());
+        assertEquals(0, r.rc(), r.out() + r.err());
+        assertThat(r.out()).contains("Job: MallocA (Core Mask 0x1").contains("Job: Null0 (Core Mask 0x2")
+                .contains("Null0 (null) does not store data; verify writes and reads back but skips the compare");
+    }
+
+    @ParameterizedTest(name = "{1}")
+    @CsvSource(delimiter = '|', value = {
+        "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"method\":\"bdev_malloc_create\",\"params\":{\"name\":\"M\",\"block_size\":1000,\"num_blocks\":8}}]}]}"
+            + " | config[0] method bdev_malloc_create: params.block_size 1000: must be a power of two >= 512",
+        "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"method\":\"bdev_null_create\",\"params\":{\"block_size\":512,\"num_blocks\":8}}]}]}"
+            + " | config[0] method bdev_null_create: params.name is required",
+        "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"method\":\"bdev_nvme_attach_controller\",\"params\":{}}]}]}"
+            + " | config[0] method bdev_nvme_attach_controller: method not supported",
+        "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"method\":\"bdev_malloc_create\",\"params\":{\"name\":\"M\",\"block_size\":512}}]}]}"
+            + " | config[0] method bdev_malloc_create: params.num_blocks is required",
+        "{\"subsystems\": [ | not valid JSON at line 1",
+    })
+    @DisplayName("--json errors name the file, the entry's index, the method and the field; exit 2")
+    void badJsonConfig(String json, String expected, @org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path cfg = dir.resolve("bad.json");
+        Files.writeString(cfg, json);
+        Run r = run("-q", "8", "-o", "4096", "-w", "read", "-t", "1", "--json", cfg.toString());
+        assertEquals(2, r.rc(), r.out() + r.err());
+        assertThat(r.err()).startsWith("bdevperf: --json " + cfg).contains(expected.trim());
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("--json: an entry that fails to apply removes the bdevs created before it (nothing half-applied)")
+    void jsonConfigAllOrNothing(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path cfg = dir.resolve("dup.json");
+        Files.writeString(cfg, """
+                {"subsystems":[{"subsystem":"bdev","config":[
+                  {"method":"bdev_malloc_create","params":{"name":"Dup0","block_size":512,"num_blocks":64}},
+                  {"method":"bdev_null_create","params":{"name":"Dup0","block_size":512,"num_blocks":64}}]}]}
+                """);
+        Run r = run("-q", "8", "-o", "4096", "-w", "read", "-t", "1", "--json", cfg.toString());
+        assertEquals(2, r.rc(), r.out() + r.err());
+        assertThat(r.err()).contains("config[1] method bdev_null_create").contains("Dup0")
+                .contains("(the 1 bdev(s) created before it were removed)");
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("verify: data changed behind the job's back is a miscompare that names the job and offset and fails the run")
+    void verifyDetectsMiscompare() throws Exception {
+        BdevPerfOptions o = BdevPerfOptions.parse("-q", "4", "-o", "4096", "-w", "verify", "-t", "20");
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        BdevPerf perf = new BdevPerf(o, new PrintStream(buf, true, StandardCharsets.UTF_8));
+        perf.duringRun = spindle -> Scribbler.start(BdevLayer.of(spindle), spindle.reactors().reactor(0));
+        int rc = perf.execute();
+        String out = buf.toString(StandardCharsets.UTF_8);
+        assertEquals(1, rc, out);
+        assertThat(out).containsPattern("Buffer mismatch! Target: Malloc0 Disk Offset: \\d+")
+                .contains("Job Malloc0 failed: data miscompare");
+    }
+
+    /** A second writer on the reactor: zeroes the first 16 blocks of Malloc0 over and over (QD 1). */
+    static final class Scribbler implements io.spindle.bdev.IoCallback {
+        private final io.spindle.bdev.BdevDescriptor desc;
+        private final io.spindle.runtime.IoChannel<io.spindle.bdev.BdevChannel> ch;
+        private final io.spindle.bdev.DmaBuffer zeroes = io.spindle.bdev.DmaBuffer.allocate(4096, 4096).fill(0, 4096, (byte) 0);
+        private int left = 200_000;
+        private long block;
+
+        private Scribbler(BdevLayer layer) {
+            desc = layer.open("Malloc0", true, (event, b, d) -> left = 0);
+            ch = desc.getIoChannel();
+        }
+
+        static void start(BdevLayer layer, io.spindle.runtime.Reactor reactor) {
+            reactor.send(() -> new Scribbler(layer).next());
+        }
+
+        private void next() {
+            if (left-- <= 0 || desc.writeBlocks(ch, zeroes, 0, block++ & 15, 1, this, null) != 0) {
+                ch.put();
+                desc.close();
+                zeroes.close();
+            }
+        }
+
+        @Override
+        public void onComplete(io.spindle.bdev.BdevIo io, io.spindle.bdev.IoStatus status, Object arg) {
+            next();
+        }
+    }
+
     /** The IOPS column of the Total row. */
     static double totalIops(String out) {
         for (String line : out.split("\n")) {
