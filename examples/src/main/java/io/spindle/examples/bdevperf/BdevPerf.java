@@ -115,6 +115,9 @@ public final class BdevPerf {
                 BdevPerfConfig.apply(spindle, opts.jsonConfig());
             }
             List<Bdev> targets = targets(layer);
+            if (opts.api() == BdevPerfOptions.Api.ACTOR) {
+                return runActorJobs(targets, spindle);
+            }
             ReactorGroup reactors = spindle.reactors();
             place(targets, reactors, layer, coreCount);
             CoordinatedShutdown.get(spindle.system()).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "bdevperf-drain",
@@ -316,8 +319,29 @@ public final class BdevPerf {
         return rc;
     }
 
-    /** SPDK's table: a header, per job its line and row, then the Total row. */
+    /** One line pair of the table: the job header and its counters. */
+    record Row(String header, String name, BdevPerfJob.Snapshot s) {
+    }
+
     private void table(List<BdevPerfJob.Snapshot> snaps, boolean withStatus) {
+        List<Row> rows = new ArrayList<>();
+        for (int i = 0; i < snaps.size() && i < jobs.size(); i++) {
+            rows.add(new Row(jobs.get(i).header(), jobs.get(i).name, snaps.get(i)));
+        }
+        printTable(rows);
+        if (withStatus) {
+            for (int i = 0; i < jobs.size(); i++) {
+                BdevPerfJob j = jobs.get(i);
+                BdevPerfJob.Result r = j.done().getNow(null);
+                if (r != null && !"finished".equals(r.status())) {
+                    out.println(" Job " + j.name + " on core " + j.core + ": " + r.status() + (r.error() != null ? " (" + r.error() + ")" : ""));
+                }
+            }
+        }
+    }
+
+    /** SPDK's table: a header, per job its line and row, then the Total row. */
+    private void printTable(List<Row> rows) {
         out.printf(Locale.ROOT, "%n%98s%n", "Latency(us)");
         out.printf(Locale.ROOT, " %-28s: %10s %10s %10s %10s %8s %10s %10s %10s%n", "Device Information", "runtime(s)", "IOPS", "MiB/s",
                 "Fail/s", "TO/s", "Average", "min", "max");
@@ -329,9 +353,8 @@ public final class BdevPerf {
         long tCount = 0;
         long tMin = Long.MAX_VALUE;
         long tMax = 0;
-        for (int i = 0; i < snaps.size() && i < jobs.size(); i++) {
-            BdevPerfJob job = jobs.get(i);
-            BdevPerfJob.Snapshot s = snaps.get(i);
+        for (Row row : rows) {
+            BdevPerfJob.Snapshot s = row.s();
             double sec = s.elapsedNanos() / 1e9;
             double iops = sec > 0 ? s.ios() / sec : 0;
             double mib = iops * opts.ioSize() / (1 << 20);
@@ -339,8 +362,8 @@ public final class BdevPerf {
             double to = sec > 0 ? s.timedOut() / sec : 0;
             long count = s.ios() + s.failed();
             double avg = count > 0 ? s.latencySumNanos() / 1e3 / count : 0;
-            out.println(job.header());
-            out.printf(Locale.ROOT, "\t %-20s: %10.2f %10.2f %10.2f %10.2f %8.2f %10.2f %10.2f %10.2f%n", job.name, sec, iops, mib, fail, to,
+            out.println(row.header());
+            out.printf(Locale.ROOT, "\t %-20s: %10.2f %10.2f %10.2f %10.2f %8.2f %10.2f %10.2f %10.2f%n", row.name(), sec, iops, mib, fail, to,
                     avg, s.latencyMinNanos() / 1e3, s.latencyMaxNanos() / 1e3);
             tIops += iops;
             tMib += mib;
@@ -356,14 +379,39 @@ public final class BdevPerf {
         out.println(" " + "=".repeat(115));
         out.printf(Locale.ROOT, " %-28s: %10s %10.2f %10.2f %10.2f %8.2f %10.2f %10.2f %10.2f%n", "Total", "", tIops, tMib, tFail, tTo,
                 tCount > 0 ? tLatSum / 1e3 / tCount : 0, tMin == Long.MAX_VALUE ? 0 : tMin / 1e3, tMax / 1e3);
-        if (withStatus) {
-            for (int i = 0; i < jobs.size(); i++) {
-                BdevPerfJob j = jobs.get(i);
-                BdevPerfJob.Result r = j.done().getNow(null);
-                if (r != null && !"finished".equals(r.status())) {
-                    out.println(" Job " + j.name + " on core " + j.core + ": " + r.status() + (r.error() != null ? " (" + r.error() + ")" : ""));
-                }
+    }
+
+    /** {@code --api actor}: one job per target through the typed actor protocol. */
+    private int runActorJobs(List<Bdev> targets, Spindle spindle) throws Exception {
+        List<BdevPerfActorJob> aj = new ArrayList<>();
+        for (Bdev b : targets) {
+            aj.add(new BdevPerfActorJob(spindle, b, opts));
+        }
+        out.println("Running I/O for " + opts.timeSeconds() + " seconds... (--api actor: requests through BdevServer)");
+        out.flush();
+        for (BdevPerfActorJob j : aj) {
+            j.start();
+        }
+        try {
+            String why = runEnd.get(opts.timeSeconds(), TimeUnit.SECONDS);
+            out.println("run " + why);
+        } catch (TimeoutException e) {
+            // the run time is over
+        }
+        List<Row> rows = new ArrayList<>();
+        for (BdevPerfActorJob j : aj) {
+            rows.add(new Row(" Job: " + j.name + " (actor API, workload: " + opts.workload().flag() + ", depth: " + opts.queueDepth()
+                    + ", IO size: " + opts.ioSize() + ")", j.name, j.drain()));
+        }
+        printTable(rows);
+        int rc = 0;
+        for (Row r : rows) {
+            if (r.s().failed() > 0 && !opts.continueOnFailure()) {
+                rc = 1;
             }
         }
+        exitCode.complete(rc);
+        out.flush();
+        return rc;
     }
 }

@@ -34,6 +34,10 @@ public record BdevPerfOptions(
         Api api,
         boolean help) {
 
+    /** {@code -q} when not given (SPDK's bdevperf requires it). */
+    public static final int DEFAULT_QUEUE_DEPTH = 128;
+    /** {@code -o} when not given (SPDK's bdevperf requires it). */
+    public static final long DEFAULT_IO_SIZE = 4096;
     /** Upper bound of {@code -q}. */
     public static final int MAX_QUEUE_DEPTH = 65536;
     /** Upper bound of {@code -o}: 16 MiB. */
@@ -107,8 +111,8 @@ public record BdevPerfOptions(
                 "  Runs I/O jobs on bdevs and prints SPDK bdevperf's table. Without --json it runs on an embedded",
                 "  Malloc0 (256 MiB, 4096-byte blocks).",
                 "",
-                "  -q <depth>      I/O queue depth per job (1.." + MAX_QUEUE_DEPTH + ", required)",
-                "  -o <size>       I/O size in bytes, suffixes k/m/g allowed (e.g. 4096, 4k, 128K; required)",
+                "  -q <depth>      I/O queue depth per job (1.." + MAX_QUEUE_DEPTH + ", default " + DEFAULT_QUEUE_DEPTH + ")",
+                "  -o <size>       I/O size in bytes, suffixes k/m/g allowed (e.g. 4096, 4k, 128K; default " + DEFAULT_IO_SIZE + ")",
                 "  -w <type>       workload: " + Workload.allowed() + " (required)",
                 "  -M <pct>        rwmixread 0..100 for rw/randrw (default 50)",
                 "  -t <sec>        run time in seconds (required, >= 1)",
@@ -200,10 +204,10 @@ public record BdevPerfOptions(
             }
         }
         if (q == null) {
-            throw new UsageException("-q: missing; the queue depth is required (1.." + MAX_QUEUE_DEPTH + ")");
+            q = DEFAULT_QUEUE_DEPTH; // SPDK requires -q; Spindle defaults it
         }
         if (o == null) {
-            throw new UsageException("-o: missing; the I/O size is required (e.g. -o 4096)");
+            o = DEFAULT_IO_SIZE; // SPDK requires -o; Spindle defaults it
         }
         if (w == null) {
             throw new UsageException("-w: missing; the workload is required (" + Workload.allowed() + ")");

@@ -38,6 +38,13 @@ public final class HelloBdev {
 
     /** Runs hello_bdev; exits 0 after printing the string read back, 1 on any failure. */
     public static void main(String[] args) throws Exception {
+        if (args.length > 0) {
+            boolean help = args[0].equals("--help") || args[0].equals("-h");
+            (help ? System.out : System.err).println("usage: spindle hello\n  hello_bdev: starts Spindle with a 8 MiB Malloc0 on"
+                    + " reactor 0, writes \"Hello World!\" to block 0, reads it back, prints it and stops. Takes no arguments.");
+            System.exit(help ? 0 : 2);
+        }
+        org.slf4j.LoggerFactory.getILoggerFactory();
         String out = run();
         System.out.println(out != null ? "Read string from bdev: " + out : "hello_bdev failed");
         System.exit(out != null ? 0 : 1);

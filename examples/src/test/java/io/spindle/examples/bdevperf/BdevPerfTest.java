@@ -45,8 +45,6 @@ class BdevPerfTest {
         "-q 8 -o 4096 -w read -t 0            | -t 0: out of range",
         "-q 8 -o 4096 -w read -t 1 -M 30      | -M 30: only valid with -w rw or -w randrw",
         "-q 8 -o 4096 -w randrw -t 1 -M 101   | -M 101: out of range; read percentage must be 0..100",
-        "-o 4096 -w read -t 1                 | -q: missing",
-        "-q 8 -w read -t 1                    | -o: missing",
         "-q 8 -o 4096 -t 1                    | -w: missing",
         "-q 8 -o 4096 -w read                 | -t: missing",
         "-q 8 -o 4096 -w read -t 1 -m 0x0     | -m 0x0:",
@@ -64,6 +62,13 @@ class BdevPerfTest {
         assertThat(r.err()).startsWith("bdevperf: " + expected.trim());
         assertThat(r.err().strip().lines()).hasSize(1);
         assertThat(r.out()).isEmpty();
+    }
+
+    @Test
+    void queueDepthAndIoSizeDefaultTo128And4096() {
+        BdevPerfOptions o = BdevPerfOptions.parse("-w", "verify", "-t", "2", "-m", "0x3");
+        assertEquals(128, o.queueDepth());
+        assertEquals(4096, o.ioSize());
     }
 
     @Test
@@ -97,6 +102,16 @@ class BdevPerfTest {
         if (w.equals("verify") || w.equals("reset")) {
             assertThat(r.out()).contains("Verification LBA range: start 0x0 length 0x10000");
         }
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("--api actor: the same workload through the typed actor protocol completes and prints the table")
+    void actorApi() {
+        Run r = run("-q", "16", "-o", "4096", "-w", "randrw", "-t", "1", "-m", "0x3", "--api", "actor");
+        assertEquals(0, r.rc(), r.out() + r.err());
+        assertThat(r.out()).contains("Job: Malloc0 (actor API, workload: randrw, depth: 16, IO size: 4096)");
+        assertThat(totalIops(r.out())).isGreaterThan(0);
     }
 
     @Test
