@@ -2,6 +2,8 @@ package io.spindle.app;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.spindle.rpc.spi.RpcState;
+import io.spindle.runtime.Reactor;
 import io.spindle.runtime.ReactorGroup;
 import io.spindle.runtime.ReactorStats;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -17,6 +19,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
 
 /**
  * The front door: a running Spindle instance, standalone or embedded.
@@ -44,6 +47,10 @@ public final class Spindle {
     private final boolean ownsSystem;
     private final AtomicBoolean stopRequested = new AtomicBoolean();
     private final CompletableFuture<SpindleApp.Stopped> stopped = new CompletableFuture<>();
+    private final CompletableFuture<Void> initialized = new CompletableFuture<>();
+    private volatile RpcState rpcState;
+    private volatile java.nio.file.Path rpcSocket;
+    private volatile java.net.InetSocketAddress rpcTcp;
 
     Spindle(ActorSystem<?> system, ActorRef<SpindleApp.Command> app, ReactorGroup reactors, SpindleConfig config, boolean ownsSystem) {
         this.system = system;
@@ -51,6 +58,7 @@ public final class Spindle {
         this.reactors = reactors;
         this.config = config;
         this.ownsSystem = ownsSystem;
+        this.rpcState = config.waitForStartInit() ? RpcState.STARTUP : RpcState.RUNTIME;
     }
 
     /**
@@ -188,6 +196,73 @@ public final class Spindle {
     /** Whether this instance owns (and terminates) its ActorSystem. */
     public boolean isStandalone() {
         return ownsSystem;
+    }
+
+    /**
+     * The RPC state: {@link RpcState#STARTUP} while an app configured with
+     * {@link SpindleConfig.Builder#waitForStartInit(boolean)} waits for {@link #startInit()}, else
+     * {@link RpcState#RUNTIME}. Any thread.
+     */
+    public RpcState rpcState() {
+        return rpcState;
+    }
+
+    /**
+     * {@code framework_start_init}: initialises the subsystems of an app that waits for it. Any thread.
+     *
+     * @return completes when every subsystem is initialised; fails when an init failed (Spindle then stops),
+     *         when the subsystems were initialised already, or when Spindle is stopping
+     */
+    public CompletionStage<Void> startInit() {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        app.tell(new SpindleApp.StartInit(f));
+        return f;
+    }
+
+    /**
+     * Completes once every subsystem is initialised ({@code framework_wait_init}): at once for an app that did
+     * not wait for {@link #startInit()}; fails when the init failed.
+     */
+    public CompletionStage<Void> whenInitialized() {
+        return initialized;
+    }
+
+    void markInitialized() {
+        rpcState = RpcState.RUNTIME;
+        initialized.complete(null);
+    }
+
+    void markInitFailed(String reason) {
+        initialized.completeExceptionally(new IllegalStateException(reason));
+    }
+
+    void rpcBound(java.nio.file.Path socket, java.net.InetSocketAddress tcp) {
+        this.rpcSocket = socket;
+        this.rpcTcp = tcp;
+    }
+
+    /** The JSON-RPC server's Unix socket, or null when there is none. */
+    public java.nio.file.Path rpcSocketPath() {
+        return rpcSocket;
+    }
+
+    /** The JSON-RPC server's TCP address (127.0.0.1), or null when there is none. */
+    public java.net.InetSocketAddress rpcTcpAddress() {
+        return rpcTcp;
+    }
+
+    /**
+     * Runs {@code fn} on every reactor, in reactor order, each on its own reactor thread (a forEachReactor walk
+     * the app actor drives, as SPDK's {@code framework_get_reactors} uses {@code spdk_for_each_reactor}).
+     * {@code fn} must not block. Any thread.
+     *
+     * @return completes with the results in reactor order (on the app actor's thread: continue with an async
+     *         stage for anything slow); with an empty list when Spindle is stopping
+     */
+    public <T> CompletionStage<List<T>> onEachReactor(Function<Reactor, T> fn) {
+        CompletableFuture<List<T>> f = new CompletableFuture<>();
+        app.tell(new SpindleApp.OnEachReactor<>(fn, f));
+        return f;
     }
 
     /** Blocks until the stop completes; convenience for {@code main} methods. */

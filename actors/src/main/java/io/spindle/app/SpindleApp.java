@@ -1,5 +1,8 @@
 package io.spindle.app;
 
+import io.spindle.rpc.RpcServer;
+import io.spindle.rpc.RpcServerConfig;
+import io.spindle.rpc.spi.RpcState;
 import io.spindle.runtime.FanOuts;
 import io.spindle.runtime.Reactor;
 import io.spindle.runtime.ReactorGroup;
@@ -27,18 +30,26 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * The app actor ({@code spindle}): owns the reactors, the subsystems' start and stop, and every fan-out
  * context it starts. SPDK's app thread and {@code spdk_app_start}/{@code spdk_app_stop}.
  *
  * <p><b>Start.</b> Create the reactors, register them as dispatchers, spawn one {@link ReactorActor} per
- * reactor on its own reactor, then initialise the subsystems one by one in dependency order. The start
- * result ({@link Started} or {@link StartFailed}) goes to the listener given at creation. A failed init
+ * reactor on its own reactor, start the JSON-RPC server ({@code rpc}, when configured: its sockets are bound
+ * here, so a path in use fails the start), then initialise the subsystems one by one in dependency order. The
+ * start result ({@link Started} or {@link StartFailed}) goes to the listener given at creation. A failed init
  * finishes the subsystems already initialised, in reverse, then stops as below.
  *
+ * <p><b>Waiting for {@code framework_start_init}</b> ({@link SpindleConfig#waitForStartInit()}, SPDK's
+ * {@code --wait-for-rpc}): the start ends, with {@link Started}, once the RPC server runs; the app is then in
+ * {@link RpcState#STARTUP} and initialises the subsystems only on {@link StartInit}. A failed init then fails
+ * the {@link StartInit} requester and stops the app.
+ *
  * <p><b>Stop</b> ({@link Stop}; idempotent; a stop during the start waits for the init step in progress):
- * finish the subsystems in reverse init order; one last {@code forEachReactor} round in which every reactor
+ * stop the RPC server (no new requests; queued responses are flushed); finish the subsystems in reverse init
+ * order; one last {@code forEachReactor} round in which every reactor
  * reports what it still holds (pollers, channels, fan-outs: logged as SPDK warns at thread exit); stop every
  * child actor and wait for their termination; ask the reactors to exit and wait until they have; reply
  * {@link Stopped} to every requester; stop. The stop context (requesters, progress) lives in this actor only.
@@ -47,8 +58,8 @@ import java.util.function.Consumer;
  */
 public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
     /** Messages of the app actor. */
-    public sealed interface Command permits Stop, GetReactorStats, FanOutHop, InitDone, FiniDone, LeakRoundDone,
-            ChildTerminated, CheckReactorsExited, StartTimedOut {
+    public sealed interface Command permits Stop, GetReactorStats, OnEachReactor, StartInit, FanOutHop, InitDone, FiniDone,
+            LeakRoundDone, ChildTerminated, CheckReactorsExited, StartTimedOut {
     }
 
     /** Stops Spindle; {@code replyTo} gets {@link Stopped} when the reactors have exited. Idempotent. */
@@ -57,6 +68,22 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
 
     /** Stats of every reactor, each taken on its reactor by a forEachReactor walk (framework_get_reactors). */
     public record GetReactorStats(ActorRef<List<ReactorStats>> replyTo) implements Command {
+    }
+
+    /**
+     * Runs {@code fn} on every reactor, one after the other in reactor order (a forEachReactor walk this actor
+     * drives), and completes {@code result} with the results in reactor order; with an empty list when Spindle
+     * is stopping. {@code fn} runs on the reactor's thread and must not block.
+     */
+    public record OnEachReactor<T>(Function<Reactor, T> fn, CompletableFuture<List<T>> result) implements Command {
+    }
+
+    /**
+     * {@code framework_start_init}: initialise the subsystems of an app that waits for it. Completes
+     * {@code result} when every subsystem is initialised; fails it when an init failed (the app then stops) or
+     * when the app is not waiting (already initialised, or stopping).
+     */
+    public record StartInit(CompletableFuture<Void> result) implements Command {
     }
 
     /** A fan-out hop reply re-entering the app actor. */
@@ -104,7 +131,7 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
     public record Stopped(boolean clean, List<String> leaks) {
     }
 
-    private enum Phase { STARTING, RUNNING, STOPPING }
+    private enum Phase { STARTING, WAITING_FOR_START_INIT, RUNNING, STOPPING }
 
     private final SpindleConfig config;
     private final Consumer<StartResult> listener;
@@ -123,6 +150,11 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
     private boolean clean = true;
     private long reactorsExitDeadline;
     private CoordinatedShutdownHook shutdownHook;
+    private ActorRef<RpcServer.Command> rpcServer;
+    private boolean waitingForRpcStop;
+    private final List<CompletableFuture<Void>> startInitRequesters = new ArrayList<>();
+    private boolean startedReported;
+    private Cancellable initTimer;
 
     private SpindleApp(ActorContext<Command> ctx, SpindleConfig config, Consumer<StartResult> listener, boolean ownsSystem) {
         super(ctx);
@@ -141,7 +173,36 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
                 () -> ctx.getSelf().tell(StartTimedOut.INSTANCE), ctx.getExecutionContext());
         ctx.getLog().info("{}: starting on core mask {} with {} subsystem(s)", config.name(), config.reactor().mask(),
                 config.subsystems().size());
+        if (config.rpc() != null && !startRpc(config.rpc())) {
+            return;
+        }
+        if (config.waitForStartInit()) {
+            phase = Phase.WAITING_FOR_START_INIT;
+            startTimer.cancel();
+            startedReported = true;
+            ctx.getLog().info("{}: waiting for framework_start_init", config.name());
+            listener.accept(new Started(handle));
+            return;
+        }
         initNext();
+    }
+
+    /** Binds the RPC sockets and spawns the server; on failure the start fails with the reason. */
+    private boolean startRpc(RpcServerConfig rpc) {
+        RpcServer.Bound bound;
+        try {
+            bound = RpcServer.bind(rpc);
+        } catch (java.io.IOException | RuntimeException e) {
+            startFailure = "rpc server: " + e.getMessage();
+            startCause = e;
+            getContext().getLog().error("{}: {}", config.name(), startFailure);
+            beginStop();
+            return false;
+        }
+        handle.rpcBound(bound.socketPath(), bound.tcpAddress());
+        rpcServer = getContext().spawn(bound.behavior(handle, rpc), "rpc");
+        getContext().watchWith(rpcServer, new ChildTerminated(rpcServer));
+        return true;
     }
 
     /**
@@ -162,6 +223,8 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
         return newReceiveBuilder()
                 .onMessage(Stop.class, this::onStop)
                 .onMessage(GetReactorStats.class, this::onGetReactorStats)
+                .onMessage(OnEachReactor.class, this::onOnEachReactor)
+                .onMessage(StartInit.class, this::onStartInit)
                 .onMessage(FanOutHop.class, m -> {
                     m.hop().run();
                     return this;
@@ -215,8 +278,19 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
         if (nextInit >= config.subsystems().size()) {
             phase = Phase.RUNNING;
             startTimer.cancel();
+            if (initTimer != null) {
+                initTimer.cancel();
+            }
+            handle.markInitialized();
             getContext().getLog().info("{}: started", config.name());
-            listener.accept(new Started(handle));
+            for (CompletableFuture<Void> r : startInitRequesters) {
+                r.complete(null);
+            }
+            startInitRequesters.clear();
+            if (!startedReported) {
+                startedReported = true;
+                listener.accept(new Started(handle));
+            }
             return;
         }
         Subsystem s = config.subsystems().get(nextInit);
@@ -254,6 +328,23 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
         return this;
     }
 
+    private Behavior<Command> onStartInit(StartInit m) {
+        if (phase == Phase.WAITING_FOR_START_INIT) {
+            phase = Phase.STARTING;
+            startInitRequesters.add(m.result());
+            getContext().getLog().info("{}: framework_start_init: initialising {} subsystem(s)", config.name(), config.subsystems().size());
+            initTimer = getContext().getSystem().scheduler().scheduleOnce(config.startTimeout(),
+                    () -> getContext().getSelf().tell(StartTimedOut.INSTANCE), getContext().getExecutionContext());
+            initNext();
+        } else if (phase == Phase.STARTING && !startInitRequesters.isEmpty()) {
+            startInitRequesters.add(m.result()); // a second framework_start_init while the first one runs
+        } else {
+            m.result().completeExceptionally(new IllegalStateException(phase == Phase.STOPPING ? "Spindle is stopping"
+                    : "the subsystems are already initialised"));
+        }
+        return this;
+    }
+
     private Behavior<Command> onStartTimedOut() {
         if (phase != Phase.STARTING) {
             return this;
@@ -262,10 +353,52 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
         startFailure = "start did not complete within spindle.start-timeout=" + config.startTimeout() + " (subsystem=" + pending
                 + " init pending)";
         getContext().getLog().error("{}: {}", config.name(), startFailure);
+        failStartInit();
         return beginStop();
     }
 
+    private void failStartInit() {
+        for (CompletableFuture<Void> r : startInitRequesters) {
+            r.completeExceptionally(new IllegalStateException(startFailure, startCause));
+        }
+        startInitRequesters.clear();
+        handle.markInitFailed(startFailure);
+    }
+
     // ------------------------------------------------------------------ queries
+
+    private Behavior<Command> onOnEachReactor(OnEachReactor<?> m) {
+        walkEachReactor(m);
+        return this;
+    }
+
+    private <T> void walkEachReactor(OnEachReactor<T> m) {
+        if (phase == Phase.STOPPING) {
+            m.result().complete(List.of());
+            return;
+        }
+        fanOuts.forEachReactor(new ArrayList<T>(), new FanOuts.ReactorVisitor<List<T>, T>() {
+            @Override
+            public T visit(Reactor reactor) {
+                return m.fn().apply(reactor);
+            }
+
+            @Override
+            public void fold(List<T> acc, Reactor reactor, T result) {
+                acc.add(result);
+            }
+
+            @Override
+            public void complete(List<T> acc, int status) {
+                if (status != io.spindle.runtime.Errno.OK && acc.size() < reactors.size()) {
+                    m.result().completeExceptionally(new IllegalStateException("on-each-reactor walk ended with "
+                            + io.spindle.runtime.Errno.name(status)));
+                } else {
+                    m.result().complete(java.util.Collections.unmodifiableList(acc));
+                }
+            }
+        });
+    }
 
     private Behavior<Command> onGetReactorStats(GetReactorStats m) {
         if (phase == Phase.STOPPING) {
@@ -299,7 +432,7 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
             getContext().getLog().info("{}: stop requested during start; stopping after the init step in progress", config.name());
             return this;
         }
-        if (phase == Phase.RUNNING) {
+        if (phase == Phase.RUNNING || phase == Phase.WAITING_FOR_START_INIT) {
             return beginStop();
         }
         return this; // already stopping
@@ -311,7 +444,20 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
         }
         phase = Phase.STOPPING;
         startTimer.cancel();
+        if (initTimer != null) {
+            initTimer.cancel();
+        }
         getContext().getLog().info("{}: stopping", config.name());
+        for (CompletableFuture<Void> r : startInitRequesters) {
+            r.completeExceptionally(new IllegalStateException("Spindle is stopping"));
+        }
+        startInitRequesters.clear();
+        if (rpcServer != null) {
+            // no request may reach a subsystem while it is being finished: the RPC server goes first
+            waitingForRpcStop = true;
+            getContext().stop(rpcServer);
+            return this;
+        }
         finiNext();
         return this;
     }
@@ -390,6 +536,16 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
     }
 
     private Behavior<Command> onChildTerminated(ChildTerminated m) {
+        if (rpcServer != null && m.child().equals(rpcServer)) {
+            rpcServer = null;
+            if (waitingForRpcStop) {
+                waitingForRpcStop = false;
+                finiNext();
+            } else if (phase != Phase.STOPPING) {
+                getContext().getLog().error("{}: the rpc server stopped unexpectedly; Spindle runs on without it", config.name());
+            }
+            return this;
+        }
         if (stoppingChildren.remove(m.child()) && stoppingChildren.isEmpty()) {
             stopReactors();
         }
@@ -423,7 +579,7 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
         for (ActorRef<Stopped> r : stopRequesters) {
             r.tell(stopped);
         }
-        if (startFailure != null) {
+        if (startFailure != null && !startedReported) {
             listener.accept(new StartFailed(startFailure, startCause));
         }
         shutdownHook.cancel();
@@ -443,7 +599,7 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
             }
             handle.markStopped(new Stopped(false, List.copyOf(leaks)));
             shutdownHook.cancel();
-            if (phase == Phase.STARTING) {
+            if (phase == Phase.STARTING && !startedReported) {
                 listener.accept(new StartFailed("app actor stopped during start", null));
             }
         }

@@ -28,6 +28,8 @@ public final class SpindleConfig {
     private final Duration startTimeout;
     private final Duration stopTimeout;
     private final Config config;
+    private final io.spindle.rpc.RpcServerConfig rpc;
+    private final boolean waitForStartInit;
 
     private SpindleConfig(Builder b, List<Subsystem> initOrder) {
         this.name = b.name;
@@ -36,6 +38,8 @@ public final class SpindleConfig {
         this.startTimeout = b.startTimeout;
         this.stopTimeout = b.stopTimeout;
         this.config = b.config;
+        this.rpc = b.rpc;
+        this.waitForStartInit = b.waitForStartInit;
     }
 
     /** Builder with the defaults of {@code reference.conf}. */
@@ -83,6 +87,16 @@ public final class SpindleConfig {
         return config;
     }
 
+    /** The JSON-RPC server settings, or null for no server ({@code spindle.rpc.enabled = off}, the default). */
+    public io.spindle.rpc.RpcServerConfig rpc() {
+        return rpc;
+    }
+
+    /** Whether the subsystems wait for {@code framework_start_init} (SPDK's {@code --wait-for-rpc}). */
+    public boolean waitForStartInit() {
+        return waitForStartInit;
+    }
+
     /** Mutable builder, not thread-safe. */
     public static final class Builder {
         private final Config config;
@@ -91,6 +105,9 @@ public final class SpindleConfig {
         private final List<Subsystem> subsystems = new ArrayList<>();
         private Duration startTimeout;
         private Duration stopTimeout;
+        private io.spindle.rpc.RpcServerConfig rpc;
+        private boolean rpcSet;
+        private boolean waitForStartInit;
 
         private Builder(Config config) {
             this.config = config;
@@ -117,6 +134,23 @@ public final class SpindleConfig {
             return this;
         }
 
+        /** The JSON-RPC server; null for none. Default: read from {@code spindle.rpc}. */
+        public Builder rpc(io.spindle.rpc.RpcServerConfig rpc) {
+            this.rpc = rpc;
+            this.rpcSet = true;
+            return this;
+        }
+
+        /**
+         * Start with the RPC server only and initialise the subsystems on {@code framework_start_init}
+         * ({@link Spindle#startInit()}), as SPDK's {@code --wait-for-rpc}; {@link Spindle#start} then returns once
+         * the server runs, in {@link io.spindle.rpc.spi.RpcState#STARTUP}. Default false.
+         */
+        public Builder waitForStartInit(boolean wait) {
+            this.waitForStartInit = wait;
+            return this;
+        }
+
         /** Start timeout. */
         public Builder startTimeout(Duration d) {
             this.startTimeout = Objects.requireNonNull(d, "startTimeout");
@@ -140,6 +174,9 @@ public final class SpindleConfig {
             }
             if (reactor == null) {
                 reactor = ReactorConfig.fromConfig(config);
+            }
+            if (!rpcSet) {
+                rpc = io.spindle.rpc.RpcServerConfig.fromConfig(config);
             }
             if (startTimeout.isNegative() || startTimeout.isZero()) {
                 throw new IllegalArgumentException("spindle.start-timeout=" + startTimeout + ": must be > 0");

@@ -1,5 +1,7 @@
 package io.spindle.app;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
 import java.util.List;
 import java.util.concurrent.CompletionStage;
 
@@ -28,4 +30,13 @@ public interface Subsystem {
 
     /** Finishes the subsystem: stops what it started (actors on reactors, pollers, io_devices); app thread. */
     CompletionStage<Void> fini(SubsystemContext context);
+
+    /**
+     * This subsystem's part of SPDK's {@code save_config} ({@code framework_get_config}): the
+     * {@code {"method", "params"}} calls that recreate its live state, in the order they must be replayed. Any
+     * thread; the default has none.
+     */
+    default List<ObjectNode> writeConfig() {
+        return List.of();
+    }
 }

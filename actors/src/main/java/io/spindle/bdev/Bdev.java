@@ -58,6 +58,7 @@ public final class Bdev {
     volatile Qos qos;
     /** Whether channels record latency histograms. */
     volatile boolean histogramEnabled;
+    volatile SpdkHistogram.Options histogramOptions = SpdkHistogram.Options.DEFAULT;
     private org.HdrHistogram.Histogram mergedHistogram;
     volatile ActorRef<BdevActor.Command> actor;
 
@@ -226,6 +227,13 @@ public final class Bdev {
         return mergedStats.copy();
     }
 
+    /** A copy of the merged stats, then reset as {@code mode} says. */
+    synchronized IoStats takeMergedStats(IoStats.ResetMode mode) {
+        IoStats c = mergedStats.copy();
+        mergedStats.reset(mode);
+        return c;
+    }
+
     synchronized void mergeStats(IoStats s) {
         mergedStats.add(s);
     }
@@ -250,6 +258,11 @@ public final class Bdev {
     /** Whether latency histograms are being recorded. */
     public boolean histogramEnabled() {
         return histogramEnabled;
+    }
+
+    /** The SPDK histogram options given when the histogram was last enabled (SPDK's defaults before). */
+    public SpdkHistogram.Options histogramOptions() {
+        return histogramOptions;
     }
 
     // ------------------------------------------------------------------ life-cycle (package)
@@ -403,10 +416,16 @@ public final class Bdev {
         return 0;
     }
 
+    /** SPDK's I/O type names in {@code supported_io_types}, in SPDK's order (types Spindle lacks are false). */
+    private static final String[] SPDK_IO_TYPES = {"read", "write", "unmap", "flush", "reset", "nvme_admin", "nvme_io", "nvme_io_md",
+        "write_zeroes", "zcopy", "get_zone_info", "zone_management", "zone_append", "compare", "compare_and_write", "abort",
+        "seek_hole", "seek_data", "copy", "nvme_iov_md", "nvme_nssr", "write_uncorrectable"};
+
     /**
-     * This bdev as {@code bdev_get_bdevs} describes it (SPDK's field names): name, aliases, product_name,
-     * block_size, num_blocks, uuid, assigned_rate_limits, claimed, claim_type, supported_io_types,
-     * driver_specific. Any thread.
+     * This bdev as {@code bdev_get_bdevs} describes it, with SPDK's fields in SPDK's order: name, aliases,
+     * product_name, block_size, num_blocks, the preferred/optimal write and unmap geometry (0: none), uuid,
+     * assigned_rate_limits, claimed, claim_type (when claimed), zoned, supported_io_types (every SPDK type; those
+     * Spindle lacks are false), driver_specific (an object named after the module). Any thread.
      */
     public com.fasterxml.jackson.databind.node.ObjectNode toJson(com.fasterxml.jackson.databind.ObjectMapper mapper) {
         com.fasterxml.jackson.databind.node.ObjectNode o = mapper.createObjectNode();
@@ -420,8 +439,12 @@ public final class Bdev {
         o.put("product_name", productName);
         o.put("block_size", blockSize);
         o.put("num_blocks", numBlocks());
+        o.put("preferred_write_alignment", 0);
+        o.put("preferred_write_granularity", 0);
+        o.put("optimal_write_size", 0);
+        o.put("preferred_unmap_alignment", 0);
+        o.put("preferred_unmap_granularity", 0);
         o.put("uuid", uuid.toString());
-        o.put("write_cache", writeCache);
         QosLimits q = qosLimits();
         com.fasterxml.jackson.databind.node.ObjectNode rl = o.putObject("assigned_rate_limits");
         rl.put("rw_ios_per_sec", q.rwIosPerSec());
@@ -433,8 +456,11 @@ public final class Bdev {
         if (ct != null) {
             o.put("claim_type", ct.rpcName());
         }
-        o.put("optimal_io_boundary", optimalIoBoundary);
+        o.put("zoned", false);
         com.fasterxml.jackson.databind.node.ObjectNode types = o.putObject("supported_io_types");
+        for (String t : SPDK_IO_TYPES) {
+            types.put(t, false);
+        }
         for (IoType t : IoType.values()) {
             types.put(t.rpcName(), supports(t));
         }

@@ -58,8 +58,11 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
         INSTANCE
     }
 
-    /** Stats of every live channel plus those merged from destroyed ones. */
-    record GetStats(CompletableFuture<IoStats> replyTo) implements Command {
+    /**
+     * Stats of every live channel, each read (and then reset as {@code reset} says) on its own reactor, plus
+     * those merged from destroyed channels as the first entry (reactor null).
+     */
+    record GetStats(IoStats.ResetMode reset, CompletableFuture<java.util.List<BdevLayer.ChannelStats>> replyTo) implements Command {
     }
 
     /** Merged latency histogram (null when never enabled). */
@@ -371,20 +374,26 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
     }
 
     private Behavior<Command> onGetStats(GetStats m) {
-        fanOuts.forEachChannel(bdev.ioDevice, bdev.mergedStats(), new FanOuts.ChannelVisitor<IoStats, BdevChannel, IoStats>() {
+        java.util.List<BdevLayer.ChannelStats> acc = new ArrayList<>();
+        acc.add(new BdevLayer.ChannelStats(null, bdev.takeMergedStats(m.reset())));
+        fanOuts.forEachChannel(bdev.ioDevice, acc, new FanOuts.ChannelVisitor<java.util.List<BdevLayer.ChannelStats>, BdevChannel,
+                IoStats>() {
             @Override
             public void visit(FanOuts.ChannelHop<BdevChannel, IoStats> hop) {
-                hop.continueWalk(Errno.OK, hop.context().stats());
+                // read and reset in the same hop on the channel's reactor: no I/O is counted twice or lost
+                IoStats s = hop.context().stats();
+                hop.context().stats.reset(m.reset());
+                hop.continueWalk(Errno.OK, s);
             }
 
             @Override
-            public void fold(IoStats acc, Reactor reactor, IoStats s) {
-                acc.add(s);
+            public void fold(java.util.List<BdevLayer.ChannelStats> a, Reactor reactor, IoStats s) {
+                a.add(new BdevLayer.ChannelStats(reactor, s));
             }
 
             @Override
-            public void complete(IoStats acc, int status) {
-                m.replyTo().complete(acc);
+            public void complete(java.util.List<BdevLayer.ChannelStats> a, int status) {
+                m.replyTo().complete(java.util.List.copyOf(a));
             }
         });
         return this;

@@ -35,6 +35,7 @@ public final class BdevLayer {
 
     private final ReactorGroup reactors;
     private final int ioPoolSize;
+    private final BdevOptions options;
     private final List<BdevModule> modules;
     private final Map<BdevModule, Integer> slots = new IdentityHashMap<>();
     private final ConcurrentHashMap<String, Bdev> names = new ConcurrentHashMap<>();
@@ -44,11 +45,13 @@ public final class BdevLayer {
     private volatile Consumer<String> tracer;
 
     BdevLayer(ReactorGroup reactors, int ioPoolSize, List<BdevModule> modules) {
-        if (ioPoolSize < 16 || ioPoolSize > 1 << 20) {
-            throw new IllegalArgumentException("spindle.bdev.io-pool-size=" + ioPoolSize + ": must be between 16 and 1048576");
-        }
+        this(reactors, BdevOptions.defaults(ioPoolSize), modules);
+    }
+
+    BdevLayer(ReactorGroup reactors, BdevOptions options, List<BdevModule> modules) {
         this.reactors = reactors;
-        this.ioPoolSize = ioPoolSize;
+        this.options = options;
+        this.ioPoolSize = options.ioPoolSize();
         this.modules = List.copyOf(modules);
         for (int i = 0; i < this.modules.size(); i++) {
             slots.put(this.modules.get(i), i);
@@ -58,6 +61,11 @@ public final class BdevLayer {
     /** The bdev layer of a running Spindle that has the {@link BdevSubsystem}. */
     public static BdevLayer of(Spindle spindle) {
         return spindle.subsystem(BdevSubsystem.class).layer();
+    }
+
+    /** The options the layer was started with. */
+    public BdevOptions options() {
+        return options;
     }
 
     /** The reactors. */
@@ -199,6 +207,28 @@ public final class BdevLayer {
         bdevs.remove(b);
     }
 
+    // ------------------------------------------------------------------ examine
+
+    /**
+     * Examines {@code name} when auto examine is off (SPDK's {@code bdev_examine}): the name is remembered, so a
+     * bdev registered later under it is examined too, and an existing one is examined now. Completes with 0, or
+     * fails with {@link BdevException}: EINVAL when auto examine is on (every bdev is examined anyway), EEXIST
+     * when the name was given before.
+     */
+    public CompletionStage<Integer> examine(String name) {
+        Objects.requireNonNull(name, "name");
+        CompletableFuture<Integer> f = new CompletableFuture<>();
+        registryRef().tell(new BdevRegistry.Examine(name, f));
+        return f;
+    }
+
+    /** Completes when no examine is in progress (SPDK's {@code bdev_wait_for_examine}). */
+    public CompletionStage<Void> waitForExamine() {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        registryRef().tell(new BdevRegistry.WaitForExamine(f));
+        return f;
+    }
+
     // ------------------------------------------------------------------ resize, media events, iobuf
 
     /**
@@ -263,18 +293,51 @@ public final class BdevLayer {
         return f;
     }
 
+    /** One channel's I/O statistics: {@code reactor} is null for those merged from destroyed channels. */
+    public record ChannelStats(Reactor reactor, IoStats stats) {
+    }
+
     /**
      * I/O statistics of {@code name}: every live channel's counters (each read on its own reactor) plus those
      * merged from destroyed channels (SPDK's {@code spdk_bdev_get_device_stat}). Fails with ENODEV.
      */
     public CompletionStage<IoStats> stats(String name) {
+        return stats(name, IoStats.ResetMode.NONE);
+    }
+
+    /**
+     * {@link #stats(String)}, then resets what {@code reset} says, channel by channel on each channel's reactor
+     * in the same step that reads it (SPDK's {@code reset_mode} of {@code bdev_get_iostat}).
+     */
+    public CompletionStage<IoStats> stats(String name, IoStats.ResetMode reset) {
+        return channelStats(name, reset).thenApply(list -> {
+            IoStats sum = new IoStats();
+            for (ChannelStats c : list) {
+                sum.add(c.stats());
+            }
+            return sum;
+        });
+    }
+
+    /**
+     * Per-channel statistics of {@code name} (SPDK's {@code per_channel}): the first entry (reactor null) holds
+     * what destroyed channels merged into the bdev, then one entry per live channel in reactor order. Each
+     * channel is read, then reset as {@code reset} says, on its own reactor. Fails with ENODEV.
+     */
+    public CompletionStage<List<ChannelStats>> channelStats(String name, IoStats.ResetMode reset) {
+        Objects.requireNonNull(reset, "reset");
         Bdev b = get(name);
         if (b == null) {
             return CompletableFuture.failedFuture(new BdevException(Errno.ENODEV, "bdev_get_iostat name=" + name + ": no such bdev"));
         }
-        CompletableFuture<IoStats> f = new CompletableFuture<>();
-        b.actor.tell(new BdevActor.GetStats(f));
+        CompletableFuture<List<ChannelStats>> f = new CompletableFuture<>();
+        b.actor.tell(new BdevActor.GetStats(reset, f));
         return f;
+    }
+
+    /** Resets the statistics of {@code name} as {@code mode} says (SPDK's {@code bdev_reset_iostat}). */
+    public CompletionStage<Void> resetStats(String name, IoStats.ResetMode mode) {
+        return channelStats(name, mode).thenApply(x -> null);
     }
 
     /** Turns per-channel latency histograms (HdrHistogram, ns) on or off for {@code name}; false when unknown. */
@@ -282,6 +345,22 @@ public final class BdevLayer {
         Bdev b = get(name);
         if (b == null) {
             return false;
+        }
+        b.histogramEnabled = enable;
+        return true;
+    }
+
+    /**
+     * {@link #enableHistogram(String, boolean)} with the bucket layout {@code bdev_get_histogram} reports
+     * (SPDK's granularity, min_nsec, max_nsec); false when unknown.
+     */
+    public boolean enableHistogram(String name, boolean enable, SpdkHistogram.Options options) {
+        Bdev b = get(name);
+        if (b == null) {
+            return false;
+        }
+        if (enable) {
+            b.histogramOptions = Objects.requireNonNull(options, "options");
         }
         b.histogramEnabled = enable;
         return true;

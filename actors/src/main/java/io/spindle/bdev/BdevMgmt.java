@@ -56,7 +56,7 @@ final class BdevMgmt {
         this.deferred = new BdevIo[Integer.highestOneBit(Math.max(1, n - 1)) << 1]; // power of two >= n: index by mask
         this.deferredPoller = reactor.registerPoller("bdev_deferred_completions", this::runDeferred);
         this.fanOuts = io.spindle.runtime.FanOuts.forReactor(reactor);
-        this.iobuf = new IoBuf(reactor, 128, 16);
+        this.iobuf = new IoBuf(reactor, layer.options().iobufSmallCacheSize(), layer.options().iobufLargeCacheSize());
     }
 
     /** Takes a free I/O, or null when the pool is empty (the caller returns ENOMEM). */

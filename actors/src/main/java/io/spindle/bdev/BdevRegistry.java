@@ -27,7 +27,20 @@ import java.util.concurrent.CompletionStage;
  * mgmt io_device whose per-reactor channel holds the I/O pool.
  */
 final class BdevRegistry extends AbstractBehavior<BdevRegistry.Command> {
-    sealed interface Command permits Register, Registered, Fini, ModuleStep, BdevGone, MgmtUnregistered {
+    sealed interface Command permits Register, Registered, Fini, ModuleStep, BdevGone, MgmtUnregistered, Examine, WaitForExamine,
+            ExamineDone {
+    }
+
+    /** bdev_examine: remember the name and examine the bdev now if it exists. */
+    record Examine(String name, CompletableFuture<Integer> result) implements Command {
+    }
+
+    /** bdev_wait_for_examine. */
+    record WaitForExamine(CompletableFuture<Void> result) implements Command {
+    }
+
+    /** A module's examine_disk of a bdev finished. */
+    record ExamineDone(Bdev bdev, BdevModule module, Throwable failure) implements Command {
     }
 
     record Register(BdevSpec spec, CompletableFuture<Bdev> result) implements Command {
@@ -53,6 +66,9 @@ final class BdevRegistry extends AbstractBehavior<BdevRegistry.Command> {
     private final CompletableFuture<Void> initDone;
     private final IoDevice<BdevMgmt> mgmt;
     private CompletableFuture<Void> finiDone;
+    private final java.util.Set<String> examineAllowed = new java.util.HashSet<>();
+    private final List<CompletableFuture<Void>> examineWaiters = new java.util.ArrayList<>();
+    private int examinesInFlight;
 
     private BdevRegistry(ActorContext<Command> ctx, BdevLayer layer, CompletableFuture<Void> initDone) {
         super(ctx);
@@ -86,6 +102,9 @@ final class BdevRegistry extends AbstractBehavior<BdevRegistry.Command> {
                 .onMessage(Fini.class, this::onFini)
                 .onMessage(BdevGone.class, this::onBdevGone)
                 .onMessage(MgmtUnregistered.class, this::onMgmtUnregistered)
+                .onMessage(Examine.class, this::onExamine)
+                .onMessage(WaitForExamine.class, this::onWaitForExamine)
+                .onMessage(ExamineDone.class, this::onExamineDone)
                 .build();
     }
 
@@ -159,6 +178,30 @@ final class BdevRegistry extends AbstractBehavior<BdevRegistry.Command> {
     private Behavior<Command> onRegistered(Registered m) {
         Bdev b = m.bdev();
         b.setStatus(Bdev.Status.READY);
+        boolean examine = layer.options().autoExamine() || allowed(b);
+        if (examine) {
+            examineConfig(b);
+        }
+        m.result().complete(b);
+        if (examine) {
+            examineDisk(b);
+        }
+        return this;
+    }
+
+    private boolean allowed(Bdev b) {
+        if (examineAllowed.contains(b.name()) || examineAllowed.contains(b.uuid().toString())) {
+            return true;
+        }
+        for (String a : b.aliases()) {
+            if (examineAllowed.contains(a)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void examineConfig(Bdev b) {
         for (BdevModule mod : layer.modules()) {
             try {
                 mod.examineConfig(b, layer);
@@ -166,14 +209,62 @@ final class BdevRegistry extends AbstractBehavior<BdevRegistry.Command> {
                 getContext().getLog().error("bdev={}: module {} examine_config threw", b.name(), mod.name(), e);
             }
         }
-        m.result().complete(b);
+    }
+
+    private void examineDisk(Bdev b) {
         for (BdevModule mod : layer.modules()) {
+            CompletionStage<Void> st;
             try {
-                mod.examineDisk(b, layer);
+                st = mod.examineDisk(b, layer);
             } catch (Throwable e) {
-                getContext().getLog().error("bdev={}: module {} examine_disk threw", b.name(), mod.name(), e);
+                st = CompletableFuture.failedFuture(e);
             }
+            if (st == null) {
+                continue;
+            }
+            examinesInFlight++;
+            getContext().pipeToSelf(st, (ok, err) -> new ExamineDone(b, mod, err));
         }
+    }
+
+    private Behavior<Command> onExamineDone(ExamineDone m) {
+        if (m.failure() != null) {
+            getContext().getLog().error("bdev={}: module {} examine_disk failed", m.bdev().name(), m.module().name(), m.failure());
+        }
+        if (--examinesInFlight == 0) {
+            for (CompletableFuture<Void> w : examineWaiters) {
+                w.complete(null);
+            }
+            examineWaiters.clear();
+        }
+        return this;
+    }
+
+    private Behavior<Command> onWaitForExamine(WaitForExamine m) {
+        if (examinesInFlight == 0) {
+            m.result().complete(null);
+        } else {
+            examineWaiters.add(m.result());
+        }
+        return this;
+    }
+
+    private Behavior<Command> onExamine(Examine m) {
+        if (layer.options().autoExamine()) {
+            m.result().completeExceptionally(new BdevException(Errno.EINVAL, "bdev_examine name=" + m.name()
+                    + ": manual examine is not allowed while auto examine is enabled (bdev_set_options bdev_auto_examine=false)"));
+            return this;
+        }
+        if (!examineAllowed.add(m.name())) {
+            m.result().completeExceptionally(new BdevException(Errno.EEXIST, "bdev_examine name=" + m.name() + ": already examined"));
+            return this;
+        }
+        Bdev b = layer.get(m.name());
+        if (b != null && b.status() == Bdev.Status.READY) {
+            examineConfig(b);
+            examineDisk(b);
+        }
+        m.result().complete(Errno.OK);
         return this;
     }
 

@@ -17,13 +17,19 @@ import java.util.function.Function;
  * given here), starts the registry on reactor 0, then runs the start-up steps (e.g. create Malloc0). Its
  * fini unregisters every bdev top-down, finishes the modules in reverse, and releases the per-reactor pools.
  *
- * <p>Config: {@code spindle.bdev.io-pool-size} (I/O objects per reactor, default 1024).
+ * <p>Config: {@code spindle.bdev.io-pool-size} (I/O objects per reactor, default 1024), or {@link #options}
+ * (SPDK's {@code bdev_set_options}), which must be set before init.
+ *
+ * <p>{@link #writeConfig()} is the {@code bdev} part of {@code save_config}, in SPDK's order:
+ * {@code bdev_set_options}, each bdev's create call, its {@code bdev_set_qos_limit} when it has limits, then
+ * {@code bdev_wait_for_examine}.
  */
 public final class BdevSubsystem implements Subsystem {
     private final List<BdevModule> extraModules = new ArrayList<>();
     private final List<Function<BdevLayer, CompletionStage<?>>> startup = new ArrayList<>();
     private volatile BdevLayer layer;
     private ActorRef<BdevRegistry.Command> registry;
+    private volatile BdevOptions options;
 
     /** A bdev subsystem with the modules found by ServiceLoader. */
     public BdevSubsystem() {
@@ -41,9 +47,81 @@ public final class BdevSubsystem implements Subsystem {
         return this;
     }
 
+    /**
+     * Sets the layer's options (SPDK's {@code bdev_set_options}); only before init.
+     *
+     * @throws IllegalStateException once the subsystem was initialised
+     */
+    public synchronized BdevSubsystem options(BdevOptions o) {
+        if (layer != null || registry != null) {
+            throw new IllegalStateException("bdev options can only be set before the bdev subsystem is initialised");
+        }
+        this.options = java.util.Objects.requireNonNull(o, "options");
+        return this;
+    }
+
+    /** The options set with {@link #options(BdevOptions)}, or the layer's once initialised; null before either. */
+    public BdevOptions options() {
+        BdevLayer l = layer;
+        return l != null ? l.options() : options;
+    }
+
+    /** Whether init has run (the options can no longer change). */
+    public boolean initialised() {
+        return registry != null;
+    }
+
     @Override
     public String name() {
         return "bdev";
+    }
+
+    @Override
+    public List<com.fasterxml.jackson.databind.node.ObjectNode> writeConfig() {
+        BdevLayer l = layer;
+        List<com.fasterxml.jackson.databind.node.ObjectNode> out = new ArrayList<>();
+        com.fasterxml.jackson.databind.node.JsonNodeFactory f = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance;
+        BdevOptions o = options();
+        if (o != null) {
+            com.fasterxml.jackson.databind.node.ObjectNode e = f.objectNode();
+            e.put("method", "bdev_set_options");
+            com.fasterxml.jackson.databind.node.ObjectNode p = e.putObject("params");
+            int reactors = l != null ? l.reactors().size() : 1;
+            p.put("bdev_io_pool_size", (long) o.ioPoolSize() * reactors);
+            p.put("bdev_io_cache_size", o.ioCacheSize());
+            p.put("bdev_auto_examine", o.autoExamine());
+            p.put("iobuf_small_cache_size", o.iobufSmallCacheSize());
+            p.put("iobuf_large_cache_size", o.iobufLargeCacheSize());
+            out.add(e);
+        }
+        if (l != null) {
+            for (Bdev b : l.bdevs()) {
+                if (b.status() != Bdev.Status.READY) {
+                    continue;
+                }
+                com.fasterxml.jackson.databind.node.ObjectNode call = b.driver.writeConfig(b);
+                if (call == null) {
+                    continue;
+                }
+                out.add(call);
+                QosLimits q = b.qosLimits();
+                if (!q.equals(QosLimits.NONE)) {
+                    com.fasterxml.jackson.databind.node.ObjectNode e = f.objectNode();
+                    e.put("method", "bdev_set_qos_limit");
+                    com.fasterxml.jackson.databind.node.ObjectNode p = e.putObject("params");
+                    p.put("name", b.name());
+                    p.put("rw_ios_per_sec", q.rwIosPerSec());
+                    p.put("rw_mbytes_per_sec", q.rwMbytesPerSec());
+                    p.put("r_mbytes_per_sec", q.rMbytesPerSec());
+                    p.put("w_mbytes_per_sec", q.wMbytesPerSec());
+                    out.add(e);
+                }
+            }
+        }
+        com.fasterxml.jackson.databind.node.ObjectNode w = f.objectNode();
+        w.put("method", "bdev_wait_for_examine");
+        out.add(w);
+        return out;
     }
 
     /** The layer; available once init completed. */
@@ -65,10 +143,18 @@ public final class BdevSubsystem implements Subsystem {
         }
         mods.addAll(extraModules);
         com.typesafe.config.Config c = ctx.config().config();
-        int pool = c.hasPath("spindle.bdev.io-pool-size") ? c.getInt("spindle.bdev.io-pool-size") : 1024;
-        BdevLayer l = new BdevLayer(ctx.reactors(), pool, mods);
+        BdevOptions o;
+        synchronized (this) {
+            if (options == null) {
+                options = BdevOptions.defaults(c.hasPath("spindle.bdev.io-pool-size") ? c.getInt("spindle.bdev.io-pool-size") : 1024);
+            }
+            o = options;
+        }
+        BdevLayer l = new BdevLayer(ctx.reactors(), o, mods);
         CompletableFuture<Void> done = new CompletableFuture<>();
-        registry = ctx.spawn(BdevRegistry.create(l, done), "bdev", ctx.reactors().reactor(0).dispatcher());
+        synchronized (this) {
+            registry = ctx.spawn(BdevRegistry.create(l, done), "bdev", ctx.reactors().reactor(0).dispatcher());
+        }
         CompletionStage<Void> st = done.thenRun(() -> layer = l);
         for (Function<BdevLayer, CompletionStage<?>> step : startup) {
             st = st.thenCompose(v -> step.apply(l).thenApply(x -> null));

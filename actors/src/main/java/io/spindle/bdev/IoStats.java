@@ -21,10 +21,45 @@ public final class IoStats {
     long unmapLatencyMin = Long.MAX_VALUE;
     long unmapLatencyMax;
     long ioErrors;
+    final long[] errorsByStatus = new long[IoStatus.values().length];
+
+    /** What {@code bdev_reset_iostat} and {@code bdev_get_iostat}'s {@code reset_mode} clear (SPDK's names). */
+    public enum ResetMode {
+        /** Every counter. */
+        ALL("all"),
+        /** Only the min and max latencies. */
+        MAXMIN("maxmin"),
+        /** Only the error counters. */
+        ERROR("error"),
+        /** Nothing. */
+        NONE("none");
+
+        private final String rpcName;
+
+        ResetMode(String rpcName) {
+            this.rpcName = rpcName;
+        }
+
+        /** SPDK's name of the mode. */
+        public String rpcName() {
+            return rpcName;
+        }
+
+        /** The mode named {@code name} ({@code all}, {@code maxmin}, {@code error}, {@code none}), or null. */
+        public static ResetMode of(String name) {
+            for (ResetMode m : values()) {
+                if (m.rpcName.equals(name)) {
+                    return m;
+                }
+            }
+            return null;
+        }
+    }
 
     void record(IoType type, IoStatus status, long bytes, long latency) {
         if (status != IoStatus.SUCCESS) {
             ioErrors++;
+            errorsByStatus[status.ordinal()]++;
             return;
         }
         switch (type) {
@@ -71,6 +106,35 @@ public final class IoStats {
         unmapLatencyMin = Math.min(unmapLatencyMin, o.unmapLatencyMin);
         unmapLatencyMax = Math.max(unmapLatencyMax, o.unmapLatencyMax);
         ioErrors += o.ioErrors;
+        for (int i = 0; i < errorsByStatus.length; i++) {
+            errorsByStatus[i] += o.errorsByStatus[i];
+        }
+    }
+
+    void reset(ResetMode mode) {
+        switch (mode) {
+            case ALL -> {
+                bytesRead = numReadOps = bytesWritten = numWriteOps = bytesUnmapped = numUnmapOps = 0;
+                readLatencySum = writeLatencySum = unmapLatencySum = 0;
+                resetMaxMin();
+                resetErrors();
+            }
+            case MAXMIN -> resetMaxMin();
+            case ERROR -> resetErrors();
+            case NONE -> {
+            }
+            default -> throw new IllegalArgumentException(String.valueOf(mode));
+        }
+    }
+
+    private void resetMaxMin() {
+        readLatencyMin = writeLatencyMin = unmapLatencyMin = Long.MAX_VALUE;
+        readLatencyMax = writeLatencyMax = unmapLatencyMax = 0;
+    }
+
+    private void resetErrors() {
+        ioErrors = 0;
+        java.util.Arrays.fill(errorsByStatus, 0);
     }
 
     /** A copy. */
@@ -130,8 +194,72 @@ public final class IoStats {
         return writeLatencySum;
     }
 
+    /** Min write latency, ns (0 when none). */
+    public long writeLatencyMin() {
+        return writeLatencyMin == Long.MAX_VALUE ? 0 : writeLatencyMin;
+    }
+
+    /** Max write latency, ns (0 when none). */
+    public long writeLatencyMax() {
+        return writeLatencyMax;
+    }
+
+    /** Sum of unmap latencies, ns. */
+    public long unmapLatencySum() {
+        return unmapLatencySum;
+    }
+
+    /** Min unmap latency, ns (0 when none). */
+    public long unmapLatencyMin() {
+        return unmapLatencyMin == Long.MAX_VALUE ? 0 : unmapLatencyMin;
+    }
+
+    /** Max unmap latency, ns (0 when none). */
+    public long unmapLatencyMax() {
+        return unmapLatencyMax;
+    }
+
     /** I/O completed with a status other than SUCCESS. */
     public long ioErrors() {
         return ioErrors;
+    }
+
+    /** I/O completed with {@code status} (0 for SUCCESS, which is not counted here). */
+    public long errors(IoStatus status) {
+        return errorsByStatus[status.ordinal()];
+    }
+
+    /**
+     * These counters as SPDK's {@code spdk_bdev_dump_io_stat_json} writes them into {@code o}: bytes and
+     * operations per type, latencies in ticks (Spindle's ticks are nanoseconds), and {@code io_error} with a
+     * count per failed status.
+     */
+    public void writeJson(com.fasterxml.jackson.databind.node.ObjectNode o) {
+        o.put("bytes_read", bytesRead);
+        o.put("num_read_ops", numReadOps);
+        o.put("bytes_written", bytesWritten);
+        o.put("num_write_ops", numWriteOps);
+        o.put("bytes_unmapped", bytesUnmapped);
+        o.put("num_unmap_ops", numUnmapOps);
+        o.put("bytes_copied", 0L);
+        o.put("num_copy_ops", 0L);
+        o.put("read_latency_ticks", readLatencySum);
+        o.put("max_read_latency_ticks", readLatencyMax);
+        o.put("min_read_latency_ticks", readLatencyMin == Long.MAX_VALUE ? 0 : readLatencyMin);
+        o.put("write_latency_ticks", writeLatencySum);
+        o.put("max_write_latency_ticks", writeLatencyMax);
+        o.put("min_write_latency_ticks", writeLatencyMin());
+        o.put("unmap_latency_ticks", unmapLatencySum);
+        o.put("max_unmap_latency_ticks", unmapLatencyMax);
+        o.put("min_unmap_latency_ticks", unmapLatencyMin());
+        o.put("copy_latency_ticks", 0L);
+        o.put("max_copy_latency_ticks", 0L);
+        o.put("min_copy_latency_ticks", 0L);
+        com.fasterxml.jackson.databind.node.ObjectNode e = o.putObject("io_error");
+        for (IoStatus st : IoStatus.values()) {
+            if (errorsByStatus[st.ordinal()] != 0) {
+                e.put(st.name().toLowerCase(java.util.Locale.ROOT), errorsByStatus[st.ordinal()]);
+            }
+        }
     }
 }

@@ -15,6 +15,8 @@ public final class Errno {
     public static final int EIO = -5;
     /** Bad descriptor (write on a read-only descriptor). */
     public static final int EBADF = -9;
+    /** Bad address (SPDK: a histogram that was never enabled). */
+    public static final int EFAULT = -14;
     /** Out of memory / no resources: retry later. */
     public static final int ENOMEM = -12;
     /** Busy (a second unregister, a claimed bdev). */
@@ -46,6 +48,7 @@ public final class Errno {
             case EIO -> "EIO";
             case EBADF -> "EBADF";
             case ENOMEM -> "ENOMEM";
+            case EFAULT -> "EFAULT";
             case EBUSY -> "EBUSY";
             case EEXIST -> "EEXIST";
             case ENODEV -> "ENODEV";
@@ -55,6 +58,28 @@ public final class Errno {
             case EALREADY -> "EALREADY";
             case ECANCELED -> "ECANCELED";
             default -> "errno(" + status + ")";
+        };
+    }
+
+    /** The C library's {@code strerror} text for {@code status} (negative or positive), as SPDK's RPC replies use it. */
+    public static String describe(int status) {
+        return switch (-Math.abs(status)) {
+            case OK -> "Success";
+            case EPERM -> "Operation not permitted";
+            case ENOENT -> "No such file or directory";
+            case EIO -> "Input/output error";
+            case EBADF -> "Bad file descriptor";
+            case ENOMEM -> "Cannot allocate memory";
+            case EFAULT -> "Bad address";
+            case EBUSY -> "Device or resource busy";
+            case EEXIST -> "File exists";
+            case ENODEV -> "No such device";
+            case EINVAL -> "Invalid argument";
+            case ENOTSUP -> "Operation not supported";
+            case ESHUTDOWN -> "Cannot send after transport endpoint shutdown";
+            case EALREADY -> "Operation already in progress";
+            case ECANCELED -> "Operation canceled";
+            default -> "Unknown error " + Math.abs(status);
         };
     }
 }

@@ -31,12 +31,18 @@ public final class Poller {
     long seq;
     long runCount;
     long busyCount;
+    long id;
 
     Poller(Reactor reactor, String name, PollerFn fn, long periodNanos) {
         this.reactor = reactor;
         this.name = name;
         this.fn = fn;
         this.periodNanos = periodNanos;
+    }
+
+    /** The poller's id, unique on its reactor (SPDK's {@code spdk_poller_get_id}); assigned at registration. */
+    public long id() {
+        return id;
     }
 
     /** Stops the poller for good; its memory is reclaimed on a later loop. No-op when already unregistered. */

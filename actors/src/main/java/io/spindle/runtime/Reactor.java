@@ -82,6 +82,8 @@ public final class Reactor {
      * the outer one's field is cleared for the duration.
      */
     private Thread runningThread;
+    private long pollerIds;
+    private volatile long nativeTid = -1;
 
     private final String name;
     private final String dispatcherId;
@@ -282,6 +284,7 @@ public final class Reactor {
             throw new IllegalStateException("registerPoller poller=" + name + ": reactor " + this.name + " has exited");
         }
         Poller p = new Poller(this, name, fn, unit.toNanos(period));
+        p.id = ++pollerIds;
         registeredPollers++;
         if (p.periodNanos == 0) {
             activePollers.add(p);
@@ -371,6 +374,46 @@ public final class Reactor {
         out.addAll(timedPollers);
         out.addAll(pausedPollers);
         return out;
+    }
+
+    /** An io_channel on this reactor as {@code thread_get_io_channels} reports it. */
+    public record ChannelInfo(String ioDevice, int refs) {
+    }
+
+    /** The io_channels on this reactor, in io_device registration order. Owner thread only. */
+    public List<ChannelInfo> channels() {
+        checkOwner("channels");
+        List<ChannelInfo> out = new ArrayList<>();
+        for (IoDevice<?> d : group.devices()) {
+            IoChannel<?> ch = d.channelOn(this);
+            if (ch != null) {
+                out.add(new ChannelInfo(d.name(), ch.refs));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The operating system's id of the reactor thread (Linux {@code gettid}, SPDK's {@code tid}), or -1 when
+     * unknown (manual mode, or not Linux). Any thread.
+     */
+    public long nativeThreadId() {
+        return nativeTid;
+    }
+
+    /** The Java thread running this reactor, or null in manual mode or before start. Any thread. */
+    public Thread javaThread() {
+        return thread;
+    }
+
+    private static long readNativeTid() {
+        try {
+            // /proc/thread-self -> <pid>/task/<tid>
+            java.nio.file.Path link = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/thread-self"));
+            return Long.parseLong(link.getFileName().toString());
+        } catch (Exception | LinkageError e) {
+            return -1;
+        }
     }
 
     // ------------------------------------------------------------------ fan-out originators
@@ -563,6 +606,7 @@ public final class Reactor {
     private void threadMain() {
         CURRENT.set(this);
         runningThread = Thread.currentThread();
+        nativeTid = readNativeTid();
         if (config.pin()) {
             pin();
         }

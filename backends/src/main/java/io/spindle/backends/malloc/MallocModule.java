@@ -162,7 +162,11 @@ public final class MallocModule implements BdevModule {
 
         @Override
         public com.fasterxml.jackson.databind.node.ObjectNode writeConfig(Bdev bdev) {
-            return io.spindle.bdev.spi.ConfigCalls.createCall("bdev_malloc_create", bdev);
+            com.fasterxml.jackson.databind.node.ObjectNode call = io.spindle.bdev.spi.ConfigCalls.createCall("bdev_malloc_create", bdev);
+            if (bdev.optimalIoBoundary() > 0) {
+                ((com.fasterxml.jackson.databind.node.ObjectNode) call.get("params")).put("optimal_io_boundary", bdev.optimalIoBoundary());
+            }
+            return call;
         }
 
         @Override

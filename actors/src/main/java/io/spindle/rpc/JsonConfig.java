@@ -1,0 +1,291 @@
+package io.spindle.rpc;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import io.spindle.app.Spindle;
+import io.spindle.app.Subsystem;
+import io.spindle.bdev.Bdev;
+import io.spindle.bdev.BdevLayer;
+import io.spindle.rpc.spi.RpcMethod;
+import io.spindle.rpc.spi.RpcState;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * SPDK's JSON config format, loaded at start ({@code --json FILE} of {@code spindle tgt} and bdevperf):
+ * <pre>{@code
+ * {"subsystems": [
+ *   {"subsystem": "bdev", "config": [
+ *     {"method": "bdev_malloc_create", "params": {"name": "Malloc0", "block_size": 4096, "num_blocks": 65536}},
+ *     {"method": "bdev_wait_for_examine"}]}]}
+ * }</pre>
+ * Each entry is a JSON-RPC call, made in-process through the {@link RpcDispatcher} with the same checks as a
+ * request on the socket; what {@code save_config} writes loads back unchanged.
+ *
+ * <p><b>Order</b>, as SPDK's {@code json_config.c}: with Spindle in {@link RpcState#STARTUP} the entries
+ * allowed there (e.g. {@code bdev_set_options}) run first, in file order; then {@code framework_start_init}
+ * (unless the target waits for it, {@code --wait-for-rpc}); then the rest, in file order.
+ *
+ * <p><b>All or nothing.</b> The whole file is checked before anything runs: valid JSON, the structure, every
+ * method known, subsystems known (an unknown one may appear only with an empty config). When an entry then
+ * fails, every bdev created by the entries before it is unregistered again, newest first, and the error says
+ * so. Every error is one line: the file, the entry ({@code subsystems[bdev].config[3]}), the method and the
+ * failing field with its bound.
+ *
+ * <p>Threads: {@link #apply} blocks the calling thread (a {@code main} thread); never call it on a reactor or
+ * a Pekko dispatcher. One instance is applied once.
+ */
+public final class JsonConfig {
+    /** A config file that cannot be loaded; the message is the one line to print. */
+    public static final class JsonConfigException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        JsonConfigException(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /** One checked entry. */
+    private record Entry(String where, String method, JsonNode params) {
+    }
+
+    private final String source;
+    private final List<Entry> entries;
+    private final boolean[] done;
+
+    private JsonConfig(String source, List<Entry> entries) {
+        this.source = source;
+        this.entries = entries;
+        this.done = new boolean[entries.size()];
+    }
+
+    /**
+     * Reads and parses {@code file} (structure only; methods are checked against a Spindle in {@link #apply}).
+     *
+     * @throws JsonConfigException naming the file and what is wrong
+     */
+    public static JsonConfig read(Path file) {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (IOException e) {
+            throw new JsonConfigException(file + ": cannot read: " + e.getMessage());
+        }
+        return parse(text, file.toString());
+    }
+
+    /**
+     * Parses config text; {@code source} names it in errors.
+     *
+     * @throws JsonConfigException naming the source and what is wrong
+     */
+    public static JsonConfig parse(String text, String source) {
+        JsonNode root;
+        try {
+            root = RpcDispatcher.JSON.readTree(text);
+        } catch (JsonProcessingException e) {
+            throw new JsonConfigException(source + ": not valid JSON at line " + e.getLocation().getLineNr() + " column "
+                    + e.getLocation().getColumnNr() + ": " + e.getOriginalMessage());
+        }
+        if (root == null || !root.isObject() || !root.path("subsystems").isArray()) {
+            throw new JsonConfigException(source + ": expected an object with a \"subsystems\" array");
+        }
+        List<Entry> out = new ArrayList<>();
+        int s = 0;
+        for (JsonNode sub : root.get("subsystems")) {
+            if (!sub.isObject() || !sub.path("subsystem").isTextual()) {
+                throw new JsonConfigException(source + ": subsystems[" + s + "]: field \"subsystem\" is required (a string)");
+            }
+            String name = sub.get("subsystem").asText();
+            JsonNode config = sub.get("config");
+            if (config != null && !config.isNull() && !config.isArray()) {
+                throw new JsonConfigException(source + ": subsystems[" + name + "]: field \"config\" must be an array");
+            }
+            int i = 0;
+            for (JsonNode e : config == null || config.isNull() ? RpcDispatcher.JSON.createArrayNode() : config) {
+                String where = source + ": subsystems[" + name + "].config[" + i++ + "]";
+                if (e.isArray()) {
+                    throw new JsonConfigException(where + ": batch arrays are not supported in a config file (save_config "
+                            + "--no-with-batches writes single entries)");
+                }
+                if (!e.isObject() || !e.path("method").isTextual()) {
+                    throw new JsonConfigException(where + ": field \"method\" is required (a string)");
+                }
+                String method = e.get("method").asText();
+                JsonNode params = e.get("params");
+                if (params != null && !params.isNull() && !params.isObject()) {
+                    throw new JsonConfigException(where + " method " + method + ": field \"params\" must be an object");
+                }
+                out.add(new Entry(where + "|" + name, method, params == null || params.isNull() ? null : params));
+            }
+            s++;
+        }
+        return new JsonConfig(source, List.copyOf(out));
+    }
+
+    /** The number of entries. */
+    public int size() {
+        return entries.size();
+    }
+
+    /**
+     * Applies the config to {@code spindle}, as the class describes.
+     *
+     * @param startInit in {@link RpcState#STARTUP}: whether to call {@code framework_start_init} after the
+     *                  startup entries (false with {@code --wait-for-rpc}: the runtime entries then run once the
+     *                  subsystems are initialised, on a thread of their own; their failure stops Spindle)
+     * @throws JsonConfigException naming the entry, the method and the field; what the entries before it
+     *                             created has been removed again
+     */
+    public synchronized void apply(Spindle spindle, boolean startInit) {
+        RpcDispatcher d = RpcDispatcher.create(spindle);
+        check(spindle, d);
+        Set<Bdev> before = bdevsNow(spindle);
+        if (spindle.rpcState() == RpcState.STARTUP) {
+            run(spindle, d, before, true);
+            if (!startInit) {
+                Thread t = new Thread(() -> {
+                    try {
+                        spindle.whenInitialized().toCompletableFuture().join();
+                    } catch (RuntimeException e) {
+                        return; // the init failed: nothing to configure
+                    }
+                    try {
+                        run(spindle, d, bdevsNow(spindle), false);
+                    } catch (JsonConfigException e) {
+                        RpcServer.LOG.error("--json {}; stopping", e.getMessage());
+                        spindle.stop();
+                    }
+                }, "spindle-json-config");
+                t.setDaemon(true);
+                t.start();
+                return;
+            }
+            try {
+                spindle.startInit().toCompletableFuture().get(spindle.config().startTimeout().toMillis() + 5000, TimeUnit.MILLISECONDS);
+            } catch (ExecutionException e) {
+                throw new JsonConfigException(source + ": framework_start_init failed: " + cause(e).getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new JsonConfigException(source + ": interrupted during framework_start_init");
+            } catch (TimeoutException e) {
+                throw new JsonConfigException(source + ": framework_start_init did not complete in time");
+            }
+        }
+        run(spindle, d, before, false);
+    }
+
+    /** Every method known and allowed in some state, every subsystem with a config known. */
+    private void check(Spindle spindle, RpcDispatcher d) {
+        List<String> names = new ArrayList<>();
+        for (Subsystem s : spindle.config().subsystems()) {
+            names.add(s.name());
+        }
+        for (Entry e : entries) {
+            String sub = e.where().substring(e.where().lastIndexOf('|') + 1);
+            if (!names.contains(sub)) {
+                throw new JsonConfigException(where(e) + " method " + e.method() + ": subsystem " + sub
+                        + " is not part of this Spindle (have " + String.join(", ", names) + ")");
+            }
+            if (d.method(e.method()) == null) {
+                throw new JsonConfigException(where(e) + " method " + e.method() + ": method not found (Spindle has no such method; "
+                        + "rpc_get_methods lists them)");
+            }
+        }
+    }
+
+    private static String where(Entry e) {
+        return e.where().substring(0, e.where().lastIndexOf('|'));
+    }
+
+    /**
+     * Runs the entries of one phase: in the startup phase those allowed in STARTUP, else every entry not run yet
+     * (a STARTUP-only method reached in RUNTIME then fails with SPDK's INVALID_STATE message).
+     */
+    private void run(Spindle spindle, RpcDispatcher d, Set<Bdev> before, boolean startupPhase) {
+        for (int i = 0; i < entries.size(); i++) {
+            Entry e = entries.get(i);
+            if (done[i] || (startupPhase && !d.method(e.method()).states().contains(RpcState.STARTUP))) {
+                continue;
+            }
+            done[i] = true;
+            List<Runnable> after = new ArrayList<>();
+            try {
+                d.call(e.method(), e.params(), after).toCompletableFuture().get(spindle.config().startTimeout().toMillis(),
+                        TimeUnit.MILLISECONDS);
+            } catch (ExecutionException ex) {
+                Throwable c = cause(ex);
+                String msg = c instanceof RpcException r ? r.getMessage() + " (code " + r.code() + ")" : c.toString();
+                int removed = rollback(spindle, before);
+                throw new JsonConfigException(where(e) + " method " + e.method() + ": " + msg
+                        + (removed == 0 ? "" : " (the " + removed + " bdev(s) created before it were removed)"));
+            } catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+                rollback(spindle, before);
+                throw new JsonConfigException(where(e) + " method " + e.method() + ": interrupted");
+            } catch (TimeoutException ex) {
+                int removed = rollback(spindle, before);
+                throw new JsonConfigException(where(e) + " method " + e.method() + ": did not complete within "
+                        + spindle.config().startTimeout() + (removed == 0 ? "" : " (the " + removed + " bdev(s) created before it were removed)"));
+            }
+            for (Runnable r : after) {
+                r.run();
+            }
+        }
+    }
+
+    private static Set<Bdev> bdevsNow(Spindle spindle) {
+        Set<Bdev> s = Collections.newSetFromMap(new IdentityHashMap<>());
+        try {
+            s.addAll(BdevLayer.of(spindle).bdevs());
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            // no bdev layer (yet): nothing existed
+        }
+        return s;
+    }
+
+    /** Unregisters, newest first, the bdevs that appeared since {@code before}; returns how many. */
+    private static int rollback(Spindle spindle, Set<Bdev> before) {
+        BdevLayer l;
+        try {
+            l = BdevLayer.of(spindle);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            return 0;
+        }
+        List<Bdev> now = new ArrayList<>(l.bdevs());
+        int n = 0;
+        for (int i = now.size() - 1; i >= 0; i--) {
+            Bdev b = now.get(i);
+            if (before.contains(b)) {
+                continue;
+            }
+            try {
+                l.unregister(b.name()).toCompletableFuture().get(30, TimeUnit.SECONDS);
+                n++;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return n;
+            } catch (ExecutionException | TimeoutException e) {
+                RpcServer.LOG.warn("json config rollback: unregister of {} failed: {}", b.name(), e.toString());
+            }
+        }
+        return n;
+    }
+
+    private static Throwable cause(Throwable t) {
+        while ((t instanceof ExecutionException || t instanceof java.util.concurrent.CompletionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t;
+    }
+}
