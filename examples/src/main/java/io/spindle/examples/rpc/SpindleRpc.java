@@ -1,0 +1,710 @@
+package io.spindle.examples.rpc;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.spindle.rpc.RpcClient;
+import io.spindle.rpc.RpcException;
+import io.spindle.rpc.RpcServerConfig;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * {@code spindle rpc}: a JSON-RPC client with SPDK {@code scripts/rpc.py}'s command line for the methods
+ * Spindle has: the same global options ({@code -s SOCK -p PORT -t TIMEOUT -r RETRIES -v --dry-run}), the same
+ * sub-command names, positional arguments and flags, the same parameters sent, and the same output (Python's
+ * {@code json.dumps(indent=2)}, byte for byte), so scripts written for rpc.py run against Spindle unchanged.
+ * {@code save_config} and {@code load_config} run client-side, as rpc.py's do.
+ *
+ * <pre>
+ * ./spindle rpc bdev_malloc_create -b Malloc1 64 512
+ * ./spindle rpc bdev_get_bdevs -b Malloc1
+ * ./spindle rpc save_config > config.json
+ * ./spindle rpc spdk_kill_instance SIGTERM
+ * </pre>
+ *
+ * <p>Exit status: 0 on success, 1 when the call failed (the error response is printed as rpc.py prints it, or
+ * the connection error), 2 for a bad command line.
+ */
+public final class SpindleRpc {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final JsonNodeFactory F = JsonNodeFactory.instance;
+
+    /** How a result is printed (rpc.py's {@code print_dict}, {@code print_json}, or nothing). */
+    enum Output { DICT, JSON, NONE }
+
+    /** An argument type. */
+    enum Type { STR, INT, FLOAT, TRUE, BOOL_OPT, CSV }
+
+    /** One argument of a sub-command, as argparse declares it. */
+    record Arg(List<String> flags, String dest, Type type, boolean required, List<String> choices, String help) {
+        boolean positional() {
+            return flags.isEmpty();
+        }
+    }
+
+    /** Builds the params from the parsed arguments (null values are dropped afterwards, as rpc.py does). */
+    @FunctionalInterface
+    interface Params {
+        Map<String, Object> build(Map<String, Object> a) throws UsageException;
+    }
+
+    /** One sub-command. */
+    record Command(String name, String help, List<Arg> args, Output output, Params params) {
+    }
+
+    /** A bad command line: exit 2 with the message. */
+    static final class UsageException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        UsageException(String m) {
+            super(m, null, false, false);
+        }
+    }
+
+    private static Arg pos(String dest, Type t, String help) {
+        return new Arg(List.of(), dest, t, true, List.of(), help);
+    }
+
+    private static Arg pos(String dest, List<String> choices, String help) {
+        return new Arg(List.of(), dest, Type.STR, true, choices, help);
+    }
+
+    private static Arg opt(String flags, String dest, Type t, String help) {
+        return new Arg(List.of(flags.split("\\|")), dest, t, false, List.of(), help);
+    }
+
+    private static Arg req(String flags, String dest, Type t, String help) {
+        return new Arg(List.of(flags.split("\\|")), dest, t, true, List.of(), help);
+    }
+
+    private static Arg choice(String flags, String dest, List<String> choices, String help) {
+        return new Arg(List.of(flags.split("\\|")), dest, Type.STR, false, choices, help);
+    }
+
+    private static Map<String, Object> map(Object... kv) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) {
+            m.put((String) kv[i], kv[i + 1]);
+        }
+        return m;
+    }
+
+    private static final List<String> MODES = List.of("all", "maxmin", "error", "none");
+
+    /** The sub-commands, in rpc.py's names. */
+    static final Map<String, Command> COMMANDS = new TreeMap<>();
+
+    private static void add(Command c) {
+        COMMANDS.put(c.name(), c);
+    }
+
+    static {
+        add(new Command("rpc_get_methods", "Get list of supported RPC methods", List.of(
+                opt("-c|--current", "current", Type.TRUE, "Return only RPC methods callable in the current state"),
+                opt("-i|--include-aliases", "include_aliases", Type.TRUE, "Include deprecated method aliases in the result")),
+                Output.DICT, a -> map("current", a.get("current"), "include_aliases", a.get("include_aliases"))));
+        add(new Command("spdk_get_version", "Get the version", List.of(), Output.JSON, a -> map()));
+        add(new Command("spdk_kill_instance", "Send signal to instance", List.of(
+                pos("sig_name", List.of("SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP", "SIGKILL", "SIGUSR1"), "Signal to send")),
+                Output.NONE, a -> map("sig_name", a.get("sig_name"))));
+        add(new Command("framework_start_init", "Start initialization of subsystems", List.of(), Output.NONE, a -> map()));
+        add(new Command("framework_wait_init", "Block until subsystems have been initialized", List.of(), Output.NONE, a -> map()));
+        add(new Command("framework_get_reactors", "Display list of all reactors", List.of(), Output.DICT, a -> map()));
+        add(new Command("framework_get_subsystems", "Print subsystems array in initialization order", List.of(), Output.DICT,
+                a -> map()));
+        add(new Command("framework_get_config", "Print subsystem configuration", List.of(
+                pos("name", Type.STR, "Name of the subsystem to query"),
+                opt("--with-batches", "with_batches", Type.BOOL_OPT, "Keep batch arrays in output")),
+                Output.DICT, a -> map("name", a.get("name"), "with_batches", a.getOrDefault("with_batches", false))));
+        add(new Command("thread_get_stats", "Display current statistics of all the threads", List.of(), Output.DICT, a -> map()));
+        add(new Command("thread_get_pollers", "Display current pollers of all the threads", List.of(), Output.DICT, a -> map()));
+        add(new Command("thread_get_io_channels", "Display current IO channels of all the threads", List.of(), Output.DICT,
+                a -> map()));
+        add(new Command("bdev_set_options", "Set options of bdev subsystem", List.of(
+                opt("-p|--bdev-io-pool-size", "bdev_io_pool_size", Type.INT, "Number of bdev_io structures in shared buffer pool"),
+                opt("-c|--bdev-io-cache-size", "bdev_io_cache_size", Type.INT, "Maximum number of bdev_io structures cached per thread"),
+                opt("--auto-examine", "bdev_auto_examine", Type.BOOL_OPT, "Enable or disable auto examine"),
+                opt("--iobuf-small-cache-size", "iobuf_small_cache_size", Type.INT, "Size of the small iobuf per thread cache"),
+                opt("--iobuf-large-cache-size", "iobuf_large_cache_size", Type.INT, "Size of the large iobuf per thread cache")),
+                Output.NONE, a -> map("bdev_io_pool_size", a.get("bdev_io_pool_size"), "bdev_io_cache_size", a.get("bdev_io_cache_size"),
+                        "bdev_auto_examine", a.get("bdev_auto_examine"), "iobuf_small_cache_size", a.get("iobuf_small_cache_size"),
+                        "iobuf_large_cache_size", a.get("iobuf_large_cache_size"))));
+        add(new Command("bdev_examine", "examine a bdev if it exists, or will examine it after it is created", List.of(
+                req("-b|--name", "name", Type.STR, "Name or alias of the bdev")), Output.NONE, a -> map("name", a.get("name"))));
+        add(new Command("bdev_wait_for_examine", "Report when all bdevs have been examined", List.of(), Output.NONE, a -> map()));
+        add(new Command("bdev_get_bdevs", "Display current blockdev list or required blockdev", List.of(
+                opt("-b|--name", "name", Type.STR, "Name of the Blockdev. Example: Nvme0n1"),
+                opt("-t|--timeout-ms", "timeout", Type.INT, "Time in ms to wait for the bdev to appear (only used with -b)")),
+                Output.DICT, a -> map("name", a.get("name"), "timeout", a.get("timeout"))));
+        add(new Command("bdev_get_iostat", "Display current I/O statistics of all the blockdevs or specified blockdev.", List.of(
+                opt("-c|--per-channel", "per_channel", Type.TRUE, "Display per channel IO stats for specified device"),
+                choice("--reset-mode", "reset_mode", MODES, "Mode to reset I/O statistics after getting"),
+                opt("--names", "names", Type.CSV, "Bdev names to obtain I/O statistics from, comma-separated list in quotes")),
+                Output.DICT, a -> map("per_channel", a.get("per_channel"), "reset_mode", a.get("reset_mode"), "names", a.get("names"))));
+        add(new Command("bdev_reset_iostat", "Reset I/O statistics of all the blockdevs or specified blockdev.", List.of(
+                opt("-b|--name", "name", Type.STR, "Name of the Blockdev. Example: Nvme0n1"),
+                choice("-m|--mode", "mode", MODES, "Mode to reset I/O statistics")),
+                Output.NONE, a -> map("name", a.get("name"), "mode", a.get("mode"))));
+        add(new Command("bdev_set_qos_limit", "Set QoS rate limit on a blockdev", List.of(
+                pos("name", Type.STR, "Blockdev name to set QoS. Example: Malloc0"),
+                opt("--rw-ios-per-sec", "rw_ios_per_sec", Type.INT, "R/W IOs per second limit (>=1000, example: 20000). 0 means unlimited."),
+                opt("--rw-mbytes-per-sec", "rw_mbytes_per_sec", Type.INT, "R/W megabytes per second limit. 0 means unlimited."),
+                opt("--r-mbytes-per-sec", "r_mbytes_per_sec", Type.INT, "Read megabytes per second limit. 0 means unlimited."),
+                opt("--w-mbytes-per-sec", "w_mbytes_per_sec", Type.INT, "Write megabytes per second limit. 0 means unlimited.")),
+                Output.NONE, a -> map("name", a.get("name"), "rw_ios_per_sec", a.get("rw_ios_per_sec"), "rw_mbytes_per_sec",
+                        a.get("rw_mbytes_per_sec"), "r_mbytes_per_sec", a.get("r_mbytes_per_sec"), "w_mbytes_per_sec", a.get("w_mbytes_per_sec"))));
+        add(new Command("bdev_enable_histogram", "Enable or disable histogram for specified bdev", List.of(
+                new Arg(List.of("--histogram"), "enable", Type.BOOL_OPT, true, List.of(), "Enable or disable histograms on specified device"),
+                opt("-o|--opc", "opc", Type.STR, "Enable histogram for specified io type"),
+                opt("--granularity", "granularity", Type.INT, "Histogram bucket granularity."),
+                opt("--min-nsec", "min_nsec", Type.INT, "Histogram min value in nanoseconds."),
+                opt("--max-nsec", "max_nsec", Type.INT, "Histogram max value in nanoseconds."),
+                pos("name", Type.STR, "bdev name")),
+                Output.NONE, a -> map("name", a.get("name"), "enable", a.get("enable"), "opc", a.get("opc"), "granularity",
+                        a.get("granularity"), "min_nsec", a.get("min_nsec"), "max_nsec", a.get("max_nsec"))));
+        add(new Command("bdev_get_histogram", "Get histogram for specified bdev", List.of(pos("name", Type.STR, "bdev name")),
+                Output.DICT, a -> map("name", a.get("name"))));
+        add(new Command("bdev_malloc_create", "Create a bdev with malloc backend", List.of(
+                opt("-b|--name", "name", Type.STR, "Name of the bdev"),
+                opt("-u|--uuid", "uuid", Type.STR, "UUID of the bdev (optional)"),
+                pos("total_size", Type.FLOAT, "Size of malloc bdev in MB (float > 0)"),
+                pos("block_size", Type.INT, "Data block size for this bdev"),
+                opt("-p|--physical-block-size", "physical_block_size", Type.INT, "Physical block size for this bdev."),
+                opt("-o|--optimal-io-boundary", "optimal_io_boundary", Type.INT, "Split on optimal IO boundary, in number of blocks"),
+                opt("-m|--md-size", "md_size", Type.INT, "Metadata size for this bdev (0, 8, 16, 32, 64, or 128). Default is 0."),
+                opt("-i|--md-interleave", "md_interleave", Type.TRUE, "Metadata location, interleaved if set"),
+                new Arg(List.of("-t", "--dif-type"), "dif_type", Type.INT, false, List.of("0", "1", "2", "3"), "Protection information type"),
+                opt("-d|--dif-is-head-of-md", "dif_is_head_of_md", Type.TRUE, "Protection information is in the first 8 bytes of metadata"),
+                new Arg(List.of("-f", "--dif-pi-format"), "dif_pi_format", Type.INT, false, List.of("0", "1", "2"), "Protection information format"),
+                opt("-n|--numa-id", "numa_id", Type.INT, "NUMA node ID where memory is allocated")),
+                Output.JSON, a -> {
+                    long bs = (Long) a.get("block_size");
+                    if (bs <= 0) {
+                        throw new UsageException("block_size: must be > 0");
+                    }
+                    double mb = (Double) a.get("total_size");
+                    long nb = (long) Math.floor(mb * 1024 * 1024 / bs);
+                    return map("num_blocks", nb, "block_size", bs, "physical_block_size", a.get("physical_block_size"), "name", a.get("name"),
+                            "uuid", a.get("uuid"), "optimal_io_boundary", a.get("optimal_io_boundary"), "md_size", a.get("md_size"),
+                            "md_interleave", a.get("md_interleave"), "dif_type", a.get("dif_type"), "dif_is_head_of_md", a.get("dif_is_head_of_md"),
+                            "dif_pi_format", a.get("dif_pi_format"), "numa_id", a.get("numa_id"));
+                }));
+        add(new Command("bdev_malloc_delete", "Delete a malloc disk", List.of(pos("name", Type.STR, "malloc bdev name")),
+                Output.NONE, a -> map("name", a.get("name"))));
+        add(new Command("bdev_null_create", "Add a bdev with null backend", List.of(
+                pos("name", Type.STR, "Block device name"),
+                opt("-u|--uuid", "uuid", Type.STR, "UUID of the bdev (optional)"),
+                pos("total_size", Type.INT, "Size of null bdev in MB (int > 0). Includes only data blocks."),
+                pos("block_size", Type.INT, "Data block size for this bdev."),
+                opt("-p|--physical-block-size", "physical_block_size", Type.INT, "Physical block size for this bdev."),
+                opt("-m|--md-size", "md_size", Type.INT, "Metadata size for this bdev. Default=0."),
+                new Arg(List.of("-t", "--dif-type"), "dif_type", Type.INT, false, List.of("0", "1", "2", "3"), "Protection information type"),
+                opt("-d|--dif-is-head-of-md", "dif_is_head_of_md", Type.TRUE, "Protection information is in the first 8 bytes of metadata"),
+                new Arg(List.of("-f", "--dif-pi-format"), "dif_pi_format", Type.INT, false, List.of("0", "1", "2"), "Protection information format"),
+                opt("-a|--preferred-write-alignment", "preferred_write_alignment", Type.INT, "Preferred write alignment in blocks."),
+                opt("-g|--preferred-write-granularity", "preferred_write_granularity", Type.INT, "Preferred write granularity in blocks."),
+                opt("-s|--optimal-write-size", "optimal_write_size", Type.INT, "Optimal write size in blocks."),
+                opt("-c|--preferred-unmap-alignment", "preferred_unmap_alignment", Type.INT, "Preferred unmap alignment in blocks."),
+                opt("-r|--preferred-unmap-granularity", "preferred_unmap_granularity", Type.INT, "Preferred unmap granularity in blocks.")),
+                Output.JSON, a -> {
+                    long bs = (Long) a.get("block_size");
+                    if (bs <= 0) {
+                        throw new UsageException("block_size: must be > 0");
+                    }
+                    if (a.get("dif_type") != null && (Long) a.get("dif_type") != 0 && a.get("md_size") == null) {
+                        throw new UsageException("--md-size must be > 0 when --dif-type is > 0");
+                    }
+                    long nb = (Long) a.get("total_size") * 1024 * 1024 / bs;
+                    return map("num_blocks", nb, "block_size", bs, "physical_block_size", a.get("physical_block_size"), "name", a.get("name"),
+                            "uuid", a.get("uuid"), "md_size", a.get("md_size"), "dif_type", a.get("dif_type"), "dif_is_head_of_md",
+                            a.get("dif_is_head_of_md"), "dif_pi_format", a.get("dif_pi_format"), "preferred_write_alignment",
+                            a.get("preferred_write_alignment"), "preferred_write_granularity", a.get("preferred_write_granularity"),
+                            "optimal_write_size", a.get("optimal_write_size"), "preferred_unmap_alignment", a.get("preferred_unmap_alignment"),
+                            "preferred_unmap_granularity", a.get("preferred_unmap_granularity"));
+                }));
+        add(new Command("bdev_null_delete", "Delete a null bdev", List.of(pos("name", Type.STR, "null bdev name")),
+                Output.NONE, a -> map("name", a.get("name"))));
+        add(new Command("bdev_null_resize", "Resize a null bdev", List.of(pos("name", Type.STR, "null bdev name"),
+                pos("new_size", Type.INT, "new bdev size for resize operation. The unit is MiB")),
+                Output.JSON, a -> map("name", a.get("name"), "new_size", a.get("new_size"))));
+        add(new Command("save_config", "Write current (live) configuration of subsystems to stdout", List.of(
+                opt("-i|--indent", "indent", Type.INT, "Indent level. Value less than 0 mean compact mode. Default indent level is 2."),
+                opt("-s|--subsystems", "subsystems", Type.STR, "Comma-separated list of subsystems (and their dependencies) to save"),
+                opt("--with-batches", "with_batches", Type.BOOL_OPT, "Keep batch arrays in output")),
+                Output.NONE, a -> map()));
+        add(new Command("load_config", "Configure subsystems using JSON RPC read from stdin or -j FILE", List.of(
+                opt("-i|--include-aliases", "include_aliases", Type.TRUE, "include RPC aliases"),
+                opt("-j|--json-conf", "json_conf", Type.STR, "Valid JSON configuration (default: stdin)")),
+                Output.NONE, a -> map()));
+    }
+
+    private SpindleRpc() {
+    }
+
+    /** Command-line entry point. */
+    public static void main(String[] args) {
+        System.exit(run(args, System.in, System.out, System.err));
+    }
+
+    /** Global options. */
+    record Global(String server, int port, double timeout, int retries, boolean verbose, boolean dryRun) {
+    }
+
+    /** Runs the client; returns the exit status. */
+    public static int run(String[] args, InputStream stdin, PrintStream out, PrintStream err) {
+        String server = RpcServerConfig.DEFAULT_SOCKET.toString();
+        int port = 5260;
+        double timeout = 60;
+        int retries = 0;
+        boolean verbose = false;
+        boolean dryRun = false;
+        int i = 0;
+        try {
+            for (; i < args.length && args[i].startsWith("-"); i++) {
+                String a = args[i];
+                switch (a) {
+                    case "-h", "--help" -> {
+                        out.println(usage());
+                        return 0;
+                    }
+                    case "-s" -> server = value(args, ++i, "-s");
+                    case "-p" -> port = (int) parseInt(value(args, ++i, "-p"), "-p");
+                    case "-t" -> timeout = parseFloat(value(args, ++i, "-t"), "-t");
+                    case "-r" -> retries = (int) parseInt(value(args, ++i, "-r"), "-r");
+                    case "-v" -> verbose = true;
+                    case "--verbose" -> {
+                        value(args, ++i, "--verbose");
+                        verbose = true;
+                    }
+                    case "--dry-run" -> dryRun = true;
+                    default -> throw new UsageException("unrecognized arguments: " + a);
+                }
+            }
+            if (i >= args.length) {
+                throw new UsageException("a method is required (" + String.join(", ", COMMANDS.keySet()) + ")");
+            }
+            String name = args[i++];
+            Command c = COMMANDS.get(name);
+            if (c == null) {
+                throw new UsageException("argument called_rpc_name: invalid choice: '" + name + "' (choose from "
+                        + String.join(", ", COMMANDS.keySet()) + ")");
+            }
+            List<String> rest = List.of(args).subList(i, args.length);
+            if (rest.contains("-h") || rest.contains("--help")) {
+                out.println(help(c));
+                return 0;
+            }
+            Map<String, Object> parsed = parse(c, rest);
+            Global g = new Global(server, port, timeout, retries, verbose, dryRun);
+            return execute(c, parsed, g, stdin, out, err);
+        } catch (UsageException e) {
+            err.println("usage: spindle rpc [-h] [-s SERVER_ADDR] [-p PORT] [-t TIMEOUT] [-r CONN_RETRIES] [-v] [--dry-run] METHOD ...");
+            err.println("spindle rpc: error: " + e.getMessage());
+            return 2;
+        }
+    }
+
+    private static String value(String[] args, int i, String flag) throws UsageException {
+        if (i >= args.length) {
+            throw new UsageException("argument " + flag + ": expected one argument");
+        }
+        return args[i];
+    }
+
+    private static long parseInt(String v, String what) throws UsageException {
+        try {
+            return Long.parseLong(v.trim());
+        } catch (NumberFormatException e) {
+            throw new UsageException("argument " + what + ": invalid int value: '" + v + "'");
+        }
+    }
+
+    private static double parseFloat(String v, String what) throws UsageException {
+        try {
+            return Double.parseDouble(v.trim());
+        } catch (NumberFormatException e) {
+            throw new UsageException("argument " + what + ": invalid float value: '" + v + "'");
+        }
+    }
+
+    /** argparse's rules for one sub-command: flags anywhere, positionals in order, {@code --} not needed. */
+    static Map<String, Object> parse(Command c, List<String> rest) throws UsageException {
+        Map<String, Object> out = new LinkedHashMap<>();
+        List<Arg> positionals = new ArrayList<>();
+        for (Arg a : c.args()) {
+            if (a.positional()) {
+                positionals.add(a);
+            }
+            if (a.type() == Type.TRUE) {
+                out.put(a.dest(), false);
+            }
+        }
+        int p = 0;
+        Set<String> seen = new LinkedHashSet<>();
+        for (int i = 0; i < rest.size(); i++) {
+            String s = rest.get(i);
+            if (s.startsWith("-") && s.length() > 1 && !isNumber(s)) {
+                String flag = s;
+                String inline = null;
+                int eq = s.indexOf('=');
+                if (s.startsWith("--") && eq > 0) {
+                    flag = s.substring(0, eq);
+                    inline = s.substring(eq + 1);
+                }
+                Arg a = null;
+                boolean negated = false;
+                for (Arg x : c.args()) {
+                    if (x.flags().contains(flag)) {
+                        a = x;
+                    } else if (x.type() == Type.BOOL_OPT && flag.startsWith("--no-") && x.flags().contains("--" + flag.substring(5))) {
+                        a = x;
+                        negated = true;
+                    }
+                }
+                if (a == null) {
+                    throw new UsageException("unrecognized arguments: " + s);
+                }
+                seen.add(a.dest());
+                switch (a.type()) {
+                    case TRUE -> out.put(a.dest(), true);
+                    case BOOL_OPT -> out.put(a.dest(), !negated);
+                    default -> {
+                        String v = inline != null ? inline : i + 1 < rest.size() ? rest.get(++i) : null;
+                        if (v == null) {
+                            throw new UsageException("argument " + String.join("/", a.flags()) + ": expected one argument");
+                        }
+                        out.put(a.dest(), convert(a, v, String.join("/", a.flags())));
+                    }
+                }
+                continue;
+            }
+            if (p >= positionals.size()) {
+                throw new UsageException("unrecognized arguments: " + s);
+            }
+            Arg a = positionals.get(p++);
+            seen.add(a.dest());
+            out.put(a.dest(), convert(a, s, a.dest()));
+        }
+        List<String> missing = new ArrayList<>();
+        for (Arg a : c.args()) {
+            if (a.required() && !seen.contains(a.dest())) {
+                missing.add(a.positional() ? a.dest() : String.join("/", a.flags()));
+            }
+        }
+        if (!missing.isEmpty()) {
+            throw new UsageException("the following arguments are required: " + String.join(", ", missing));
+        }
+        return out;
+    }
+
+    private static boolean isNumber(String s) {
+        return s.matches("-\\d+(\\.\\d*)?");
+    }
+
+    private static Object convert(Arg a, String v, String what) throws UsageException {
+        if (!a.choices().isEmpty() && !a.choices().contains(v)) {
+            throw new UsageException("argument " + what + ": invalid choice: '" + v + "' (choose from " + String.join(", ", a.choices()) + ")");
+        }
+        return switch (a.type()) {
+            case INT -> parseInt(v, what);
+            case FLOAT -> parseFloat(v, what);
+            case CSV -> List.of(v.split(","));
+            default -> v;
+        };
+    }
+
+    private static ObjectNode params(Map<String, Object> m) {
+        ObjectNode o = F.objectNode();
+        for (Map.Entry<String, Object> e : m.entrySet()) {
+            if (e.getValue() != null) { // rpc.py's remove_null
+                o.set(e.getKey(), JSON.valueToTree(e.getValue()));
+            }
+        }
+        return o;
+    }
+
+    private static int execute(Command c, Map<String, Object> a, Global g, InputStream stdin, PrintStream out, PrintStream err)
+            throws UsageException {
+        ObjectNode params = params(c.params().build(a));
+        if (g.dryRun()) {
+            ObjectNode req = F.objectNode();
+            req.put("method", c.name());
+            req.set("params", c.name().equals("save_config") || c.name().equals("load_config") ? F.nullNode() : params);
+            out.println("Request:\n" + PyJson.dumps(req, 2));
+            return 0;
+        }
+        try (RpcClient client = connect(g)) {
+            switch (c.name()) {
+                case "save_config" -> saveConfig(client, a, out);
+                case "load_config" -> loadConfig(client, a, stdin, out);
+                default -> {
+                    JsonNode result;
+                    try {
+                        result = client.call(c.name(), params);
+                    } catch (IOException e) {
+                        if (c.name().equals("spdk_kill_instance")) {
+                            return 0; // rpc.py: a connection closed by the dying target is success
+                        }
+                        throw e;
+                    }
+                    print(c.output(), result, out);
+                }
+            }
+            return 0;
+        } catch (RpcCallFailed e) {
+            err.println(e.getMessage());
+            return 1;
+        } catch (RpcException e) {
+            err.println(errorReport(c.name(), params, 1, e));
+            return 1;
+        } catch (IOException e) {
+            err.println(e.getMessage());
+            return 1;
+        }
+    }
+
+    /** rpc.py's report of an error response. */
+    static String errorReport(String method, ObjectNode params, long reqId, RpcException e) {
+        ObjectNode p = params.deepCopy();
+        p.put("method", method);
+        p.put("req_id", reqId);
+        ObjectNode er = F.objectNode();
+        er.put("code", e.code());
+        er.put("message", e.getMessage());
+        return "request:\n" + PyJson.dumps(p, 2) + "\nGot JSON-RPC error response\nresponse:\n" + PyJson.dumps(er, 2);
+    }
+
+    private static RpcClient connect(Global g) throws IOException {
+        Duration t = Duration.ofMillis((long) (g.timeout() * 1000));
+        IOException last = null;
+        for (int i = 0; i <= g.retries(); i++) {
+            try {
+                return RpcClient.connect(g.server(), g.port(), t);
+            } catch (IOException e) {
+                last = e;
+                if (i < g.retries()) {
+                    try {
+                        Thread.sleep(200);
+                    } catch (InterruptedException ie) {
+                        Thread.currentThread().interrupt();
+                        throw e;
+                    }
+                }
+            }
+        }
+        throw last;
+    }
+
+    static void print(Output o, JsonNode result, PrintStream out) {
+        switch (o) {
+            case DICT -> out.println(PyJson.dumps(result, 2));
+            case JSON -> {
+                String s = PyJson.dumps(result, 2);
+                // print_json: json.dumps(s, indent=2).strip('"')
+                int b = 0;
+                int e = s.length();
+                while (b < e && s.charAt(b) == '"') {
+                    b++;
+                }
+                while (e > b && s.charAt(e - 1) == '"') {
+                    e--;
+                }
+                out.println(s.substring(b, e));
+            }
+            case NONE -> {
+            }
+            default -> throw new IllegalStateException(String.valueOf(o));
+        }
+    }
+
+    /** A call of save_config/load_config failed; the message is rpc.py's report. */
+    static final class RpcCallFailed extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        RpcCallFailed(String m) {
+            super(m, null, false, false);
+        }
+    }
+
+    private static JsonNode call(RpcClient client, String method, ObjectNode params, long[] id) throws IOException, RpcCallFailed {
+        id[0]++;
+        try {
+            return client.call(method, params);
+        } catch (RpcException e) {
+            throw new RpcCallFailed(errorReport(method, params, id[0], e));
+        }
+    }
+
+    /** rpc.py's {@code save_config}: framework_get_subsystems, then framework_get_config per subsystem. */
+    private static void saveConfig(RpcClient client, Map<String, Object> a, PrintStream out) throws IOException, RpcCallFailed {
+        long[] id = {0};
+        boolean batches = Boolean.TRUE.equals(a.get("with_batches"));
+        JsonNode subs = call(client, "framework_get_subsystems", F.objectNode(), id);
+        Map<String, Set<String>> deps = new LinkedHashMap<>();
+        for (JsonNode s : subs) {
+            String n = s.get("subsystem").asText();
+            Set<String> d = new LinkedHashSet<>();
+            d.add(n);
+            for (JsonNode x : s.path("depends_on")) {
+                Set<String> dd = deps.get(x.asText());
+                if (dd != null) {
+                    d.addAll(dd);
+                }
+            }
+            deps.put(n, d);
+        }
+        Set<String> print = new LinkedHashSet<>();
+        if (a.get("subsystems") == null) {
+            print.addAll(deps.keySet());
+        } else {
+            for (String s : ((String) a.get("subsystems")).split(",")) {
+                Set<String> d = deps.get(s);
+                if (d == null) {
+                    throw new RpcCallFailed("save_config: -s " + s + ": no such subsystem (have " + String.join(", ", deps.keySet()) + ")");
+                }
+                print.addAll(d);
+            }
+        }
+        ObjectNode config = F.objectNode();
+        ArrayNode arr = config.putArray("subsystems");
+        for (JsonNode s : subs) {
+            String n = s.get("subsystem").asText();
+            if (!print.contains(n)) {
+                continue;
+            }
+            ObjectNode p = F.objectNode();
+            p.put("name", n);
+            p.put("with_batches", batches);
+            ObjectNode cfg = arr.addObject();
+            cfg.put("subsystem", n);
+            cfg.set("config", call(client, "framework_get_config", p, id));
+        }
+        Object ind = a.get("indent");
+        int indent = ind == null ? 2 : (int) (long) (Long) ind;
+        out.println(PyJson.dumps(config, indent));
+    }
+
+    /** rpc.py's {@code load_config}: check every method, then replay entries in the states that allow them. */
+    private static void loadConfig(RpcClient client, Map<String, Object> a, InputStream stdin, PrintStream out)
+            throws IOException, RpcCallFailed {
+        long[] id = {0};
+        String file = (String) a.get("json_conf");
+        String text = file == null ? new String(stdin.readAllBytes(), StandardCharsets.UTF_8) : Files.readString(Path.of(file));
+        JsonNode root = JSON.readTree(text);
+        if (root == null || !root.path("subsystems").isArray()) {
+            throw new RpcCallFailed("load_config: expected an object with a \"subsystems\" array");
+        }
+        List<List<JsonNode>> subsystems = new ArrayList<>();
+        for (JsonNode s : root.get("subsystems")) {
+            List<JsonNode> cfg = new ArrayList<>();
+            for (JsonNode e : s.path("config")) {
+                cfg.add(e);
+            }
+            if (!cfg.isEmpty()) {
+                subsystems.add(cfg);
+            }
+        }
+        ObjectNode q = F.objectNode();
+        q.put("include_aliases", Boolean.TRUE.equals(a.get("include_aliases")));
+        Set<String> allowed = names(call(client, "rpc_get_methods", q, id));
+        if (subsystems.isEmpty() && allowed.contains("framework_start_init")) {
+            call(client, "framework_start_init", F.objectNode(), id);
+            return;
+        }
+        for (List<JsonNode> cfg : subsystems) {
+            for (JsonNode e : cfg) {
+                if (!e.path("method").isTextual() || !allowed.contains(e.get("method").asText())) {
+                    throw new RpcCallFailed("Unknown method was included in the config file");
+                }
+            }
+        }
+        while (!subsystems.isEmpty()) {
+            ObjectNode cq = F.objectNode();
+            cq.put("current", true);
+            cq.put("include_aliases", Boolean.TRUE.equals(a.get("include_aliases")));
+            Set<String> now = names(call(client, "rpc_get_methods", cq, id));
+            boolean found = false;
+            for (List<JsonNode> cfg : new ArrayList<>(subsystems)) {
+                for (JsonNode e : new ArrayList<>(cfg)) {
+                    if (!now.contains(e.get("method").asText())) {
+                        continue;
+                    }
+                    JsonNode p = e.get("params");
+                    call(client, e.get("method").asText(), p != null && p.isObject() ? (ObjectNode) p : F.objectNode(), id);
+                    cfg.remove(e);
+                    found = true;
+                }
+                if (cfg.isEmpty()) {
+                    subsystems.remove(cfg);
+                }
+            }
+            if (now.contains("framework_start_init")) {
+                call(client, "framework_start_init", F.objectNode(), id);
+                found = true;
+            }
+            if (!found) {
+                break;
+            }
+        }
+        if (!subsystems.isEmpty()) {
+            out.println("Some configs were skipped because the RPC state that can call them passed over.");
+        }
+    }
+
+    private static Set<String> names(JsonNode arr) {
+        Set<String> s = new LinkedHashSet<>();
+        for (JsonNode n : arr) {
+            s.add(n.asText());
+        }
+        return s;
+    }
+
+    static String usage() {
+        StringBuilder b = new StringBuilder();
+        b.append("usage: spindle rpc [-h] [-s SERVER_ADDR] [-p PORT] [-t TIMEOUT] [-r CONN_RETRIES] [-v] [--dry-run] METHOD ...\n\n");
+        b.append("JSON-RPC client with SPDK rpc.py's methods and flags.\n\n");
+        b.append("options:\n");
+        b.append("  -s SERVER_ADDR  Unix socket path or IP address (default: ").append(RpcServerConfig.DEFAULT_SOCKET).append(")\n");
+        b.append("  -p PORT         TCP port when -s is an IP address (default: 5260)\n");
+        b.append("  -t TIMEOUT      seconds to wait for a response (default: 60.0)\n");
+        b.append("  -r CONN_RETRIES retries of the connection, 200 ms apart (default: 0)\n");
+        b.append("  -v              verbose\n");
+        b.append("  --dry-run       print the request and exit\n\n");
+        b.append("methods (spindle rpc METHOD -h for its arguments):\n");
+        for (Command c : COMMANDS.values()) {
+            b.append(String.format("  %-26s %s%n", c.name(), c.help()));
+        }
+        return b.toString().stripTrailing();
+    }
+
+    static String help(Command c) {
+        StringBuilder b = new StringBuilder("usage: spindle rpc " + c.name());
+        for (Arg a : c.args()) {
+            String n = a.positional() ? a.dest() : a.flags().get(0) + (a.type() == Type.TRUE || a.type() == Type.BOOL_OPT ? ""
+                    : " " + a.dest().toUpperCase(java.util.Locale.ROOT));
+            b.append(' ').append(a.required() || a.positional() ? n : "[" + n + "]");
+        }
+        b.append("\n\n").append(c.help()).append('\n');
+        for (Arg a : c.args()) {
+            String n = a.positional() ? a.dest() : String.join(", ", a.flags()) + (a.type() == Type.BOOL_OPT ? " / --no-" + a.flags().get(0).substring(2) : "");
+            b.append(String.format("  %-34s %s%s%n", n, a.help(), a.choices().isEmpty() ? "" : " {" + String.join(",", a.choices()) + "}"));
+        }
+        return b.toString().stripTrailing();
+    }
+}
