@@ -51,6 +51,7 @@ public final class Spindle {
     private volatile RpcState rpcState;
     private volatile java.nio.file.Path rpcSocket;
     private volatile java.net.InetSocketAddress rpcTcp;
+    private volatile io.spindle.rpc.RpcServer.Bound rpcBound;
 
     Spindle(ActorSystem<?> system, ActorRef<SpindleApp.Command> app, ReactorGroup reactors, SpindleConfig config, boolean ownsSystem) {
         this.system = system;
@@ -236,9 +237,16 @@ public final class Spindle {
         initialized.completeExceptionally(new IllegalStateException(reason));
     }
 
-    void rpcBound(java.nio.file.Path socket, java.net.InetSocketAddress tcp) {
-        this.rpcSocket = socket;
-        this.rpcTcp = tcp;
+    void rpcBound(io.spindle.rpc.RpcServer.Bound bound) {
+        this.rpcSocket = bound.socketPath();
+        this.rpcTcp = bound.tcpAddress();
+        this.rpcBound = bound;
+    }
+
+    /** The JSON-RPC server's counters (connections, queued output, requests), or null when there is none. */
+    public io.spindle.rpc.RpcServer.Stats rpcStats() {
+        io.spindle.rpc.RpcServer.Bound b = rpcBound;
+        return b == null ? null : b.stats();
     }
 
     /** The JSON-RPC server's Unix socket, or null when there is none. */

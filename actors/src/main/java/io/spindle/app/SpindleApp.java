@@ -199,7 +199,7 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
             beginStop();
             return false;
         }
-        handle.rpcBound(bound.socketPath(), bound.tcpAddress());
+        handle.rpcBound(bound);
         rpcServer = getContext().spawn(bound.behavior(handle, rpc), "rpc");
         getContext().watchWith(rpcServer, new ChildTerminated(rpcServer));
         return true;

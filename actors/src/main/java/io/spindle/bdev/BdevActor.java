@@ -102,7 +102,7 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
         this.fanOuts = FanOuts.forActor(layer.reactors(), ctx.messageAdapter(FanOuts.Hop.class, Hop::new));
         this.unregisteredAdapter = ctx.messageAdapter(IoDeviceActor.Unregistered.class, DeviceUnregistered::new);
         bdev.actor = ctx.getSelf();
-        IoDevice<BdevChannel> own = IoDevice.register(ctx, layer.reactors(), "bdev_" + bdev.name(), new BdevChannelFactory(bdev, layer));
+        IoDevice<BdevChannel> own = IoDevice.register(ctx, layer.reactors(), bdev.name(), new BdevChannelFactory(bdev, layer));
         bdev.ioDevice = own;
         devices.add(own);
         // module io_devices become children of this actor too

@@ -74,7 +74,7 @@ final class BdevRegistry extends AbstractBehavior<BdevRegistry.Command> {
         super(ctx);
         this.layer = layer;
         this.initDone = initDone;
-        this.mgmt = IoDevice.register(ctx, layer.reactors(), "bdev_mgmt", new ChannelFactory<>() {
+        this.mgmt = IoDevice.register(ctx, layer.reactors(), "bdev_mgr", new ChannelFactory<>() {
             @Override
             public BdevMgmt create(IoDevice<BdevMgmt> device, Reactor reactor) {
                 return new BdevMgmt(layer, reactor);

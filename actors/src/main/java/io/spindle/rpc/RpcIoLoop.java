@@ -82,6 +82,9 @@ final class RpcIoLoop implements Runnable {
     private final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
     private final Set<Conn> conns = new HashSet<>();
     private final AtomicInteger connCount = new AtomicInteger();
+    private volatile long pendingOutput;   // written by the loop thread only
+    private volatile long maxPendingPerConn;
+    private final java.util.concurrent.atomic.AtomicLong requests = new java.util.concurrent.atomic.AtomicLong();
     private volatile boolean stopping;
     private long nextId;
     private long refusedLogged;
@@ -110,9 +113,24 @@ final class RpcIoLoop implements Runnable {
         thread.start();
     }
 
-    /** Open connections (for tests and stats). Any thread. */
+    /** Open connections. Any thread. */
     int connections() {
         return connCount.get();
+    }
+
+    /** Response bytes queued and not yet written, over all connections. Any thread. */
+    long pendingOutputBytes() {
+        return pendingOutput;
+    }
+
+    /** The most response bytes ever queued for one connection. Any thread. */
+    long maxPendingPerConnection() {
+        return maxPendingPerConn;
+    }
+
+    /** Requests (or batches) handed to the server so far. Any thread. */
+    long requests() {
+        return requests.get();
     }
 
     /**
@@ -246,6 +264,7 @@ final class RpcIoLoop implements Runnable {
                     return false;
                 }
                 c.outstanding++;
+                requests.incrementAndGet();
                 handler.request(c, v);
                 return canRead(c);
             }
@@ -282,6 +301,10 @@ final class RpcIoLoop implements Runnable {
     private void queueBytes(Conn c, byte[] bytes) {
         c.out.add(ByteBuffer.wrap(bytes));
         c.pendingOut += bytes.length;
+        pendingOutput += bytes.length;
+        if (c.pendingOut > maxPendingPerConn) {
+            maxPendingPerConn = c.pendingOut;
+        }
     }
 
     private void onResponse(Conn c, byte[] bytes) {
@@ -309,6 +332,7 @@ final class RpcIoLoop implements Runnable {
             ByteBuffer b = c.out.peek();
             int n = c.channel.write(b);
             c.pendingOut -= n;
+            pendingOutput -= n;
             if (b.hasRemaining()) {
                 break;
             }
@@ -350,6 +374,7 @@ final class RpcIoLoop implements Runnable {
             // closing anyway
         }
         c.out.clear();
+        pendingOutput -= c.pendingOut;
         c.pendingOut = 0;
         if (conns.remove(c)) {
             connCount.decrementAndGet();

@@ -49,6 +49,18 @@ public final class RpcServer extends AbstractBehavior<RpcServer.Command> {
     private final RpcListener listener;
     private final RpcIoLoop loop;
 
+    /**
+     * Counters of a running server: open connections, response bytes queued and not yet written (all
+     * connections), the most ever queued for one connection, and requests served.
+     */
+    public record Stats(int connections, long pendingOutputBytes, long maxPendingPerConnection, long requests) {
+    }
+
+    /** The counters; any thread. */
+    Stats stats() {
+        return new Stats(loop.connections(), loop.pendingOutputBytes(), loop.maxPendingPerConnection(), loop.requests());
+    }
+
     private RpcServer(ActorContext<Command> ctx, RpcDispatcher dispatcher, RpcListener listener, RpcServerConfig cfg) throws IOException {
         super(ctx);
         this.dispatcher = dispatcher;
@@ -56,6 +68,7 @@ public final class RpcServer extends AbstractBehavior<RpcServer.Command> {
         ActorRef<Command> self = ctx.getSelf();
         this.loop = new RpcIoLoop(listener, cfg, (conn, value) -> self.tell(new Request(conn, value)));
         loop.start();
+        Bound.STATS.put(listener, this::stats);
         ctx.getLog().info("rpc: listening on {}{}", listener.socketPath() != null ? listener.socketPath() : "",
                 listener.tcpAddress() != null ? (listener.socketPath() != null ? " and " : "") + "tcp " + listener.tcpAddress() : "");
     }
@@ -72,6 +85,7 @@ public final class RpcServer extends AbstractBehavior<RpcServer.Command> {
 
     /** Bound sockets, not yet served: {@link #behavior} serves them, {@link #close} releases them unused. */
     public static final class Bound {
+        static final java.util.Map<RpcListener, java.util.function.Supplier<Stats>> STATS = new java.util.concurrent.ConcurrentHashMap<>();
         private final RpcListener listener;
 
         private Bound(RpcListener listener) {
@@ -98,6 +112,12 @@ public final class RpcServer extends AbstractBehavior<RpcServer.Command> {
                     throw e;
                 }
             });
+        }
+
+        /** The server's counters, or null before it serves or after it stopped. Any thread. */
+        public Stats stats() {
+            java.util.function.Supplier<Stats> s = STATS.get(listener);
+            return s == null ? null : s.get();
         }
 
         /** Releases the sockets and files without serving them. */
@@ -149,6 +169,7 @@ public final class RpcServer extends AbstractBehavior<RpcServer.Command> {
 
     private Behavior<Command> onPostStop() {
         loop.close(1000);
+        Bound.STATS.remove(listener);
         listener.close();
         getContext().getLog().info("rpc: stopped");
         return this;

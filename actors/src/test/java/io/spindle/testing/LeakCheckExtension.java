@@ -9,13 +9,14 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Fails a test that leaves a Chronicle {@code Bytes} unreleased or a reactor thread running.
+ * Fails a test that leaves a Chronicle {@code Bytes} unreleased, or a reactor or RPC thread running.
  *
  * <p>Registered for every test of every module by JUnit's extension auto-detection
  * ({@code META-INF/services/org.junit.jupiter.api.extension.Extension} in this module's test jar and
  * {@code junit.jupiter.extensions.autodetection.enabled=true}). Before each test it turns Chronicle's
  * reference tracing on; after it, it asserts every traced {@code Bytes} was released, and waits up to five
- * seconds for threads named {@code reactor_*} to end (reactor exit is asynchronous), then fails naming them.
+ * seconds for threads named {@code reactor_*} or {@code spindle-rpc*} (the RPC server's socket loop, RPC client
+ * timers) to end (reactor exit is asynchronous), then fails naming them.
  */
 public final class LeakCheckExtension implements BeforeEachCallback, AfterEachCallback {
     private static final long THREAD_GRACE_MS = 5_000;
@@ -39,15 +40,15 @@ public final class LeakCheckExtension implements BeforeEachCallback, AfterEachCa
             alive = reactorThreads();
         }
         if (!alive.isEmpty()) {
-            throw new AssertionError("reactor thread(s) outlived the test " + context.getDisplayName() + ": " + alive);
+            throw new AssertionError("reactor or rpc thread(s) outlived the test " + context.getDisplayName() + ": " + alive);
         }
     }
 
-    /** Names of live threads that are reactors. */
+    /** Names of live threads that are reactors or belong to the RPC server or client. */
     public static List<String> reactorThreads() {
         List<String> out = new ArrayList<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t.isAlive() && t.getName().startsWith("reactor_")) {
+            if (t.isAlive() && (t.getName().startsWith("reactor_") || t.getName().startsWith("spindle-rpc"))) {
                 out.add(t.getName());
             }
         }

@@ -10,6 +10,7 @@ import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevLayer;
 import io.spindle.bdev.BdevSubsystem;
 import io.spindle.examples.bdevperf.BdevPerfOptions.UsageException;
+import io.spindle.rpc.JsonConfig;
 import io.spindle.runtime.CoreMask;
 import io.spindle.runtime.ReactorConfig;
 import io.spindle.runtime.ReactorGroup;
@@ -105,15 +106,29 @@ public final class BdevPerf {
         int pool = Math.max(1024, opts.queueDepth() * 4 + 64);
         Config hocon = ConfigFactory.parseString("spindle.bdev.io-pool-size = " + pool + "\npekko.loglevel = WARNING\n"
                 + "pekko.stdout-loglevel = WARNING").withFallback(ConfigFactory.load());
+        JsonConfig config = null;
+        if (opts.jsonConfig() != null) {
+            try {
+                config = JsonConfig.read(opts.jsonConfig());
+            } catch (JsonConfig.JsonConfigException e) {
+                throw new UsageException("--json " + e.getMessage());
+            }
+        }
+        // with a config, start as SPDK's app does: its startup entries (bdev_set_options) run before the
+        // subsystems are initialised, the rest after
         Spindle spindle = Spindle.start(SpindleConfig.builder(hocon).name("bdevperf")
                 .reactor(ReactorConfig.builder().mask(opts.mask()).idle(opts.idle()).pin(opts.pin()).conclude())
-                .subsystem(bdevs).conclude());
+                .subsystem(bdevs).waitForStartInit(config != null).conclude());
         try {
             spindleRef = spindle;
-            BdevLayer layer = BdevLayer.of(spindle);
-            if (opts.jsonConfig() != null) {
-                BdevPerfConfig.apply(spindle, opts.jsonConfig());
+            if (config != null) {
+                try {
+                    config.apply(spindle, true);
+                } catch (JsonConfig.JsonConfigException e) {
+                    throw new UsageException("--json " + e.getMessage());
+                }
             }
+            BdevLayer layer = BdevLayer.of(spindle);
             List<Bdev> targets = targets(layer);
             if (opts.api() == BdevPerfOptions.Api.ACTOR) {
                 return runActorJobs(targets, spindle);

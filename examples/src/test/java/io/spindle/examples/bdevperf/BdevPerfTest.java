@@ -221,13 +221,13 @@ class BdevPerfTest {
     @ParameterizedTest(name = "{1}")
     @CsvSource(delimiter = '|', value = {
         "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"method\":\"bdev_malloc_create\",\"params\":{\"name\":\"M\",\"block_size\":1000,\"num_blocks\":8}}]}]}"
-            + " | config[0] method bdev_malloc_create: params.block_size 1000: must be a power of two >= 512",
+            + " | config[0] method bdev_malloc_create: Invalid parameters: block_size=1000: must be a power of two >= 512",
         "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"method\":\"bdev_null_create\",\"params\":{\"block_size\":512,\"num_blocks\":8}}]}]}"
-            + " | config[0] method bdev_null_create: params.name is required",
+            + " | config[0] method bdev_null_create: Invalid parameters: name is required",
         "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"method\":\"bdev_nvme_attach_controller\",\"params\":{}}]}]}"
-            + " | config[0] method bdev_nvme_attach_controller: method not supported",
+            + " | config[0] method bdev_nvme_attach_controller: method not found",
         "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"method\":\"bdev_malloc_create\",\"params\":{\"name\":\"M\",\"block_size\":512}}]}]}"
-            + " | config[0] method bdev_malloc_create: params.num_blocks is required",
+            + " | config[0] method bdev_malloc_create: Invalid parameters: num_blocks is required",
         "{\"subsystems\": [ | not valid JSON at line 1",
     })
     @DisplayName("--json errors name the file, the entry's index, the method and the field; exit 2")
