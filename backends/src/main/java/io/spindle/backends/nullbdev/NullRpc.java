@@ -54,8 +54,8 @@ public final class NullRpc implements RpcMethodProvider {
         if (name.isEmpty()) {
             throw RpcException.invalidParams("name=\"\": must not be empty");
         }
-        long bs = p.integer("block_size", 512, Integer.MAX_VALUE);
-        if (Long.bitCount(bs) != 1) {
+        long bs = p.integer("block_size", Long.MIN_VALUE, Long.MAX_VALUE);
+        if (bs < 512 || bs > 1 << 30 || Long.bitCount(bs) != 1) {
             throw RpcException.invalidParams("block_size=" + bs + ": must be a power of two >= 512");
         }
         long nb = p.integer("num_blocks", 1, Long.MAX_VALUE / bs);
