@@ -191,7 +191,7 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
     private boolean startRpc(RpcServerConfig rpc) {
         RpcServer.Bound bound;
         try {
-            bound = RpcServer.bind(rpc);
+            bound = RpcServer.bind(rpc).prepare(handle, rpc);
         } catch (java.io.IOException | RuntimeException e) {
             startFailure = "rpc server: " + e.getMessage();
             startCause = e;
@@ -200,7 +200,7 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
             return false;
         }
         handle.rpcBound(bound);
-        rpcServer = getContext().spawn(bound.behavior(handle, rpc), "rpc");
+        rpcServer = getContext().spawn(bound.behavior(), "rpc");
         getContext().watchWith(rpcServer, new ChildTerminated(rpcServer));
         return true;
     }

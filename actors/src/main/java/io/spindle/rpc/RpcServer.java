@@ -61,12 +61,12 @@ public final class RpcServer extends AbstractBehavior<RpcServer.Command> {
         return new Stats(loop.connections(), loop.pendingOutputBytes(), loop.maxPendingPerConnection(), loop.requests());
     }
 
-    private RpcServer(ActorContext<Command> ctx, RpcDispatcher dispatcher, RpcListener listener, RpcServerConfig cfg) throws IOException {
+    private RpcServer(ActorContext<Command> ctx, Bound bound) {
         super(ctx);
-        this.dispatcher = dispatcher;
-        this.listener = listener;
-        ActorRef<Command> self = ctx.getSelf();
-        this.loop = new RpcIoLoop(listener, cfg, (conn, value) -> self.tell(new Request(conn, value)));
+        this.dispatcher = bound.dispatcher;
+        this.listener = bound.listener;
+        this.loop = bound.loop;
+        bound.self.set(ctx.getSelf());
         loop.start();
         Bound.STATS.put(listener, this::stats);
         ctx.getLog().info("rpc: listening on {}{}", listener.socketPath() != null ? listener.socketPath() : "",
@@ -83,10 +83,17 @@ public final class RpcServer extends AbstractBehavior<RpcServer.Command> {
         return new Bound(RpcListener.open(cfg));
     }
 
-    /** Bound sockets, not yet served: {@link #behavior} serves them, {@link #close} releases them unused. */
+    /**
+     * Bound sockets, not yet served: {@link #prepare} builds the method table and the socket loop (so a broken
+     * provider or a selector that cannot open fails the caller too), {@link #behavior} serves them,
+     * {@link #close} releases them unused.
+     */
     public static final class Bound {
         static final java.util.Map<RpcListener, java.util.function.Supplier<Stats>> STATS = new java.util.concurrent.ConcurrentHashMap<>();
         private final RpcListener listener;
+        private final java.util.concurrent.atomic.AtomicReference<ActorRef<Command>> self = new java.util.concurrent.atomic.AtomicReference<>();
+        private RpcDispatcher dispatcher;
+        private RpcIoLoop loop;
 
         private Bound(RpcListener listener) {
             this.listener = listener;
@@ -102,16 +109,35 @@ public final class RpcServer extends AbstractBehavior<RpcServer.Command> {
             return listener.tcpAddress();
         }
 
-        /** The server behavior for {@code spindle}; spawn it once. */
-        public Behavior<Command> behavior(Spindle spindle, RpcServerConfig cfg) {
-            return Behaviors.setup(ctx -> {
-                try {
-                    return new RpcServer(ctx, RpcDispatcher.create(spindle), listener, cfg);
-                } catch (IOException | RuntimeException e) {
-                    listener.close();
-                    throw e;
-                }
-            });
+        /**
+         * Builds the dispatcher (every method provider) and the socket loop for {@code spindle}; on failure the
+         * sockets are released.
+         *
+         * @throws IOException           when the selector cannot be opened
+         * @throws IllegalStateException when two providers register the same method
+         */
+        public Bound prepare(Spindle spindle, RpcServerConfig cfg) throws IOException {
+            try {
+                dispatcher = RpcDispatcher.create(spindle);
+                loop = new RpcIoLoop(listener, cfg, (conn, value) -> {
+                    ActorRef<Command> s = self.get();
+                    if (s != null) {
+                        s.tell(new Request(conn, value));
+                    }
+                });
+                return this;
+            } catch (IOException | RuntimeException e) {
+                listener.close();
+                throw e;
+            }
+        }
+
+        /** The server behavior; spawn it once, after {@link #prepare}. */
+        public Behavior<Command> behavior() {
+            if (loop == null) {
+                throw new IllegalStateException("RpcServer.Bound.behavior: prepare first");
+            }
+            return Behaviors.setup(ctx -> new RpcServer(ctx, this));
         }
 
         /** The server's counters, or null before it serves or after it stopped. Any thread. */
