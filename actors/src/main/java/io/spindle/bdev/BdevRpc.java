@@ -49,8 +49,12 @@ public final class BdevRpc implements RpcMethodProvider {
                 RpcMethod.runtime("bdev_examine", BdevRpc::examine));
     }
 
-    /** The bdev layer of the call's Spindle. */
-    static BdevLayer layer(RpcCall c) throws RpcException {
+    /**
+     * The bdev layer of the call's Spindle; for module methods too.
+     *
+     * @throws RpcException -19 when the Spindle has no bdev subsystem (or it is not initialised)
+     */
+    public static BdevLayer layer(RpcCall c) throws RpcException {
         try {
             return BdevLayer.of(c.spindle());
         } catch (IllegalArgumentException | IllegalStateException e) {
@@ -65,6 +69,17 @@ public final class BdevRpc implements RpcMethodProvider {
     /** Fails a stage with {@code e} (for use inside stage callbacks). */
     static CompletionException fail(RpcException e) {
         return new CompletionException(e);
+    }
+
+    /**
+     * {@code true} for an {@link Errno#OK} status, else fails the stage with SPDK's negative-errno error
+     * ({@code -19 "No such device"}, ...): the usual end of a module's delete method.
+     */
+    public static Boolean trueOrErrno(int status) {
+        if (status != Errno.OK) {
+            throw fail(RpcException.errno(status, null));
+        }
+        return Boolean.TRUE;
     }
 
     // ------------------------------------------------------------------ bdev_set_options
@@ -274,12 +289,7 @@ public final class BdevRpc implements RpcMethodProvider {
         QosLimits cur = b.qosLimits(); // SPDK: a limit not given keeps its current value
         QosLimits next = QosLimits.of(ios >= 0 ? ios : cur.rwIosPerSec(), rw >= 0 ? rw : cur.rwMbytesPerSec(),
                 r >= 0 ? r : cur.rMbytesPerSec(), w >= 0 ? w : cur.wMbytesPerSec());
-        return l.setQosLimits(b.name(), next).thenApply(st -> {
-            if (st != Errno.OK) {
-                throw fail(RpcException.errno(st, null));
-            }
-            return Boolean.TRUE;
-        });
+        return l.setQosLimits(b.name(), next).thenApply(BdevRpc::trueOrErrno);
     }
 
     // ------------------------------------------------------------------ histograms

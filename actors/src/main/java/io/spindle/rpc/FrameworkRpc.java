@@ -192,7 +192,9 @@ public final class FrameworkRpc implements RpcMethodProvider {
         }, c.executor());
     }
 
-    private static CompletionStage<?> threadStats(RpcCall c) throws RpcException {
+    /** {@code {tick_rate, threads: [...]}} with one object per reactor, filled by {@code thread}. */
+    private static CompletionStage<?> perThread(RpcCall c, java.util.function.BiConsumer<ReactorSnapshot, ObjectNode> thread)
+            throws RpcException {
         c.params().end();
         return snapshot(c.spindle()).thenApplyAsync(list -> {
             ObjectNode r = F.objectNode();
@@ -201,66 +203,54 @@ public final class FrameworkRpc implements RpcMethodProvider {
             for (ReactorSnapshot s : list) {
                 ObjectNode o = arr.addObject();
                 o.put("name", s.reactor().name());
-                o.put("id", s.reactor().index() + 1);
-                o.put("cpumask", cpumask(s.reactor()));
-                o.put("busy", s.stats().busyNanos());
-                o.put("idle", s.stats().idleNanos());
-                o.put("active_pollers_count", s.stats().activePollers());
-                o.put("timed_pollers_count", s.stats().timedPollers());
-                o.put("paused_pollers_count", s.stats().pausedPollers());
+                thread.accept(s, o);
             }
             return r;
         }, c.executor());
+    }
+
+    private static CompletionStage<?> threadStats(RpcCall c) throws RpcException {
+        return perThread(c, (s, o) -> {
+            o.put("id", s.reactor().index() + 1);
+            o.put("cpumask", cpumask(s.reactor()));
+            o.put("busy", s.stats().busyNanos());
+            o.put("idle", s.stats().idleNanos());
+            o.put("active_pollers_count", s.stats().activePollers());
+            o.put("timed_pollers_count", s.stats().timedPollers());
+            o.put("paused_pollers_count", s.stats().pausedPollers());
+        });
     }
 
     private static CompletionStage<?> threadPollers(RpcCall c) throws RpcException {
-        c.params().end();
-        return snapshot(c.spindle()).thenApplyAsync(list -> {
-            ObjectNode r = F.objectNode();
-            r.put("tick_rate", TICK_RATE);
-            ArrayNode arr = r.putArray("threads");
-            for (ReactorSnapshot s : list) {
-                ObjectNode o = arr.addObject();
-                o.put("name", s.reactor().name());
-                o.put("id", s.reactor().index() + 1);
-                ArrayNode active = o.putArray("active_pollers");
-                ArrayNode timed = o.putArray("timed_pollers");
-                ArrayNode paused = o.putArray("paused_pollers");
-                for (PollerSnapshot p : s.pollers()) {
-                    ArrayNode into = p.state() == Poller.State.PAUSED ? paused : p.periodNanos() > 0 ? timed : active;
-                    ObjectNode po = into.addObject();
-                    po.put("name", p.name());
-                    po.put("id", p.id());
-                    po.put("state", p.state() == Poller.State.PAUSED ? "paused" : p.periodNanos() > 0 ? "waiting" : "running");
-                    po.put("run_count", p.runCount());
-                    po.put("busy_count", p.busyCount());
-                    if (p.periodNanos() > 0) {
-                        po.put("period_ticks", p.periodNanos());
-                    }
+        return perThread(c, (s, o) -> {
+            o.put("id", s.reactor().index() + 1);
+            ArrayNode active = o.putArray("active_pollers");
+            ArrayNode timed = o.putArray("timed_pollers");
+            ArrayNode paused = o.putArray("paused_pollers");
+            for (PollerSnapshot p : s.pollers()) {
+                ArrayNode into = p.state() == Poller.State.PAUSED ? paused : p.periodNanos() > 0 ? timed : active;
+                ObjectNode po = into.addObject();
+                po.put("name", p.name());
+                po.put("id", p.id());
+                po.put("state", p.state() == Poller.State.PAUSED ? "paused" : p.periodNanos() > 0 ? "waiting" : "running");
+                po.put("run_count", p.runCount());
+                po.put("busy_count", p.busyCount());
+                if (p.periodNanos() > 0) {
+                    po.put("period_ticks", p.periodNanos());
                 }
             }
-            return r;
-        }, c.executor());
+        });
     }
 
     private static CompletionStage<?> threadChannels(RpcCall c) throws RpcException {
-        c.params().end();
-        return snapshot(c.spindle()).thenApplyAsync(list -> {
-            ObjectNode r = F.objectNode();
-            r.put("tick_rate", TICK_RATE);
-            ArrayNode arr = r.putArray("threads");
-            for (ReactorSnapshot s : list) {
-                ObjectNode o = arr.addObject();
-                o.put("name", s.reactor().name());
-                ArrayNode chs = o.putArray("io_channels");
-                for (Reactor.ChannelInfo ch : s.channels()) {
-                    ObjectNode co = chs.addObject();
-                    co.put("name", ch.ioDevice());
-                    co.put("ref", ch.refs());
-                }
+        return perThread(c, (s, o) -> {
+            ArrayNode chs = o.putArray("io_channels");
+            for (Reactor.ChannelInfo ch : s.channels()) {
+                ObjectNode co = chs.addObject();
+                co.put("name", ch.ioDevice());
+                co.put("ref", ch.refs());
             }
-            return r;
-        }, c.executor());
+        });
     }
 
     private static CompletionStage<?> getSubsystems(RpcCall c) throws RpcException {

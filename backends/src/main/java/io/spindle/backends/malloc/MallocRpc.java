@@ -3,6 +3,7 @@ package io.spindle.backends.malloc;
 import io.spindle.backends.ModuleParams;
 import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevLayer;
+import io.spindle.bdev.BdevRpc;
 import io.spindle.rpc.RpcException;
 import io.spindle.rpc.spi.RpcCall;
 import io.spindle.rpc.spi.RpcMethod;
@@ -12,7 +13,6 @@ import io.spindle.runtime.Errno;
 
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 
 /**
@@ -35,14 +35,6 @@ public final class MallocRpc implements RpcMethodProvider {
                 RpcMethod.runtime("bdev_malloc_delete", MallocRpc::delete));
     }
 
-    private static BdevLayer layer(RpcCall c) throws RpcException {
-        try {
-            return BdevLayer.of(c.spindle());
-        } catch (IllegalArgumentException | IllegalStateException e) {
-            throw RpcException.errno(Errno.ENODEV, "no bdev subsystem: " + e.getMessage());
-        }
-    }
-
     private static CompletionStage<?> create(RpcCall c) throws RpcException {
         RpcParams p = c.params();
         String name = p.string("name", null);
@@ -57,7 +49,7 @@ public final class MallocRpc implements RpcMethodProvider {
         ModuleParams.noMetadata(p);
         ModuleParams.neutralInt(p, "numa_id", -1, "memory is not placed by NUMA node");
         p.end();
-        BdevLayer l = layer(c);
+        BdevLayer l = BdevRpc.layer(c);
         if (name == null) {
             name = freeName(l);
         } else if (name.isEmpty()) {
@@ -79,12 +71,7 @@ public final class MallocRpc implements RpcMethodProvider {
         RpcParams p = c.params();
         String name = p.string("name");
         p.end();
-        BdevLayer l = layer(c);
-        return l.module(MallocModule.class).delete(l, name).thenApply(st -> {
-            if (st != Errno.OK) {
-                throw new CompletionException(RpcException.errno(st, null));
-            }
-            return Boolean.TRUE;
-        });
+        BdevLayer l = BdevRpc.layer(c);
+        return l.module(MallocModule.class).delete(l, name).thenApply(BdevRpc::trueOrErrno);
     }
 }

@@ -3,6 +3,7 @@ package io.spindle.backends.nullbdev;
 import io.spindle.backends.ModuleParams;
 import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevLayer;
+import io.spindle.bdev.BdevRpc;
 import io.spindle.rpc.RpcException;
 import io.spindle.rpc.spi.RpcCall;
 import io.spindle.rpc.spi.RpcMethod;
@@ -13,7 +14,6 @@ import io.spindle.runtime.Errno;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 
 /**
@@ -40,14 +40,6 @@ public final class NullRpc implements RpcMethodProvider {
                 RpcMethod.runtime("bdev_null_resize", NullRpc::resize));
     }
 
-    private static BdevLayer layer(RpcCall c) throws RpcException {
-        try {
-            return BdevLayer.of(c.spindle());
-        } catch (IllegalArgumentException | IllegalStateException e) {
-            throw RpcException.errno(Errno.ENODEV, "no bdev subsystem: " + e.getMessage());
-        }
-    }
-
     private static CompletionStage<?> create(RpcCall c) throws RpcException {
         RpcParams p = c.params();
         String name = p.string("name");
@@ -67,7 +59,7 @@ public final class NullRpc implements RpcMethodProvider {
             ModuleParams.neutralInt(p, k, 0, "no write/unmap geometry hints");
         }
         p.end();
-        BdevLayer l = layer(c);
+        BdevLayer l = BdevRpc.layer(c);
         return l.module(NullModule.class).create(l, new NullModule.Options(name, nb, (int) bs, uuid, false)).thenApply(Bdev::name);
     }
 
@@ -75,13 +67,8 @@ public final class NullRpc implements RpcMethodProvider {
         RpcParams p = c.params();
         String name = p.string("name");
         p.end();
-        BdevLayer l = layer(c);
-        return l.module(NullModule.class).delete(l, name).thenApply(st -> {
-            if (st != Errno.OK) {
-                throw new CompletionException(RpcException.errno(st, null));
-            }
-            return Boolean.TRUE;
-        });
+        BdevLayer l = BdevRpc.layer(c);
+        return l.module(NullModule.class).delete(l, name).thenApply(BdevRpc::trueOrErrno);
     }
 
     private static CompletionStage<?> resize(RpcCall c) throws RpcException {
@@ -89,7 +76,7 @@ public final class NullRpc implements RpcMethodProvider {
         String name = p.string("name");
         long mib = p.integer("new_size", 1, Long.MAX_VALUE >> 20);
         p.end();
-        BdevLayer l = layer(c);
+        BdevLayer l = BdevRpc.layer(c);
         NullModule m = l.module(NullModule.class);
         Bdev b = l.get(name);
         if (b == null || b.module() != m) {
@@ -103,11 +90,6 @@ public final class NullRpc implements RpcMethodProvider {
         if (blocks == b.numBlocks()) {
             return CompletableFuture.completedFuture(Boolean.TRUE);
         }
-        return l.resize(b.name(), blocks).thenApply(st -> {
-            if (st != Errno.OK) {
-                throw new CompletionException(RpcException.errno(st, null));
-            }
-            return Boolean.TRUE;
-        });
+        return l.resize(b.name(), blocks).thenApply(BdevRpc::trueOrErrno);
     }
 }
