@@ -607,7 +607,8 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
             }
         }
         int errno = state == State.CLOSING ? Errno.ESHUTDOWN : goneErrno;
-        String why = state == State.CLOSING ? "bdev=" + bdevName + ": the server is closing" : goneMessage;
+        String why = state == State.CLOSING ? "bdev=" + bdevName + ": the server is closing"
+                : goneMessage != null ? goneMessage : "bdev=" + bdevName + ": no shard is running";
         IoBatch b = m.batch();
         Completions c = new Completions(b.size());
         for (int i = 0; i < b.size(); i++) {

@@ -47,6 +47,8 @@ import java.util.HashMap;
  */
 final class ReactorShard implements IoCallback, BdevEventHandler {
     private static final Logger LOG = LoggerFactory.getLogger(ReactorShard.class);
+    /** Sinks of requesters with nothing outstanding that a shard keeps for their next submit. */
+    static final int IDLE_SINKS = 16;
 
     private enum State {
         NEW, OPEN, DRAINING, CLOSED
@@ -54,7 +56,8 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
 
     /**
      * One requester's batched replies on this shard: the {@link Completions} being filled and how many of its
-     * entries are not yet sent. Dropped from the shard's map once nothing is outstanding.
+     * entries are not yet sent. Dropped from the shard's map once nothing is outstanding and more than
+     * {@link #IDLE_SINKS} sinks are held.
      */
     static final class Sink {
         final ActorRef<Completions> replyTo;
@@ -517,7 +520,9 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
             s.outstanding -= c.size();
             inFlight.release(c.heldSlots);
             c.heldSlots = 0;
-            if (s.outstanding == 0) {
+            if (s.outstanding == 0 && sinks.size() > IDLE_SINKS) {
+                // a closed loop comes straight back: keep a few idle requesters' sinks rather than re-create them
+                // every loop; past that, forget the idle ones so that departed requesters are not kept
                 sinks.remove(s.replyTo);
                 if (lastSink == s) {
                     lastSink = null;
