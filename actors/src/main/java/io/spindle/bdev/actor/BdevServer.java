@@ -264,7 +264,8 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
 
     /**
      * Asks for the server's shards, one per reactor, to send requests to directly; replies {@link Shards} at
-     * once (also while closing or after the bdev is gone: the shards then refuse with the reason).
+     * once with the shards still running (none once the bdev was removed or the server closed, none when the
+     * bdev did not exist: then send to the server, which refuses with the reason).
      */
     public record GetShards(ActorRef<Shards> replyTo) implements Command {
         /** @throws NullPointerException when {@code replyTo} is null */
@@ -378,8 +379,9 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
      * One reactor's part of the server: an actor on that reactor's dispatcher that serves {@link Request}s and
      * {@link Submit}s sent to it with no server hop in between. It validates, applies the server's shared
      * {@code maxInFlight} bound (Busy past it, at once) and runs the I/O on its reactor; requests sent to it
-     * behave as if sent to the server, except that the reactor is the one chosen. It stops with the server:
-     * a message sent after the server stopped is a dead letter (no reply).
+     * behave as if sent to the server, except that the reactor is the one chosen. Once its part has closed
+     * (REMOVE, {@link Close}) it answers what it had accepted and stops, as it does when the server stops: a
+     * message sent to it after that is a dead letter (no reply); watch {@code ref} to learn when.
      *
      * @param index   the reactor's position in the group (0-based)
      * @param reactor the reactor it runs on (its {@code dispatcher()} places a requester next to it)
@@ -389,8 +391,7 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
     }
 
     /**
-     * The reply to {@link GetShards}: the server's shards in reactor order (none only when no reactor was
-     * running when the server started).
+     * The reply to {@link GetShards}: the server's running shards in reactor order. Immutable; any thread.
      */
     public record Shards(String bdevName, List<Shard> shards) {
         /** Copies the list. */
