@@ -92,8 +92,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * Spindle, or send {@link Close} and wait for {@link Closed}. A shard answers everything it accepted (the
  * last {@code Completions} are sent before the shard reports closed) and then stops its actor, on its reactor,
  * so that no actor of the server outlives the reactors: requests sent to a shard after that are dead letters
- * (watch the shard's ref to learn it; the server itself keeps refusing with the reason, and
- * {@link GetShards} no longer lists it). Spindle's stop removes every bdev first, so a server left running
+ * (watch the shard's ref: its answers all arrive before the {@code Terminated}, so what is unanswered then
+ * never ran; the server itself keeps refusing with the reason, and {@link GetShards} no longer lists it). Spindle's stop removes every bdev first, so a server left running
  * across it ends with no shards and refuses everything.
  *
  * <p>Example, from an actor (single requests through the server):
@@ -381,7 +381,10 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
      * {@code maxInFlight} bound (Busy past it, at once) and runs the I/O on its reactor; requests sent to it
      * behave as if sent to the server, except that the reactor is the one chosen. Once its part has closed
      * (REMOVE, {@link Close}) it answers what it had accepted and stops, as it does when the server stops: a
-     * message sent to it after that is a dead letter (no reply); watch {@code ref} to learn when.
+     * message sent to it after that is a dead letter (no reply). Watch {@code ref} to learn when: every answer
+     * the shard sends reaches a watching requester before its {@code Terminated} (a requester that is its own
+     * {@code replyTo}, directly or through a message adapter), so whatever is still unanswered when the
+     * {@code Terminated} arrives never ran.
      *
      * @param index   the reactor's position in the group (0-based)
      * @param reactor the reactor it runs on (its {@code dispatcher()} places a requester next to it)

@@ -42,8 +42,9 @@ import java.util.HashMap;
  *
  * <p><b>Batched replies.</b> Entries of {@link BdevServer.Submit}s are answered into a {@link Sink} per
  * requester ({@code replyTo}); the first answer of a loop queues one flush task on the reactor, which sends
- * each requester one {@link Completions} with everything gathered since the last flush. Close flushes
- * synchronously before it reports, so no answer trails a {@code Closed}.
+ * each requester one {@link Completions} with everything gathered since the last flush. The close flushes
+ * synchronously before it reports, and a closed shard answers at once, so every answer is sent before the
+ * shard's actor stops (and before the server's {@code Closed} for what the shard accepted).
  */
 final class ReactorShard implements IoCallback, BdevEventHandler {
     private static final Logger LOG = LoggerFactory.getLogger(ReactorShard.class);
@@ -272,6 +273,11 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
             for (int i = 0; i < n; i++) {
                 IoType t = b.type(i);
                 answerRefused(s, b.tag(i), t, b.offset(i), b.length(i), closeErrno, t.rpcName() + " entry=" + i + " " + closeMessage, false);
+            }
+            if (state == State.CLOSED) {
+                // at once, not at the next loop: the actor may be about to stop, and a requester that watches it
+                // counts on every answer arriving before the Terminated (what is unanswered then never ran)
+                flush();
             }
             return;
         }
