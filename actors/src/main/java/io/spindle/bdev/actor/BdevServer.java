@@ -5,6 +5,7 @@ import io.spindle.bdev.BdevLayer;
 import io.spindle.bdev.IoStatus;
 import io.spindle.bdev.IoType;
 import io.spindle.runtime.Errno;
+import io.spindle.runtime.Reactor;
 import io.spindle.runtime.ReactorGroup;
 import io.spindle.runtime.ReactorStoppedException;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -25,15 +26,24 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * An actor that serves block I/O on one bdev to ordinary actors: {@link Read}, {@link Write}, {@link Flush},
- * {@link Unmap} and {@link WriteZeroes} in, one reply per request out.
+ * {@link Unmap} and {@link WriteZeroes} in, one reply per request out; and, for throughput, {@link Submit}
+ * batches in, coalesced {@link Completions} out.
  *
- * <p><b>Where things run.</b> The server actor itself may run on any dispatcher: it validates a request,
- * counts it against the in-flight bound and forwards it, round-robin, to one of the reactors. At start it
- * opens the bdev once per reactor (one descriptor and one channel each, opened by a task sent to that
- * reactor); the I/O is submitted on the reactor with the {@link io.spindle.bdev.BdevDescriptor} API and its
- * completion replies straight from the reactor to the request's {@code replyTo}. There is no ordering
- * between outstanding requests (as on a disk): send a request that depends on another one after that one's
- * reply.
+ * <p><b>Where things run.</b> The server actor itself may run on any dispatcher. At start it opens the bdev
+ * once per reactor (one descriptor and one channel each, opened by a task sent to that reactor) and spawns, as
+ * its children, one <em>shard</em> actor per reactor on that reactor's dispatcher ({@link GetShards} lists
+ * them). The I/O is submitted on the reactor with the {@link io.spindle.bdev.BdevDescriptor} API and its
+ * completion replies straight from the reactor to the request's {@code replyTo}. There is no ordering between
+ * outstanding requests (as on a disk): send a request that depends on another one after that one's reply.
+ * Two ways in:
+ * <ul>
+ *   <li><b>Through the server</b> (the simple way): it validates a request, counts it against the in-flight
+ *       bound and forwards it, round-robin, to a reactor: two hops (server, then reactor) before the I/O.</li>
+ *   <li><b>Straight to a shard</b> ({@link Shard#ref()}): the shard validates and counts the request itself
+ *       and submits it on its own reactor: one message in, one reply out, no server hop. A requester placed
+ *       on a reactor with {@code reactor.dispatcher()} that uses that reactor's shard
+ *       ({@link Shards#onCurrentReactor()}) never crosses threads.</li>
+ * </ul>
  *
  * <p><b>Replies.</b> Every request gets exactly one reply:
  * <ul>
@@ -49,17 +59,29 @@ import java.util.concurrent.atomic.AtomicLong;
  *       after one of your outstanding requests was answered.</li>
  * </ul>
  *
- * <p><b>Bounded in-flight.</b> At most {@code maxInFlight} requests are forwarded and not yet answered; the
- * count is released on the reactor just before the reply is sent, so a requester that sends its next request
- * only after a reply never sees {@link Busy} because of its own earlier requests. Past the bound the server
- * answers {@link Busy} at once and never queues.
+ * <p><b>Batches.</b> A {@link Submit} carries an {@link IoBatch} of entries, each with a requester-chosen tag.
+ * Every entry is answered by exactly one entry, with its tag, in a {@link Completions} message to the submit's
+ * {@code replyTo}: the outcomes above (ran with a status, Busy, refused with an errno) as per-entry values. A
+ * shard sends each requester at most one {@code Completions} per reactor loop, with whatever of that
+ * requester's entries completed since the last one, so a closed loop of Q outstanding I/O costs about two
+ * messages per loop instead of two per I/O. The data of a successful batched read is not copied: it is lent
+ * as a {@link LentBuffer}, which the receiver must release.
+ *
+ * <p><b>Bounded in-flight.</b> At most {@code maxInFlight} I/O (single requests and batch entries alike,
+ * through the server or straight to shards: one bound shared by all) are accepted and not yet answered; the
+ * count is released on the reactor just before the reply (or the {@code Completions}) carrying the answer is
+ * sent, so a requester that sends its next request only after a reply never sees {@link Busy} because of its
+ * own earlier requests. Past the bound the server or shard answers {@link Busy} (or a Busy entry) at once and
+ * never queues.
  *
  * <p><b>Buffers and ownership.</b> The data moves through off-heap buffers pooled per reactor (size classes
  * of 4 KiB to 128 KiB, up to {@link #POOL_CACHE_BYTES} cached per reactor; a larger transfer gets a
- * temporary buffer freed at its completion). Requests and replies carry {@code byte[]}: a {@link Write}'s
+ * temporary buffer freed at its completion). Single requests and replies carry {@code byte[]}: a {@link Write}'s
  * array is lent to the server until its reply (do not modify it in between); a {@link ReadCompleted}'s array
- * is a fresh copy that the receiver owns outright and need not release. No reply ever refers to a buffer the
- * server reuses.
+ * is a fresh copy that the receiver owns outright and need not release. A batched write's array is lent the
+ * same way; a batched read's {@link LentBuffer} belongs to the receiver of the {@code Completions} until it
+ * calls {@link LentBuffer#release()} (or {@link Completions#releaseAll()}), exactly once; the server never
+ * reuses or frees it before, and frees it at the release if it has closed meanwhile.
  *
  * <p><b>Resources.</b> When the bdev's {@code REMOVE} event arrives (it is being unregistered), each reactor's
  * part stops taking requests, lets its outstanding I/O complete, then puts its channel and closes its
@@ -67,14 +89,30 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@link Close} does the same for every reactor and replies {@link Closed} when all was released, then the
  * server stops. A server stopped any other way (its parent stops, {@code ActorContext.stop}) releases the same
  * in {@code PostStop}, by tasks sent to the reactors, but then nobody learns when that is done: stop it before
- * Spindle, or send {@link Close} and wait for {@link Closed}.
+ * Spindle, or send {@link Close} and wait for {@link Closed}. A shard answers everything it accepted (the
+ * last {@code Completions} are sent before the shard reports closed) and then stops its actor, on its reactor,
+ * so that no actor of the server outlives the reactors: requests sent to a shard after that are dead letters
+ * (watch the shard's ref: its answers all arrive before the {@code Terminated}, so what is unanswered then
+ * never ran; the server itself keeps refusing with the reason, and {@link GetShards} no longer lists it). Spindle's stop removes every bdev first, so a server left running
+ * across it ends with no shards and refuses everything.
  *
- * <p>Example, from an actor:
+ * <p>Example, from an actor (single requests through the server):
  * <pre>{@code
  * ActorRef<BdevServer.Command> disk = BdevServer.spawn(getContext(), layer, "Malloc0", 64);
  * ActorRef<BdevServer.ReadResult> readReplies = getContext().messageAdapter(BdevServer.ReadResult.class, GotRead::new);
  * disk.tell(new BdevServer.Read(0, 4096, readReplies));
  * // ... onGotRead: if (m.result() instanceof BdevServer.ReadCompleted r && r.success()) use(r.data());
+ * }</pre>
+ *
+ * <p>Example, the fast path: an actor spawned with {@code reactor.dispatcher()}, batches to its own reactor's shard:
+ * <pre>{@code
+ * disk.tell(new BdevServer.GetShards(shardsAdapter));
+ * // ... onShards: shard = m.shards().onCurrentReactor().ref();
+ * IoBatch b = new IoBatch(32);
+ * for (int slot = 0; slot < 32; slot++) b.read(offsetOf(slot), 4096, slot);
+ * shard.tell(new BdevServer.Submit(b, completionsAdapter));
+ * // ... onCompletions(c): for (int i = 0; i < c.size(); i++) if (c.success(i)) use(c.tag(i), c.buffer(i));
+ * //     c.releaseAll();  then submit the freed slots again
  * }</pre>
  */
 public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
@@ -89,15 +127,25 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
 
     // ------------------------------------------------------------------ protocol: requests
 
-    /** Everything the server accepts: the {@link Request}s and {@link Close}. */
+    /**
+     * Everything the server accepts: the {@link Request}s, {@link Submit}, {@link GetShards} and {@link Close}.
+     */
     public interface Command {
     }
 
     /**
-     * An I/O request; answered exactly once on its {@code replyTo}. Offsets and lengths are in bytes and must
-     * be multiples of the bdev's block size.
+     * Everything a shard ({@link Shard#ref()}) accepts: the single {@link Request}s and {@link Submit}. A shard
+     * runs on its reactor; a message to it is one mailbox hop to that reactor, with no server hop before it.
      */
-    public sealed interface Request extends Command permits Read, Write, Flush, Unmap, WriteZeroes {
+    public interface ShardCommand {
+    }
+
+    /**
+     * An I/O request; answered exactly once on its {@code replyTo}. Offsets and lengths are in bytes and must
+     * be multiples of the bdev's block size. Send it to the server (which picks a reactor) or to a
+     * {@link Shard} (the reactor of your choice).
+     */
+    public sealed interface Request extends Command, ShardCommand permits Read, Write, Flush, Unmap, WriteZeroes {
         /** The bdev I/O type this request becomes. */
         IoType type();
 
@@ -183,6 +231,46 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
         @Override
         public IoType type() {
             return IoType.WRITE_ZEROES;
+        }
+    }
+
+    /**
+     * Several I/O in one message: every entry of {@code batch} is answered by exactly one entry, with its tag,
+     * in a {@link Completions} sent to {@code replyTo} (see {@link IoBatch} and {@link Completions} for the
+     * protocol, and {@link LentBuffer} for the read data, which the receiver must release). Send it to a
+     * {@link Shard} for the fast path; sent to the server it is forwarded whole to one shard, round-robin.
+     * Entries are validated, counted against {@code maxInFlight} (Busy entries past it) and submitted in order.
+     *
+     * <p>Constructing it seals the batch: from here on it belongs to the server.
+     *
+     * @throws NullPointerException     when {@code batch} or {@code replyTo} is null
+     * @throws IllegalArgumentException for an empty batch (nothing would be answered)
+     * @throws IllegalStateException    when the batch was already submitted once
+     */
+    public record Submit(IoBatch batch, ActorRef<Completions> replyTo) implements Command, ShardCommand {
+        /** Seals {@code batch}; see the record's Javadoc for the exceptions. */
+        public Submit {
+            Objects.requireNonNull(batch, "batch");
+            Objects.requireNonNull(replyTo, "replyTo");
+            if (batch.size() == 0) {
+                throw new IllegalArgumentException("submit batch size=0: must be >= 1 entry");
+            }
+            if (batch.isSealed()) {
+                throw new IllegalStateException("submit: the batch was already submitted; build a new IoBatch");
+            }
+            batch.seal();
+        }
+    }
+
+    /**
+     * Asks for the server's shards, one per reactor, to send requests to directly; replies {@link Shards} at
+     * once with the shards still running (none once the bdev was removed or the server closed, none when the
+     * bdev did not exist: then send to the server, which refuses with the reason).
+     */
+    public record GetShards(ActorRef<Shards> replyTo) implements Command {
+        /** @throws NullPointerException when {@code replyTo} is null */
+        public GetShards {
+            Objects.requireNonNull(replyTo, "replyTo");
         }
     }
 
@@ -280,14 +368,63 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
         }
     }
 
-    /** The reply to {@link Close}: every descriptor, channel and buffer of the server was released. */
+    /**
+     * The reply to {@link Close}: every descriptor, channel and pooled buffer of the server was released
+     * (buffers still lent out by batched reads are freed when their holders release them).
+     */
     public record Closed(String bdevName) {
+    }
+
+    /**
+     * One reactor's part of the server: an actor on that reactor's dispatcher that serves {@link Request}s and
+     * {@link Submit}s sent to it with no server hop in between. It validates, applies the server's shared
+     * {@code maxInFlight} bound (Busy past it, at once) and runs the I/O on its reactor; requests sent to it
+     * behave as if sent to the server, except that the reactor is the one chosen. Once its part has closed
+     * (REMOVE, {@link Close}) it answers what it had accepted and stops, as it does when the server stops: a
+     * message sent to it after that is a dead letter (no reply). Watch {@code ref} to learn when: every answer
+     * the shard sends reaches a watching requester before its {@code Terminated} (a requester that is its own
+     * {@code replyTo}, directly or through a message adapter), so whatever is still unanswered when the
+     * {@code Terminated} arrives never ran.
+     *
+     * @param index   the reactor's position in the group (0-based)
+     * @param reactor the reactor it runs on (its {@code dispatcher()} places a requester next to it)
+     * @param ref     where to send
+     */
+    public record Shard(int index, Reactor reactor, ActorRef<ShardCommand> ref) {
+    }
+
+    /**
+     * The reply to {@link GetShards}: the server's running shards in reactor order. Immutable; any thread.
+     */
+    public record Shards(String bdevName, List<Shard> shards) {
+        /** Copies the list. */
+        public Shards {
+            shards = List.copyOf(shards);
+        }
+
+        /**
+         * The shard on the reactor that runs the calling thread (an actor placed with
+         * {@code reactor.dispatcher()} finds its neighbour here: requests to it never cross threads), or null
+         * when the caller is not on one of the server's reactors.
+         */
+        public Shard onCurrentReactor() {
+            for (Shard s : shards) {
+                if (s.reactor().isCurrent()) {
+                    return s;
+                }
+            }
+            return null;
+        }
     }
 
     // ------------------------------------------------------------------ internal messages
 
     /** A reactor's part closed (open failed, REMOVE drained, or shut down); later requests get errno. */
     record ShardClosed(int index, int errno, String message) implements Command {
+    }
+
+    /** A shard's actor terminated (its shard closed): it is no longer listed by {@link GetShards}. */
+    record ShardStopped(int index) implements Command {
     }
 
     private enum State {
@@ -339,8 +476,11 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
         return ctx.spawn(create(layer, bdevName, maxInFlight), actorName(bdevName));
     }
 
-    /** A unique, valid actor name for a server of {@code bdevName}. */
-    static String actorName(String bdevName) {
+    /**
+     * A unique, valid actor name for a server of {@code bdevName} ({@code bdev-server-<url-encoded name>-<n>}),
+     * for spawning it with {@code spawn}/{@code systemActorOf} yourself. Thread-safe.
+     */
+    public static String actorName(String bdevName) {
         return "bdev-server-" + URLEncoder.encode(bdevName, StandardCharsets.UTF_8) + "-" + SEQ.incrementAndGet();
     }
 
@@ -348,11 +488,12 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
 
     private final String bdevName;
     private final Bdev bdev;
-    private final int maxInFlight;
     private final boolean writable;
-    /** Requests forwarded to a reactor and not yet answered: incremented here, decremented on the reactors. */
-    private final AtomicInteger inFlight = new AtomicInteger();
+    /** I/O outstanding on the reactors: taken here and by the shards, released on the reactors. */
+    private final InFlight inFlight;
     private final ReactorShard[] shards;
+    /** Each shard's actor while it runs (null where the reactor had exited at start, or once it stopped). */
+    private final Shard[] shardOf;
     /** Server's view: the shard may take requests (not yet reported closed). */
     private final boolean[] live;
     private int liveCount;
@@ -366,27 +507,42 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
     private BdevServer(ActorContext<Command> ctx, BdevLayer layer, String bdevName, int maxInFlight, boolean writable) {
         super(ctx);
         this.bdevName = bdevName;
-        this.maxInFlight = maxInFlight;
         this.writable = writable;
+        this.inFlight = new InFlight(maxInFlight);
         this.bdev = layer.get(bdevName);
         ReactorGroup group = layer.reactors();
+        // the shard actors run on the reactors' dispatchers, also when this server lives in another ActorSystem
+        group.registerDispatchers(ctx.getSystem());
         this.shards = new ReactorShard[group.size()];
+        this.shardOf = new Shard[group.size()];
         this.live = new boolean[group.size()];
         if (bdev == null) {
             goneMessage = "bdev=" + bdevName + ": no such bdev";
             state = State.GONE;
-            return;
         }
-        for (int i = 0; i < shards.length; i++) {
-            ReactorShard s = new ReactorShard(i, group.reactor(i), layer, bdevName, writable, inFlight, ctx.getSelf());
+        for (int i = 0; i < shards.length && bdev != null; i++) {
+            Reactor reactor = group.reactor(i);
+            ReactorShard s = new ReactorShard(i, reactor, layer, bdevName, writable, inFlight, ctx.getSelf());
             shards[i] = s;
             try {
-                s.reactor.send(s::open);
-                live[i] = true;
-                liveCount++;
+                // queued before the shard actor exists, so the open runs before anything sent to that actor
+                reactor.send(s::open);
             } catch (ReactorStoppedException e) {
                 goneErrno = Errno.ESHUTDOWN;
-                goneMessage = "bdev=" + bdevName + ": " + s.reactor.name() + " has exited";
+                goneMessage = "bdev=" + bdevName + ": " + reactor.name() + " has exited";
+                continue;
+            }
+            live[i] = true;
+            liveCount++;
+            ActorRef<ShardCommand> ref = ctx.spawn(ShardActor.create(s), "shard-" + i + "-" + reactor.name(), reactor.dispatcher());
+            ctx.watchWith(ref, new ShardStopped(i));
+            shardOf[i] = new Shard(i, reactor, ref);
+            try {
+                reactor.send(() -> s.attach(ref));
+            } catch (ReactorStoppedException e) {
+                // the reactor exited right after the open was queued: that open ran in its last drain, and the
+                // actor cannot start there; Pekko logs the refused mailbox run
+                markClosed(i, Errno.ESHUTDOWN, "bdev=" + bdevName + ": " + reactor.name() + " has exited");
             }
         }
         if (liveCount == 0) {
@@ -402,8 +558,11 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
                 .onMessage(Flush.class, this::onRequest)
                 .onMessage(Unmap.class, this::onRequest)
                 .onMessage(WriteZeroes.class, this::onRequest)
+                .onMessage(Submit.class, this::onSubmit)
+                .onMessage(GetShards.class, this::onGetShards)
                 .onMessage(Close.class, this::onClose)
                 .onMessage(ShardClosed.class, this::onShardClosed)
+                .onMessage(ShardStopped.class, this::onShardStopped)
                 .onSignal(PostStop.class, s -> onPostStop())
                 .build();
     }
@@ -419,29 +578,64 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
             tell(r, new Refused(r.type(), r.offset(), Errno.ESHUTDOWN, name(r) + " bdev=" + bdevName + ": the server is closing"));
             return this;
         }
-        Refused bad = validate(r);
+        Refused bad = check(r.type(), r.offset(), length(r), r instanceof Write, bdev, writable, bdevName, -1);
         if (bad != null) {
             tell(r, bad);
             return this;
         }
-        // only this actor increments, the reactors only decrement: a read below the bound stays below it
-        if (inFlight.get() >= maxInFlight) {
-            tell(r, new Busy(r.type(), r.offset(), maxInFlight));
+        if (inFlight.tryAcquire(1) == 0) {
+            tell(r, new Busy(r.type(), r.offset(), inFlight.max));
             return this;
         }
         while (liveCount > 0) {
             int i = pickShard();
             ReactorShard s = shards[i];
-            inFlight.incrementAndGet();
             try {
-                s.reactor.send(new Op(s, r));
+                s.reactor.send(Op.forwarded(s, r));
                 return this;
             } catch (ReactorStoppedException e) {
-                inFlight.decrementAndGet();
                 markClosed(i, Errno.ESHUTDOWN, "bdev=" + bdevName + ": " + s.reactor.name() + " has exited");
             }
         }
+        inFlight.release(1);
         tell(r, new Refused(r.type(), r.offset(), goneErrno, name(r) + " " + goneMessage));
+        return this;
+    }
+
+    private Behavior<Command> onSubmit(Submit m) {
+        if (state == State.RUNNING && liveCount > 0) {
+            int i = pickShard();
+            if (shardOf[i] != null) {
+                shardOf[i].ref().tell(m); // the shard validates, counts and answers every entry
+                return this;
+            }
+        }
+        int errno = state == State.CLOSING ? Errno.ESHUTDOWN : goneErrno;
+        String why = state == State.CLOSING ? "bdev=" + bdevName + ": the server is closing"
+                : goneMessage != null ? goneMessage : "bdev=" + bdevName + ": no shard is running";
+        IoBatch b = m.batch();
+        Completions c = new Completions(b.size());
+        for (int i = 0; i < b.size(); i++) {
+            IoType t = b.type(i);
+            c.addRefused(b.tag(i), t, b.offset(i), b.length(i), errno, t.rpcName() + " entry=" + i + " " + why);
+        }
+        m.replyTo().tell(c);
+        return this;
+    }
+
+    private Behavior<Command> onGetShards(GetShards m) {
+        List<Shard> running = new ArrayList<>();
+        for (Shard s : shardOf) {
+            if (s != null) {
+                running.add(s);
+            }
+        }
+        m.replyTo().tell(new Shards(bdevName, running));
+        return this;
+    }
+
+    private Behavior<Command> onShardStopped(ShardStopped m) {
+        shardOf[m.index()] = null;
         return this;
     }
 
@@ -456,21 +650,28 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
         throw new IllegalStateException("no live shard with live_count=" + liveCount);
     }
 
-    /** Null when {@code r} may be forwarded, else the refusal naming the field, the value and the bound. */
-    private Refused validate(Request r) {
-        IoType t = r.type();
-        long off = r.offset();
-        String what = name(r) + " bdev=" + bdevName;
+    /**
+     * Null when the I/O may be submitted, else the refusal naming the field, the value and the bound. Builds
+     * strings only on failure (it runs for every batch entry on the reactors).
+     *
+     * @param writeData whether the length is a write's {@code data.length}
+     * @param entry     the batch entry's index, or -1 for a single request
+     */
+    static Refused check(IoType t, long off, long len, boolean writeData, Bdev bdev, boolean writable, String bdevName, int entry) {
         if (t.writes() && !writable) {
-            return new Refused(t, off, Errno.EBADF, what + ": the server opened the bdev read-only");
+            return new Refused(t, off, Errno.EBADF, what(t, bdevName, entry) + ": the server opened the bdev read-only");
         }
         if (!bdev.supports(t)) {
-            return new Refused(t, off, Errno.ENOTSUP, what + ": the bdev does not support " + t.rpcName());
+            return new Refused(t, off, Errno.ENOTSUP, what(t, bdevName, entry) + ": the bdev does not support " + t.rpcName());
         }
-        String lengthField = r instanceof Write ? "data.length" : "length";
-        long len = length(r);
         int bs = bdev.blockSize();
         long size = bdev.sizeBytes();
+        if (off >= 0 && off % bs == 0 && len > 0 && len % bs == 0 && !((t == IoType.READ || t == IoType.WRITE) && len > MAX_TRANSFER)
+                && off < size && len <= size - off) {
+            return null;
+        }
+        String what = what(t, bdevName, entry);
+        String lengthField = writeData ? "data.length" : "length";
         if (off < 0) {
             return new Refused(t, off, Errno.EINVAL, what + " offset=" + off + ": must be >= 0");
         }
@@ -486,11 +687,12 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
         if ((t == IoType.READ || t == IoType.WRITE) && len > MAX_TRANSFER) {
             return new Refused(t, off, Errno.EINVAL, what + " " + lengthField + "=" + len + ": must be <= " + MAX_TRANSFER + " (max transfer)");
         }
-        if (off >= size || len > size - off) {
-            return new Refused(t, off, Errno.EINVAL, what + " offset=" + off + " " + lengthField + "=" + len
-                    + ": range must end within size_bytes=" + size);
-        }
-        return null;
+        return new Refused(t, off, Errno.EINVAL, what + " offset=" + off + " " + lengthField + "=" + len
+                + ": range must end within size_bytes=" + size);
+    }
+
+    private static String what(IoType t, String bdevName, int entry) {
+        return t.rpcName() + " bdev=" + bdevName + (entry >= 0 ? " entry=" + entry : "");
     }
 
     // ------------------------------------------------------------------ close and shard life-cycle

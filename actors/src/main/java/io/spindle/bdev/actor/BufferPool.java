@@ -1,77 +1,111 @@
 package io.spindle.bdev.actor;
 
 import io.spindle.bdev.DmaBuffer;
-
-import java.util.ArrayDeque;
+import io.spindle.runtime.Reactor;
 
 /**
  * One reactor's I/O buffers for the server: power-of-two size classes from 4 KiB to 128 KiB, allocated on
  * first need and kept for reuse while the idle ones total at most {@link BdevServer#POOL_CACHE_BYTES}.
- * A transfer above 128 KiB gets a temporary buffer of its exact size, freed when given back.
+ * A transfer above 128 KiB gets a temporary buffer of its exact size, freed when given back. Each buffer is
+ * wrapped once in the {@link LentBuffer} that lends it out, so lending allocates nothing.
  *
- * <p>Owner: the shard's reactor; never touched elsewhere. Every buffer taken must be given back exactly once;
- * {@link #close()} frees the idle ones (call it only when none is out).
+ * <p>Owner: the shard's reactor; never touched elsewhere (a {@link LentBuffer} released on another thread
+ * comes back through a task on this reactor). Every buffer taken must be given back exactly once, either by
+ * the shard ({@link #give}) or, when it was lent, by the borrower's release ({@link #giveLent}).
+ * {@link #close()} frees the idle ones and marks the pool closed: buffers given back later (lent ones the
+ * borrowers still hold) are freed instead of kept.
  */
 final class BufferPool implements AutoCloseable {
     static final int MIN_SHIFT = 12;
     static final int MAX_SHIFT = 17;
     static final int MAX_POOLED = 1 << MAX_SHIFT;
 
+    final Reactor reactor;
     private final int alignment;
-    private final ArrayDeque<DmaBuffer>[] free;
+    /** Per size class, the head of an intrusive free list ({@link LentBuffer#nextFree}). */
+    private final LentBuffer[] free = new LentBuffer[MAX_SHIFT - MIN_SHIFT + 1];
     private long cachedBytes;
     private int out;
+    private int lent;
+    private boolean closed;
 
-    @SuppressWarnings("unchecked")
-    BufferPool(int alignment) {
+    BufferPool(Reactor reactor, int alignment) {
+        this.reactor = reactor;
         this.alignment = alignment;
-        this.free = (ArrayDeque<DmaBuffer>[]) new ArrayDeque<?>[MAX_SHIFT - MIN_SHIFT + 1];
-        for (int i = 0; i < free.length; i++) {
-            free[i] = new ArrayDeque<>();
-        }
     }
 
     /** A buffer of at least {@code length} bytes (1 to {@link BdevServer#MAX_TRANSFER}). */
-    DmaBuffer take(int length) {
+    LentBuffer take(int length) {
         out++;
         if (length > MAX_POOLED) {
-            return DmaBuffer.allocate(length, alignment);
+            return new LentBuffer(this, DmaBuffer.allocate(length, alignment));
         }
         int shift = Math.max(MIN_SHIFT, 32 - Integer.numberOfLeadingZeros(length - 1));
-        DmaBuffer b = free[shift - MIN_SHIFT].poll();
+        int k = shift - MIN_SHIFT;
+        LentBuffer b = free[k];
         if (b != null) {
-            cachedBytes -= b.capacity();
+            free[k] = b.nextFree;
+            b.nextFree = null;
+            cachedBytes -= b.dma.capacity();
             return b;
         }
-        return DmaBuffer.allocate(1L << shift, alignment);
+        return new LentBuffer(this, DmaBuffer.allocate(1L << shift, alignment));
     }
 
-    /** Returns a buffer from {@link #take}: kept for reuse, or freed (temporary, or the cache is full). */
-    void give(DmaBuffer b) {
+    /** Returns a buffer from {@link #take} that was not lent: kept for reuse, or freed (temporary, closed, or the cache is full). */
+    void give(LentBuffer b) {
         out--;
-        long cap = b.capacity();
-        if (cap > MAX_POOLED || cachedBytes + cap > BdevServer.POOL_CACHE_BYTES) {
-            b.close();
+        keepOrFree(b);
+    }
+
+    /** Records that a buffer from {@link #take} was lent to a requester; it comes back through {@link #giveLent}. */
+    void lent(LentBuffer b, int length) {
+        out--;
+        lent++;
+        b.lend(length);
+    }
+
+    /** A lent buffer released by its borrower (on this reactor). */
+    void giveLent(LentBuffer b) {
+        lent--;
+        keepOrFree(b);
+    }
+
+    private void keepOrFree(LentBuffer b) {
+        long cap = b.dma.capacity();
+        if (closed || cap > MAX_POOLED || cachedBytes + cap > BdevServer.POOL_CACHE_BYTES) {
+            b.dma.close();
             return;
         }
-        int shift = 63 - Long.numberOfLeadingZeros(cap);
-        free[shift - MIN_SHIFT].push(b);
+        int k = (63 - Long.numberOfLeadingZeros(cap)) - MIN_SHIFT;
+        b.nextFree = free[k];
+        free[k] = b;
         cachedBytes += cap;
     }
 
-    /** Buffers taken and not given back. */
+    /** Buffers taken by ops and not given back (lent ones excluded). */
     int out() {
         return out;
     }
 
-    /** Frees every idle buffer. */
+    /** Buffers lent to requesters and not released yet. */
+    int lentOut() {
+        return lent;
+    }
+
+    /** Frees every idle buffer; buffers given back from now on are freed. */
     @Override
     public void close() {
-        for (ArrayDeque<DmaBuffer> q : free) {
-            DmaBuffer b;
-            while ((b = q.poll()) != null) {
-                b.close();
+        closed = true;
+        for (int k = 0; k < free.length; k++) {
+            LentBuffer b = free[k];
+            while (b != null) {
+                LentBuffer n = b.nextFree;
+                b.nextFree = null;
+                b.dma.close();
+                b = n;
             }
+            free[k] = null;
         }
         cachedBytes = 0;
     }

@@ -15,32 +15,62 @@ import io.spindle.bdev.IoWaitEntry;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.IoChannel;
 import io.spindle.runtime.Reactor;
+import io.spindle.runtime.ReactorStoppedException;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayDeque;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.ArrayList;
+import java.util.HashMap;
 
 /**
  * A {@link BdevServer}'s part on one reactor: its descriptor and channel of the bdev, its buffers, the I/O it
- * has outstanding and the requests waiting for a free bdev I/O.
+ * has outstanding, the requests waiting for a free bdev I/O, and the batched replies being gathered.
  *
  * <p><b>Thread:</b> created by the server actor; every method below runs on {@link #reactor} only (they are
- * reached through {@code reactor.send}, the descriptor's event handler and the I/O callbacks).
+ * reached through {@code reactor.send}, the shard actor on the reactor's dispatcher, the descriptor's event
+ * handler and the I/O callbacks).
  *
  * <p><b>Life-cycle:</b> {@code NEW → OPEN} at {@link #open()} ({@code NEW → CLOSED} when the open fails);
  * {@code OPEN → DRAINING} on REMOVE or {@link #shutdown}; {@code DRAINING → CLOSED} once nothing is
- * outstanding or waiting: the channel is put, the descriptor closed, the buffers freed, and the server told
- * (a {@link BdevServer.ShardClosed}). A request that reaches a DRAINING or CLOSED shard is refused with the
- * reason; every request that reaches the shard is answered exactly once, and releases its in-flight slot
- * just before.
+ * outstanding or waiting: the pending batched replies are sent, the channel is put, the descriptor closed,
+ * the idle buffers freed (lent ones are freed when released), and the server told (a
+ * {@link BdevServer.ShardClosed}). A request that reaches a DRAINING or CLOSED shard is refused with the
+ * reason; every request and every batch entry that reaches the shard is answered exactly once, and releases
+ * its in-flight slot just before the reply that carries its answer is sent.
+ *
+ * <p><b>Batched replies.</b> Entries of {@link BdevServer.Submit}s are answered into a {@link Sink} per
+ * requester ({@code replyTo}); the first answer of a loop queues one flush task on the reactor, which sends
+ * each requester one {@link Completions} with everything gathered since the last flush. The close flushes
+ * synchronously before it reports, and a closed shard answers at once, so every answer is sent before the
+ * shard's actor stops (and before the server's {@code Closed} for what the shard accepted).
  */
 final class ReactorShard implements IoCallback, BdevEventHandler {
     private static final Logger LOG = LoggerFactory.getLogger(ReactorShard.class);
+    /** Sinks of requesters with nothing outstanding that a shard keeps for their next submit. */
+    static final int IDLE_SINKS = 16;
 
     private enum State {
         NEW, OPEN, DRAINING, CLOSED
+    }
+
+    /**
+     * One requester's batched replies on this shard: the {@link Completions} being filled and how many of its
+     * entries are not yet sent. Dropped from the shard's map once nothing is outstanding and more than
+     * {@link #IDLE_SINKS} sinks are held.
+     */
+    static final class Sink {
+        final ActorRef<Completions> replyTo;
+        /** Entries submitted by this requester and not yet in a sent {@code Completions}. */
+        int outstanding;
+        /** The message being filled; null when nothing is pending. */
+        Completions pending;
+        boolean dirty;
+
+        Sink(ActorRef<Completions> replyTo) {
+            this.replyTo = replyTo;
+        }
     }
 
     final int index;
@@ -48,13 +78,14 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
     private final BdevLayer layer;
     private final String bdevName;
     private final boolean writable;
-    private final AtomicInteger inFlight;
+    private final InFlight inFlight;
     private final ActorRef<BdevServer.Command> server;
 
     // ---- reactor-owned ----
     private State state = State.NEW;
     private BdevDescriptor desc;
     private IoChannel<BdevChannel> ch;
+    private Bdev bdev;
     private int blockSize;
     private BufferPool pool;
     /** I/O accepted by the bdev layer whose callback has not run yet. */
@@ -65,11 +96,21 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
     private boolean waitQueued;
     private boolean retrySent;
     private final Runnable retry = this::onRetry;
-    private int closeErrno;
+    private int closeErrno = Errno.ESHUTDOWN;
     private String closeMessage;
     private boolean notifyServer = true;
+    /** Free list of ops for direct requests and batch entries. */
+    private Op freeOps;
+    private final HashMap<ActorRef<Completions>, Sink> sinks = new HashMap<>();
+    /** The last sink looked up: a requester usually submits several batches in a row. */
+    private Sink lastSink;
+    private final ArrayList<Sink> dirty = new ArrayList<>();
+    private boolean flushQueued;
+    private final Runnable flushTask = this::onFlush;
+    /** The shard's actor, told to stop once the shard is closed (null until attached). */
+    private ActorRef<BdevServer.ShardCommand> actor;
 
-    ReactorShard(int index, Reactor reactor, BdevLayer layer, String bdevName, boolean writable, AtomicInteger inFlight,
+    ReactorShard(int index, Reactor reactor, BdevLayer layer, String bdevName, boolean writable, InFlight inFlight,
                  ActorRef<BdevServer.Command> server) {
         this.index = index;
         this.reactor = reactor;
@@ -78,6 +119,7 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
         this.writable = writable;
         this.inFlight = inFlight;
         this.server = server;
+        this.closeMessage = "bdev=" + bdevName + ": not open on " + reactor.name();
     }
 
     // ------------------------------------------------------------------ open / close
@@ -102,10 +144,21 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
         }
         desc = d;
         ch = c;
-        Bdev b = d.bdev();
-        blockSize = b.blockSize();
-        pool = new BufferPool(Math.min(1 << 20, Math.max(4096, b.requiredAlignment())));
+        bdev = d.bdev();
+        blockSize = bdev.blockSize();
+        pool = new BufferPool(reactor, Math.min(1 << 20, Math.max(4096, bdev.requiredAlignment())));
         state = State.OPEN;
+    }
+
+    /**
+     * Attaches the shard's actor (a task queued after {@link #open()}): it is stopped when the shard closes, on
+     * this reactor, so that it never outlives the reactor. If the shard is closed already, at once.
+     */
+    void attach(ActorRef<BdevServer.ShardCommand> ref) {
+        actor = ref;
+        if (state == State.CLOSED) {
+            ref.tell(ShardActor.Stop.INSTANCE);
+        }
     }
 
     /** The server is closing or stopped: drain, then release. {@code notify}: tell the server when closed. */
@@ -119,9 +172,9 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
     }
 
     @Override
-    public void onEvent(BdevEvent event, Bdev bdev, BdevDescriptor d) {
+    public void onEvent(BdevEvent event, Bdev b, BdevDescriptor d) {
         if (event != BdevEvent.REMOVE) {
-            return; // RESIZE: the server reads the geometry live; MEDIA_MANAGEMENT: nothing to do here
+            return; // RESIZE: the geometry is read live; MEDIA_MANAGEMENT: nothing to do here
         }
         String why = "bdev=" + bdevName + " was removed";
         if (state == State.OPEN) {
@@ -149,12 +202,17 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
         if (state != State.DRAINING || outstanding > 0 || !waiting.isEmpty()) {
             return;
         }
+        flush(); // every batched answer goes out before the shard reports closed
         ch.put();
         desc.close();
         ch = null;
         desc = null;
         if (pool.out() != 0) {
             LOG.error("bdev server bdev={} on {}: {} buffer(s) still out at close", bdevName, reactor.name(), pool.out());
+        }
+        if (pool.lentOut() != 0) {
+            LOG.debug("bdev server bdev={} on {}: {} lent buffer(s) not released yet; freed when released", bdevName, reactor.name(),
+                    pool.lentOut());
         }
         pool.close();
         closed(closeErrno, closeMessage);
@@ -167,16 +225,101 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
         if (notifyServer) {
             server.tell(new BdevServer.ShardClosed(index, errno, message));
         }
+        // messages already in the actor's mailbox are still answered (refused with the reason) before it stops
+        if (actor != null) {
+            actor.tell(ShardActor.Stop.INSTANCE);
+        }
     }
 
     // ------------------------------------------------------------------ requests
 
-    /** A request forwarded by the server. */
-    void onRequest(Op op) {
+    /** A request forwarded by the server, validated and counted there. */
+    void onForwarded(Op op) {
         if (state != State.OPEN) {
             refuse(op, closeErrno, closeMessage);
             return;
         }
+        submit(op);
+    }
+
+    /** A single request sent to the shard actor directly: validated and counted here. */
+    void onDirect(BdevServer.Request r) {
+        if (state != State.OPEN) {
+            BdevServer.tell(r, new BdevServer.Refused(r.type(), r.offset(), closeErrno, BdevServer.name(r) + " " + closeMessage));
+            return;
+        }
+        BdevServer.Refused bad = BdevServer.check(r.type(), r.offset(), BdevServer.length(r), r instanceof BdevServer.Write, bdev, writable,
+                bdevName, -1);
+        if (bad != null) {
+            BdevServer.tell(r, bad);
+            return;
+        }
+        if (inFlight.tryAcquire(1) == 0) {
+            BdevServer.tell(r, new BdevServer.Busy(r.type(), r.offset(), inFlight.max));
+            return;
+        }
+        Op op = takeOp();
+        op.single(r);
+        submit(op);
+    }
+
+    /** A batch sent to the shard actor (directly or through the server): every entry gets one answer in the sink. */
+    void onSubmit(BdevServer.Submit m) {
+        IoBatch b = m.batch();
+        int n = b.size();
+        Sink s = sink(m.replyTo());
+        s.outstanding += n;
+        if (state != State.OPEN) {
+            for (int i = 0; i < n; i++) {
+                IoType t = b.type(i);
+                answerRefused(s, b.tag(i), t, b.offset(i), b.length(i), closeErrno, t.rpcName() + " entry=" + i + " " + closeMessage, false);
+            }
+            if (state == State.CLOSED) {
+                // at once, not at the next loop: the actor may be about to stop, and a requester that watches it
+                // counts on every answer arriving before the Terminated (what is unanswered then never ran)
+                flush();
+            }
+            return;
+        }
+        int slots = inFlight.tryAcquire(n);
+        for (int i = 0; i < n; i++) {
+            IoType t = b.type(i);
+            long off = b.offset(i);
+            long len = b.length(i);
+            long tag = b.tag(i);
+            BdevServer.Refused bad = BdevServer.check(t, off, len, t == IoType.WRITE, bdev, writable, bdevName, i);
+            if (bad != null) {
+                answerRefused(s, tag, t, off, len, bad.errno(), bad.message(), false);
+                continue;
+            }
+            if (slots == 0) {
+                answerRefused(s, tag, t, off, len, Errno.EBUSY, t.rpcName() + " bdev=" + bdevName + " entry=" + i + " offset=" + off
+                        + ": busy, max_in_flight=" + inFlight.max + " I/O outstanding (EBUSY)", false);
+                continue;
+            }
+            slots--;
+            Op op = takeOp();
+            op.entry(s, t, off, len, tag, b.data(i));
+            submit(op);
+        }
+        inFlight.release(slots); // taken for entries that turned out invalid
+    }
+
+    private Sink sink(ActorRef<Completions> replyTo) {
+        Sink s = lastSink;
+        if (s != null && s.replyTo == replyTo) {
+            return s;
+        }
+        s = sinks.get(replyTo);
+        if (s == null) {
+            s = new Sink(replyTo);
+            sinks.put(replyTo, s);
+        }
+        lastSink = s;
+        return s;
+    }
+
+    private void submit(Op op) {
         if (!waiting.isEmpty()) {
             waiting.addLast(op); // keep arrival order behind the requests already waiting for an I/O
             return;
@@ -192,20 +335,19 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
      * its buffer, with the write data already in it, for the retry).
      */
     private boolean start(Op op) {
-        BdevServer.Request r = op.request;
-        long off = r.offset();
+        long off = op.offset;
         long len = op.length;
-        IoType t = r.type();
+        IoType t = op.type;
         if ((t == IoType.READ || t == IoType.WRITE) && op.buf == null) {
             op.buf = pool.take((int) len);
-            if (r instanceof BdevServer.Write w) {
-                op.buf.putBytes(0, w.data(), 0, (int) len);
+            if (t == IoType.WRITE) {
+                op.buf.dma.putBytes(0, op.data, 0, (int) len);
             }
         }
         int rc;
         switch (t) {
-            case READ -> rc = desc.read(ch, op.buf, 0, off, len, this, op);
-            case WRITE -> rc = desc.write(ch, op.buf, 0, off, len, this, op);
+            case READ -> rc = desc.read(ch, op.buf.dma, 0, off, len, this, op);
+            case WRITE -> rc = desc.write(ch, op.buf.dma, 0, off, len, this, op);
             case FLUSH -> rc = off % blockSize != 0 || len % blockSize != 0
                     ? Errno.EINVAL : desc.flushBlocks(ch, off / blockSize, len / blockSize, this, op);
             case UNMAP -> rc = desc.unmap(ch, off, len, this, op);
@@ -219,7 +361,7 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
         if (rc == Errno.ENOMEM) {
             return false;
         }
-        // the server validated against the geometry it saw; this is a race with a resize or a claim change
+        // validated against the geometry seen a moment ago; this is a race with a resize or a claim change
         refuse(op, rc, "bdev=" + bdevName + " offset=" + off + " length=" + len + ": submit refused on " + reactor.name() + " with "
                 + Errno.name(rc));
         return true;
@@ -274,33 +416,144 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
     public void onComplete(BdevIo io, IoStatus status, Object arg) {
         Op op = (Op) arg;
         outstanding--;
-        BdevServer.Request r = op.request;
-        BdevServer.Reply reply;
-        if (r instanceof BdevServer.Read read) {
-            byte[] data = null;
-            if (status == IoStatus.SUCCESS) {
-                data = new byte[read.length()];
-                op.buf.getBytes(0, data, 0, data.length);
+        if (op.sink != null) {
+            LentBuffer lend = null;
+            if (op.buf != null) {
+                if (op.type == IoType.READ && status == IoStatus.SUCCESS) {
+                    lend = op.buf;
+                    pool.lent(lend, (int) op.length);
+                } else {
+                    pool.give(op.buf);
+                }
+                op.buf = null;
             }
-            reply = new BdevServer.ReadCompleted(read.offset(), read.length(), status, data);
+            Sink s = op.sink;
+            pending(s).addCompleted(op.tag, op.type, op.offset, op.length, status, lend);
+            s.pending.heldSlots++;
+            recycle(op);
         } else {
-            reply = new BdevServer.Completed(r.type(), r.offset(), op.length, status);
+            BdevServer.Request r = op.request;
+            BdevServer.Reply reply;
+            if (r instanceof BdevServer.Read read) {
+                byte[] data = null;
+                if (status == IoStatus.SUCCESS) {
+                    data = new byte[read.length()];
+                    op.buf.dma.getBytes(0, data, 0, data.length);
+                }
+                reply = new BdevServer.ReadCompleted(read.offset(), read.length(), status, data);
+            } else {
+                reply = new BdevServer.Completed(r.type(), r.offset(), op.length, status);
+            }
+            answerSingle(op, reply);
         }
-        answer(op, reply);
         maybeClose();
     }
 
+    /** Answers an op that never reached the bdev (or was refused by it); it held an in-flight slot. */
     private void refuse(Op op, int errno, String message) {
-        answer(op, new BdevServer.Refused(op.request.type(), op.request.offset(), errno, BdevServer.name(op.request) + " " + message));
+        if (op.sink != null) {
+            if (op.buf != null) {
+                pool.give(op.buf);
+                op.buf = null;
+            }
+            answerRefused(op.sink, op.tag, op.type, op.offset, op.length, errno, op.type.rpcName() + " " + message, true);
+            recycle(op);
+        } else {
+            answerSingle(op, new BdevServer.Refused(op.type, op.offset, errno, op.type.rpcName() + " " + message));
+        }
     }
 
     /** Frees the op's buffer, releases its in-flight slot, then replies: in that order (see the class Javadoc). */
-    private void answer(Op op, BdevServer.Reply reply) {
+    private void answerSingle(Op op, BdevServer.Reply reply) {
         if (op.buf != null) {
             pool.give(op.buf);
             op.buf = null;
         }
-        inFlight.decrementAndGet();
-        BdevServer.tell(op.request, reply);
+        BdevServer.Request r = op.request;
+        inFlight.release(1);
+        recycle(op);
+        BdevServer.tell(r, reply);
+    }
+
+    private void answerRefused(Sink s, long tag, IoType t, long off, long len, int errno, String message, boolean heldSlot) {
+        Completions c = pending(s);
+        c.addRefused(tag, t, off, len, errno, message);
+        if (heldSlot) {
+            c.heldSlots++;
+        }
+    }
+
+    /** The sink's message being filled, created (and the flush queued) at the first answer after a flush. */
+    private Completions pending(Sink s) {
+        Completions c = s.pending;
+        if (c == null) {
+            c = new Completions(s.outstanding);
+            s.pending = c;
+        }
+        if (!s.dirty) {
+            s.dirty = true;
+            dirty.add(s);
+            queueFlush();
+        }
+        return c;
+    }
+
+    private void queueFlush() {
+        if (flushQueued) {
+            return;
+        }
+        flushQueued = true;
+        try {
+            reactor.send(flushTask);
+        } catch (ReactorStoppedException e) {
+            onFlush(); // the reactor is running its last tasks: answer now rather than never
+        }
+    }
+
+    private void onFlush() {
+        flushQueued = false;
+        flush();
+    }
+
+    /** Sends every requester its gathered answers: slots released first, then the message. */
+    private void flush() {
+        ArrayList<Sink> d = dirty;
+        for (int i = 0; i < d.size(); i++) {
+            Sink s = d.get(i);
+            Completions c = s.pending;
+            s.pending = null;
+            s.dirty = false;
+            s.outstanding -= c.size();
+            inFlight.release(c.heldSlots);
+            c.heldSlots = 0;
+            if (s.outstanding == 0 && sinks.size() > IDLE_SINKS) {
+                // a closed loop comes straight back: keep a few idle requesters' sinks rather than re-create them
+                // every loop; past that, forget the idle ones so that departed requesters are not kept
+                sinks.remove(s.replyTo);
+                if (lastSink == s) {
+                    lastSink = null;
+                }
+            }
+            s.replyTo.tell(c);
+        }
+        d.clear();
+    }
+
+    private Op takeOp() {
+        Op op = freeOps;
+        if (op == null) {
+            return new Op(this, true);
+        }
+        freeOps = op.nextFree;
+        op.nextFree = null;
+        return op;
+    }
+
+    private void recycle(Op op) {
+        op.clear();
+        if (op.pooled) {
+            op.nextFree = freeOps;
+            freeOps = op;
+        }
     }
 }

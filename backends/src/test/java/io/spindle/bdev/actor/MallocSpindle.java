@@ -62,6 +62,27 @@ final class MallocSpindle implements AutoCloseable {
         return release;
     }
 
+    /** Parks reactor {@code index} in a task until the returned latch is counted down (the test must do so). */
+    CountDownLatch blockReactor(int index) {
+        CountDownLatch release = new CountDownLatch(1);
+        CountDownLatch parked = new CountDownLatch(1);
+        spindle.reactors().reactor(index).send(() -> {
+            parked.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        try {
+            assertThat(parked.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+        return release;
+    }
+
     @Override
     public void close() {
         SpindleApp.Stopped s = spindle.stopAndWait();

@@ -37,7 +37,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * table, then stop Spindle.
  *
  * <p>Threads: the main thread starts, samples and reports; each job runs on its reactor (see
- * {@link BdevPerfJob}); nothing on the I/O path goes through an actor mailbox or allocates.
+ * {@link BdevPerfJob}); nothing on the I/O path goes through an actor mailbox or allocates. The exceptions
+ * are there to measure the actor API: {@code --api actor} ({@link BdevPerfActorJob}: requester actors and
+ * a {@code BdevServer}'s shards) and {@code --api facade} ({@link BdevPerfFacadeJob}: CompletionStages).
  */
 public final class BdevPerf {
     /** The embedded default bdev: SPDK's test setups' Malloc0. */
@@ -133,6 +135,9 @@ public final class BdevPerf {
             if (opts.api() == BdevPerfOptions.Api.ACTOR) {
                 return runActorJobs(targets, spindle);
             }
+            if (opts.api() == BdevPerfOptions.Api.FACADE) {
+                return runFacadeJobs(targets, spindle);
+            }
             ReactorGroup reactors = spindle.reactors();
             place(targets, reactors, layer, coreCount);
             CoordinatedShutdown.get(spindle.system()).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "bdevperf-drain",
@@ -206,12 +211,7 @@ public final class BdevPerf {
                 out.println("Job " + j.name + " failed to start: " + e.getCause().getMessage());
             }
         }
-        if (duringRun != null) {
-            Spindle sp = spindleRef;
-            Thread t = new Thread(() -> duringRun.accept(sp), "bdevperf-test-hook");
-            t.setDaemon(true);
-            t.start();
-        }
+        startTestHook();
         long start = System.nanoTime();
         long end = start + TimeUnit.SECONDS.toNanos(opts.timeSeconds());
         long periodNanos = TimeUnit.SECONDS.toNanos(opts.periodSeconds() > 0 ? opts.periodSeconds() : 1);
@@ -238,6 +238,15 @@ public final class BdevPerf {
             }
         }
         return finishRun(why);
+    }
+
+    private void startTestHook() {
+        if (duringRun != null) {
+            Spindle sp = spindleRef;
+            Thread t = new Thread(() -> duringRun.accept(sp), "bdevperf-test-hook");
+            t.setDaemon(true);
+            t.start();
+        }
     }
 
     private boolean allDone() {
@@ -396,29 +405,99 @@ public final class BdevPerf {
                 tCount > 0 ? tLatSum / 1e3 / tCount : 0, tMin == Long.MAX_VALUE ? 0 : tMin / 1e3, tMax / 1e3);
     }
 
-    /** {@code --api actor}: one job per target through the typed actor protocol. */
+    /** {@code --api actor}: one job per target through the typed actor protocol, driven by requester actors. */
     private int runActorJobs(List<Bdev> targets, Spindle spindle) throws Exception {
         List<BdevPerfActorJob> aj = new ArrayList<>();
         for (Bdev b : targets) {
             aj.add(new BdevPerfActorJob(spindle, b, opts));
         }
-        out.println("Running I/O for " + opts.timeSeconds() + " seconds... (--api actor: requests through BdevServer)");
+        out.println("Running I/O for " + opts.timeSeconds() + " seconds... (--api actor: requester actors on "
+                + (opts.actorOn() == BdevPerfActorJob.Placement.REACTOR ? "the reactors" : "Pekko's default dispatcher") + ", "
+                + (opts.actorBatch() == 0 ? "one message per I/O" : "Submit batches of up to " + opts.actorBatch()) + ")");
         out.flush();
         for (BdevPerfActorJob j : aj) {
             j.start();
         }
+        startTestHook();
+        List<CompletableFuture<?>> ends = new ArrayList<>();
+        ends.add(runEnd);
+        for (BdevPerfActorJob j : aj) {
+            ends.add(j.ended());
+        }
+        CompletableFuture<Object> anyEnd = CompletableFuture.anyOf(runEnd,
+                CompletableFuture.allOf(ends.subList(1, ends.size()).toArray(new CompletableFuture<?>[0])));
+        try {
+            Object why = anyEnd.get(opts.timeSeconds(), TimeUnit.SECONDS);
+            if (why instanceof String w) {
+                out.println("run " + w);
+            }
+        } catch (TimeoutException e) {
+            // the run time is over
+        }
+        List<Row> rows = new ArrayList<>();
+        List<String> notes = new ArrayList<>();
+        long allocated = 0;
+        long ios = 0;
+        boolean measured = false;
+        for (BdevPerfActorJob j : aj) {
+            List<BdevPerfActorJob.Outcome> outcomes = j.drain();
+            for (int i = 0; i < outcomes.size(); i++) {
+                BdevPerfJob.Snapshot s = outcomes.get(i).counters();
+                rows.add(new Row(j.headers().get(i), j.names().get(i), s));
+                if (outcomes.get(i).terminated()) {
+                    notes.add(" Job " + j.name + " (requester " + i + "): terminated (its shards stopped: the bdev was removed); "
+                            + outcomes.get(i).dropped() + " I/O not run");
+                }
+                if (s.reactorAllocatedBytes() >= 0) {
+                    measured = true;
+                    allocated += s.reactorAllocatedBytes();
+                    ios += s.ios() + s.failed();
+                }
+            }
+        }
+        printTable(rows);
+        for (String n : notes) {
+            out.println(n);
+        }
+        if (measured) {
+            // the requesters run on the reactors: this is everything those threads allocated (shard, Pekko, requester)
+            out.printf(Locale.ROOT, " Allocated on reactor threads: %.1f bytes per I/O (%d bytes over %d I/O; actor path, by design)%n",
+                    ios > 0 ? (double) allocated / ios : 0.0, allocated, ios);
+        }
+        return finishSimple(rows);
+    }
+
+    /** {@code --api facade}: one job per target through BdevFacade's CompletionStages. */
+    private int runFacadeJobs(List<Bdev> targets, Spindle spindle) throws Exception {
+        List<BdevPerfFacadeJob> fj = new ArrayList<>();
+        for (Bdev b : targets) {
+            fj.add(new BdevPerfFacadeJob(spindle, b, opts));
+        }
+        out.println("Running I/O for " + opts.timeSeconds() + " seconds... (--api facade: CompletionStages through BdevServer)");
+        out.flush();
+        for (BdevPerfFacadeJob j : fj) {
+            j.start();
+        }
+        awaitRunEnd();
+        List<Row> rows = new ArrayList<>();
+        for (BdevPerfFacadeJob j : fj) {
+            rows.add(new Row(" Job: " + j.name + " (facade API, workload: " + opts.workload().flag() + ", depth: " + opts.queueDepth()
+                    + ", IO size: " + opts.ioSize() + ")", j.name, j.drain()));
+        }
+        printTable(rows);
+        return finishSimple(rows);
+    }
+
+    private void awaitRunEnd() throws Exception {
         try {
             String why = runEnd.get(opts.timeSeconds(), TimeUnit.SECONDS);
             out.println("run " + why);
         } catch (TimeoutException e) {
             // the run time is over
         }
-        List<Row> rows = new ArrayList<>();
-        for (BdevPerfActorJob j : aj) {
-            rows.add(new Row(" Job: " + j.name + " (actor API, workload: " + opts.workload().flag() + ", depth: " + opts.queueDepth()
-                    + ", IO size: " + opts.ioSize() + ")", j.name, j.drain()));
-        }
-        printTable(rows);
+    }
+
+    private int finishSimple(List<Row> rows) {
         int rc = 0;
         for (Row r : rows) {
             if (r.s().failed() > 0 && !opts.continueOnFailure()) {

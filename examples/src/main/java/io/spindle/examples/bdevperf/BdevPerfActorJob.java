@@ -3,129 +3,468 @@ package io.spindle.examples.bdevperf;
 import io.spindle.app.Spindle;
 import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevLayer;
-import io.spindle.bdev.actor.BdevFacade;
+import io.spindle.bdev.actor.BdevServer;
+import io.spindle.bdev.actor.Completions;
+import io.spindle.bdev.actor.IoBatch;
+import io.spindle.runtime.Errno;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAccumulator;
 
 /**
- * {@code --api actor}: the same workloads driven through the typed actor protocol of
- * {@link io.spindle.bdev.actor.BdevServer} (via its {@link BdevFacade}), as an ordinary actor or plain Java
- * code elsewhere in the ActorSystem would. It measures what that path costs against the direct one: every
- * I/O is a request and a reply message plus a {@code byte[]} copy, so unlike the direct jobs this path
- * allocates per I/O by design.
+ * {@code --api actor}: the same workloads driven through the typed actor protocol of {@link BdevServer}, by
+ * real actors that keep the queue depth outstanding, as an ordinary actor elsewhere in the ActorSystem would.
+ * It measures what that path costs against the direct one.
  *
- * <p>Threads: requests are sent from whichever thread completes the previous one (the facade's executor);
- * counters are atomics. Ownership: the job owns its facade and closes it (stopping its server) when drained.
+ * <p>One job per bdev. It spawns a {@link BdevServer} (bound: the queue depth), asks it for its shards and
+ * spawns {@link Requester} actors that talk to the shards directly (no server hop):
+ * <ul>
+ *   <li>{@code --actor-on reactor} (the default): one requester per reactor, placed on that reactor's
+ *       dispatcher, sending to the shard on the same reactor; the queue depth is split between them. A
+ *       request and its reply never leave the reactor thread, and with {@code --idle busy} nothing needs a
+ *       Pekko dispatcher thread.</li>
+ *   <li>{@code --actor-on pekko}: one requester on Pekko's default dispatcher, sending to every shard (slot
+ *       {@code i} to shard {@code i % shards}): every message crosses threads.</li>
+ * </ul>
+ * With {@code --actor-batch n} (default 64) each requester sends {@link BdevServer.Submit} batches of up to
+ * {@code n} entries and gets coalesced {@link Completions}; read data is lent and released (no copy). With
+ * {@code --actor-batch 0} it sends one {@link BdevServer.Read}/{@link BdevServer.Write} message per I/O and
+ * gets one reply each, with the data copied into a fresh {@code byte[]}: the plain protocol.
+ *
+ * <p>Threads: set up and drained from bdevperf's main thread (asks); everything else inside the requesters.
+ * Ownership: the job owns its server and requesters and closes them when drained.
  */
 final class BdevPerfActorJob {
+    /** {@code --actor-on}: where the requester actors run. */
+    enum Placement {
+        /** One requester per reactor, on that reactor's dispatcher, talking to that reactor's shard. */
+        REACTOR,
+        /** One requester on Pekko's default dispatcher, talking to every shard. */
+        PEKKO
+    }
+
+    private static final Duration T = Duration.ofSeconds(30);
+
+    /**
+     * A requester's end: its counters, and whether it ended because its shards stopped (the bdev was removed or
+     * its server closed) rather than at bdevperf's stop.
+     *
+     * @param dropped I/O that never ran because the shard was closing or gone (ENODEV, ESHUTDOWN, or sent to a
+     *                shard that had stopped); not counted as failed
+     */
+    record Outcome(BdevPerfJob.Snapshot counters, boolean terminated, long dropped) {
+    }
+
     final String name;
     private final BdevPerfOptions opts;
-    private final BdevFacade facade;
-    private final long sizeInIos;
-    private final int ioSize;
-    private final byte[] writeData;
-    private final AtomicLong ios = new AtomicLong();
-    private final AtomicLong failed = new AtomicLong();
-    private final AtomicLong latSum = new AtomicLong();
-    private final LongAccumulator latMin = new LongAccumulator(Math::min, Long.MAX_VALUE);
-    private final LongAccumulator latMax = new LongAccumulator(Math::max, 0);
-    private final AtomicInteger inFlight = new AtomicInteger();
-    private final AtomicLong seq = new AtomicLong();
-    private volatile boolean draining;
-    private final CompletableFuture<Void> drained = new CompletableFuture<>();
-    private long startNanos;
-    private long endNanos;
+    private final ActorSystem<?> system;
+    private final ActorRef<BdevServer.Command> server;
+    private final List<ActorRef<Requester.Msg>> requesters = new ArrayList<>();
+    private final List<CompletableFuture<Outcome>> done = new ArrayList<>();
+    private final List<String> headers = new ArrayList<>();
+    private final List<String> names = new ArrayList<>();
 
-    BdevPerfActorJob(Spindle spindle, Bdev bdev, BdevPerfOptions opts) {
+    BdevPerfActorJob(Spindle spindle, Bdev bdev, BdevPerfOptions opts) throws Exception {
         this.name = bdev.name();
         this.opts = opts;
+        this.system = spindle.system();
         if (opts.ioSize() % bdev.blockSize() != 0) {
             throw new BdevPerfOptions.UsageException("-o " + opts.ioSize() + ": the I/O size must be a multiple of " + bdev.name()
                     + "'s block size " + bdev.blockSize());
         }
-        if (opts.ioSize() > Integer.MAX_VALUE / 2) {
-            throw new BdevPerfOptions.UsageException("-o " + opts.ioSize() + ": too large for --api actor");
+        if (opts.ioSize() > BdevServer.MAX_TRANSFER) {
+            throw new BdevPerfOptions.UsageException("-o " + opts.ioSize() + ": too large for --api actor (at most " + BdevServer.MAX_TRANSFER + ")");
         }
-        this.ioSize = (int) opts.ioSize();
-        this.sizeInIos = bdev.sizeBytes() / ioSize;
-        this.writeData = new byte[ioSize];
-        java.util.Arrays.fill(writeData, (byte) 0x5A);
-        this.facade = BdevFacade.open(spindle.system(), BdevLayer.of(spindle), bdev.name(), opts.queueDepth(), Duration.ofSeconds(30));
+        long sizeInIos = bdev.sizeBytes() / opts.ioSize();
+        if (opts.actorBatch() == 0 && sizeInIos < opts.queueDepth()) {
+            throw new BdevPerfOptions.UsageException("--actor-batch 0 -q " + opts.queueDepth() + ": " + name + " holds only " + sizeInIos
+                    + " I/O of -o " + opts.ioSize() + "; single messages need at least one per queue slot");
+        }
+        this.server = system.systemActorOf(BdevServer.create(BdevLayer.of(spindle), bdev.name(), opts.queueDepth()),
+                BdevServer.actorName(bdev.name()), Props.empty());
+        BdevServer.Shards shards = AskPattern.<BdevServer.Command, BdevServer.Shards>ask(server, BdevServer.GetShards::new, T,
+                system.scheduler()).toCompletableFuture().get(30, TimeUnit.SECONDS);
+        List<BdevServer.Shard> list = shards.shards();
+        if (list.isEmpty()) {
+            throw new IllegalStateException("bdev server bdev=" + name + ": no shards (no reactor running)");
+        }
+        String batch = opts.actorBatch() == 0 ? "single messages" : "batch <= " + opts.actorBatch();
+        if (opts.actorOn() == Placement.REACTOR) {
+            int n = list.size();
+            for (int i = 0; i < n; i++) {
+                BdevServer.Shard s = list.get(i);
+                int depth = opts.queueDepth() / n + (i < opts.queueDepth() % n ? 1 : 0);
+                if (depth == 0) {
+                    continue;
+                }
+                List<ActorRef<BdevServer.ShardCommand>> one = List.of(s.ref());
+                CompletableFuture<Outcome> f = new CompletableFuture<>();
+                done.add(f);
+                requesters.add(system.systemActorOf(Requester.create(opts, one, depth, sizeInIos, 0x5DEECE66DL * (i + 1), true, f),
+                        "bdevperf-requester-" + s.reactor().name() + "-" + Integer.toHexString(System.identityHashCode(this)),
+                        s.reactor().dispatcher()));
+                headers.add(" Job: " + name + " (actor API on " + s.reactor().name() + " -> its shard, workload: " + opts.workload().flag()
+                        + ", depth: " + depth + ", " + batch + ", IO size: " + opts.ioSize() + ")");
+                names.add(name);
+            }
+        } else {
+            List<ActorRef<BdevServer.ShardCommand>> all = new ArrayList<>();
+            for (BdevServer.Shard s : list) {
+                all.add(s.ref());
+            }
+            CompletableFuture<Outcome> f = new CompletableFuture<>();
+            done.add(f);
+            requesters.add(system.systemActorOf(Requester.create(opts, all, opts.queueDepth(), sizeInIos, 0x5DEECE66DL, false, f),
+                    "bdevperf-requester-" + Integer.toHexString(System.identityHashCode(this)), Props.empty()));
+            headers.add(" Job: " + name + " (actor API on Pekko's default dispatcher -> " + list.size() + " shards, workload: "
+                    + opts.workload().flag() + ", depth: " + opts.queueDepth() + ", " + batch + ", IO size: " + opts.ioSize() + ")");
+            names.add(name);
+        }
     }
 
+    /** Sends every requester its start. */
     void start() {
-        startNanos = System.nanoTime();
-        for (int i = 0; i < opts.queueDepth(); i++) {
-            submit();
+        for (ActorRef<Requester.Msg> r : requesters) {
+            r.tell(Requester.Start.INSTANCE);
         }
     }
 
-    private long nextOffset() {
-        long n = seq.getAndIncrement();
-        if (opts.workload().random()) {
-            long r = n * 0x9E3779B97F4A7C15L;
-            r ^= r >>> 29;
-            return Math.floorMod(r, sizeInIos) * ioSize;
+    /** The table's header line per requester. */
+    List<String> headers() {
+        return headers;
+    }
+
+    /** The table's device name per requester. */
+    List<String> names() {
+        return names;
+    }
+
+    /** Completes when every requester has ended (at {@link #drain()}, or on its own when its shards stopped). */
+    CompletableFuture<Void> ended() {
+        return CompletableFuture.allOf(done.toArray(new CompletableFuture<?>[0]));
+    }
+
+    /** Stops submitting, waits for the I/O in flight, closes the server; returns the final counters per requester. */
+    List<Outcome> drain() throws Exception {
+        for (ActorRef<Requester.Msg> r : requesters) {
+            r.tell(Requester.Stop.INSTANCE); // a dead letter when the requester already finished (its shards stopped)
         }
-        return (n % sizeInIos) * ioSize;
+        List<Outcome> out = new ArrayList<>();
+        for (CompletableFuture<Outcome> f : done) {
+            out.add(f.get(60, TimeUnit.SECONDS)); // completed as the requester stops, on its own thread
+        }
+        AskPattern.<BdevServer.Command, BdevServer.Closed>ask(server, BdevServer.Close::new, T, system.scheduler())
+                .toCompletableFuture().get(60, TimeUnit.SECONDS);
+        return out;
     }
 
-    private boolean nextIsWrite() {
-        return switch (opts.workload()) {
-            case WRITE, RANDWRITE -> true;
-            case RW, RANDRW -> java.util.concurrent.ThreadLocalRandom.current().nextInt(100) >= opts.rwMixRead();
-            default -> false;
-        };
-    }
+    /**
+     * An actor that keeps {@code depth} I/O outstanding on its shards through the actor protocol. Slot
+     * {@code s} (the tag) always goes to shard {@code s % shards}; a batched reply frees slots of one shard, and
+     * they are resubmitted to it in one batch. One clock read per message for the latency.
+     *
+     * <p>Thread: its dispatcher (a reactor's, or Pekko's default). Owns its counters; bdevperf reads them only
+     * through {@link Stop}'s future.
+     */
+    static final class Requester extends AbstractBehavior<Requester.Msg> {
+        /** The requester's protocol. */
+        interface Msg {
+        }
 
-    private void submit() {
-        if (draining) {
-            if (inFlight.get() == 0) {
-                drained.complete(null);
+        /** Fill the queue. */
+        enum Start implements Msg {
+            INSTANCE
+        }
+
+        /** Stop submitting; once nothing is outstanding, complete the job's future with the counters and stop. */
+        enum Stop implements Msg {
+            INSTANCE
+        }
+
+        /** A shard's actor terminated (its shard closed: the bdev was removed, or the server closed). */
+        private record ShardGone(int shard) implements Msg {
+        }
+
+        private record Got(Completions c) implements Msg {
+        }
+
+        private record GotRead(BdevServer.ReadResult r) implements Msg {
+        }
+
+        private record GotWrite(BdevServer.WriteResult r) implements Msg {
+        }
+
+        private static final com.sun.management.ThreadMXBean THREADS =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+
+        private final BdevPerfOptions opts;
+        private final List<ActorRef<BdevServer.ShardCommand>> shards;
+        private final int nShards;
+        private final int depth;
+        private final int ioSize;
+        private final long sizeInIos;
+        private final int batchMax;
+        private final boolean measureThread;
+        private final byte[] writeData;
+        private final long[] t0;
+        private final ActorRef<Completions> completions;
+        private final ActorRef<BdevServer.ReadResult> readReplies;
+        private final ActorRef<BdevServer.WriteResult> writeReplies;
+        /** Slots freed by the current reply, per shard, waiting to be resubmitted. */
+        private final int[][] freed;
+        private final int[] freedCount;
+        private long seq;
+        private long rnd;
+        private int outstanding;
+        private long ios;
+        private long failed;
+        private long dropped;
+        private long latSum;
+        private long latMin = Long.MAX_VALUE;
+        private long latMax;
+        private long startNanos;
+        private long endNanos;
+        private long startAllocated;
+        private long endAllocated;
+        private final int[] outstandingOn;
+        private final boolean[] gone;
+        private int goneCount;
+        private boolean stopping;
+        private final CompletableFuture<Outcome> done;
+
+        private Requester(ActorContext<Msg> ctx, BdevPerfOptions opts, List<ActorRef<BdevServer.ShardCommand>> shards, int depth,
+                          long sizeInIos, long seed, boolean measureThread, CompletableFuture<Outcome> done) {
+            super(ctx);
+            this.opts = opts;
+            this.shards = shards;
+            this.nShards = shards.size();
+            this.depth = depth;
+            this.ioSize = (int) opts.ioSize();
+            this.sizeInIos = sizeInIos;
+            this.batchMax = opts.actorBatch();
+            this.measureThread = measureThread;
+            this.rnd = seed;
+            this.writeData = new byte[ioSize];
+            Arrays.fill(writeData, (byte) 0x5A);
+            this.t0 = new long[depth];
+            this.completions = ctx.messageAdapter(Completions.class, Got::new);
+            this.readReplies = ctx.messageAdapter(BdevServer.ReadResult.class, GotRead::new);
+            this.writeReplies = ctx.messageAdapter(BdevServer.WriteResult.class, GotWrite::new);
+            this.freed = new int[nShards][depth / nShards + 1];
+            this.freedCount = new int[nShards];
+            this.outstandingOn = new int[nShards];
+            this.gone = new boolean[nShards];
+            this.done = done;
+            for (int i = 0; i < nShards; i++) {
+                ctx.watchWith(shards.get(i), new ShardGone(i));
             }
-            return;
         }
-        inFlight.incrementAndGet();
-        long t0 = System.nanoTime();
-        long off = nextOffset();
-        CompletableFuture<?> f = (nextIsWrite() ? facade.write(off, writeData) : facade.read(off, ioSize)).toCompletableFuture();
-        f.whenComplete((v, e) -> {
-            long lat = System.nanoTime() - t0;
-            latSum.addAndGet(lat);
-            latMin.accumulate(lat);
-            latMax.accumulate(lat);
-            if (e == null) {
-                ios.incrementAndGet();
+
+        static Behavior<Msg> create(BdevPerfOptions opts, List<ActorRef<BdevServer.ShardCommand>> shards, int depth, long sizeInIos,
+                                    long seed, boolean measureThread, CompletableFuture<Outcome> done) {
+            return Behaviors.setup(ctx -> new Requester(ctx, opts, shards, depth, sizeInIos, seed, measureThread, done));
+        }
+
+        @Override
+        public Receive<Msg> createReceive() {
+            return newReceiveBuilder()
+                    .onMessage(Got.class, this::onCompletions)
+                    .onMessage(GotRead.class, m -> onSingle(m.r()))
+                    .onMessage(GotWrite.class, m -> onSingle(m.r()))
+                    .onMessage(Start.class, m -> onStart())
+                    .onMessage(Stop.class, m -> onStop())
+                    .onMessage(ShardGone.class, this::onShardGone)
+                    .build();
+        }
+
+        private Behavior<Msg> onStart() {
+            startNanos = System.nanoTime();
+            if (measureThread) {
+                startAllocated = THREADS.getCurrentThreadAllocatedBytes();
+            }
+            for (int slot = 0; slot < depth; slot++) {
+                freed[slot % nShards][freedCount[slot % nShards]++] = slot;
+            }
+            resubmit(startNanos);
+            return this;
+        }
+
+        private Behavior<Msg> onCompletions(Got m) {
+            Completions c = m.c();
+            long now = System.nanoTime();
+            int n = c.size();
+            for (int i = 0; i < n; i++) {
+                int slot = (int) c.tag(i);
+                int errno = c.errno(i);
+                if (errno == Errno.ENODEV || errno == Errno.ESHUTDOWN) {
+                    dropped++; // the bdev is going away: not an I/O failure
+                } else {
+                    account(now - t0[slot], c.success(i));
+                }
+                freed[slot % nShards][freedCount[slot % nShards]++] = slot;
+            }
+            c.releaseAll(); // the lent read buffers go back to the shard (at once when on its reactor)
+            outstanding -= n;
+            if (n > 0) {
+                outstandingOn[(int) c.tag(0) % nShards] -= n; // one message: one shard's entries
+            }
+            return next(now);
+        }
+
+        private Behavior<Msg> onSingle(BdevServer.Reply r) {
+            long now = System.nanoTime();
+            // single replies carry no tag: the slot is encoded in the offset (block index mod depth)
+            int slot = (int) ((r.offset() / ioSize) % depth);
+            if (r instanceof BdevServer.Refused f && (f.errno() == Errno.ENODEV || f.errno() == Errno.ESHUTDOWN)) {
+                dropped++; // the bdev is going away: not an I/O failure
             } else {
-                failed.incrementAndGet();
+                account(now - t0[slot], r.success());
             }
-            inFlight.decrementAndGet();
-            submit();
-        });
-    }
-
-    BdevPerfJob.Snapshot snapshot() {
-        long end = endNanos != 0 ? endNanos : System.nanoTime();
-        long min = latMin.get();
-        return new BdevPerfJob.Snapshot(ios.get(), ios.get() * ioSize, failed.get(), 0, latSum.get(), min == Long.MAX_VALUE ? 0 : min,
-                latMax.get(), end - startNanos, 0);
-    }
-
-    /** Stops submitting, waits for the in-flight requests, closes the server; returns the final counters. */
-    BdevPerfJob.Snapshot drain() throws Exception {
-        endNanos = System.nanoTime();
-        draining = true;
-        if (inFlight.get() == 0) {
-            drained.complete(null);
+            freed[slot % nShards][freedCount[slot % nShards]++] = slot;
+            outstanding--;
+            outstandingOn[slot % nShards]--;
+            return next(now);
         }
-        drained.get(60, TimeUnit.SECONDS);
-        BdevPerfJob.Snapshot s = snapshot();
-        facade.close().toCompletableFuture().get(60, TimeUnit.SECONDS);
-        return s;
+
+        private void account(long lat, boolean ok) {
+            latSum += lat;
+            if (lat < latMin) {
+                latMin = lat;
+            }
+            if (lat > latMax) {
+                latMax = lat;
+            }
+            if (ok) {
+                ios++;
+            } else {
+                failed++;
+            }
+        }
+
+        private Behavior<Msg> next(long now) {
+            if (!stopping) {
+                resubmit(now);
+                return this;
+            }
+            return outstanding == 0 ? finish() : this;
+        }
+
+        private Behavior<Msg> onShardGone(ShardGone m) {
+            int s = m.shard();
+            gone[s] = true;
+            goneCount++;
+            // what was sent to it after it closed went to dead letters: those I/O never ran
+            dropped += outstandingOn[s];
+            outstanding -= outstandingOn[s];
+            outstandingOn[s] = 0;
+            freedCount[s] = 0;
+            if (goneCount == nShards && !stopping) {
+                stopping = true;
+                endNanos = System.nanoTime();
+                if (measureThread) {
+                    endAllocated = THREADS.getCurrentThreadAllocatedBytes();
+                }
+            }
+            return stopping && outstanding == 0 ? finish() : this;
+        }
+
+        private void resubmit(long now) {
+            for (int s = 0; s < nShards; s++) {
+                int k = freedCount[s];
+                if (k == 0 || gone[s]) {
+                    continue;
+                }
+                int[] slots = freed[s];
+                ActorRef<BdevServer.ShardCommand> shard = shards.get(s);
+                if (batchMax == 0) {
+                    for (int j = 0; j < k; j++) {
+                        int slot = slots[j];
+                        t0[slot] = now;
+                        long off = singleOffset(slot);
+                        if (nextIsWrite()) {
+                            shard.tell(new BdevServer.Write(off, writeData, writeReplies));
+                        } else {
+                            shard.tell(new BdevServer.Read(off, ioSize, readReplies));
+                        }
+                    }
+                } else {
+                    for (int j = 0; j < k; ) {
+                        int m = Math.min(batchMax, k - j);
+                        IoBatch b = new IoBatch(m);
+                        for (int e = 0; e < m; e++, j++) {
+                            int slot = slots[j];
+                            t0[slot] = now;
+                            long off = nextOffset();
+                            if (nextIsWrite()) {
+                                b.write(off, writeData, slot);
+                            } else {
+                                b.read(off, ioSize, slot);
+                            }
+                        }
+                        shard.tell(new BdevServer.Submit(b, completions));
+                    }
+                }
+                outstanding += k;
+                outstandingOn[s] += k;
+                freedCount[s] = 0;
+            }
+        }
+
+        private long nextOffset() {
+            long n = seq++;
+            if (opts.workload().random()) {
+                long r = n * 0x9E3779B97F4A7C15L + rnd;
+                r ^= r >>> 29;
+                return Math.floorMod(r, sizeInIos) * ioSize;
+            }
+            return (n % sizeInIos) * ioSize;
+        }
+
+        /** An offset whose block index is congruent to {@code slot} modulo the depth (single replies carry no tag). */
+        private long singleOffset(int slot) {
+            long rows = Math.max(1, sizeInIos / depth);
+            long row = nextOffset() / ioSize % rows;
+            long block = row * depth + slot;
+            return (block < sizeInIos ? block : slot) * ioSize;
+        }
+
+        private boolean nextIsWrite() {
+            return switch (opts.workload()) {
+                case WRITE, RANDWRITE -> true;
+                case RW, RANDRW -> java.util.concurrent.ThreadLocalRandom.current().nextInt(100) >= opts.rwMixRead();
+                default -> false;
+            };
+        }
+
+        private Behavior<Msg> onStop() {
+            if (!stopping) {
+                stopping = true;
+                endNanos = System.nanoTime();
+                if (measureThread) {
+                    endAllocated = THREADS.getCurrentThreadAllocatedBytes();
+                }
+            }
+            return outstanding == 0 ? finish() : this;
+        }
+
+        /** Completes the job's future and stops: an actor on a reactor must be gone before Spindle stops. */
+        private Behavior<Msg> finish() {
+            done.complete(new Outcome(new BdevPerfJob.Snapshot(ios, ios * ioSize, failed, 0, latSum, latMin == Long.MAX_VALUE ? 0 : latMin,
+                    latMax, endNanos - startNanos, measureThread ? endAllocated - startAllocated : -1), goneCount == nShards, dropped));
+            return Behaviors.stopped();
+        }
     }
 }

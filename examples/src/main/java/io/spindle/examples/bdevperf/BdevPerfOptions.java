@@ -32,6 +32,8 @@ public record BdevPerfOptions(
         IdleMode idle,
         boolean pin,
         Api api,
+        BdevPerfActorJob.Placement actorOn,
+        int actorBatch,
         boolean help) {
 
     /** {@code -q} when not given (SPDK's bdevperf requires it). */
@@ -40,6 +42,8 @@ public record BdevPerfOptions(
     public static final long DEFAULT_IO_SIZE = 4096;
     /** Upper bound of {@code -q}. */
     public static final int MAX_QUEUE_DEPTH = 65536;
+    /** {@code --actor-batch} when not given. */
+    public static final int DEFAULT_ACTOR_BATCH = 64;
     /** Upper bound of {@code -o}: 16 MiB. */
     public static final long MAX_IO_SIZE = 16L << 20;
 
@@ -90,8 +94,10 @@ public record BdevPerfOptions(
     public enum Api {
         /** Descriptor and channel calls on the reactor: the data path. */
         DIRECT,
-        /** The typed actor protocol ({@code BdevServer}): what an ordinary actor would use. */
-        ACTOR
+        /** The typed actor protocol ({@code BdevServer} and its shards), driven by requester actors. */
+        ACTOR,
+        /** {@code BdevFacade}'s CompletionStages: what plain Java code outside actors would use. */
+        FACADE
     }
 
     /** A bad command line; the message is the line to print. */
@@ -126,7 +132,12 @@ public record BdevPerfOptions(
                 "  -f              continue on I/O failure (default: a failed I/O stops its job and fails the run)",
                 "  --idle <mode>   reactor idle strategy: backoff (default), busy (spin, for benchmarks), park, yield",
                 "  --pin           pin each reactor thread to its core",
-                "  --api <api>     direct (default: descriptor calls on the reactor) or actor (typed actor protocol)",
+                "  --api <api>     direct (default: descriptor calls on the reactor), actor (typed actor protocol, requester",
+                "                  actors) or facade (BdevFacade CompletionStages)",
+                "  --actor-on <p>  --api actor: where the requester actors run: reactor (default: one per reactor, next to",
+                "                  its shard) or pekko (one on Pekko's default dispatcher, talking to every shard)",
+                "  --actor-batch <n>  --api actor: I/O per Submit message, 1.." + io.spindle.bdev.actor.IoBatch.MAX_ENTRIES
+                        + " (default " + DEFAULT_ACTOR_BATCH + "); 0 = one Read/Write message per I/O",
                 "  -h, --help      this text");
     }
 
@@ -148,13 +159,15 @@ public record BdevPerfOptions(
         IdleMode idle = IdleMode.BACKOFF;
         boolean pin = false;
         Api api = Api.DIRECT;
+        BdevPerfActorJob.Placement actorOn = null;
+        Integer actorBatch = null;
         List<String> a = List.of(args);
         for (int i = 0; i < a.size(); i++) {
             String f = a.get(i);
             switch (f) {
                 case "-h", "--help" -> {
                     return new BdevPerfOptions(1, 4096, Workload.READ, 50, 1, null, null, null, false, 0, 0, false, false,
-                            IdleMode.BACKOFF, false, Api.DIRECT, true);
+                            IdleMode.BACKOFF, false, Api.DIRECT, BdevPerfActorJob.Placement.REACTOR, DEFAULT_ACTOR_BATCH, true);
                 }
                 case "-q" -> q = intIn(f, value(a, ++i, f), 1, MAX_QUEUE_DEPTH, "queue depth");
                 case "-o" -> o = size(f, value(a, ++i, f));
@@ -196,9 +209,20 @@ public record BdevPerfOptions(
                     api = switch (v) {
                         case "direct" -> Api.DIRECT;
                         case "actor" -> Api.ACTOR;
-                        default -> throw new UsageException("--api " + v + ": allowed: direct, actor");
+                        case "facade" -> Api.FACADE;
+                        default -> throw new UsageException("--api " + v + ": allowed: direct, actor, facade");
                     };
                 }
+                case "--actor-on" -> {
+                    String v = value(a, ++i, f);
+                    actorOn = switch (v) {
+                        case "reactor" -> BdevPerfActorJob.Placement.REACTOR;
+                        case "pekko" -> BdevPerfActorJob.Placement.PEKKO;
+                        default -> throw new UsageException("--actor-on " + v + ": allowed: reactor, pekko");
+                    };
+                }
+                case "--actor-batch" -> actorBatch = intIn(f, value(a, ++i, f), 0, io.spindle.bdev.actor.IoBatch.MAX_ENTRIES,
+                        "entries per Submit (0 = single messages)");
                 default -> throw new UsageException(f.startsWith("-") ? f + ": unknown option (see --help)"
                         : f + ": unexpected argument (see --help)");
             }
@@ -221,12 +245,16 @@ public record BdevPerfOptions(
         if (abort && timeout == 0) {
             throw new UsageException("-X: needs an I/O timeout (-k <sec> > 0)");
         }
-        if (api == Api.ACTOR && !(w == Workload.READ || w == Workload.RANDREAD || w == Workload.WRITE || w == Workload.RANDWRITE
+        if ((actorOn != null || actorBatch != null) && api != Api.ACTOR) {
+            throw new UsageException((actorOn != null ? "--actor-on" : "--actor-batch") + ": only valid with --api actor");
+        }
+        if (api != Api.DIRECT && !(w == Workload.READ || w == Workload.RANDREAD || w == Workload.WRITE || w == Workload.RANDWRITE
                 || w == Workload.RW || w == Workload.RANDRW)) {
-            throw new UsageException("--api actor: supports -w read, write, randread, randwrite, rw, randrw; not " + w.flag());
+            throw new UsageException("--api " + api.name().toLowerCase(Locale.ROOT) + ": supports -w read, write, randread, randwrite, rw, randrw; not " + w.flag());
         }
         return new BdevPerfOptions(q, o, w, mix == null ? 50 : mix, t, mask == null ? CoreMask.parse("0x1") : mask, json, target,
-                everyCore, period, timeout, abort, cont, idle, pin, api, false);
+                everyCore, period, timeout, abort, cont, idle, pin, api, actorOn == null ? BdevPerfActorJob.Placement.REACTOR : actorOn,
+                actorBatch == null ? DEFAULT_ACTOR_BATCH : actorBatch, false);
     }
 
     private static String value(List<String> a, int i, String flag) {

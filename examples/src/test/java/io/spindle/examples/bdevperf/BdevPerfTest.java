@@ -52,7 +52,13 @@ class BdevPerfTest {
         "-q 8 -o 4096 -w read -t 1 --bogus    | --bogus: unknown option",
         "-q 8 -o 4096 -w read -t 1 -X         | -X: needs an I/O timeout",
         "-q 8 -o 4096 -w read -t 1 --idle hot | --idle hot: allowed: backoff, busy, park, yield",
-        "-q 8 -o 4096 -w read -t 1 --api rest | --api rest: allowed: direct, actor",
+        "-q 8 -o 4096 -w read -t 1 --api rest | --api rest: allowed: direct, actor, facade",
+        "-q 8 -o 4096 -w read -t 1 --api actor --actor-on gpu | --actor-on gpu: allowed: reactor, pekko",
+        "-q 8 -o 4096 -w read -t 1 --api actor --actor-batch -1 | --actor-batch -1: out of range; entries per Submit (0 = single messages) must be 0..4096",
+        "-q 8 -o 4096 -w read -t 1 --api actor --actor-batch 4097 | --actor-batch 4097: out of range",
+        "-q 8 -o 4096 -w read -t 1 --actor-batch 8 | --actor-batch: only valid with --api actor",
+        "-q 8 -o 4096 -w read -t 1 --api facade --actor-on pekko | --actor-on: only valid with --api actor",
+        "-q 8 -o 4096 -w verify -t 1 --api actor | --api actor: supports -w read, write, randread, randwrite, rw, randrw; not verify",
         "-q 8 -o 4096 -w read -t 1 -q         | -q: missing value",
     })
     @DisplayName("a bad flag or value gets one line naming the flag and what is allowed, exit 2")
@@ -106,12 +112,72 @@ class BdevPerfTest {
 
     @Test
     @Timeout(60)
-    @DisplayName("--api actor: the same workload through the typed actor protocol completes and prints the table")
+    @DisplayName("--api actor: requester actors on the reactors send batches to their own reactor's shard; one row each, lent buffers all released")
     void actorApi() {
         Run r = run("-q", "16", "-o", "4096", "-w", "randrw", "-t", "1", "-m", "0x3", "--api", "actor");
         assertEquals(0, r.rc(), r.out() + r.err());
-        assertThat(r.out()).contains("Job: Malloc0 (actor API, workload: randrw, depth: 16, IO size: 4096)");
+        assertThat(r.out()).contains("Submit batches of up to 64")
+                .contains("Job: Malloc0 (actor API on reactor_0 -> its shard, workload: randrw, depth: 8, batch <= 64, IO size: 4096)")
+                .contains("Job: Malloc0 (actor API on reactor_1 -> its shard, workload: randrw, depth: 8, batch <= 64, IO size: 4096)")
+                .contains("Allocated on reactor threads:");
         assertThat(totalIops(r.out())).isGreaterThan(0);
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("--api actor --actor-on pekko: one requester on Pekko's default dispatcher talks to every shard")
+    void actorApiOnPekko() {
+        Run r = run("-q", "16", "-o", "4096", "-w", "randread", "-t", "1", "-m", "0x3", "--api", "actor", "--actor-on", "pekko",
+                "--actor-batch", "4");
+        assertEquals(0, r.rc(), r.out() + r.err());
+        assertThat(r.out()).contains("Job: Malloc0 (actor API on Pekko's default dispatcher -> 2 shards, workload: randread, depth: 16, "
+                + "batch <= 4, IO size: 4096)");
+        assertThat(totalIops(r.out())).isGreaterThan(0);
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("--api actor --actor-batch 0: one Read/Write message per I/O, the plain protocol")
+    void actorApiSingleMessages() {
+        Run r = run("-q", "8", "-o", "4096", "-w", "randrw", "-t", "1", "-m", "0x3", "--api", "actor", "--actor-batch", "0");
+        assertEquals(0, r.rc(), r.out() + r.err());
+        assertThat(r.out()).contains("one message per I/O").contains("single messages");
+        assertThat(totalIops(r.out())).isGreaterThan(0);
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("--api facade: the same workload through BdevFacade's CompletionStages completes and prints the table")
+    void facadeApi() {
+        Run r = run("-q", "16", "-o", "4096", "-w", "randrw", "-t", "1", "-m", "0x3", "--api", "facade");
+        assertEquals(0, r.rc(), r.out() + r.err());
+        assertThat(r.out()).contains("Job: Malloc0 (facade API, workload: randrw, depth: 16, IO size: 4096)");
+        assertThat(totalIops(r.out())).isGreaterThan(0);
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("--api actor: REMOVE of the bdev stops its shards; the requesters end early with status terminated, the run ends")
+    void actorApiRemoveEndsTheJob() throws Exception {
+        BdevPerfOptions o = BdevPerfOptions.parse("-q", "64", "-o", "4096", "-w", "randread", "-t", "30", "-m", "0x3", "--api", "actor");
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        BdevPerf perf = new BdevPerf(o, new PrintStream(buf, true, StandardCharsets.UTF_8));
+        perf.duringRun = spindle -> {
+            try {
+                Thread.sleep(300);
+                BdevLayer.of(spindle).unregister("Malloc0").toCompletableFuture().get(20, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        };
+        long t0 = System.nanoTime();
+        int rc = perf.execute();
+        String out = buf.toString(StandardCharsets.UTF_8);
+        assertEquals(0, rc, out);
+        assertThat(out).contains("Job Malloc0 (requester 0): terminated (its shards stopped: the bdev was removed)")
+                .contains("Job Malloc0 (requester 1): terminated");
+        assertThat(totalIops(out)).isGreaterThan(0);
+        assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0)).isLessThan(25); // did not run the full -t 30
     }
 
     @Test

@@ -1,0 +1,183 @@
+package io.spindle.bdev.actor;
+
+import io.spindle.bdev.IoType;
+
+import java.util.Objects;
+
+/**
+ * Several I/O requests in one message: the request side of the batched protocol ({@link BdevServer.Submit}).
+ * Each entry is a read, write, flush, unmap or write_zeroes with a requester-chosen {@code tag}; every entry of
+ * a submitted batch is answered by exactly one entry, with the same tag, in a {@link Completions} message
+ * sent to the submit's {@code replyTo}. Entries are independent: they may complete in any order and in
+ * different {@code Completions} messages (the shard coalesces, per reactor loop and per requester, whatever
+ * completed). Offsets and lengths are in bytes, multiples of the bdev's block size, as in
+ * {@link BdevServer.Read} and friends.
+ *
+ * <pre>{@code
+ * IoBatch b = new IoBatch(32);
+ * for (int slot = 0; slot < 32; slot++) {
+ *     b.read(offsetOf(slot), 4096, slot);          // tag: here the requester's slot number
+ * }
+ * shard.tell(new BdevServer.Submit(b, completionsRef)); // b belongs to the server from here on
+ * }</pre>
+ *
+ * <p><b>Ownership and threads.</b> Not thread-safe: fill it on one thread. Constructing a {@code Submit} seals
+ * it: from then on it belongs to the server, which reads it on a reactor; do not modify it or reuse it (adding
+ * to a sealed batch throws), build a new one for the next submit. A {@link #write}'s {@code data} array is lent
+ * to the server until that entry's completion arrives: it is copied on a reactor after the {@code tell}, so do
+ * not modify it before (the same array may back several writes). The data of a successful read is not
+ * copied: it arrives as a {@link LentBuffer} that the receiver must release.
+ */
+public final class IoBatch {
+    /** Largest {@link #capacity()}. */
+    public static final int MAX_ENTRIES = 4096;
+    private static final IoType[] TYPES = IoType.values();
+
+    private final byte[] types;
+    private final long[] offsets;
+    private final long[] lengths;
+    private final long[] tags;
+    /** Write sources; allocated at the first write. */
+    private byte[][] data;
+    private int size;
+    private boolean sealed;
+
+    /**
+     * An empty batch for up to {@code capacity} entries.
+     *
+     * @param capacity 1 to {@link #MAX_ENTRIES}
+     * @throws IllegalArgumentException naming the bad capacity and the bound
+     */
+    public IoBatch(int capacity) {
+        if (capacity < 1 || capacity > MAX_ENTRIES) {
+            throw new IllegalArgumentException("io_batch capacity=" + capacity + ": must be between 1 and " + MAX_ENTRIES);
+        }
+        types = new byte[capacity];
+        offsets = new long[capacity];
+        lengths = new long[capacity];
+        tags = new long[capacity];
+    }
+
+    /**
+     * Adds a read of {@code length} bytes at byte {@code offset} (at most {@link BdevServer#MAX_TRANSFER}); on
+     * success its completion lends the data as a {@link LentBuffer}.
+     *
+     * @throws IllegalStateException when the batch is full or sealed
+     */
+    public IoBatch read(long offset, int length, long tag) {
+        return add(IoType.READ, offset, length, tag, null);
+    }
+
+    /**
+     * Adds a write of {@code data} at byte {@code offset}; {@code data.length} is the length (a multiple of the
+     * block size, at most {@link BdevServer#MAX_TRANSFER}). The array is lent until this entry's completion.
+     *
+     * @throws NullPointerException  when {@code data} is null
+     * @throws IllegalStateException when the batch is full or sealed
+     */
+    public IoBatch write(long offset, byte[] data, long tag) {
+        Objects.requireNonNull(data, "data");
+        return add(IoType.WRITE, offset, data.length, tag, data);
+    }
+
+    /** Adds a flush of {@code length} bytes at {@code offset}. @throws IllegalStateException when full or sealed */
+    public IoBatch flush(long offset, long length, long tag) {
+        return add(IoType.FLUSH, offset, length, tag, null);
+    }
+
+    /** Adds an unmap of {@code length} bytes at {@code offset}. @throws IllegalStateException when full or sealed */
+    public IoBatch unmap(long offset, long length, long tag) {
+        return add(IoType.UNMAP, offset, length, tag, null);
+    }
+
+    /** Adds a write_zeroes of {@code length} bytes at {@code offset}. @throws IllegalStateException when full or sealed */
+    public IoBatch writeZeroes(long offset, long length, long tag) {
+        return add(IoType.WRITE_ZEROES, offset, length, tag, null);
+    }
+
+    private IoBatch add(IoType t, long offset, long length, long tag, byte[] src) {
+        if (sealed) {
+            throw new IllegalStateException("io_batch: sealed by a Submit; it belongs to the server now, build a new batch");
+        }
+        if (size == types.length) {
+            throw new IllegalStateException("io_batch capacity=" + types.length + ": full");
+        }
+        int i = size++;
+        types[i] = (byte) t.ordinal();
+        offsets[i] = offset;
+        lengths[i] = length;
+        tags[i] = tag;
+        if (src != null) {
+            if (data == null) {
+                data = new byte[types.length][];
+            }
+            data[i] = src;
+        }
+        return this;
+    }
+
+    /** Entries added. */
+    public int size() {
+        return size;
+    }
+
+    /** Entries it can hold. */
+    public int capacity() {
+        return types.length;
+    }
+
+    /** Whether {@link #size()} reached {@link #capacity()}. */
+    public boolean isFull() {
+        return size == types.length;
+    }
+
+    /** Whether a {@link BdevServer.Submit} was made of it (it can no longer be modified). */
+    public boolean isSealed() {
+        return sealed;
+    }
+
+    /** The tag of entry {@code i} (0 to size - 1). */
+    public long tag(int i) {
+        checkIndex(i);
+        return tags[i];
+    }
+
+    /** The I/O type of entry {@code i}. */
+    public IoType type(int i) {
+        checkIndex(i);
+        return TYPES[types[i]];
+    }
+
+    /** The byte offset of entry {@code i}. */
+    public long offset(int i) {
+        checkIndex(i);
+        return offsets[i];
+    }
+
+    /** The length in bytes of entry {@code i} ({@code data.length} for a write). */
+    public long length(int i) {
+        checkIndex(i);
+        return lengths[i];
+    }
+
+    /** The data array of write entry {@code i}; null for other types. */
+    byte[] data(int i) {
+        return data == null ? null : data[i];
+    }
+
+    /** Called by {@link BdevServer.Submit}'s constructor. */
+    void seal() {
+        sealed = true;
+    }
+
+    private void checkIndex(int i) {
+        if (i < 0 || i >= size) {
+            throw new IndexOutOfBoundsException("io_batch index=" + i + ": must be < size=" + size);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "IoBatch[size=" + size + ", capacity=" + types.length + (sealed ? ", sealed]" : "]");
+    }
+}
