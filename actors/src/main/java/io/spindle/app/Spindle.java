@@ -46,6 +46,7 @@ public final class Spindle {
     private final SpindleConfig config;
     private final boolean ownsSystem;
     private final AtomicBoolean stopRequested = new AtomicBoolean();
+    private final AtomicBoolean shutdownRequested = new AtomicBoolean();
     private final CompletableFuture<SpindleApp.Stopped> stopped = new CompletableFuture<>();
     private final CompletableFuture<Void> initialized = new CompletableFuture<>();
     private volatile RpcState rpcState;
@@ -132,6 +133,27 @@ public final class Spindle {
             return stopped;
         }
         return stopped.thenCompose(s -> system.getWhenTerminated().thenApply(t -> s));
+    }
+
+    /**
+     * Asks for a shutdown, as SIGINT/SIGTERM does in SPDK: runs the configured
+     * {@link SpindleConfig#shutdownHandler()} (default {@link #stop()}) on a new daemon thread
+     * ({@code spindle-shutdown}), so a handler may drain work and block. Once per instance; any thread.
+     */
+    public void requestShutdown() {
+        if (!shutdownRequested.compareAndSet(false, true)) {
+            return;
+        }
+        Thread t = new Thread(() -> {
+            try {
+                config.shutdownHandler().accept(this);
+            } catch (RuntimeException e) {
+                org.slf4j.LoggerFactory.getLogger(Spindle.class).error("{}: shutdown handler failed; stopping", config.name(), e);
+                stop();
+            }
+        }, "spindle-shutdown");
+        t.setDaemon(true);
+        t.start();
     }
 
     /** Completes when Spindle has stopped, whoever stopped it. */

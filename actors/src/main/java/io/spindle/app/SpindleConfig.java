@@ -30,6 +30,7 @@ public final class SpindleConfig {
     private final Config config;
     private final io.spindle.rpc.RpcServerConfig rpc;
     private final boolean waitForStartInit;
+    private final java.util.function.Consumer<Spindle> shutdownHandler;
 
     private SpindleConfig(Builder b, List<Subsystem> initOrder) {
         this.name = b.name;
@@ -40,6 +41,7 @@ public final class SpindleConfig {
         this.config = b.config;
         this.rpc = b.rpc;
         this.waitForStartInit = b.waitForStartInit;
+        this.shutdownHandler = b.shutdownHandler;
     }
 
     /** Builder with the defaults of {@code reference.conf}. */
@@ -92,6 +94,14 @@ public final class SpindleConfig {
         return rpc;
     }
 
+    /**
+     * What a shutdown request ({@link Spindle#requestShutdown()}: {@code spdk_kill_instance SIGINT/SIGTERM}, a
+     * target's signal handler) does: SPDK's {@code shutdown_cb}; by default {@link Spindle#stop()}.
+     */
+    public java.util.function.Consumer<Spindle> shutdownHandler() {
+        return shutdownHandler != null ? shutdownHandler : Spindle::stop;
+    }
+
     /** Whether the subsystems wait for {@code framework_start_init} (SPDK's {@code --wait-for-rpc}). */
     public boolean waitForStartInit() {
         return waitForStartInit;
@@ -108,6 +118,7 @@ public final class SpindleConfig {
         private io.spindle.rpc.RpcServerConfig rpc;
         private boolean rpcSet;
         private boolean waitForStartInit;
+        private java.util.function.Consumer<Spindle> shutdownHandler;
 
         private Builder(Config config) {
             this.config = config;
@@ -148,6 +159,15 @@ public final class SpindleConfig {
          */
         public Builder waitForStartInit(boolean wait) {
             this.waitForStartInit = wait;
+            return this;
+        }
+
+        /**
+         * The shutdown handler (SPDK's {@code spdk_app_opts.shutdown_cb}): run on its own thread for a shutdown
+         * request, e.g. to drain work before calling {@link Spindle#stop()}. Default: {@code Spindle::stop}.
+         */
+        public Builder shutdownHandler(java.util.function.Consumer<Spindle> handler) {
+            this.shutdownHandler = Objects.requireNonNull(handler, "handler");
             return this;
         }
 

@@ -291,13 +291,13 @@ public final class FrameworkRpc implements RpcMethodProvider {
         String sig = p.string("sig_name");
         p.end();
         switch (sig) {
-            case "SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP" -> c.afterResponse(() -> c.spindle().stop());
+            case "SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP" -> c.afterResponse(() -> c.spindle().requestShutdown());
             case "SIGKILL" -> c.afterResponse(() -> {
                 if (c.spindle().isStandalone()) {
                     RpcServer.LOG.warn("spdk_kill_instance SIGKILL: halting the process");
                     Runtime.getRuntime().halt(137);
                 } else {
-                    c.spindle().stop(); // embedded: never kill the user's process
+                    c.spindle().requestShutdown(); // embedded: never kill the user's process
                 }
             });
             case "SIGUSR1" -> RpcServer.LOG.info("spdk_kill_instance SIGUSR1: nothing to do");

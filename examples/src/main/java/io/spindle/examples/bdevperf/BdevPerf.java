@@ -120,7 +120,13 @@ public final class BdevPerf {
         // subsystems are initialised, the rest after
         Spindle spindle = Spindle.start(SpindleConfig.builder(hocon).name("bdevperf")
                 .reactor(ReactorConfig.builder().mask(opts.mask()).idle(opts.idle()).pin(opts.pin()).conclude())
-                .subsystem(bdevs).waitForStartInit(config != null).conclude());
+                .subsystem(bdevs).waitForStartInit(config != null)
+                .shutdownHandler(sp -> onSignal()) // spdk_kill_instance SIGINT/SIGTERM drains the jobs, as a signal does
+                .rpc(opts.rpcSocket() == null ? null : io.spindle.rpc.RpcServerConfig.builder().socket(opts.rpcSocket()).conclude())
+                .conclude());
+        if (spindle.rpcSocketPath() != null) {
+            out.println("RPC server listening on " + spindle.rpcSocketPath() + " (spindle rpc -s " + spindle.rpcSocketPath() + " ...)");
+        }
         try {
             spindleRef = spindle;
             if (config != null) {
@@ -319,7 +325,8 @@ public final class BdevPerf {
         for (BdevPerfJob.Result r : results) {
             snaps.add(r.counters());
         }
-        table(snaps, true);
+        List<Row> rows = table(snaps, true);
+        writeOutputs(rows);
         // allocation on the reactor threads while the jobs ran: each job measures its own thread, so a reactor
         // running several jobs is counted once per job; the figure is an upper bound
         long allocated = 0;
@@ -343,14 +350,23 @@ public final class BdevPerf {
         return rc;
     }
 
-    /** One line pair of the table: the job header and its counters. */
-    record Row(String header, String name, BdevPerfJob.Snapshot s) {
+    /**
+     * One line pair of the table: the job header and its counters; for {@code --json-out}, the job's core mask
+     * ({@code 0x1}), its end status and its verify range (blocks; null unless verify/reset).
+     */
+    record Row(String header, String name, BdevPerfJob.Snapshot s, String coreMask, String status, long[] verifyRange) {
+        Row(String header, String name, BdevPerfJob.Snapshot s) {
+            this(header, name, s, null, "finished", null);
+        }
     }
 
-    private void table(List<BdevPerfJob.Snapshot> snaps, boolean withStatus) {
+    private List<Row> table(List<BdevPerfJob.Snapshot> snaps, boolean withStatus) {
         List<Row> rows = new ArrayList<>();
         for (int i = 0; i < snaps.size() && i < jobs.size(); i++) {
-            rows.add(new Row(jobs.get(i).header(), jobs.get(i).name, snaps.get(i)));
+            BdevPerfJob j = jobs.get(i);
+            BdevPerfJob.Result r = withStatus ? j.done().getNow(null) : null;
+            rows.add(new Row(j.header(), j.name, snaps.get(i), "0x" + Long.toHexString(1L << j.core),
+                    r == null ? "running" : r.status(), opts.workload().verifies() ? new long[] {j.rangeStart, j.rangeBlocks} : null));
         }
         printTable(rows);
         if (withStatus) {
@@ -362,6 +378,7 @@ public final class BdevPerf {
                 }
             }
         }
+        return rows;
     }
 
     /** SPDK's table: a header, per job its line and row, then the Total row. */
@@ -403,6 +420,41 @@ public final class BdevPerf {
         out.println(" " + "=".repeat(115));
         out.printf(Locale.ROOT, " %-28s: %10s %10.2f %10.2f %10.2f %8.2f %10.2f %10.2f %10.2f%n", "Total", "", tIops, tMib, tFail, tTo,
                 tCount > 0 ? tLatSum / 1e3 / tCount : 0, tMin == Long.MAX_VALUE ? 0 : tMin / 1e3, tMax / 1e3);
+        boolean any = false;
+        for (Row row : rows) {
+            any |= row.s().latency() != null && row.s().latency().getTotalCount() > 0;
+        }
+        if (any) {
+            // not part of SPDK's table (tools parse that as it is): HdrHistogram percentiles of every I/O's latency
+            out.printf(Locale.ROOT, "%n %-28s: %10s %10s %10s%n", "Latency percentiles (us)", "p50", "p99", "p99.9");
+            for (Row row : rows) {
+                org.HdrHistogram.Histogram h = row.s().latency();
+                if (h != null && h.getTotalCount() > 0) {
+                    out.printf(Locale.ROOT, "\t %-20s: %10.2f %10.2f %10.2f%n", row.name(), h.getValueAtPercentile(50) / 1e3,
+                            h.getValueAtPercentile(99) / 1e3, h.getValueAtPercentile(99.9) / 1e3);
+                }
+            }
+        }
+    }
+
+    /** {@code --json-out} and {@code --plot}, from the final rows; a failure to write is reported, not fatal. */
+    private void writeOutputs(List<Row> rows) {
+        if (opts.jsonOut() != null) {
+            try {
+                BdevPerfOutput.writeJson(opts, rows, opts.jsonOut());
+                out.println(" Results written to " + opts.jsonOut());
+            } catch (java.io.IOException | RuntimeException e) {
+                out.println(" --json-out " + opts.jsonOut() + ": cannot write: " + e.getMessage());
+            }
+        }
+        if (opts.plot() != null) {
+            try {
+                BdevPerfOutput.plot(opts, rows, opts.plot());
+                out.println(" Latency percentile plot written to " + opts.plot());
+            } catch (java.io.IOException | RuntimeException | LinkageError e) {
+                out.println(" --plot " + opts.plot() + ": cannot draw: " + e);
+            }
+        }
     }
 
     /** {@code --api actor}: one job per target through the typed actor protocol, driven by requester actors. */
@@ -456,6 +508,7 @@ public final class BdevPerf {
             }
         }
         printTable(rows);
+        writeOutputs(rows);
         for (String n : notes) {
             out.println(n);
         }
@@ -485,6 +538,7 @@ public final class BdevPerf {
                     + ", IO size: " + opts.ioSize() + ")", j.name, j.drain()));
         }
         printTable(rows);
+        writeOutputs(rows);
         return finishSimple(rows);
     }
 

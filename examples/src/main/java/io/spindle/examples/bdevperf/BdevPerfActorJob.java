@@ -235,6 +235,7 @@ final class BdevPerfActorJob {
         private long latSum;
         private long latMin = Long.MAX_VALUE;
         private long latMax;
+        private final org.HdrHistogram.Histogram latency = BdevPerfJob.newHistogram();
         private long startNanos;
         private long endNanos;
         private long startAllocated;
@@ -340,6 +341,7 @@ final class BdevPerfActorJob {
         }
 
         private void account(long lat, boolean ok) {
+            latency.recordValue(Math.min(lat, BdevPerfJob.HISTOGRAM_MAX_NANOS));
             latSum += lat;
             if (lat < latMin) {
                 latMin = lat;
@@ -463,7 +465,8 @@ final class BdevPerfActorJob {
         /** Completes the job's future and stops: an actor on a reactor must be gone before Spindle stops. */
         private Behavior<Msg> finish() {
             done.complete(new Outcome(new BdevPerfJob.Snapshot(ios, ios * ioSize, failed, 0, latSum, latMin == Long.MAX_VALUE ? 0 : latMin,
-                    latMax, endNanos - startNanos, measureThread ? endAllocated - startAllocated : -1), goneCount == nShards, dropped));
+                    latMax, endNanos - startNanos, measureThread ? endAllocated - startAllocated : -1, latency.copy()), goneCount == nShards,
+                    dropped));
             return Behaviors.stopped();
         }
     }

@@ -112,7 +112,7 @@ final class BdevPerfFacadeJob {
         long end = endNanos != 0 ? endNanos : System.nanoTime();
         long min = latMin.get();
         return new BdevPerfJob.Snapshot(ios.get(), ios.get() * ioSize, failed.get(), 0, latSum.get(), min == Long.MAX_VALUE ? 0 : min,
-                latMax.get(), end - startNanos, 0);
+                latMax.get(), end - startNanos, 0, null);
     }
 
     /** Stops submitting, waits for the in-flight requests, closes the server; returns the final counters. */

@@ -55,9 +55,20 @@ final class BdevPerfJob implements IoCallback {
         }
     }
 
-    /** Counters of a job at one moment. */
+    /**
+     * Counters of a job at one moment; {@code latency} (ns, a copy owned by the receiver) only in a final
+     * snapshot of a job that records one, else null.
+     */
     record Snapshot(long ios, long bytes, long failed, long timedOut, long latencySumNanos, long latencyMinNanos,
-                    long latencyMaxNanos, long elapsedNanos, long reactorAllocatedBytes) {
+                    long latencyMaxNanos, long elapsedNanos, long reactorAllocatedBytes, org.HdrHistogram.Histogram latency) {
+    }
+
+    /** The largest latency a job's histogram tracks (longer ones are recorded as this). */
+    static final long HISTOGRAM_MAX_NANOS = TimeUnit.HOURS.toNanos(1);
+
+    /** A latency histogram as the jobs record them: ns, 3 significant digits; recording allocates nothing. */
+    static org.HdrHistogram.Histogram newHistogram() {
+        return new org.HdrHistogram.Histogram(HISTOGRAM_MAX_NANOS, 3);
     }
 
     private static final com.sun.management.ThreadMXBean THREADS =
@@ -113,6 +124,8 @@ final class BdevPerfJob implements IoCallback {
     private long timedOutCount;
     private long latSum;
     private long latMin = Long.MAX_VALUE;
+    /** Every I/O's latency; written on the reactor only, allocated once at job creation. */
+    private final org.HdrHistogram.Histogram latency = newHistogram();
     private long latMax;
 
     private final CompletableFuture<Void> started = new CompletableFuture<>();
@@ -329,6 +342,7 @@ final class BdevPerfJob implements IoCallback {
             return;
         }
         long lat = io.latencyNanos();
+        latency.recordValue(Math.min(lat, HISTOGRAM_MAX_NANOS));
         latSum += lat;
         if (lat < latMin) {
             latMin = lat;
@@ -473,7 +487,9 @@ final class BdevPerfJob implements IoCallback {
         if (endNanos == 0) {
             endNanos = System.nanoTime();
         }
-        Snapshot s = snapshotNow();
+        Snapshot c = snapshotNow();
+        Snapshot s = new Snapshot(c.ios(), c.bytes(), c.failed(), c.timedOut(), c.latencySumNanos(), c.latencyMinNanos(),
+                c.latencyMaxNanos(), c.elapsedNanos(), c.reactorAllocatedBytes(), latency.copy());
         release();
         started.complete(null);
         done.complete(new Result(this, s, endStatus, error));
@@ -510,7 +526,7 @@ final class BdevPerfJob implements IoCallback {
         long alloc = allocStart < 0 ? 0
                 : (allocEnd >= 0 ? allocEnd : THREADS.getThreadAllocatedBytes(Thread.currentThread().getId())) - allocStart;
         return new Snapshot(ios, bytes, failed, timedOutCount, latSum, latMin == Long.MAX_VALUE ? 0 : latMin, latMax,
-                startNanos == 0 ? 0 : end - startNanos, alloc);
+                startNanos == 0 ? 0 : end - startNanos, alloc, null);
     }
 
     /** The job's counters now, read on its reactor. Any thread. */

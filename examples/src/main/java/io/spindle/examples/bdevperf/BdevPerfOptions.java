@@ -34,6 +34,9 @@ public record BdevPerfOptions(
         Api api,
         BdevPerfActorJob.Placement actorOn,
         int actorBatch,
+        Path rpcSocket,
+        Path jsonOut,
+        Path plot,
         boolean help) {
 
     /** {@code -q} when not given (SPDK's bdevperf requires it). */
@@ -138,6 +141,10 @@ public record BdevPerfOptions(
                 "                  its shard) or pekko (one on Pekko's default dispatcher, talking to every shard)",
                 "  --actor-batch <n>  --api actor: I/O per Submit message, 1.." + io.spindle.bdev.actor.IoBatch.MAX_ENTRIES
                         + " (default " + DEFAULT_ACTOR_BATCH + "); 0 = one Read/Write message per I/O",
+                "  -r <sock>       also run the JSON-RPC server on this Unix socket while the jobs run (SPDK's -r):",
+                "                  create, delete and inspect bdevs with spindle rpc during the run",
+                "  --json-out <f>  write the results as JSON, in the shape of SPDK's perform_tests result",
+                "  --plot <f.png>  draw each job's latency percentile curve into a PNG",
                 "  -h, --help      this text");
     }
 
@@ -161,15 +168,27 @@ public record BdevPerfOptions(
         Api api = Api.DIRECT;
         BdevPerfActorJob.Placement actorOn = null;
         Integer actorBatch = null;
+        Path rpc = null;
+        Path jsonOut = null;
+        Path plot = null;
         List<String> a = List.of(args);
         for (int i = 0; i < a.size(); i++) {
             String f = a.get(i);
             switch (f) {
                 case "-h", "--help" -> {
                     return new BdevPerfOptions(1, 4096, Workload.READ, 50, 1, null, null, null, false, 0, 0, false, false,
-                            IdleMode.BACKOFF, false, Api.DIRECT, BdevPerfActorJob.Placement.REACTOR, DEFAULT_ACTOR_BATCH, true);
+                            IdleMode.BACKOFF, false, Api.DIRECT, BdevPerfActorJob.Placement.REACTOR, DEFAULT_ACTOR_BATCH, null, null, null,
+                            true);
                 }
                 case "-q" -> q = intIn(f, value(a, ++i, f), 1, MAX_QUEUE_DEPTH, "queue depth");
+                case "-r", "--rpc-socket" -> rpc = Path.of(value(a, ++i, f));
+                case "--json-out" -> jsonOut = writable(f, value(a, ++i, f));
+                case "--plot" -> {
+                    plot = writable(f, value(a, ++i, f));
+                    if (!plot.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png")) {
+                        throw new UsageException("--plot " + plot + ": the plot is a PNG file; name it *.png");
+                    }
+                }
                 case "-o" -> o = size(f, value(a, ++i, f));
                 case "-w" -> w = Workload.parse(value(a, ++i, f));
                 case "-M" -> mix = intIn(f, value(a, ++i, f), 0, 100, "read percentage");
@@ -254,7 +273,17 @@ public record BdevPerfOptions(
         }
         return new BdevPerfOptions(q, o, w, mix == null ? 50 : mix, t, mask == null ? CoreMask.parse("0x1") : mask, json, target,
                 everyCore, period, timeout, abort, cont, idle, pin, api, actorOn == null ? BdevPerfActorJob.Placement.REACTOR : actorOn,
-                actorBatch == null ? DEFAULT_ACTOR_BATCH : actorBatch, false);
+                actorBatch == null ? DEFAULT_ACTOR_BATCH : actorBatch, rpc, jsonOut, plot, false);
+    }
+
+    /** A path whose directory exists, for an output file. */
+    private static Path writable(String flag, String v) {
+        Path p = Path.of(v).toAbsolutePath();
+        Path dir = p.getParent();
+        if (dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir)) {
+            throw new UsageException(flag + " " + v + ": directory " + dir + " does not exist or is not writable");
+        }
+        return p;
     }
 
     private static String value(List<String> a, int i, String flag) {

@@ -215,7 +215,7 @@ public final class SpindleTgt {
         // SIGINT/SIGTERM stop Spindle like spdk_kill_instance does, and the process then exits 0 as spdk_tgt does
         // (without these handlers the JVM's own shutdown would still stop Spindle, via CoordinatedShutdown)
         for (String sig : new String[] {"INT", "TERM"}) {
-            if (!onSignal(sig, spindle::stop)) {
+            if (!onSignal(sig, spindle::requestShutdown)) {
                 err.println("spindle tgt: cannot handle SIG" + sig + "; the JVM's shutdown stops Spindle instead");
             }
         }

@@ -60,6 +60,8 @@ class BdevPerfTest {
         "-q 8 -o 4096 -w read -t 1 --api facade --actor-on pekko | --actor-on: only valid with --api actor",
         "-q 8 -o 4096 -w verify -t 1 --api actor | --api actor: supports -w read, write, randread, randwrite, rw, randrw; not verify",
         "-q 8 -o 4096 -w read -t 1 -q         | -q: missing value",
+        "-q 8 -o 4096 -w read -t 1 --plot /tmp/lat.txt | --plot /tmp/lat.txt: the plot is a PNG file",
+        "-q 8 -o 4096 -w read -t 1 --json-out /no/such/dir/r.json | --json-out /no/such/dir/r.json: directory /no/such/dir does not exist",
     })
     @DisplayName("a bad flag or value gets one line naming the flag and what is allowed, exit 2")
     void badCommandLines(String args, String expected) {
@@ -386,5 +388,80 @@ class BdevPerfTest {
             }
         }
         throw new AssertionError("no Total row in:\n" + out);
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("--json-out writes SPDK's perform_tests result shape plus percentiles; --plot draws a PNG; the table gets p50/p99/p99.9")
+    void resultFiles(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path json = dir.resolve("r.json");
+        Path png = dir.resolve("lat.png");
+        Run r = run("-q", "16", "-o", "4096", "-w", "verify", "-t", "1", "-m", "0x3", "-C", "--json-out", json.toString(), "--plot", png.toString());
+        assertEquals(0, r.rc(), r.out() + r.err());
+        assertThat(r.out()).contains("Latency percentiles (us)").containsPattern("\\t Malloc0 +: +\\d+\\.\\d+ +\\d+\\.\\d+ +\\d+\\.\\d+");
+        com.fasterxml.jackson.databind.JsonNode res = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.toFile());
+        assertThat(res.get("core_count").asInt()).isEqualTo(2);
+        assertThat(res.get("results")).hasSize(2);
+        com.fasterxml.jackson.databind.JsonNode j = res.get("results").get(1);
+        for (String f : List.of("job", "core_mask", "workload", "status", "verify_range", "queue_depth", "io_size", "runtime", "iops",
+                "mibps", "io_failed", "io_timeout", "avg_latency_us", "min_latency_us", "max_latency_us", "latency_percentiles_us")) {
+            assertThat(j.has(f)).as(f).isTrue();
+        }
+        assertThat(j.get("core_mask").asText()).isEqualTo("0x2");
+        assertThat(j.get("status").asText()).isEqualTo("finished");
+        assertThat(j.get("verify_range").get("start").asLong()).isEqualTo(0x8000);
+        assertThat(j.get("iops").asDouble()).isPositive();
+        assertThat(j.get("latency_percentiles_us").get("p99").asDouble())
+                .isGreaterThanOrEqualTo(j.get("latency_percentiles_us").get("p50").asDouble());
+        java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(png.toFile());
+        assertThat(img).as("a readable PNG").isNotNull();
+        assertThat(img.getWidth()).isEqualTo(1000);
+    }
+
+    @Test
+    @Timeout(90)
+    @DisplayName("-r: the RPC server runs during the jobs; bdevs are created and deleted meanwhile, and deleting a job's bdev drains that job")
+    void rpcDuringRun(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path sockDir = Files.createTempDirectory(Path.of("/tmp"), "spbp");
+        Path sock = sockDir.resolve("bp.sock");
+        Path cfg = dir.resolve("two.json");
+        Files.writeString(cfg, """
+                {"subsystems":[{"subsystem":"bdev","config":[
+                  {"method":"bdev_malloc_create","params":{"name":"Malloc0","block_size":4096,"num_blocks":8192}},
+                  {"method":"bdev_null_create","params":{"name":"Null0","block_size":4096,"num_blocks":8192}}]}]}
+                """);
+        BdevPerfOptions o = BdevPerfOptions.parse("-q", "16", "-o", "4096", "-w", "randread", "-t", "20", "-m", "0x3", "--json", cfg.toString(),
+                "-r", sock.toString());
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        BdevPerf perf = new BdevPerf(o, new PrintStream(buf, true, StandardCharsets.UTF_8));
+        java.util.concurrent.CompletableFuture<String> rpcLog = new java.util.concurrent.CompletableFuture<>();
+        perf.duringRun = spindle -> {
+            try (io.spindle.rpc.RpcClient c = io.spindle.rpc.RpcClient.connect(sock, java.time.Duration.ofSeconds(20))) {
+                StringBuilder log = new StringBuilder();
+                for (int i = 0; i < 5; i++) {
+                    log.append(c.call("bdev_malloc_create", new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                            "{\"name\":\"Extra" + i + "\",\"block_size\":512,\"num_blocks\":128}")).asText()).append(' ');
+                    c.call("bdev_malloc_delete", new com.fasterxml.jackson.databind.ObjectMapper().readTree("{\"name\":\"Extra" + i + "\"}"));
+                }
+                log.append(c.call("bdev_get_iostat", null).get("bdevs").get(0).get("num_read_ops").asLong() > 0 ? "io-counted " : "no-io ");
+                // the null job's bdev goes away under it: that job drains, the malloc job runs on
+                c.call("bdev_null_delete", new com.fasterxml.jackson.databind.ObjectMapper().readTree("{\"name\":\"Null0\"}"));
+                Thread.sleep(500);
+                c.call("spdk_kill_instance", new com.fasterxml.jackson.databind.ObjectMapper().readTree("{\"sig_name\":\"SIGINT\"}"));
+                rpcLog.complete(log.toString());
+            } catch (Exception e) {
+                rpcLog.completeExceptionally(e);
+            }
+        };
+        try {
+            perf.execute();
+            assertThat(rpcLog.get(30, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo("Extra0 Extra1 Extra2 Extra3 Extra4 io-counted ");
+            String out = buf.toString(StandardCharsets.UTF_8);
+            assertThat(out).contains("RPC server listening on " + sock).contains("bdev Null0 removed; draining");
+            assertThat(sock).doesNotExist();
+        } finally {
+            Files.deleteIfExists(sock);
+            Files.deleteIfExists(sockDir);
+        }
     }
 }
