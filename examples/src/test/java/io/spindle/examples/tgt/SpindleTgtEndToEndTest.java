@@ -73,11 +73,14 @@ class SpindleTgtEndToEndTest {
     }
 
     private Process tgt(Path sock, Path config, Path log) throws Exception {
-        Process p = spindle("tgt", "-m", "0x3", "--json", config.toString(), "-r", sock.toString())
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        return tgt(log, "spindle tgt: started", "tgt", "-m", "0x3", "--json", config.toString(), "-r", sock.toString());
+    }
+
+    private Process tgt(Path log, String ready, String... args) throws Exception {
+        Process p = spindle(args).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         started.add(p);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!Files.readString(log).contains("spindle tgt: started")) {
+        while (!Files.readString(log).contains(ready)) {
             assertThat(p.isAlive()).as("tgt running; its output:\n" + Files.readString(log)).isTrue();
             assertThat(System.nanoTime() < deadline).as("tgt started within 60 s; its output:\n" + Files.readString(log)).isTrue();
             Thread.sleep(100);
@@ -160,6 +163,22 @@ class SpindleTgtEndToEndTest {
         assertThat(Files.readString(log2)).contains("spindle tgt: stopped").doesNotContain("not clean");
         assertThat(t2.exitValue()).isZero();
         assertThat(sock2).doesNotExist();
+
+        // --wait-for-rpc and rpc.py's client-side load_config: startup entries, framework_start_init, the rest
+        Path sock3 = dir.resolve("t3.sock");
+        Path log3 = dir.resolve("tgt3.log");
+        Process t3 = tgt(log3, "waiting for framework_start_init", "tgt", "--wait-for-rpc", "-r", sock3.toString());
+        r = rpc(sock3, "bdev_get_bdevs");
+        assertThat(r.rc()).isEqualTo(1);
+        assertThat(r.err()).contains("\"code\": -1").contains("only be called after framework is initialized");
+        r = rpc(sock3, "load_config", "-j", saved.toString());
+        assertThat(r.rc()).as(r.err()).isZero();
+        JsonNode loaded = JSON.readTree(rpc(sock3, "bdev_get_bdevs").out());
+        assertThat(names(loaded)).isEqualTo(names(savedBdevs));
+        assertThat(loaded.get(0).get("uuid")).isEqualTo(savedBdevs.get(0).get("uuid"));
+        assertThat(rpc(sock3, "spdk_kill_instance", "SIGINT").rc()).isZero();
+        assertThat(t3.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(t3.exitValue()).as(Files.readString(log3)).isZero();
     }
 
     @Test
