@@ -15,21 +15,23 @@ import java.util.function.Supplier;
 
 /**
  * A bdev layer on manual reactors for deterministic tests (SPDK's {@code ut_multithread} + bdev_ut setup):
- * the registry runs on reactor 0 and everything happens only when the test steps the reactors.
+ * the registry runs on reactor 0 and everything happens only when the test steps the reactors. Public for the
+ * deterministic tests of other packages ({@code io.spindle.bdev.actor}).
  */
-final class BdevHarness implements AutoCloseable {
+public final class BdevHarness implements AutoCloseable {
     private static final AtomicInteger SEQ = new AtomicInteger();
     static final Duration T = Duration.ofSeconds(10);
 
-    final ReactorGroup group;
-    final BdevLayer layer;
+    public final ReactorGroup group;
+    public final BdevLayer layer;
     final TestModule test = new TestModule();
-    final MallocModule malloc = new MallocModule();
+    public final MallocModule malloc = new MallocModule();
     final NullModule nul = new NullModule();
     private final ActorRef<BdevRegistry.Command> registry;
     private boolean closed;
 
-    BdevHarness(ActorTestKit kit, int reactors, int ioPoolSize) {
+    /** Manual reactors ({@code reactors} of them, one task per step) and a bdev layer of {@code ioPoolSize} I/O per reactor. */
+    public BdevHarness(ActorTestKit kit, int reactors, int ioPoolSize) {
         // one task per step, as SPDK's poll_thread_times(i, 1): every message boundary is a possible interleaving
         group = ReactorGroup.manual(io.spindle.runtime.ReactorConfig.builder().mask(io.spindle.runtime.CoreMask.firstN(reactors))
                 .manual(true).maxTasksPerLoop(1).conclude());
@@ -42,7 +44,7 @@ final class BdevHarness implements AutoCloseable {
     }
 
     /** Steps the reactors until the stage completes; returns its value. */
-    <X> X await(CompletionStage<X> st) {
+    public <X> X await(CompletionStage<X> st) {
         CompletableFuture<X> f = st.toCompletableFuture();
         group.pollUntil(f::isDone, T);
         return f.join();
@@ -62,7 +64,8 @@ final class BdevHarness implements AutoCloseable {
         return f.join();
     }
 
-    void poll() {
+    /** Steps every reactor until none has anything to do. */
+    public void poll() {
         group.pollUntilIdle();
     }
 

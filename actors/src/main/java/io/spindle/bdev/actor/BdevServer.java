@@ -30,15 +30,19 @@ import java.util.concurrent.atomic.AtomicLong;
  * batches in, coalesced {@link Completions} out.
  *
  * <p><b>Where things run.</b> The server actor itself may run on any dispatcher. At start it opens the bdev
- * once per reactor (one descriptor and one channel each, opened by a task sent to that reactor) and spawns, as
- * its children, one <em>shard</em> actor per reactor on that reactor's dispatcher ({@link GetShards} lists
- * them). The I/O is submitted on the reactor with the {@link io.spindle.bdev.BdevDescriptor} API and its
- * completion replies straight from the reactor to the request's {@code replyTo}. There is no ordering between
- * outstanding requests (as on a disk): send a request that depends on another one after that one's reply.
- * Two ways in:
+ * once per reactor (one descriptor and one channel each, opened by a task sent to that reactor) and spawns one
+ * <em>shard</em> actor per reactor on that reactor's dispatcher ({@link GetShards} lists them). The shard
+ * actors live in the ActorSystem's system namespace, not as the server's children: Pekko stops a stopping
+ * actor's children by a system message that overtakes their mailboxes and drops what is queued there, so a
+ * shard actor stops only by itself, once its part has closed (see <b>Resources</b>). The I/O is submitted on
+ * the reactor with the {@link io.spindle.bdev.BdevDescriptor} API and its completion replies straight from the
+ * reactor to the request's {@code replyTo}. There is no ordering between outstanding requests (as on a disk):
+ * send a request that depends on another one after that one's reply. Two ways in:
  * <ul>
  *   <li><b>Through the server</b> (the simple way): it validates a request, counts it against the in-flight
- *       bound and forwards it, round-robin, to a reactor: two hops (server, then reactor) before the I/O.</li>
+ *       bound and forwards it, round-robin, to a reactor: two hops (server, then reactor) before the I/O. It
+ *       forwards as a task to that reactor's part, not as a message to its shard actor, so a request the
+ *       server took is answered even if that part has just closed.</li>
  *   <li><b>Straight to a shard</b> ({@link Shard#ref()}): the shard validates and counts the request itself
  *       and submits it on its own reactor: one message in, one reply out, no server hop. A requester placed
  *       on a reactor with {@code reactor.dispatcher()} that uses that reactor's shard
@@ -86,15 +90,22 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p><b>Resources.</b> When the bdev's {@code REMOVE} event arrives (it is being unregistered), each reactor's
  * part stops taking requests, lets its outstanding I/O complete, then puts its channel and closes its
  * descriptor, so the unregister can finish; requests from then on are refused with {@link Errno#ENODEV}.
- * {@link Close} does the same for every reactor and replies {@link Closed} when all was released, then the
- * server stops. A server stopped any other way (its parent stops, {@code ActorContext.stop}) releases the same
- * in {@code PostStop}, by tasks sent to the reactors, but then nobody learns when that is done: stop it before
- * Spindle, or send {@link Close} and wait for {@link Closed}. A shard answers everything it accepted (the
- * last {@code Completions} are sent before the shard reports closed) and then stops its actor, on its reactor,
- * so that no actor of the server outlives the reactors: requests sent to a shard after that are dead letters
- * (watch the shard's ref: its answers all arrive before the {@code Terminated}, so what is unanswered then
- * never ran; the server itself keeps refusing with the reason, and {@link GetShards} no longer lists it). Spindle's stop removes every bdev first, so a server left running
- * across it ends with no shards and refuses everything.
+ * {@link Close} does the same for every reactor, waits until every shard actor has stopped, replies
+ * {@link Closed} and stops the server. A server stopped any other way (its parent stops,
+ * {@code ActorContext.stop}) releases the same in {@code PostStop}, by tasks sent to the reactors, and its shards
+ * then close and stop as after a {@code Close}, but nobody learns when that is done: stop it before Spindle, or
+ * send {@link Close} and wait for {@link Closed}. Once stopped, the server is gone: what is sent to it then is a
+ * dead letter, so a requester that may race a {@code Close} watches the server.
+ *
+ * <p>A shard answers every message that reached its actor before the shard closed: what it accepted with the
+ * I/O's outcome (the last {@code Completions} are sent before the shard reports closed), what arrived while it
+ * drained or after it closed refused with the reason. Then it stops its actor, on its reactor, with a stop
+ * message queued behind everything already in the mailbox, so that no actor of the server outlives the
+ * reactors and nothing queued is dropped: only requests sent to a shard after that are dead letters (watch the
+ * shard's ref: its answers all arrive before the {@code Terminated}, so what is unanswered then never reached
+ * it and never ran; the server itself keeps refusing with the reason, and {@link GetShards} no longer lists it).
+ * Spindle's stop removes every bdev first, so a server left running across it ends with no shards and refuses
+ * everything.
  *
  * <p>Example, from an actor (single requests through the server):
  * <pre>{@code
@@ -238,7 +249,8 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
      * Several I/O in one message: every entry of {@code batch} is answered by exactly one entry, with its tag,
      * in a {@link Completions} sent to {@code replyTo} (see {@link IoBatch} and {@link Completions} for the
      * protocol, and {@link LentBuffer} for the read data, which the receiver must release). Send it to a
-     * {@link Shard} for the fast path; sent to the server it is forwarded whole to one shard, round-robin.
+     * {@link Shard} for the fast path; sent to the server it is forwarded whole to one shard, round-robin (as a
+     * task on that shard's reactor, so it is answered even if the shard has just closed).
      * Entries are validated, counted against {@code maxInFlight} (Busy entries past it) and submitted in order.
      *
      * <p>Constructing it seals the batch: from here on it belongs to the server.
@@ -275,9 +287,12 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
     }
 
     /**
-     * Releases everything on every reactor (after the I/O outstanding there completed), then replies
-     * {@link Closed} and stops the server. Requests that arrive meanwhile are refused with
-     * {@link Errno#ESHUTDOWN}. Several closes all get their reply.
+     * Releases everything on every reactor (after the I/O outstanding there completed), waits until every
+     * shard actor has answered what reached it and stopped, then replies {@link Closed} and stops the server.
+     * Requests and batches that reach the server after the Close, or a shard once it began to close, are refused
+     * with {@link Errno#ESHUTDOWN} (ENODEV when the bdev was removed). Several closes all get their reply. Once the
+     * server has stopped, what is sent to it is a dead letter: a requester that may send while another actor
+     * closes the server watches it.
      */
     public record Close(ActorRef<Closed> replyTo) implements Command {
         /** @throws NullPointerException when {@code replyTo} is null */
@@ -370,7 +385,9 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
 
     /**
      * The reply to {@link Close}: every descriptor, channel and pooled buffer of the server was released
-     * (buffers still lent out by batched reads are freed when their holders release them).
+     * (buffers still lent out by batched reads are freed when their holders release them), and every shard actor
+     * has stopped. Every request and batch that reached the server, or a shard actor before it stopped, was
+     * answered before this reply was sent; the server stops right after it.
      */
     public record Closed(String bdevName) {
     }
@@ -380,11 +397,11 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
      * {@link Submit}s sent to it with no server hop in between. It validates, applies the server's shared
      * {@code maxInFlight} bound (Busy past it, at once) and runs the I/O on its reactor; requests sent to it
      * behave as if sent to the server, except that the reactor is the one chosen. Once its part has closed
-     * (REMOVE, {@link Close}) it answers what it had accepted and stops, as it does when the server stops: a
-     * message sent to it after that is a dead letter (no reply). Watch {@code ref} to learn when: every answer
-     * the shard sends reaches a watching requester before its {@code Terminated} (a requester that is its own
-     * {@code replyTo}, directly or through a message adapter), so whatever is still unanswered when the
-     * {@code Terminated} arrives never ran.
+     * (REMOVE, {@link Close}, the server stopped) it answers what it had accepted and what is still in its
+     * mailbox (refused with the reason), and stops: a message sent to it after that is a dead letter (no reply).
+     * Watch {@code ref} to learn when: every answer the shard sends reaches a watching requester before its
+     * {@code Terminated} (a requester that is its own {@code replyTo}, directly or through a message adapter), so
+     * whatever is still unanswered when the {@code Terminated} arrives never reached the shard and never ran.
      *
      * @param index   the reactor's position in the group (0-based)
      * @param reactor the reactor it runs on (its {@code dispatcher()} places a requester next to it)
@@ -484,6 +501,11 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
         return "bdev-server-" + URLEncoder.encode(bdevName, StandardCharsets.UTF_8) + "-" + SEQ.incrementAndGet();
     }
 
+    /** A unique name in the system namespace for a shard actor: {@code bdev-shard-<url-encoded name>-<n>-<reactor>}. */
+    private static String shardActorName(String bdevName, Reactor reactor) {
+        return "bdev-shard-" + URLEncoder.encode(bdevName, StandardCharsets.UTF_8) + "-" + SEQ.incrementAndGet() + "-" + reactor.name();
+    }
+
     // ------------------------------------------------------------------ state
 
     private final String bdevName;
@@ -534,15 +556,19 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
             }
             live[i] = true;
             liveCount++;
-            ActorRef<ShardCommand> ref = ctx.spawn(ShardActor.create(s), "shard-" + i + "-" + reactor.name(), reactor.dispatcher());
+            // Not a child of this actor: Pekko stops the children of a stopping actor by a system message, which
+            // overtakes their mailboxes and drops what is queued there unanswered. A shard actor stops only by
+            // itself, with a Stop queued behind everything that reached it before its shard closed.
+            ActorRef<ShardCommand> ref = ctx.getSystem().systemActorOf(ShardActor.create(s), shardActorName(bdevName, reactor),
+                    reactor.dispatcher());
             ctx.watchWith(ref, new ShardStopped(i));
             shardOf[i] = new Shard(i, reactor, ref);
             try {
                 reactor.send(() -> s.attach(ref));
             } catch (ReactorStoppedException e) {
                 // the reactor exited right after the open was queued: that open ran in its last drain, and the
-                // actor cannot start there; Pekko logs the refused mailbox run
-                markClosed(i, Errno.ESHUTDOWN, "bdev=" + bdevName + ": " + reactor.name() + " has exited");
+                // actor can never run there (Pekko logs the refused mailbox run)
+                reactorExited(i);
             }
         }
         if (liveCount == 0) {
@@ -594,7 +620,7 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
                 s.reactor.send(Op.forwarded(s, r));
                 return this;
             } catch (ReactorStoppedException e) {
-                markClosed(i, Errno.ESHUTDOWN, "bdev=" + bdevName + ": " + s.reactor.name() + " has exited");
+                reactorExited(i);
             }
         }
         inFlight.release(1);
@@ -603,11 +629,16 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
     }
 
     private Behavior<Command> onSubmit(Submit m) {
-        if (state == State.RUNNING && liveCount > 0) {
+        while (state == State.RUNNING && liveCount > 0) {
             int i = pickShard();
-            if (shardOf[i] != null) {
-                shardOf[i].ref().tell(m); // the shard validates, counts and answers every entry
+            ReactorShard s = shards[i];
+            try {
+                // a task for the shard itself, not a message to its actor: this server may not have heard yet that
+                // the shard closed, and its actor may have stopped; the shard answers every entry, closed or not
+                s.reactor.send(() -> s.onSubmit(m));
                 return this;
+            } catch (ReactorStoppedException e) {
+                reactorExited(i);
             }
         }
         int errno = state == State.CLOSING ? Errno.ESHUTDOWN : goneErrno;
@@ -636,7 +667,7 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
 
     private Behavior<Command> onShardStopped(ShardStopped m) {
         shardOf[m.index()] = null;
-        return this;
+        return maybeClosed();
     }
 
     private int pickShard() {
@@ -699,25 +730,26 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
 
     private Behavior<Command> onClose(Close m) {
         closeWaiters.add(m.replyTo());
-        if (state == State.GONE || liveCount == 0) {
-            return closed();
-        }
-        if (state == State.RUNNING) {
+        if (state == State.RUNNING && liveCount > 0) {
             state = State.CLOSING;
             sendShutdown(true);
         }
-        return this;
+        return maybeClosed();
     }
 
     private Behavior<Command> onShardClosed(ShardClosed m) {
         markClosed(m.index(), m.errno(), m.message());
-        if (liveCount > 0) {
-            return this;
-        }
-        if (state == State.CLOSING) {
-            return closed();
-        }
-        return this;
+        return maybeClosed();
+    }
+
+    /**
+     * Reactor {@code i} refused a task: it has exited, so its shard can take no more work, and the shard's actor
+     * either stopped in the reactor's last drain (its ShardStopped is already on its way) or can never run
+     * again: nothing to wait for.
+     */
+    private void reactorExited(int i) {
+        shardOf[i] = null;
+        markClosed(i, Errno.ESHUTDOWN, "bdev=" + bdevName + ": " + shards[i].reactor.name() + " has exited");
     }
 
     private void markClosed(int i, int errno, String message) {
@@ -737,7 +769,21 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
         }
     }
 
-    private Behavior<Command> closed() {
+    /**
+     * Replies Closed and stops once a Close was asked for, every shard has closed and every shard actor has
+     * stopped. The last condition is what makes Closed the final word: a shard actor stops with a Stop queued
+     * behind whatever reached its mailbox before the shard closed, and answers all of that first (refused with
+     * the reason), so every request and batch sent to a shard before the Close is answered before Closed.
+     */
+    private Behavior<Command> maybeClosed() {
+        if (closeWaiters.isEmpty() || liveCount > 0) {
+            return this;
+        }
+        for (Shard s : shardOf) {
+            if (s != null) {
+                return this; // its ShardStopped comes once its mailbox is answered
+            }
+        }
         for (ActorRef<Closed> w : closeWaiters) {
             w.tell(new Closed(bdevName));
         }
@@ -756,8 +802,7 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
             try {
                 s.reactor.send(() -> s.shutdown(notify));
             } catch (ReactorStoppedException e) {
-                // the reactor exited: it held no channel any more, so the shard was already closed
-                markClosed(i, Errno.ESHUTDOWN, "bdev=" + bdevName + ": " + s.reactor.name() + " has exited");
+                reactorExited(i);
             }
         }
     }

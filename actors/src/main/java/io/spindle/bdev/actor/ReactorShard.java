@@ -29,22 +29,24 @@ import java.util.HashMap;
  * has outstanding, the requests waiting for a free bdev I/O, and the batched replies being gathered.
  *
  * <p><b>Thread:</b> created by the server actor; every method below runs on {@link #reactor} only (they are
- * reached through {@code reactor.send}, the shard actor on the reactor's dispatcher, the descriptor's event
- * handler and the I/O callbacks).
+ * reached through {@code reactor.send} (the server's open, shutdown and forwarded requests and batches), the
+ * shard actor on the reactor's dispatcher, the descriptor's event handler and the I/O callbacks).
  *
  * <p><b>Life-cycle:</b> {@code NEW → OPEN} at {@link #open()} ({@code NEW → CLOSED} when the open fails);
  * {@code OPEN → DRAINING} on REMOVE or {@link #shutdown}; {@code DRAINING → CLOSED} once nothing is
  * outstanding or waiting: the pending batched replies are sent, the channel is put, the descriptor closed,
  * the idle buffers freed (lent ones are freed when released), and the server told (a
- * {@link BdevServer.ShardClosed}). A request that reaches a DRAINING or CLOSED shard is refused with the
- * reason; every request and every batch entry that reaches the shard is answered exactly once, and releases
- * its in-flight slot just before the reply that carries its answer is sent.
+ * {@link BdevServer.ShardClosed}) and the shard actor told to stop. A request that reaches a DRAINING or
+ * CLOSED shard is refused with the reason; every request and every batch entry that reaches the shard is
+ * answered exactly once, and releases its in-flight slot just before the reply that carries its answer is
+ * sent. A CLOSED shard keeps answering: the server may forward to it before it has heard of the close, and the
+ * actor's mailbox may still hold messages queued before its stop.
  *
  * <p><b>Batched replies.</b> Entries of {@link BdevServer.Submit}s are answered into a {@link Sink} per
  * requester ({@code replyTo}); the first answer of a loop queues one flush task on the reactor, which sends
  * each requester one {@link Completions} with everything gathered since the last flush. The close flushes
- * synchronously before it reports, and a closed shard answers at once, so every answer is sent before the
- * shard's actor stops (and before the server's {@code Closed} for what the shard accepted).
+ * synchronously before it reports, and a closed shard answers at once, so every answer to what reached the
+ * actor before its stop is sent before the actor stops, and so before the server's {@code Closed}.
  */
 final class ReactorShard implements IoCallback, BdevEventHandler {
     private static final Logger LOG = LoggerFactory.getLogger(ReactorShard.class);
@@ -225,7 +227,8 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
         if (notifyServer) {
             server.tell(new BdevServer.ShardClosed(index, errno, message));
         }
-        // messages already in the actor's mailbox are still answered (refused with the reason) before it stops
+        // an ordinary message, behind whatever is already in the actor's mailbox: all of that is still answered
+        // (refused with the reason) before the actor stops, and the server waits for that stop before Closed
         if (actor != null) {
             actor.tell(ShardActor.Stop.INSTANCE);
         }

@@ -7,16 +7,20 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 
 /**
- * The actor face of one {@link ReactorShard}: a child of the {@link BdevServer}, spawned on the shard's
- * reactor dispatcher, so that every message it gets runs on that reactor and calls the shard directly. It
- * is what {@link BdevServer.Shard#ref()} points to: single {@link BdevServer.Request}s and
- * {@link BdevServer.Submit} batches sent here skip the server actor.
+ * The actor face of one {@link ReactorShard}: spawned by the {@link BdevServer} on the shard's reactor
+ * dispatcher, so that every message it gets runs on that reactor and calls the shard directly. It is what
+ * {@link BdevServer.Shard#ref()} points to: single {@link BdevServer.Request}s and {@link BdevServer.Submit}
+ * batches sent here skip the server actor.
  *
  * <p>Thread: the shard's reactor (its dispatcher). It owns nothing itself: the shard's life-cycle is driven
  * by the server (open, shutdown) and the bdev (REMOVE). Once the shard has closed (everything it accepted
- * answered), the shard stops this actor, on the reactor: an actor placed on a reactor must not outlive it
- * (Spindle's stop removes every bdev first, so the shards close, and their actors stop, before the reactors
- * exit). Messages sent after that are dead letters; requesters watch the shard to learn it.
+ * answered), the shard stops this actor, on the reactor, with {@link Stop}: an actor placed on a reactor must
+ * not outlive it (Spindle's stop removes every bdev first, so the shards close, and their actors stop, before
+ * the reactors exit). {@code Stop} is an ordinary message, queued behind whatever reached the mailbox before
+ * the shard closed, and all of that is answered first (refused with the reason). That is why this actor lives
+ * in the system namespace rather than as the server's child: Pekko would stop a child, when its parent stops,
+ * by a system message that overtakes the mailbox and drops it unanswered. Messages sent after the
+ * {@code Stop} are dead letters; requesters watch the shard to learn it.
  */
 final class ShardActor extends AbstractBehavior<BdevServer.ShardCommand> {
     /** Sent by the shard, on its reactor, once it has closed: the actor stops while the reactor still runs. */
