@@ -466,10 +466,11 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
         @Override
         @SuppressWarnings({"unchecked", "rawtypes"})
         public void destroy(IoDevice<BdevChannel> device, Reactor reactor, BdevChannel ch) {
-            ch.destroy();
             try {
+                // the module first: I/O it still holds may complete in its destroy, and count in the merged stats
                 ((io.spindle.bdev.spi.BdevDriver) bdev.driver).destroyChannel(bdev, reactor, ch.moduleChannel);
             } finally {
+                ch.destroy();
                 ch.mgmtChannel.put();
             }
         }

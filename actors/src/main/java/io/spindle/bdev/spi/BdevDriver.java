@@ -32,7 +32,11 @@ public interface BdevDriver<C> {
     /** Creates this reactor's channel context (may get channels of module io_devices). */
     C createChannel(Bdev bdev, Reactor reactor) throws Exception;
 
-    /** Destroys a channel context (put any module channels it holds). */
+    /**
+     * Destroys a channel context (put any module channels it holds). A module that still holds I/O submitted on
+     * this channel must complete each of them here (performed, or {@link io.spindle.bdev.IoStatus#ABORTED}); the
+     * layer merges the channel's stats after this returns.
+     */
     void destroyChannel(Bdev bdev, Reactor reactor, C channel);
 
     /**

@@ -10,6 +10,7 @@ import io.spindle.bdev.spi.BdevModule;
 import io.spindle.bdev.spi.BdevSpec;
 import io.spindle.bdev.spi.ModuleIo;
 import io.spindle.runtime.Errno;
+import io.spindle.runtime.Poller;
 import io.spindle.runtime.Reactor;
 import net.openhft.chronicle.bytes.BytesStore;
 import net.openhft.chronicle.core.UnsafeMemory;
@@ -25,7 +26,12 @@ import java.util.concurrent.CompletionStage;
  * The memory is allocated zeroed at create and released in destruct, which the bdev layer runs only after
  * every channel of the bdev is gone.
  *
- * <p>Copies run inline in submit (the bdev layer defers the completion to the next loop).
+ * <p>I/O is queued on the submitting reactor's {@link Channel} and performed, in submission order, by that
+ * channel's poller on the next reactor loop, which also completes it (never inside submit). A channel destroyed
+ * with I/O still queued performs and completes them first.
+ *
+ * <p>Threads: {@link #create} and {@link #delete} from anywhere (they go through the registry); the driver's
+ * channel methods, submit and the poller run on the channel's reactor.
  */
 public final class MallocModule implements BdevModule {
     private static final UnsafeMemory MEM = UnsafeMemory.MEMORY;
@@ -87,8 +93,104 @@ public final class MallocModule implements BdevModule {
         return layer.unregister(name);
     }
 
+    /**
+     * A malloc bdev's channel on one reactor: a FIFO ring of submitted I/O and the poller that performs them
+     * back to back, as a device works through its submission queue. Copies run in submission order, so the
+     * data effects of one channel's I/O land in the order they were submitted (a write queued before a read
+     * of the same blocks lands first); each I/O is completed once, in submission order, after the copies of its
+     * poller run (so a completion can trail its copy by up to that run's other copies: at QD 32, ~15 µs).
+     *
+     * <p>Why a queue instead of copying inline in submit: a run of the poller does all the copies queued before
+     * it back to back, then all their completions. With nothing in between, the CPU overlaps the cache and TLB
+     * misses of consecutive copies (out of cache a 4 KiB copy is memory-bound); copying inline, each copy
+     * waited for the completion, callback, next submit and dispatch of the previous I/O, and the misses did
+     * not overlap. (Loading one word of the next I/O's memory ahead of its copy, a software prefetch, made
+     * no measurable difference on top of this and was left out.)
+     *
+     * <p>Owner: its reactor; every field is touched only there.
+     */
+    static final class Channel {
+        private final Driver driver;
+        private final int blockSize;
+        /** Power-of-two ring; doubled (allocation only at a new high-water mark) instead of refusing with NOMEM. */
+        private ModuleIo[] ring = new ModuleIo[256];
+        private int head;
+        private int count;
+        Poller poller;
+        boolean destroyed;
+
+        Channel(Driver driver, int blockSize) {
+            this.driver = driver;
+            this.blockSize = blockSize;
+        }
+
+        void enqueue(ModuleIo io) {
+            if (count == ring.length) {
+                grow();
+            }
+            ring[(head + count) & (ring.length - 1)] = io;
+            count++;
+        }
+
+        private void grow() {
+            ModuleIo[] bigger = new ModuleIo[ring.length * 2];
+            for (int i = 0; i < count; i++) {
+                bigger[i] = ring[(head + i) & (ring.length - 1)];
+            }
+            ring = bigger;
+            head = 0;
+        }
+
+        /**
+         * The poller: performs and completes the I/O queued before this run (those that completion callbacks
+         * submit meanwhile wait for the next run: bounded work per call). Returns how many it completed.
+         */
+        int poll() {
+            int n = count;
+            if (n == 0) {
+                return 0;
+            }
+            int bs = blockSize;
+            ModuleIo[] r = ring;
+            int mask = r.length - 1;
+            int h = head;
+            // the copies back to back first, as a device's DMA engine works through its queue ...
+            for (int i = 0; i < n; i++) {
+                driver.execute(r[(h + i) & mask], bs);
+            }
+            // ... then the completions, in the same order. Callbacks may submit (and so grow the ring): re-read it.
+            for (int i = 0; i < n; i++) {
+                ModuleIo[] cur = ring;
+                ModuleIo io = cur[head];
+                cur[head] = null;
+                head = (head + 1) & (cur.length - 1);
+                count--;
+                io.complete(IoStatus.SUCCESS);
+            }
+            return n;
+        }
+
+        /** At channel destroy: performs and completes everything still queued, in order. */
+        void drain() {
+            int bs = blockSize;
+            while (count > 0) {
+                ModuleIo io = ring[head];
+                ring[head] = null;
+                head = (head + 1) & (ring.length - 1);
+                count--;
+                driver.execute(io, bs);
+                io.complete(IoStatus.SUCCESS);
+            }
+        }
+
+        /** I/O queued and not yet performed. */
+        int queued() {
+            return count;
+        }
+    }
+
     /** The per-bdev driver: the memory and the copy loop. */
-    static final class Driver implements BdevDriver<Object> {
+    static final class Driver implements BdevDriver<Channel> {
         private final BytesStore<?, Void> mem;
         private final long base;
         private final long size;
@@ -109,17 +211,33 @@ public final class MallocModule implements BdevModule {
         }
 
         @Override
-        public Object createChannel(Bdev bdev, Reactor reactor) {
-            return this; // no per-reactor state: copies need none
+        public Channel createChannel(Bdev bdev, Reactor reactor) {
+            Channel ch = new Channel(this, bdev.blockSize());
+            ch.poller = reactor.registerPoller("bdev_malloc_" + bdev.name(), ch::poll);
+            return ch;
         }
 
         @Override
-        public void destroyChannel(Bdev bdev, Reactor reactor, Object channel) {
+        public void destroyChannel(Bdev bdev, Reactor reactor, Channel ch) {
+            ch.poller.unregister();
+            ch.destroyed = true; // I/O the drained completions submit again is refused (ABORTED), so the drain ends
+            ch.drain(); // the memory outlives every channel (destruct runs after them): finish what is queued
         }
 
         @Override
-        public void submit(ModuleIo io, Object channel) {
-            int bs = io.bdev().blockSize();
+        public void submit(ModuleIo io, Channel ch) {
+            if (ch.destroyed) {
+                io.complete(IoStatus.ABORTED); // submitted from a completion run by destroyChannel's drain
+                return;
+            }
+            switch (io.type()) {
+                case READ, WRITE, UNMAP, WRITE_ZEROES, FLUSH, RESET -> ch.enqueue(io);
+                default -> io.complete(IoStatus.FAILED); // no data effect: nothing to order
+            }
+        }
+
+        /** Performs the data effect of {@code io} (a type {@link #submit} queues): the copy, or the zeroing. */
+        void execute(ModuleIo io, int bs) {
             long off = base + io.offsetBlocks() * bs;
             switch (io.type()) {
                 case READ -> {
@@ -137,14 +255,10 @@ public final class MallocModule implements BdevModule {
                     }
                 }
                 case UNMAP, WRITE_ZEROES -> MEM.setMemory(off, io.numBlocks() * bs, (byte) 0);
-                case FLUSH, RESET -> {
-                }
                 default -> {
-                    io.complete(IoStatus.FAILED);
-                    return;
+                    // FLUSH, RESET: nothing to move; every earlier I/O of the channel was performed before
                 }
             }
-            io.complete(IoStatus.SUCCESS);
         }
 
         @Override
