@@ -81,6 +81,35 @@ public class MallocReadBench {
             return target.getLong(0);
         }
 
+        /**
+         * Informational, not the budget's baseline: the same copies, but the next source address depends on the
+         * last word the previous copy wrote (always 0 here, so the sequence is the same), so a copy cannot start
+         * before the previous one has finished, as with one I/O in flight (QD1).
+         */
+        final java.util.function.LongSupplier serialCopies = this::serialCopyBatch;
+
+        long serialCopyBatch() {
+            long base = region.address();
+            long[] dst = targets;
+            int n = dst.length;
+            long r = rng;
+            long dep = 0;
+            for (int i = 0; i < BATCH; i++) {
+                r ^= r << 13;
+                r ^= r >>> 7;
+                r ^= r << 17;
+                long block = ((r >>> 1) + dep) % blocks;
+                long to = dst[i % n];
+                UnsafeMemory.MEMORY.copyMemory(base + block * IO, to, IO);
+                dep = UnsafeMemory.MEMORY.readLong(to + IO - 8) ^ FILL_WORD; // 0, but only once the copy is done
+            }
+            rng = r;
+            return target.getLong(0);
+        }
+
+        /** Every long of the region, which is filled with bytes of 1. */
+        static final long FILL_WORD = 0x0101010101010101L;
+
         @Setup(Level.Trial)
         public void setUp(MallocReadBench b) {
             region = DmaBuffer.allocate((long) b.sizeMiB * 1024 * 1024, 4096);
@@ -122,5 +151,12 @@ public class MallocReadBench {
     @OperationsPerInvocation(BATCH)
     public long bareCopy(Copy c) {
         return rig.runOnReactor(c.copies); // on the reactor thread, as the malloc module's copies are
+    }
+
+    /** Informational (not the budget's baseline): {@code bareCopy} with each copy waiting for the previous one. */
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public long bareCopySerial(Copy c) {
+        return rig.runOnReactor(c.serialCopies);
     }
 }
