@@ -188,6 +188,38 @@ class MallocQueueTest {
     }
 
     @Test
+    @DisplayName("null module, the reference: I/O still queued when its channel is destroyed completes exactly once, not lost")
+    void nullQueuedIoAtChannelDestroyCompletes() {
+        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+            h.await(h.nul.create(h.layer, io.spindle.backends.nullbdev.NullModule.Options.of("Null0", 64, BS)));
+            BdevDescriptor d = h.on(0, () -> h.layer.open("Null0", true, (e, b, desc) -> {
+            }));
+            Recorder cb = new Recorder();
+            DmaBuffer r = DmaBuffer.allocate(BS);
+            List<String> atPut = new CopyOnWriteArrayList<>();
+            try {
+                fromPoller(h, () -> {
+                    IoChannel<BdevChannel> ch = d.getIoChannel();
+                    assertThat(d.writeBlocks(ch, r, 0, 5, 1, cb, "w")).isZero();
+                    assertThat(d.readBlocks(ch, r, 0, 5, 1, cb, "r")).isZero();
+                    ch.put(); // last reference: the destroy runs before the null poller runs again
+                    atPut.addAll(cb.log());
+                });
+                h.poll();
+                assertThat(atPut).isEmpty();
+                assertThat(cb.log()).containsExactly("w:SUCCESS", "r:SUCCESS");
+                h.on(0, () -> {
+                    d.close();
+                    return null;
+                });
+                h.poll();
+            } finally {
+                r.close();
+            }
+        }
+    }
+
+    @Test
     @DisplayName("unregister with I/O queued on a channel: the I/O completes before the channel goes, the memory is freed after")
     void queuedIoAtUnregisterCompletesBeforeDestruct() {
         try (BdevHarness h = new BdevHarness(kit, 1, 64)) {

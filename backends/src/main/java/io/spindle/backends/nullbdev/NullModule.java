@@ -72,6 +72,7 @@ public final class NullModule implements BdevModule {
         int head;
         int count;
         Poller poller;
+        boolean destroyed;
 
         Channel(int capacity) {
             ring = new ModuleIo[capacity];
@@ -121,10 +122,18 @@ public final class NullModule implements BdevModule {
         @Override
         public void destroyChannel(Bdev bdev, Reactor reactor, Channel ch) {
             ch.poller.unregister();
+            // nothing accepted is lost: what is still queued completes now, and what those completions submit
+            // again is refused (ABORTED), so this ends
+            ch.destroyed = true;
+            complete(ch);
         }
 
         @Override
         public void submit(ModuleIo io, Channel ch) {
+            if (ch.destroyed) {
+                io.complete(IoStatus.ABORTED);
+                return;
+            }
             if (ch.count == ch.ring.length) {
                 io.complete(IoStatus.NOMEM);
                 return;
