@@ -50,8 +50,6 @@ public final class Spindle {
     private final CompletableFuture<SpindleApp.Stopped> stopped = new CompletableFuture<>();
     private final CompletableFuture<Void> initialized = new CompletableFuture<>();
     private volatile RpcState rpcState;
-    private volatile java.nio.file.Path rpcSocket;
-    private volatile java.net.InetSocketAddress rpcTcp;
     private volatile io.spindle.rpc.RpcServer.Bound rpcBound;
 
     Spindle(ActorSystem<?> system, ActorRef<SpindleApp.Command> app, ReactorGroup reactors, SpindleConfig config, boolean ownsSystem) {
@@ -260,8 +258,6 @@ public final class Spindle {
     }
 
     void rpcBound(io.spindle.rpc.RpcServer.Bound bound) {
-        this.rpcSocket = bound.socketPath();
-        this.rpcTcp = bound.tcpAddress();
         this.rpcBound = bound;
     }
 
@@ -273,12 +269,14 @@ public final class Spindle {
 
     /** The JSON-RPC server's Unix socket, or null when there is none. */
     public java.nio.file.Path rpcSocketPath() {
-        return rpcSocket;
+        io.spindle.rpc.RpcServer.Bound b = rpcBound;
+        return b == null ? null : b.socketPath();
     }
 
     /** The JSON-RPC server's TCP address (127.0.0.1), or null when there is none. */
     public java.net.InetSocketAddress rpcTcpAddress() {
-        return rpcTcp;
+        io.spindle.rpc.RpcServer.Bound b = rpcBound;
+        return b == null ? null : b.tcpAddress();
     }
 
     /**

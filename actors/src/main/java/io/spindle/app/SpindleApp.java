@@ -377,25 +377,12 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
             m.result().complete(List.of());
             return;
         }
-        fanOuts.forEachReactor(new ArrayList<T>(), new FanOuts.ReactorVisitor<List<T>, T>() {
-            @Override
-            public T visit(Reactor reactor) {
-                return m.fn().apply(reactor);
-            }
-
-            @Override
-            public void fold(List<T> acc, Reactor reactor, T result) {
-                acc.add(result);
-            }
-
-            @Override
-            public void complete(List<T> acc, int status) {
-                if (status != io.spindle.runtime.Errno.OK && acc.size() < reactors.size()) {
-                    m.result().completeExceptionally(new IllegalStateException("on-each-reactor walk ended with "
-                            + io.spindle.runtime.Errno.name(status)));
-                } else {
-                    m.result().complete(java.util.Collections.unmodifiableList(acc));
-                }
+        eachReactor(m.fn(), (acc, status) -> {
+            if (status != io.spindle.runtime.Errno.OK && acc.size() < reactors.size()) {
+                m.result().completeExceptionally(new IllegalStateException("on-each-reactor walk ended with "
+                        + io.spindle.runtime.Errno.name(status)));
+            } else {
+                m.result().complete(java.util.Collections.unmodifiableList(acc));
             }
         });
     }
@@ -405,23 +392,31 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
             m.replyTo().tell(List.of());
             return this;
         }
-        fanOuts.forEachReactor(new ArrayList<ReactorStats>(), new FanOuts.ReactorVisitor<List<ReactorStats>, ReactorStats>() {
+        eachReactor(Reactor::stats, (acc, status) -> m.replyTo().tell(List.copyOf(acc)));
+        return this;
+    }
+
+    /**
+     * The app actor's one walk over the reactors: {@code fn} on each reactor, its results (nulls included) in
+     * reactor order to {@code done} with the walk's status, on this actor's thread.
+     */
+    private <T> void eachReactor(Function<Reactor, T> fn, java.util.function.BiConsumer<List<T>, Integer> done) {
+        fanOuts.forEachReactor(new ArrayList<T>(), new FanOuts.ReactorVisitor<List<T>, T>() {
             @Override
-            public ReactorStats visit(Reactor reactor) {
-                return reactor.stats();
+            public T visit(Reactor reactor) {
+                return fn.apply(reactor);
             }
 
             @Override
-            public void fold(List<ReactorStats> acc, Reactor reactor, ReactorStats result) {
+            public void fold(List<T> acc, Reactor reactor, T result) {
                 acc.add(result);
             }
 
             @Override
-            public void complete(List<ReactorStats> acc, int status) {
-                m.replyTo().tell(List.copyOf(acc));
+            public void complete(List<T> acc, int status) {
+                done.accept(acc, status);
             }
         });
-        return this;
     }
 
     // ------------------------------------------------------------------ stop
@@ -489,23 +484,14 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
     /** The last round over the reactors: each reports what it still holds (SPDK warns at thread exit). */
     private void leakRound() {
         ActorRef<Command> self = getContext().getSelf();
-        fanOuts.forEachReactor(new ArrayList<String>(), new FanOuts.ReactorVisitor<List<String>, String>() {
-            @Override
-            public String visit(Reactor reactor) {
-                return reactor.holdsNothing() ? null : reactor.name() + " still holds " + reactor.leakReport();
-            }
-
-            @Override
-            public void fold(List<String> acc, Reactor reactor, String result) {
-                if (result != null) {
-                    acc.add(result);
+        eachReactor(r -> r.holdsNothing() ? null : r.name() + " still holds " + r.leakReport(), (acc, status) -> {
+            List<String> leaks = new ArrayList<>();
+            for (String l : acc) {
+                if (l != null) {
+                    leaks.add(l);
                 }
             }
-
-            @Override
-            public void complete(List<String> acc, int status) {
-                self.tell(new LeakRoundDone(List.copyOf(acc)));
-            }
+            self.tell(new LeakRoundDone(List.copyOf(leaks)));
         });
     }
 

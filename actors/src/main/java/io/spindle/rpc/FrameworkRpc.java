@@ -169,6 +169,7 @@ public final class FrameworkRpc implements RpcMethodProvider {
             r.put("tick_rate", TICK_RATE);
             r.put("pid", ProcessHandle.current().pid());
             ArrayNode arr = r.putArray("reactors");
+            java.util.Map<Integer, long[]> cpus = procStat();
             for (ReactorSnapshot s : list) {
                 ObjectNode o = arr.addObject();
                 o.put("lcore", s.reactor().core());
@@ -177,7 +178,7 @@ public final class FrameworkRpc implements RpcMethodProvider {
                 o.put("busy", s.stats().busyNanos());
                 o.put("idle", s.stats().idleNanos());
                 o.put("in_interrupt", false);
-                long[] cpu = procStat(s.reactor().core());
+                long[] cpu = cpus.getOrDefault(s.reactor().core(), new long[3]);
                 o.put("irq", cpu[2]);
                 o.put("sys", cpu[1]);
                 o.put("usr", cpu[0]);
@@ -309,19 +310,20 @@ public final class FrameworkRpc implements RpcMethodProvider {
 
     // ------------------------------------------------------------------ /proc and /sys
 
-    /** usr, sys, irq jiffies of {@code cpu} from {@code /proc/stat} (SPDK's {@code app_get_proc_stat}); zeros when unknown. */
-    private static long[] procStat(int cpu) {
+    /** usr, sys, irq jiffies per cpu from {@code /proc/stat} (SPDK's {@code app_get_proc_stat}); empty when unknown. */
+    private static java.util.Map<Integer, long[]> procStat() {
+        java.util.Map<Integer, long[]> out = new java.util.HashMap<>();
         try {
             for (String line : Files.readAllLines(Path.of("/proc/stat"))) {
-                if (line.startsWith("cpu" + cpu + " ")) {
+                if (line.startsWith("cpu") && line.length() > 3 && Character.isDigit(line.charAt(3))) {
                     String[] f = line.trim().split("\\s+");
-                    return new long[] {Long.parseLong(f[1]), Long.parseLong(f[3]), Long.parseLong(f[6])};
+                    out.put(Integer.parseInt(f[0].substring(3)), new long[] {Long.parseLong(f[1]), Long.parseLong(f[3]), Long.parseLong(f[6])});
                 }
             }
         } catch (IOException | RuntimeException ignored) {
             // not Linux, or an unexpected format
         }
-        return new long[3];
+        return out;
     }
 
     /** The NUMA node of {@code cpu}, or -1 (SPDK's NUMA_ID_ANY) when unknown. */

@@ -55,8 +55,8 @@ public final class JsonConfig {
         }
     }
 
-    /** One checked entry. */
-    private record Entry(String where, String method, JsonNode params) {
+    /** One checked entry: {@code where} names it in errors ({@code file: subsystems[bdev].config[3]}). */
+    private record Entry(String where, String subsystem, String method, JsonNode params) {
     }
 
     private final String source;
@@ -126,7 +126,7 @@ public final class JsonConfig {
                 if (params != null && !params.isNull() && !params.isObject()) {
                     throw new JsonConfigException(where + " method " + method + ": field \"params\" must be an object");
                 }
-                out.add(new Entry(where + "|" + name, method, params == null || params.isNull() ? null : params));
+                out.add(new Entry(where, name, method, params == null || params.isNull() ? null : params));
             }
             s++;
         }
@@ -192,20 +192,15 @@ public final class JsonConfig {
             names.add(s.name());
         }
         for (Entry e : entries) {
-            String sub = e.where().substring(e.where().lastIndexOf('|') + 1);
-            if (!names.contains(sub)) {
-                throw new JsonConfigException(where(e) + " method " + e.method() + ": subsystem " + sub
+            if (!names.contains(e.subsystem())) {
+                throw new JsonConfigException(e.where() + " method " + e.method() + ": subsystem " + e.subsystem()
                         + " is not part of this Spindle (have " + String.join(", ", names) + ")");
             }
             if (d.method(e.method()) == null) {
-                throw new JsonConfigException(where(e) + " method " + e.method() + ": method not found (Spindle has no such method; "
+                throw new JsonConfigException(e.where() + " method " + e.method() + ": method not found (Spindle has no such method; "
                         + "rpc_get_methods lists them)");
             }
         }
-    }
-
-    private static String where(Entry e) {
-        return e.where().substring(0, e.where().lastIndexOf('|'));
     }
 
     /**
@@ -227,15 +222,15 @@ public final class JsonConfig {
                 Throwable c = cause(ex);
                 String msg = c instanceof RpcException r ? r.getMessage() + " (code " + r.code() + ")" : c.toString();
                 int removed = rollback(spindle, before);
-                throw new JsonConfigException(where(e) + " method " + e.method() + ": " + msg
+                throw new JsonConfigException(e.where() + " method " + e.method() + ": " + msg
                         + (removed == 0 ? "" : " (the " + removed + " bdev(s) created before it were removed)"));
             } catch (InterruptedException ex) {
                 Thread.currentThread().interrupt();
                 rollback(spindle, before);
-                throw new JsonConfigException(where(e) + " method " + e.method() + ": interrupted");
+                throw new JsonConfigException(e.where() + " method " + e.method() + ": interrupted");
             } catch (TimeoutException ex) {
                 int removed = rollback(spindle, before);
-                throw new JsonConfigException(where(e) + " method " + e.method() + ": did not complete within "
+                throw new JsonConfigException(e.where() + " method " + e.method() + ": did not complete within "
                         + spindle.config().startTimeout() + (removed == 0 ? "" : " (the " + removed + " bdev(s) created before it were removed)"));
             }
             for (Runnable r : after) {

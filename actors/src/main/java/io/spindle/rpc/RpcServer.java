@@ -48,6 +48,7 @@ public final class RpcServer extends AbstractBehavior<RpcServer.Command> {
     private final RpcDispatcher dispatcher;
     private final RpcListener listener;
     private final RpcIoLoop loop;
+    private final Bound bound;
 
     /**
      * Counters of a running server: open connections, response bytes queued and not yet written (all
@@ -56,19 +57,16 @@ public final class RpcServer extends AbstractBehavior<RpcServer.Command> {
     public record Stats(int connections, long pendingOutputBytes, long maxPendingPerConnection, long requests) {
     }
 
-    /** The counters; any thread. */
-    Stats stats() {
-        return new Stats(loop.connections(), loop.pendingOutputBytes(), loop.maxPendingPerConnection(), loop.requests());
-    }
 
     private RpcServer(ActorContext<Command> ctx, Bound bound) {
         super(ctx);
         this.dispatcher = bound.dispatcher;
         this.listener = bound.listener;
         this.loop = bound.loop;
+        this.bound = bound;
         bound.self.set(ctx.getSelf());
         loop.start();
-        Bound.STATS.put(listener, this::stats);
+        bound.serving = true;
         ctx.getLog().info("rpc: listening on {}{}", listener.socketPath() != null ? listener.socketPath() : "",
                 listener.tcpAddress() != null ? (listener.socketPath() != null ? " and " : "") + "tcp " + listener.tcpAddress() : "");
     }
@@ -89,8 +87,8 @@ public final class RpcServer extends AbstractBehavior<RpcServer.Command> {
      * {@link #close} releases them unused.
      */
     public static final class Bound {
-        static final java.util.Map<RpcListener, java.util.function.Supplier<Stats>> STATS = new java.util.concurrent.ConcurrentHashMap<>();
         private final RpcListener listener;
+        private volatile boolean serving;
         private final java.util.concurrent.atomic.AtomicReference<ActorRef<Command>> self = new java.util.concurrent.atomic.AtomicReference<>();
         private RpcDispatcher dispatcher;
         private RpcIoLoop loop;
@@ -142,8 +140,8 @@ public final class RpcServer extends AbstractBehavior<RpcServer.Command> {
 
         /** The server's counters, or null before it serves or after it stopped. Any thread. */
         public Stats stats() {
-            java.util.function.Supplier<Stats> s = STATS.get(listener);
-            return s == null ? null : s.get();
+            RpcIoLoop l = loop;
+            return serving && l != null ? new Stats(l.connections(), l.pendingOutputBytes(), l.maxPendingPerConnection(), l.requests()) : null;
         }
 
         /** Releases the sockets and files without serving them. */
@@ -194,8 +192,8 @@ public final class RpcServer extends AbstractBehavior<RpcServer.Command> {
     }
 
     private Behavior<Command> onPostStop() {
+        bound.serving = false;
         loop.close(1000);
-        Bound.STATS.remove(listener);
         listener.close();
         getContext().getLog().info("rpc: stopped");
         return this;
