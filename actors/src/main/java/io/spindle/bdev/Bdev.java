@@ -66,8 +66,11 @@ public final class Bdev {
     private Status status = Status.REGISTERING;
     private final List<BdevDescriptor> descs = new ArrayList<>();
     private ClaimType claimType;
+    /** The v1 ({@link ClaimType#EXCL_WRITE}) claimer; null under v2 claims. */
     private BdevModule claimModule;
-    private final List<BdevDescriptor> claimDescs = new ArrayList<>();
+    /** v2 claims in the order taken (SPDK's {@code claim.v2.claims}); empty unless {@link #claimType} is v2. */
+    private final List<V2Claim> v2Claims = new ArrayList<>();
+    /** The shared key of a {@link ClaimType#READ_MANY_WRITE_SHARED} claim, 0 otherwise. */
     private long claimKey;
     private final IoStats mergedStats = new IoStats();
     private BdevIo resetInProgress;
@@ -210,9 +213,37 @@ public final class Bdev {
         return claimType;
     }
 
-    /** The claiming module, or null. */
+    /** The claiming module (under v2 claims, the module of the first claim still held), or null. */
     public synchronized BdevModule claimModule() {
-        return claimModule;
+        if (claimType == ClaimType.EXCL_WRITE) {
+            return claimModule;
+        }
+        return v2Claims.isEmpty() ? null : v2Claims.get(0).module();
+    }
+
+    /**
+     * Every module that holds a claim, in claim order, each once: the v1 claimer, or the module of each v2 claim.
+     * Empty when unclaimed. The registry runs {@code examine_disk} of exactly these when the bdev is claimed.
+     */
+    synchronized List<BdevModule> claimModules() {
+        if (claimType == null) {
+            return List.of();
+        }
+        if (claimType == ClaimType.EXCL_WRITE) {
+            return List.of(claimModule);
+        }
+        List<BdevModule> out = new ArrayList<>();
+        for (V2Claim c : v2Claims) {
+            if (!out.contains(c.module())) {
+                out.add(c.module());
+            }
+        }
+        return out;
+    }
+
+    /** Number of v2 claims held (SPDK's {@code claim.v2.claims} length); 0 under a v1 claim. */
+    synchronized int v2ClaimCount() {
+        return v2Claims.size();
     }
 
     /** Number of open descriptors. */
@@ -318,19 +349,18 @@ public final class Bdev {
         }
         if (writable && claimType != null) {
             throw new BdevException(io.spindle.runtime.Errno.EPERM, "bdev_open name=" + name + ": write open of a bdev claimed by module "
-                    + claimModule.name() + " (" + claimType.rpcName() + ")");
+                    + claimModule().name() + " (" + claimType.rpcName() + ")");
         }
         BdevDescriptor d = new BdevDescriptor(this, reactor, writable, handler);
         descs.add(d);
         return d;
     }
 
-    /** Removes a closed descriptor; true when it was the last one while the bdev is being removed. */
+    /** Removes a closed descriptor and releases its v2 claim; true when it was the last one while the bdev is being removed. */
     synchronized boolean close(BdevDescriptor d) {
         descs.remove(d);
-        if (claimDescs.remove(d) && claimDescs.isEmpty() && claimType != ClaimType.EXCL_WRITE) {
-            claimType = null;
-            claimModule = null;
+        if (v2Claims.removeIf(c -> c.desc() == d) && v2Claims.isEmpty()) {
+            claimType = null; // SPDK claim_reset: the last v2 claim went with its descriptor
             claimKey = 0;
         }
         return descs.isEmpty() && status == Status.REMOVING;
@@ -340,6 +370,7 @@ public final class Bdev {
         return new ArrayList<>(descs);
     }
 
+    /** SPDK's {@code spdk_bdev_module_claim_bdev}: 0, or EPERM when any claim is held. */
     synchronized int claimV1(BdevDescriptor desc, BdevModule m) {
         if (claimType != null) {
             return io.spindle.runtime.Errno.EPERM;
@@ -361,59 +392,101 @@ public final class Bdev {
         return 0;
     }
 
+    /**
+     * SPDK's {@code spdk_bdev_module_claim_bdev_desc}, with its checks in its order: a claim of another type is
+     * EPERM; EXCL_WRITE is the v1 claim; a descriptor with a v2 claim already is EPERM; then
+     * {@code claim_verify_rwo/rom/rwm}. Descriptors upgraded to write by a claim count as writers.
+     */
     synchronized int claimV2(BdevDescriptor desc, ClaimType type, long key, BdevModule m) {
-        if (type == ClaimType.EXCL_WRITE) {
+        if (type == null || m == null || desc.bdev != this || desc.closed) {
             return io.spindle.runtime.Errno.EINVAL;
         }
-        if (desc.bdev != this || desc.closed) {
-            return io.spindle.runtime.Errno.EINVAL;
-        }
-        if (claimDescs.contains(desc)) {
+        if (claimType != null && claimType != type) {
             return io.spindle.runtime.Errno.EPERM;
         }
-        switch (type) {
-            case READ_MANY_WRITE_ONE -> {
-                if (claimType != null) {
-                    return io.spindle.runtime.Errno.EPERM;
-                }
-                for (BdevDescriptor d : descs) {
-                    if (d != desc && d.writable) {
-                        return io.spindle.runtime.Errno.EPERM; // another writer is open
-                    }
-                }
-                desc.writable = true;
-            }
-            case READ_MANY_WRITE_NONE -> {
-                if (desc.writable) {
-                    return io.spindle.runtime.Errno.EINVAL;
-                }
-                if (claimType != null && claimType != ClaimType.READ_MANY_WRITE_NONE) {
-                    return io.spindle.runtime.Errno.EPERM;
-                }
-                for (BdevDescriptor d : descs) {
-                    if (d.writable) {
-                        return io.spindle.runtime.Errno.EPERM;
-                    }
-                }
-            }
-            case READ_MANY_WRITE_SHARED -> {
-                if (key == 0) {
-                    return io.spindle.runtime.Errno.EINVAL;
-                }
-                if (claimType != null && (claimType != ClaimType.READ_MANY_WRITE_SHARED || claimKey != key)) {
-                    return io.spindle.runtime.Errno.EPERM;
-                }
-                claimKey = key;
-                desc.writable = true;
-            }
-            default -> {
-                return io.spindle.runtime.Errno.EINVAL;
+        if (type == ClaimType.EXCL_WRITE) {
+            return claimV1(desc, m);
+        }
+        for (V2Claim c : v2Claims) {
+            if (c.desc() == desc) {
+                return io.spindle.runtime.Errno.EPERM; // this descriptor already holds a claim
             }
         }
-        claimType = type;
-        claimModule = m;
-        claimDescs.add(desc);
+        int rc = switch (type) {
+            case READ_MANY_WRITE_ONE -> verifyRwo(desc, key);
+            case READ_MANY_WRITE_NONE -> verifyRom(desc, key);
+            case READ_MANY_WRITE_SHARED -> verifyRwm(desc, key);
+            default -> io.spindle.runtime.Errno.EINVAL;
+        };
+        if (rc != 0) {
+            return rc;
+        }
+        if (claimType == null) {
+            claimType = type;
+            claimKey = key;
+        }
+        v2Claims.add(new V2Claim(desc, m));
+        if (type != ClaimType.READ_MANY_WRITE_NONE) {
+            desc.writable = true; // read_many_write_one and _shared promote the descriptor to write
+        }
         return 0;
+    }
+
+    /** claim_verify_rwo: no key; unclaimed; no other descriptor open for writing. */
+    private int verifyRwo(BdevDescriptor desc, long key) {
+        if (key != 0) {
+            return io.spindle.runtime.Errno.EINVAL;
+        }
+        if (claimType != null) {
+            return io.spindle.runtime.Errno.EPERM;
+        }
+        for (BdevDescriptor d : descs) {
+            if (d != desc && d.writable) {
+                return io.spindle.runtime.Errno.EPERM;
+            }
+        }
+        return 0;
+    }
+
+    /** claim_verify_rom: a read-only descriptor; no key; when unclaimed, no descriptor open for writing. */
+    private int verifyRom(BdevDescriptor desc, long key) {
+        if (desc.writable || key != 0) {
+            return io.spindle.runtime.Errno.EINVAL;
+        }
+        if (claimType == null) {
+            for (BdevDescriptor d : descs) {
+                if (d.writable) {
+                    return io.spindle.runtime.Errno.EPERM;
+                }
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * claim_verify_rwm: a non-zero key; when unclaimed, no other descriptor open for writing (a writer without a
+     * claim); when already shared, the same key.
+     */
+    private int verifyRwm(BdevDescriptor desc, long key) {
+        if (key == 0) {
+            return io.spindle.runtime.Errno.EINVAL;
+        }
+        if (claimType == null) {
+            for (BdevDescriptor d : descs) {
+                if (d != desc && d.writable) {
+                    return io.spindle.runtime.Errno.EPERM;
+                }
+            }
+            return 0;
+        }
+        if (claimType == ClaimType.READ_MANY_WRITE_SHARED) {
+            return claimKey == key ? 0 : io.spindle.runtime.Errno.EPERM;
+        }
+        return io.spindle.runtime.Errno.EBUSY;
+    }
+
+    /** One v2 claim: the descriptor it lives and dies with, and the claiming module. */
+    private record V2Claim(BdevDescriptor desc, BdevModule module) {
     }
 
     /** SPDK's I/O type names in {@code supported_io_types}, in SPDK's order (types Spindle lacks are false). */

@@ -405,9 +405,10 @@ public final class BdevLayer {
 
     /**
      * v1 claim (SPDK's {@code spdk_bdev_module_claim_bdev}): exclusive write for {@code module}; upgrades
-     * {@code desc} (may be null) to writable.
+     * {@code desc} (may be null) to writable. Descriptors already open for writing stay open, as in SPDK. Any
+     * thread.
      *
-     * @return 0, or EPERM when already claimed
+     * @return 0, or EPERM when already claimed (v1 or v2)
      */
     public int claimBdev(Bdev bdev, BdevDescriptor desc, BdevModule module) {
         return bdev.claimV1(desc, module);
@@ -419,13 +420,30 @@ public final class BdevLayer {
     }
 
     /**
-     * v2 claim on a descriptor (SPDK's {@code spdk_bdev_module_claim_bdev_desc}), released when it closes.
+     * v2 claim on a descriptor (SPDK's {@code spdk_bdev_module_claim_bdev_desc}), released when it closes; with
+     * {@link ClaimType#EXCL_WRITE} it is the v1 claim of {@link #claimBdev} (released only by
+     * {@link #releaseBdev}). The rules are SPDK's {@code claim_verify_rwo/rom/rwm}:
+     * <ul>
+     *   <li>{@link ClaimType#READ_MANY_WRITE_ONE}: no key; the bdev unclaimed; no other descriptor open for
+     *       writing. The descriptor becomes writable.</li>
+     *   <li>{@link ClaimType#READ_MANY_WRITE_NONE}: a read-only descriptor; no key; no descriptor open for writing
+     *       when the bdev is unclaimed; further read-only claimers share it.</li>
+     *   <li>{@link ClaimType#READ_MANY_WRITE_SHARED}: a non-zero key; no other descriptor open for writing when
+     *       the bdev is unclaimed; further claimers must give the same key. The descriptor becomes writable.</li>
+     * </ul>
+     * Any thread; the bdev's lock orders it with opens and closes. Several modules may hold v2 claims of one type.
      *
-     * @param key the shared key for {@link ClaimType#READ_MANY_WRITE_SHARED} (non-zero), else ignored
-     * @return 0, EPERM on a conflicting claim or writer, EINVAL on bad options (a writable descriptor for
-     *         READ_MANY_WRITE_NONE, key 0 for shared, EXCL_WRITE)
+     * @param key the shared key: non-zero for {@link ClaimType#READ_MANY_WRITE_SHARED}, 0 for every other type
+     * @return 0; EPERM when the bdev holds a claim of another type, when this descriptor already holds one, on
+     *         a second READ_MANY_WRITE_ONE, a writer open without a claim, or a shared key that differs; EINVAL on
+     *         bad options (null descriptor, type or module, a closed descriptor, a key given for
+     *         READ_MANY_WRITE_ONE/NONE or none for READ_MANY_WRITE_SHARED, a writable descriptor for
+     *         READ_MANY_WRITE_NONE)
      */
     public int claimDescriptor(BdevDescriptor desc, ClaimType type, long key, BdevModule module) {
+        if (desc == null) {
+            return Errno.EINVAL;
+        }
         return desc.bdev.claimV2(desc, type, key, module);
     }
 

@@ -461,85 +461,236 @@ class BdevLayerTest {
 
     @Nested
     class Claims {
+        static final long KEY = 0x5eed;
+
+        BdevDescriptor open(BdevHarness h, boolean writable) {
+            return h.on(0, () -> h.layer.open("Malloc0", writable, IGNORE));
+        }
+
+        void close(BdevHarness h, BdevDescriptor d) {
+            h.on(0, () -> {
+                d.close();
+                return null;
+            });
+        }
+
+        void assertUnclaimed(Bdev b) {
+            assertThat(b.claimType()).isNull();
+            assertThat(b.claimModule()).isNull();
+            assertThat(b.v2ClaimCount()).isZero();
+        }
+
         @Test
-        @DisplayName("claim_v2_rwo: one writer; other writers refused")
+        @DisplayName("claim_v2_rwo: one writer; it blocks writers and every other claim; no key allowed; released at close")
         void claimV2Rwo() {
             try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
-                h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
-                BdevDescriptor d1 = h.on(0, () -> h.layer.open("Malloc0", false, IGNORE));
+                Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+                // claim, then release by closing the descriptor
+                BdevDescriptor d = open(h, true);
+                assertThat(h.layer.claimDescriptor(d, ClaimType.READ_MANY_WRITE_ONE, 0, h.test)).isZero();
+                assertThat(b.claimType()).isEqualTo(ClaimType.READ_MANY_WRITE_ONE);
+                assertThat(b.claimModule()).isSameAs(h.test);
+                assertThat(b.v2ClaimCount()).isEqualTo(1);
+                close(h, d);
+                assertUnclaimed(b);
+                assertThat(b.openDescriptors()).isZero();
+
+                BdevDescriptor d1 = open(h, true);
                 assertThat(h.layer.claimDescriptor(d1, ClaimType.READ_MANY_WRITE_ONE, 0, h.test)).isZero();
-                assertThat(d1.isWritable()).as("upgraded to write").isTrue();
-                assertThat(h.layer.get("Malloc0").claimType()).isEqualTo(ClaimType.READ_MANY_WRITE_ONE);
-                assertThatThrownBy(() -> h.on(0, () -> h.layer.open("Malloc0", true, IGNORE)))
+                // the claim blocks new writers
+                assertThatThrownBy(() -> open(h, true))
                         .satisfies(t -> assertThat(cause(t)).hasMessageContaining("EPERM").hasMessageContaining("read_many_write_one"));
-                BdevDescriptor d2 = h.on(0, () -> h.layer.open("Malloc0", false, IGNORE));
+                // new readers are allowed, but no new claim of any kind
+                BdevDescriptor d2 = open(h, false);
+                assertThat(d2.isWritable()).isFalse();
                 assertThat(h.layer.claimDescriptor(d2, ClaimType.READ_MANY_WRITE_ONE, 0, h.test)).isEqualTo(Errno.EPERM);
+                assertThat(h.layer.claimDescriptor(d2, ClaimType.READ_MANY_WRITE_NONE, 0, h.test)).isEqualTo(Errno.EPERM);
+                assertThat(h.layer.claimDescriptor(d2, ClaimType.READ_MANY_WRITE_SHARED, KEY, h.test)).isEqualTo(Errno.EPERM);
+                assertThat(d2.isWritable()).isFalse();
+                assertThat(h.layer.claimBdev(b, null, h.test)).as("v1 over v2").isEqualTo(Errno.EPERM);
                 assertThat(h.layer.leafBdevs()).isEmpty();
-                h.on(0, () -> {
-                    d1.close();
-                    return null;
-                });
-                assertThat(h.layer.get("Malloc0").claimed()).as("released at close").isFalse();
-                h.on(0, () -> {
-                    d2.close();
-                    return null;
-                });
+                // none of the above changed the existing claim
+                assertThat(b.v2ClaimCount()).isEqualTo(1);
+                assertThat(b.claimType()).isEqualTo(ClaimType.READ_MANY_WRITE_ONE);
+                // closing the claimer allows a new claim, which promotes the read-only descriptor to write
+                close(h, d1);
+                assertUnclaimed(b);
+                assertThat(d2.isWritable()).isFalse();
+                assertThat(h.layer.claimDescriptor(d2, ClaimType.READ_MANY_WRITE_ONE, 0, h.test)).isZero();
+                assertThat(d2.isWritable()).as("promoted to write").isTrue();
+                assertThat(b.v2ClaimCount()).isEqualTo(1);
+                close(h, d2);
+                assertUnclaimed(b);
+
+                // a key is refused
+                BdevDescriptor k = open(h, false);
+                assertThat(h.layer.claimDescriptor(k, ClaimType.READ_MANY_WRITE_ONE, KEY, h.test)).isEqualTo(Errno.EINVAL);
+                assertUnclaimed(b);
+                close(h, k);
+                assertThat(h.layer.leafBdevs()).containsExactly(b);
             }
         }
 
         @Test
-        @DisplayName("claim_v2_rom: read-only claimers share; writers and writable claimers are refused")
+        @DisplayName("claim_v2_rom: read-only claimers share; writers, other claims, keys and writable claimers are refused")
         void claimV2Rom() {
             try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
-                h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
-                BdevDescriptor rw = h.on(0, () -> h.layer.open("Malloc0", true, IGNORE));
-                BdevDescriptor ro1 = h.on(0, () -> h.layer.open("Malloc0", false, IGNORE));
-                assertThat(h.layer.claimDescriptor(rw, ClaimType.READ_MANY_WRITE_NONE, 0, h.test)).as("writable desc").isEqualTo(Errno.EINVAL);
-                assertThat(h.layer.claimDescriptor(ro1, ClaimType.READ_MANY_WRITE_NONE, 0, h.test)).as("a writer is open").isEqualTo(Errno.EPERM);
-                h.on(0, () -> {
-                    rw.close();
-                    return null;
-                });
-                assertThat(h.layer.claimDescriptor(ro1, ClaimType.READ_MANY_WRITE_NONE, 0, h.test)).isZero();
-                BdevDescriptor ro2 = h.on(0, () -> h.layer.open("Malloc0", false, IGNORE));
-                assertThat(h.layer.claimDescriptor(ro2, ClaimType.READ_MANY_WRITE_NONE, 0, h.test)).isZero();
-                assertThatThrownBy(() -> h.on(0, () -> h.layer.open("Malloc0", true, IGNORE)))
-                        .satisfies(t -> assertThat(cause(t)).hasMessageContaining("EPERM"));
-                h.on(0, () -> {
-                    ro1.close();
-                    return null;
-                });
-                assertThat(h.layer.get("Malloc0").claimed()).as("ro2 still claims").isTrue();
-                h.on(0, () -> {
-                    ro2.close();
-                    return null;
-                });
-                assertThat(h.layer.get("Malloc0").claimed()).isFalse();
+                Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+                BdevDescriptor d = open(h, false);
+                assertThat(h.layer.claimDescriptor(d, ClaimType.READ_MANY_WRITE_NONE, 0, h.test)).isZero();
+                assertThat(b.claimType()).isEqualTo(ClaimType.READ_MANY_WRITE_NONE);
+                assertThat(b.claimModule()).isSameAs(h.test);
+                assertThat(b.v2ClaimCount()).isEqualTo(1);
+                close(h, d);
+                assertUnclaimed(b);
+                assertThat(b.openDescriptors()).isZero();
+
+                BdevDescriptor d1 = open(h, false);
+                assertThat(h.layer.claimDescriptor(d1, ClaimType.READ_MANY_WRITE_NONE, 0, h.test)).isZero();
+                assertThatThrownBy(() -> open(h, true))
+                        .satisfies(t -> assertThat(cause(t)).hasMessageContaining("EPERM").hasMessageContaining("read_many_write_none"));
+                BdevDescriptor d2 = open(h, false);
+                assertThat(h.layer.claimDescriptor(d2, ClaimType.READ_MANY_WRITE_ONE, 0, h.test)).isEqualTo(Errno.EPERM);
+                assertThat(h.layer.claimDescriptor(d2, ClaimType.READ_MANY_WRITE_SHARED, KEY, h.test)).isEqualTo(Errno.EPERM);
+                assertThat(d2.isWritable()).isFalse();
+                assertThat(h.layer.claimBdev(b, null, h.test)).as("v1 over v2").isEqualTo(Errno.EPERM);
+                assertThat(b.v2ClaimCount()).isEqualTo(1);
+                // a second read-only claim is allowed and the descriptor stays read-only
+                assertThat(h.layer.claimDescriptor(d2, ClaimType.READ_MANY_WRITE_NONE, 0, h.test)).isZero();
+                assertThat(d2.isWritable()).isFalse();
+                assertThat(b.v2ClaimCount()).isEqualTo(2);
+                assertThat(h.layer.claimDescriptor(d2, ClaimType.READ_MANY_WRITE_NONE, 0, h.test)).as("claimed twice").isEqualTo(Errno.EPERM);
+                // the claim remains while one claimer is open
+                close(h, d1);
+                assertThat(b.claimType()).isEqualTo(ClaimType.READ_MANY_WRITE_NONE);
+                assertThat(b.v2ClaimCount()).isEqualTo(1);
+                close(h, d2);
+                assertUnclaimed(b);
+                assertThat(b.openDescriptors()).isZero();
+
+                // a key is refused
+                BdevDescriptor k = open(h, false);
+                assertThat(h.layer.claimDescriptor(k, ClaimType.READ_MANY_WRITE_NONE, KEY, h.test)).isEqualTo(Errno.EINVAL);
+                assertUnclaimed(b);
+                close(h, k);
+                // a writable descriptor is refused (EINVAL); a read-only one while a writer is open is EPERM
+                BdevDescriptor rw = open(h, true);
+                assertThat(h.layer.claimDescriptor(rw, ClaimType.READ_MANY_WRITE_NONE, 0, h.test)).isEqualTo(Errno.EINVAL);
+                BdevDescriptor ro = open(h, false);
+                assertThat(h.layer.claimDescriptor(ro, ClaimType.READ_MANY_WRITE_NONE, 0, h.test)).as("a writer is open").isEqualTo(Errno.EPERM);
+                assertUnclaimed(b);
+                close(h, rw);
+                close(h, ro);
+                assertThat(b.openDescriptors()).isZero();
             }
         }
 
         @Test
-        @DisplayName("claim_v2_rwm: writers with the same non-zero key share; other keys refused")
+        @DisplayName("claim_v2_rwm: writers with the same non-zero key share; other keys, claims and unclaimed writers refused")
         void claimV2Rwm() {
             try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
-                h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
-                BdevDescriptor d1 = h.on(0, () -> h.layer.open("Malloc0", false, IGNORE));
-                BdevDescriptor d2 = h.on(0, () -> h.layer.open("Malloc0", false, IGNORE));
-                BdevDescriptor d3 = h.on(0, () -> h.layer.open("Malloc0", false, IGNORE));
-                assertThat(h.layer.claimDescriptor(d1, ClaimType.READ_MANY_WRITE_SHARED, 0, h.test)).as("key 0").isEqualTo(Errno.EINVAL);
-                assertThat(h.layer.claimDescriptor(d1, ClaimType.READ_MANY_WRITE_SHARED, 42, h.test)).isZero();
-                assertThat(h.layer.claimDescriptor(d2, ClaimType.READ_MANY_WRITE_SHARED, 42, h.test)).isZero();
-                assertThat(h.layer.claimDescriptor(d3, ClaimType.READ_MANY_WRITE_SHARED, 7, h.test)).isEqualTo(Errno.EPERM);
-                assertThat(d1.isWritable()).isTrue();
+                Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+                BdevDescriptor d1 = open(h, true);
+                assertThat(h.layer.claimDescriptor(d1, ClaimType.READ_MANY_WRITE_SHARED, 0, h.test)).as("no key").isEqualTo(Errno.EINVAL);
+                assertUnclaimed(b);
+                assertThat(h.layer.claimDescriptor(d1, ClaimType.READ_MANY_WRITE_SHARED, KEY, h.test)).isZero();
+                assertThat(b.claimType()).isEqualTo(ClaimType.READ_MANY_WRITE_SHARED);
+                assertThat(b.v2ClaimCount()).isEqualTo(1);
+                assertThatThrownBy(() -> open(h, true))
+                        .satisfies(t -> assertThat(cause(t)).hasMessageContaining("EPERM").hasMessageContaining("read_many_write_shared"));
+                BdevDescriptor d2 = open(h, false);
+                assertThat(h.layer.claimDescriptor(d2, ClaimType.READ_MANY_WRITE_ONE, 0, h.test)).isEqualTo(Errno.EPERM);
+                assertThat(h.layer.claimDescriptor(d2, ClaimType.READ_MANY_WRITE_NONE, 0, h.test)).isEqualTo(Errno.EPERM);
+                assertThat(d2.isWritable()).isFalse();
+                assertThat(h.layer.claimBdev(b, null, h.test)).as("v1 over v2").isEqualTo(Errno.EPERM);
+                assertThat(h.layer.claimDescriptor(d2, ClaimType.READ_MANY_WRITE_SHARED, KEY + 1, h.test)).as("another key").isEqualTo(Errno.EPERM);
+                assertThat(d2.isWritable()).isFalse();
+                assertThat(b.v2ClaimCount()).isEqualTo(1);
+                // the same key shares the claim and promotes the descriptor to write
+                assertThat(h.layer.claimDescriptor(d2, ClaimType.READ_MANY_WRITE_SHARED, KEY, h.test)).isZero();
                 assertThat(d2.isWritable()).isTrue();
-                assertThat(d3.isWritable()).isFalse();
-                assertThat(h.layer.claimBdev(h.layer.get("Malloc0"), null, h.test)).as("v1 over v2").isEqualTo(Errno.EPERM);
-                h.on(0, () -> {
-                    d1.close();
-                    d2.close();
-                    d3.close();
-                    return null;
-                });
+                assertThat(b.v2ClaimCount()).isEqualTo(2);
+                close(h, d1);
+                assertThat(b.claimType()).isEqualTo(ClaimType.READ_MANY_WRITE_SHARED);
+                assertThat(b.v2ClaimCount()).isEqualTo(1);
+                close(h, d2);
+                assertUnclaimed(b);
+                assertThat(b.openDescriptors()).isZero();
+
+                // a writer open without a claim blocks a shared claim by anyone else (SPDK: EPERM)
+                BdevDescriptor writer = open(h, true);
+                BdevDescriptor ro = open(h, false);
+                assertThat(h.layer.claimDescriptor(ro, ClaimType.READ_MANY_WRITE_SHARED, KEY, h.test)).isEqualTo(Errno.EPERM);
+                assertThat(ro.isWritable()).isFalse();
+                assertUnclaimed(b);
+                close(h, writer);
+                assertThat(h.layer.claimDescriptor(ro, ClaimType.READ_MANY_WRITE_SHARED, KEY, h.test)).isZero();
+                close(h, ro);
+                assertUnclaimed(b);
+            }
+        }
+
+        @Test
+        @DisplayName("claim_v2_existing_writer: with two writers open, no v2 claim is granted (EPERM; EINVAL for read_many_write_none)")
+        void claimV2ExistingWriter() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+                Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+                BdevDescriptor d1 = open(h, true);
+                BdevDescriptor d2 = open(h, true);
+                for (ClaimType type : List.of(ClaimType.READ_MANY_WRITE_ONE, ClaimType.READ_MANY_WRITE_SHARED, ClaimType.READ_MANY_WRITE_NONE)) {
+                    long key = type == ClaimType.READ_MANY_WRITE_SHARED ? KEY : 0;
+                    int expect = type == ClaimType.READ_MANY_WRITE_NONE ? Errno.EINVAL : Errno.EPERM;
+                    assertThat(h.layer.claimDescriptor(d1, type, key, h.test)).as("%s on d1", type).isEqualTo(expect);
+                    assertUnclaimed(b);
+                    assertThat(h.layer.claimDescriptor(d2, type, key, h.test)).as("%s on d2", type).isEqualTo(expect);
+                    assertUnclaimed(b);
+                }
+                close(h, d1);
+                close(h, d2);
+            }
+        }
+
+        @Test
+        @DisplayName("claim_v2_existing_v1: under a v1 claim every v2 claim is EPERM and the v1 claim stays")
+        void claimV2ExistingV1() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+                Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+                assertThat(h.layer.claimBdev(b, null, h.test)).isZero();
+                assertThat(b.claimType()).isEqualTo(ClaimType.EXCL_WRITE);
+                BdevDescriptor d = open(h, false);
+                for (ClaimType type : List.of(ClaimType.READ_MANY_WRITE_ONE, ClaimType.READ_MANY_WRITE_SHARED, ClaimType.READ_MANY_WRITE_NONE)) {
+                    long key = type == ClaimType.READ_MANY_WRITE_SHARED ? KEY : 0;
+                    assertThat(h.layer.claimDescriptor(d, type, key, h.test)).as("%s", type).isEqualTo(Errno.EPERM);
+                    assertThat(b.claimType()).isEqualTo(ClaimType.EXCL_WRITE);
+                    assertThat(b.claimModule()).isSameAs(h.test);
+                }
+                assertThat(h.layer.claimDescriptor(d, ClaimType.EXCL_WRITE, 0, h.test)).as("v1 through the v2 call").isEqualTo(Errno.EPERM);
+                assertThat(h.layer.releaseBdev(b, h.test)).isZero();
+                assertUnclaimed(b);
+                // EXCL_WRITE given to the v2 call is the v1 claim (SPDK): it upgrades the descriptor, outlives its close
+                assertThat(h.layer.claimDescriptor(d, ClaimType.EXCL_WRITE, 0, h.test)).isZero();
+                assertThat(d.isWritable()).isTrue();
+                close(h, d);
+                assertThat(b.claimType()).isEqualTo(ClaimType.EXCL_WRITE);
+                assertThat(h.layer.releaseBdev(b, h.test)).isZero();
+                assertThat(h.layer.claimDescriptor(null, ClaimType.READ_MANY_WRITE_ONE, 0, h.test)).as("no descriptor").isEqualTo(Errno.EINVAL);
+            }
+        }
+
+        @Test
+        @DisplayName("claim_v1_existing_v2: a v1 claim is EPERM under any v2 claim and granted once its descriptor closed")
+        void claimV1ExistingV2() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+                Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+                for (ClaimType type : List.of(ClaimType.READ_MANY_WRITE_ONE, ClaimType.READ_MANY_WRITE_SHARED, ClaimType.READ_MANY_WRITE_NONE)) {
+                    BdevDescriptor d = open(h, false);
+                    assertThat(h.layer.claimDescriptor(d, type, type == ClaimType.READ_MANY_WRITE_SHARED ? KEY : 0, h.test)).as("%s", type).isZero();
+                    assertThat(h.layer.claimBdev(b, null, h.test)).as("v1 over %s", type).isEqualTo(Errno.EPERM);
+                    close(h, d);
+                    assertThat(h.layer.claimBdev(b, null, h.test)).as("v1 after %s released", type).isZero();
+                    assertThat(h.layer.releaseBdev(b, h.test)).isZero();
+                    assertUnclaimed(b);
+                }
             }
         }
 
