@@ -211,8 +211,14 @@ final class BdevRegistry extends AbstractBehavior<BdevRegistry.Command> {
         }
     }
 
+    /**
+     * SPDK's {@code bdev_examine} second half: {@code examine_disk} of every module when nobody claimed the bdev
+     * in {@code examine_config}; otherwise only of the claimers (the v1 claimer, or each module holding a v2
+     * claim, in claim order), since a claimed bdev belongs to them.
+     */
     private void examineDisk(Bdev b) {
-        for (BdevModule mod : layer.modules()) {
+        List<BdevModule> claimers = b.claimModules();
+        for (BdevModule mod : claimers.isEmpty() ? layer.modules() : claimers) {
             CompletionStage<Void> st;
             try {
                 st = mod.examineDisk(b, layer);

@@ -2,6 +2,7 @@ package io.spindle.bdev;
 
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.backends.nullbdev.NullModule;
+import io.spindle.bdev.spi.BdevModule;
 import io.spindle.runtime.ReactorGroup;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -32,11 +33,21 @@ public final class BdevHarness implements AutoCloseable {
 
     /** Manual reactors ({@code reactors} of them, one task per step) and a bdev layer of {@code ioPoolSize} I/O per reactor. */
     public BdevHarness(ActorTestKit kit, int reactors, int ioPoolSize) {
+        this(kit, reactors, BdevOptions.defaults(ioPoolSize));
+    }
+
+    /**
+     * Manual reactors and a bdev layer with {@code options}; the modules are test, malloc, null, then
+     * {@code extra} in that order (examine runs in this order).
+     */
+    BdevHarness(ActorTestKit kit, int reactors, BdevOptions options, BdevModule... extra) {
         // one task per step, as SPDK's poll_thread_times(i, 1): every message boundary is a possible interleaving
         group = ReactorGroup.manual(io.spindle.runtime.ReactorConfig.builder().mask(io.spindle.runtime.CoreMask.firstN(reactors))
                 .manual(true).maxTasksPerLoop(1).conclude());
         group.registerDispatchers(kit.system());
-        layer = new BdevLayer(group, ioPoolSize, List.of(test, malloc, nul));
+        List<BdevModule> mods = new java.util.ArrayList<>(List.of(test, malloc, nul));
+        mods.addAll(List.of(extra));
+        layer = new BdevLayer(group, options, mods);
         CompletableFuture<Void> init = new CompletableFuture<>();
         registry = kit.spawn(BdevRegistry.create(layer, init), "bdev-" + SEQ.incrementAndGet(), group.reactor(0).dispatcher());
         group.pollUntil(init::isDone, T);

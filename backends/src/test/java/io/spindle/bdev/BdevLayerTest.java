@@ -694,22 +694,103 @@ class BdevLayerTest {
             }
         }
 
-        @Test
-        @DisplayName("examine_claimed: a module claims a new bdev from examine_config; the bdev is no longer a leaf")
-        void examineClaimed() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        /** Registers a malloc bdev and, with auto examine off, names it for bdev_examine; waits for examine. */
+        Bdev examined(BdevHarness h, String name, boolean auto) {
+            Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of(name, 64, 512)));
+            if (!auto) {
+                assertThat(h.await(h.layer.examine(name))).isZero();
+            }
+            h.await(h.layer.waitForExamine());
+            return b;
+        }
+
+        void resetExamine(BdevHarness h, ExamineModule... mods) {
+            h.on(0, () -> {
+                for (ExamineModule m : mods) {
+                    m.reset();
+                }
+                return null;
+            });
+            h.test.examinedDisks.clear();
+        }
+
+        @ParameterizedTest(name = "{displayName} [auto examine={0}]")
+        @ValueSource(booleans = {true, false})
+        @DisplayName("examine_claimed / examine_claimed_manual: every module's examine_config runs; examine_disk only for the claimers"
+                + " when examine_config claimed the bdev, else for all")
+        void examineClaimed(boolean auto) {
+            ExamineModule ex0 = new ExamineModule("ut_examine0");
+            ExamineModule ex1 = new ExamineModule("ut_examine1");
+            BdevOptions opts = new BdevOptions(64, BdevOptions.DEFAULT_IO_CACHE_SIZE, auto, 128, 16);
+            try (BdevHarness h = new BdevHarness(kit, 1, opts, ex0, ex1)) {
+                // one module claims: both examine_config, only the claimer's examine_disk
+                ex0.claimType = ClaimType.READ_MANY_WRITE_NONE;
+                Bdev b0 = examined(h, "Malloc0", auto);
+                assertThat(ex0.claimRc).isZero();
+                assertThat(ex0.examineConfigCount).isEqualTo(1);
+                assertThat(ex0.examineDiskCount).isEqualTo(1);
+                assertThat(b0.claimModule()).isSameAs(ex0);
+                assertThat(ex1.examineConfigCount).isEqualTo(1);
+                assertThat(ex1.examineDiskCount).as("not a claimer").isZero();
+                assertThat(ex1.desc).isNull();
+                assertThat(h.test.examinedDisks).as("not a claimer").isEmpty();
+                resetExamine(h, ex0, ex1);
+                assertThat(b0.claimed()).isFalse();
+
+                // two modules claim: both examine_config and examine_disk
+                ex0.claimType = ClaimType.READ_MANY_WRITE_NONE;
+                ex1.claimType = ClaimType.READ_MANY_WRITE_NONE;
+                Bdev b1 = examined(h, "Malloc1", auto);
+                assertThat(ex0.claimRc).isZero();
+                assertThat(ex1.claimRc).isZero();
+                assertThat(ex0.examineConfigCount).isEqualTo(1);
+                assertThat(ex0.examineDiskCount).isEqualTo(1);
+                assertThat(ex1.examineConfigCount).isEqualTo(1);
+                assertThat(ex1.examineDiskCount).isEqualTo(1);
+                assertThat(b1.claimModules()).containsExactly(ex0, ex1);
+                assertThat(b1.v2ClaimCount()).isEqualTo(2);
+                assertThat(h.test.examinedDisks).isEmpty();
+                resetExamine(h, ex0, ex1);
+
+                // conflicting claim types: the first examiner wins; only its examine_disk runs
+                ex0.claimType = ClaimType.READ_MANY_WRITE_NONE;
+                ex1.claimType = ClaimType.READ_MANY_WRITE_ONE;
+                Bdev b2 = examined(h, "Malloc2", auto);
+                assertThat(ex0.claimRc).isZero();
+                assertThat(ex1.claimRc).isEqualTo(Errno.EPERM);
+                assertThat(ex0.examineDiskCount).isEqualTo(1);
+                assertThat(ex1.examineConfigCount).isEqualTo(1);
+                assertThat(ex1.examineDiskCount).isZero();
+                assertThat(b2.claimType()).isEqualTo(ClaimType.READ_MANY_WRITE_NONE);
+                assertThat(b2.claimModules()).containsExactly(ex0);
+                resetExamine(h, ex0, ex1);
+
+                // nobody claims: every module's examine_disk
+                Bdev b3 = examined(h, "Malloc3", auto);
+                assertThat(b3.claimed()).isFalse();
+                assertThat(ex0.examineDiskCount).isEqualTo(1);
+                assertThat(ex1.examineDiskCount).isEqualTo(1);
+                assertThat(h.test.examinedDisks).containsExactly("Malloc3");
+                resetExamine(h, ex0, ex1);
+
+                // a v1 claim from examine_config: only the v1 claimer's examine_disk
                 h.test.examineClaim = (b, l) -> l.claimBdev(b, null, h.test);
-                Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
-                assertThat(h.test.claims).containsExactly("Malloc0:0");
-                assertThat(b.claimType()).isEqualTo(ClaimType.EXCL_WRITE);
-                assertThat(b.claimModule()).isSameAs(h.test);
-                assertThat(h.layer.leafBdevs()).isEmpty();
-                assertThatThrownBy(() -> h.on(0, () -> h.layer.open("Malloc0", true, IGNORE)))
-                        .satisfies(t -> assertThat(cause(t)).hasMessageContaining("EPERM"));
-                assertThat(h.layer.releaseBdev(b, h.malloc)).as("not the claimer").isEqualTo(Errno.EINVAL);
-                assertThat(h.layer.releaseBdev(b, h.test)).isZero();
-                assertThat(h.layer.leafBdevs()).containsExactly(b);
+                Bdev b4 = examined(h, "Malloc4", auto);
                 h.test.examineClaim = null;
+                assertThat(h.test.claims).containsExactly("Malloc4:0");
+                assertThat(b4.claimType()).isEqualTo(ClaimType.EXCL_WRITE);
+                assertThat(b4.claimModule()).isSameAs(h.test);
+                assertThat(h.test.examinedDisks).containsExactly("Malloc4");
+                assertThat(ex0.examineConfigCount).isEqualTo(1);
+                assertThat(ex0.examineDiskCount).isZero();
+                assertThat(ex1.examineConfigCount).isEqualTo(1);
+                assertThat(ex1.examineDiskCount).isZero();
+                assertThat(h.layer.leafBdevs()).doesNotContain(b4);
+                assertThatThrownBy(() -> h.on(0, () -> h.layer.open("Malloc4", true, IGNORE)))
+                        .satisfies(t -> assertThat(cause(t)).hasMessageContaining("EPERM"));
+                assertThat(h.layer.releaseBdev(b4, h.malloc)).as("not the claimer").isEqualTo(Errno.EINVAL);
+                assertThat(h.layer.releaseBdev(b4, h.test)).isZero();
+                assertThat(h.layer.leafBdevs()).contains(b4);
             }
         }
     }

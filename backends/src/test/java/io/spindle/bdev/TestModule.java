@@ -54,6 +54,15 @@ final class TestModule implements BdevModule {
         }
     }
 
+    /** Bdevs this module's examine_disk was called for, in order. */
+    final List<String> examinedDisks = new CopyOnWriteArrayList<>();
+
+    @Override
+    public CompletionStage<Void> examineDisk(Bdev bdev, BdevLayer layer) {
+        examinedDisks.add(bdev.name());
+        return CompletableFuture.completedFuture(null);
+    }
+
     /** Options of a test bdev. */
     static final class Opts {
         String name = "Test0";

@@ -27,11 +27,18 @@ public interface BdevModule {
         return CompletableFuture.completedFuture(null);
     }
 
-    /** Looks at a newly registered bdev from configuration alone (SPDK's {@code examine_config}); may claim it. */
+    /**
+     * Looks at a newly registered bdev from configuration alone (SPDK's {@code examine_config}); may claim it.
+     * Every module's runs, in load order, before any {@code examineDisk}.
+     */
     default void examineConfig(Bdev bdev, BdevLayer layer) {
     }
 
-    /** Looks at a newly registered bdev by doing I/O (SPDK's {@code examine_disk}); completes when done. */
+    /**
+     * Looks at a newly registered bdev by doing I/O (SPDK's {@code examine_disk}); completes when done. Runs for
+     * every module when no module claimed the bdev in {@link #examineConfig}; otherwise only for the claiming
+     * module(s).
+     */
     default CompletionStage<Void> examineDisk(Bdev bdev, BdevLayer layer) {
         return CompletableFuture.completedFuture(null);
     }
