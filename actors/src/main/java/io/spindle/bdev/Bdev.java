@@ -22,7 +22,10 @@ import java.util.UUID;
 public final class Bdev {
     /** Life-cycle states. */
     public enum Status {
-        /** Being set up; not yet visible by name. */
+        /**
+         * Being set up (its actor and io_devices are starting): its names are reserved, but lookups by name do
+         * not find it yet, so opens, unregister, resize and QoS answer ENODEV as for an unknown name.
+         */
         REGISTERING,
         /** Open for business. */
         READY,
@@ -60,6 +63,10 @@ public final class Bdev {
     volatile boolean histogramEnabled;
     volatile SpdkHistogram.Options histogramOptions = SpdkHistogram.Options.DEFAULT;
     private org.HdrHistogram.Histogram mergedHistogram;
+    /**
+     * The bdev's actor: set by the registry from the spawn, before the bdev's names are reserved, so it is never
+     * null once the bdev can be looked up (messages sent before the actor has started wait in its mailbox).
+     */
     volatile ActorRef<BdevActor.Command> actor;
 
     // ---- guarded by this ----

@@ -101,7 +101,7 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
         this.layer = bdev.layer;
         this.fanOuts = FanOuts.forActor(layer.reactors(), ctx.messageAdapter(FanOuts.Hop.class, Hop::new));
         this.unregisteredAdapter = ctx.messageAdapter(IoDeviceActor.Unregistered.class, DeviceUnregistered::new);
-        bdev.actor = ctx.getSelf();
+        // bdev.actor was set by the registry when it spawned this actor, before the bdev's names were reserved
         IoDevice<BdevChannel> own = IoDevice.register(ctx, layer.reactors(), bdev.name(), new BdevChannelFactory(bdev, layer));
         bdev.ioDevice = own;
         devices.add(own);

@@ -115,9 +115,18 @@ public final class BdevLayer {
 
     // ------------------------------------------------------------------ lookup
 
-    /** The bdev named {@code name} (a name, an alias or a UUID), or null. */
+    /**
+     * The bdev named {@code name} (a name, an alias or a UUID), or null; also null while that bdev is still
+     * {@link Bdev.Status#REGISTERING} (its register has not completed). Any thread.
+     */
     public Bdev get(String name) {
-        return name == null ? null : names.get(name);
+        Bdev b = name == null ? null : names.get(name);
+        return b == null || b.status() == Bdev.Status.REGISTERING ? null : b;
+    }
+
+    /** The bdev holding {@code name} in any status, including one still registering; registry side and tests. */
+    Bdev reserved(String name) {
+        return names.get(name);
     }
 
     /** Every registered bdev, in registration order. */
@@ -178,21 +187,38 @@ public final class BdevLayer {
         return r;
     }
 
-    /** Registry side: names reserved at register. Returns null, or the clashing name. */
-    synchronized String reserveNames(Bdev b) {
-        List<String> all = new ArrayList<>();
-        all.add(b.name());
-        all.addAll(b.aliases());
-        for (String n : all) {
+    /** Registry side: the first of {@code b}'s name and aliases already in use, or null. */
+    synchronized String nameClash(Bdev b) {
+        for (String n : allNames(b)) {
             if (names.containsKey(n)) {
                 return n;
             }
         }
-        for (String n : all) {
+        return null;
+    }
+
+    /**
+     * Registry side, on the registry's thread (the only one that adds names): reserves {@code b}'s name and
+     * aliases after {@link #nameClash} found none and after {@code b.actor} was set.
+     *
+     * @throws IllegalStateException when a name is taken after all (a bug: someone else added names)
+     */
+    synchronized void reserveNames(Bdev b) {
+        String clash = nameClash(b);
+        if (clash != null || b.actor == null) {
+            throw new IllegalStateException("bdev_register name=" + b.name() + ": reserve with clash=" + clash + " actor=" + b.actor);
+        }
+        for (String n : allNames(b)) {
             names.put(n, b);
         }
         bdevs.add(b);
-        return null;
+    }
+
+    private static List<String> allNames(Bdev b) {
+        List<String> all = new ArrayList<>();
+        all.add(b.name());
+        all.addAll(b.aliases());
+        return all;
     }
 
     synchronized void removeNames(Bdev b) {

@@ -163,15 +163,19 @@ final class BdevRegistry extends AbstractBehavior<BdevRegistry.Command> {
             m.result().completeExceptionally(new BdevException(Errno.EINVAL, "bdev_register name=" + spec.name() + ": " + e.getMessage()));
             return this;
         }
-        String clash = layer.reserveNames(b);
+        String clash = layer.nameClash(b);
         if (clash != null) {
             m.result().completeExceptionally(new BdevException(Errno.EEXIST, "bdev_register name=" + spec.name() + ": name " + clash
                     + " already exists"));
             return this;
         }
+        // The ref exists from the spawn on and is set before the names are reserved: whoever finds the bdev can
+        // tell its actor, and what it tells waits in the mailbox until the actor has started. Only this actor
+        // reserves names, so nothing can take them between the check above and the reserve below.
         ActorRef<Command> self = getContext().getSelf();
-        getContext().spawnAnonymous(BdevActor.create(b, () -> self.tell(new Registered(b, m.result()))),
+        b.actor = getContext().spawnAnonymous(BdevActor.create(b, () -> self.tell(new Registered(b, m.result()))),
                 DispatcherSelector.sameAsParent());
+        layer.reserveNames(b);
         return this;
     }
 

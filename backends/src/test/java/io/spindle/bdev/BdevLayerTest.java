@@ -15,6 +15,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -89,6 +90,47 @@ class BdevLayerTest {
                         .satisfies(t -> assertThat(cause(t)).hasMessageContaining("already exists"));
                 assertThat(h.layer.bdevs()).containsExactly(b);
                 assertThat(h.layer.leafBdevs()).containsExactly(b);
+            }
+        }
+        @Test
+        @DisplayName("register race: while a bdev registers its actor ref is already set, lookups miss it and unregister,"
+                + " resize, QoS, stats and media events from another thread answer ENODEV")
+        void callsWhileRegisteringAnswerEnodevAndTheActorRefIsSetAtSpawn() {
+            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+                CompletableFuture<Bdev> reg = h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)).toCompletableFuture();
+                // step reactor 0 one task at a time until the registry has reserved the names; the bdev's actor
+                // (spawned in the same step) has not started yet: its setup is a later task on reactor 0
+                for (int i = 0; i < 10_000 && h.layer.reserved("Malloc0") == null; i++) {
+                    h.group.pollOnce(0);
+                }
+                Bdev b = h.layer.reserved("Malloc0");
+                assertThat(b).as("names reserved").isNotNull();
+                assertThat(b.status()).isEqualTo(Bdev.Status.REGISTERING);
+                assertThat(b.ioDevice).as("the bdev actor has not started").isNull();
+                assertThat(b.actor).as("set at spawn, before the names").isNotNull();
+                assertThat(reg).isNotDone();
+                // this test thread is no reactor: as an RPC handler or another actor would call
+                assertThat(h.layer.get("Malloc0")).isNull();
+                assertThat(h.layer.get(b.uuid().toString())).isNull();
+                assertThat(h.layer.bdevs()).isEmpty();
+                assertThat(h.layer.unregister("Malloc0").toCompletableFuture()).isCompletedWithValue(Errno.ENODEV);
+                assertThat(h.layer.resize("Malloc0", 128).toCompletableFuture()).isCompletedWithValue(Errno.ENODEV);
+                assertThat(h.layer.setQosLimits("Malloc0", QosLimits.of(1000, 0, 0, 0)).toCompletableFuture()).isCompletedWithValue(Errno.ENODEV);
+                assertThat(h.layer.notifyMediaManagement("Malloc0").toCompletableFuture()).isCompletedWithValue(Errno.ENODEV);
+                assertThat(h.layer.stats("Malloc0").toCompletableFuture()).isCompletedExceptionally();
+                assertThat(h.layer.histogram("Malloc0").toCompletableFuture()).isCompletedExceptionally();
+                assertThat(h.layer.enableHistogram("Malloc0", true)).isFalse();
+                assertThatThrownBy(() -> h.on(0, () -> h.layer.open("Malloc0", false, IGNORE)))
+                        .satisfies(t -> assertThat(cause(t)).hasMessageContaining("ENODEV"));
+                // the ref works before the actor started: what is told now waits in its mailbox and is answered
+                CompletableFuture<Integer> early = new CompletableFuture<>();
+                b.actor.tell(new BdevActor.Resize(128, early));
+                assertThat(h.await(reg)).isSameAs(b);
+                assertThat(b.status()).isEqualTo(Bdev.Status.READY);
+                assertThat(h.await(early)).as("answered, not lost").isIn(Errno.OK, Errno.ENODEV);
+                assertThat(h.layer.get("Malloc0")).isSameAs(b);
+                assertThat(h.await(h.layer.unregister("Malloc0"))).isZero();
+                assertThat(h.layer.reserved("Malloc0")).isNull();
             }
         }
     }
