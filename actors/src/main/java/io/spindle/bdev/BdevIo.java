@@ -64,9 +64,25 @@ public final class BdevIo implements ModuleIo {
     BdevIo wNext;
     boolean wListed;
 
+    /**
+     * A pooled I/O of {@code home}'s reactor, built with the pool (the reactor's first bdev channel), on that
+     * reactor. Each module's per-I/O context is created here, once, from {@link io.spindle.bdev.spi.BdevModule#newIoContext()}
+     * (SPDK's {@code get_ctx_size} space appended to every {@code spdk_bdev_io}), so the I/O path never allocates one.
+     *
+     * @throws IllegalStateException when a module's {@code newIoContext} throws (the pool, hence the channel, is not built)
+     */
     BdevIo(BdevMgmt home, int moduleSlots) {
         this.home = home;
         this.moduleContexts = new Object[moduleSlots];
+        java.util.List<io.spindle.bdev.spi.BdevModule> mods = home.layer.modules();
+        for (int i = 0; i < mods.size(); i++) {
+            try {
+                moduleContexts[i] = mods.get(i).newIoContext();
+            } catch (RuntimeException e) {
+                throw new IllegalStateException("bdev module=" + mods.get(i).name() + ": newIoContext threw while building the I/O pool of "
+                        + home.reactor.name(), e);
+            }
+        }
     }
 
     void reset() {
@@ -178,15 +194,10 @@ public final class BdevIo implements ModuleIo {
         return iovLen[i];
     }
 
+    /** The context preallocated for the bdev's module with this pooled I/O (null when it declares none). */
     @Override
     public Object moduleContext() {
-        int slot = bdev.moduleSlot;
-        Object c = moduleContexts[slot];
-        if (c == null) {
-            c = bdev.module().newIoContext();
-            moduleContexts[slot] = c;
-        }
-        return c;
+        return moduleContexts[bdev.moduleSlot];
     }
 
     /**

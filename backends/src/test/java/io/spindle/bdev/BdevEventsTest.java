@@ -6,6 +6,7 @@ import io.spindle.runtime.IoChannel;
 import io.spindle.runtime.Reactor;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -85,11 +86,14 @@ class BdevEventsTest {
     }
 
     @Test
+    @DisplayName("module per-I/O contexts: exactly io-pool-size per reactor, built with the reactor's pool at channel create, none per I/O")
     void moduleIoContextsArePreallocatedOncePerPooledIo() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 16); DmaBuffer buf = DmaBuffer.allocate(512)) {
+        try (BdevHarness h = new BdevHarness(kit, 2, 16); DmaBuffer buf = DmaBuffer.allocate(512)) {
             h.await(h.test.create(h.layer, new TestModule.Opts()));
             BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
+            assertThat(h.test.ioContexts.get()).as("no pool before the first channel").isZero();
             IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+            assertThat(h.test.ioContexts.get()).as("one per pooled I/O of reactor_0, right after channel create").isEqualTo(16);
             List<IoStatus> done = new CopyOnWriteArrayList<>();
             IoCallback cb = (io, st, arg) -> done.add(st);
             for (int round = 0; round < 50; round++) {
@@ -102,9 +106,18 @@ class BdevEventsTest {
                 h.poll();
             }
             assertThat(done).hasSize(400).containsOnly(IoStatus.SUCCESS);
-            assertThat(h.test.ioContexts.get()).as("at most one per pooled I/O").isLessThanOrEqualTo(16).isPositive();
+            assertThat(h.test.ioContexts.get()).as("none created on the I/O path").isEqualTo(16);
+            IoChannel<BdevChannel> ch1 = h.on(1, d::getIoChannel);
+            assertThat(h.test.ioContexts.get()).as("reactor_1's pool is built with its first channel").isEqualTo(32);
             h.on(0, () -> {
                 ch.put();
+                return null;
+            });
+            h.on(1, () -> {
+                ch1.put();
+                return null;
+            });
+            h.on(0, () -> {
                 d.close();
                 return null;
             });

@@ -39,7 +39,7 @@ final class TestModule implements BdevModule {
         return "test";
     }
 
-    /** One per pooled I/O, created the first time that I/O reaches this module, then reused. */
+    /** One per pooled I/O, created when a reactor's pool is built; counted by {@link #ioContexts}. */
     @Override
     public Object newIoContext() {
         ioContexts.incrementAndGet();

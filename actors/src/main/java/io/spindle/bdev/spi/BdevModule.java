@@ -44,9 +44,12 @@ public interface BdevModule {
     }
 
     /**
-     * Creates this module's per-I/O context, preallocated once with each pooled I/O of each reactor (SPDK's
-     * {@code get_ctx_size}); the driver reads it with {@link ModuleIo#moduleContext()}. {@code null} (the
-     * default) means none.
+     * Creates this module's per-I/O context (SPDK's {@code get_ctx_size}): called once for each pooled I/O when a
+     * reactor's I/O pool is built (with the first bdev channel on that reactor, before it is returned), on that
+     * reactor, so {@code spindle.bdev.io-pool-size} times per reactor and never on the I/O path. The context
+     * belongs to that pooled I/O for the layer's life and is shared by every bdev of this module; the driver
+     * reads it with {@link ModuleIo#moduleContext()} between submit and completion and must not keep it after.
+     * {@code null} (the default) means none. It must not throw (the channel would not be created).
      */
     default Object newIoContext() {
         return null;

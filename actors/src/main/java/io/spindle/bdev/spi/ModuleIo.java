@@ -30,7 +30,10 @@ public interface ModuleIo {
     /** Length of segment {@code i} in bytes. */
     long iovLength(int i);
 
-    /** The per-I/O module context from {@link BdevModule#newIoContext()}, or null. */
+    /**
+     * The context this module's {@link BdevModule#newIoContext()} made for this pooled I/O when the reactor's pool
+     * was built, or null; reused by the next I/O that takes the same pool slot, so reset what the driver relies on.
+     */
     Object moduleContext();
 
     /** For {@link IoType#ABORT}: the callback argument of the I/O to abort; null otherwise. */
