@@ -109,35 +109,58 @@ class BdevResetTest {
     }
 
     @Test
-    @DisplayName("unregister_during_reset: the unregister reply comes only after the reset finished and the channels were put")
+    @DisplayName("unregister_during_reset: while the module holds the reset the unregister stays pending; the reset completes,"
+            + " then the unregister once both channels are put")
     void unregisterDuringReset() {
         try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
-            h.await(h.test.create(h.layer, new TestModule.Opts()));
+            TestModule.Opts o = new TestModule.Opts();
+            o.holdReset = true;
+            Bdev bdev = h.await(h.test.create(h.layer, o));
+            TestModule.Driver drv = (TestModule.Driver) bdev.driver;
             List<String> order = new CopyOnWriteArrayList<>();
-            BdevDescriptor[] d = new BdevDescriptor[2];
-            List<IoChannel<BdevChannel>> c = new CopyOnWriteArrayList<>(java.util.Arrays.asList(null, null));
-            for (int r = 0; r < 2; r++) {
-                int rr = r;
-                d[r] = h.on(r, () -> h.layer.open("Test0", true, (e, b, desc) -> {
-                    order.add("REMOVE@" + rr);
-                    c.get(rr).put();
-                    desc.close();
-                }));
-                c.set(r, h.on(r, d[r]::getIoChannel));
-            }
-            Log log = new Log();
+            h.test.log.clear();
+            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> order.add("event " + e)));
+            IoChannel<BdevChannel> c0 = h.on(0, d::getIoChannel);
+            IoChannel<BdevChannel> c1 = h.on(1, d::getIoChannel);
+            assertThat(h.on(0, () -> d.reset(c0, (io, st, arg) -> order.add("reset " + st), null))).isZero();
+            h.group.pollOnce(0); // SPDK: poll_thread_times(0, 1)
             CompletableFuture<Integer> un = new CompletableFuture<>();
-            h.group.reactor(0).send(() -> {
-                assertThat(d[0].reset(c.get(0), (io, st, arg) -> order.add("reset " + st), null)).isZero();
+            h.on(0, () -> {
+                d.close();
                 h.layer.unregister("Test0").thenAccept(x -> {
                     order.add("unregistered " + x);
                     un.complete(x);
                 });
+                return null;
             });
-            h.group.pollUntil(un::isDone, BdevHarness.T);
-            assertThat(order.indexOf("reset SUCCESS")).isGreaterThanOrEqualTo(0).isLessThan(order.indexOf("unregistered 0"));
-            assertThat(order).contains("REMOVE@0", "REMOVE@1");
-            assertThat(log.done).isEmpty();
+            h.poll();
+            // the reset reached the module, which holds it: neither the reset nor the unregister is done
+            assertThat(h.test.log).contains("module reset on reactor_0");
+            assertThat(order).as("nothing completed while the module holds the reset").isEmpty();
+            assertThat(un).isNotDone();
+            assertThat(h.test.log).noneMatch(x -> x.startsWith("destruct"));
+            assertThat(bdev.status()).isEqualTo(Bdev.Status.REMOVING);
+            // the module completes the reset: the reset finishes, the unregister still waits for the channels
+            assertThat(h.on(0, drv::releaseReset)).isTrue();
+            h.poll();
+            assertThat(order).containsExactly("reset SUCCESS");
+            assertThat(un).as("both channels are still held").isNotDone();
+            assertThat(h.test.log).noneMatch(x -> x.startsWith("destruct"));
+            h.on(0, () -> {
+                c0.put();
+                return null;
+            });
+            h.poll();
+            assertThat(un).as("reactor_1's channel is still held").isNotDone();
+            h.on(1, () -> {
+                c1.put();
+                return null;
+            });
+            assertThat(h.await(un)).isZero();
+            assertThat(order).as("no REMOVE: the descriptor closed before the unregister").containsExactly("reset SUCCESS", "unregistered 0");
+            List<String> log = h.test.log;
+            assertThat(log.indexOf("module reset done on reactor_0")).isLessThan(log.indexOf("destruct begins Test0"));
+            assertThat(log).noneMatch(x -> x.startsWith("BUG"));
         }
     }
 

@@ -75,6 +75,10 @@ final class TestModule implements BdevModule {
         long optimalIoBoundary;
         long maxRwSize;
         int nomemFirst;
+        /** With {@link #holdIo}: the module takes at most this many I/O per channel and answers NOMEM past it (0: no bound). */
+        int availCnt;
+        /** A RESET is held at the module until {@link Driver#releaseReset()} (SPDK's stub that completes it when told). */
+        boolean holdReset;
         int requiredAlignment = 1;
 
         Opts name(String n) {
@@ -111,6 +115,8 @@ final class TestModule implements BdevModule {
         final Reactor reactor;
         final IoChannel<ModuleChannel> moduleChannel;
         final ArrayDeque<ModuleIo> held = new ArrayDeque<>();
+        /** A RESET held at the module ({@link Opts#holdReset}), or null. */
+        ModuleIo heldReset;
 
         Channel(Reactor reactor, IoChannel<ModuleChannel> moduleChannel) {
             this.reactor = reactor;
@@ -178,7 +184,7 @@ final class TestModule implements BdevModule {
             if (c.moduleChannel != null) {
                 c.moduleChannel.put(); // deferred by a message: the #3252 window
             }
-            if (!c.held.isEmpty()) {
+            if (!c.held.isEmpty() || c.heldReset != null) {
                 module.log.add("BUG: channel destroyed with held I/O on " + reactor.name());
             }
         }
@@ -216,10 +222,18 @@ final class TestModule implements BdevModule {
                 while ((h = c.held.poll()) != null) {
                     h.complete(IoStatus.ABORTED); // a device reset aborts what it holds
                 }
+                if (opts.holdReset) {
+                    c.heldReset = io;
+                    return;
+                }
                 io.complete(IoStatus.SUCCESS);
                 return;
             }
             if (opts.holdIo) {
+                if (opts.availCnt > 0 && c.held.size() >= opts.availCnt) {
+                    io.complete(IoStatus.NOMEM); // out of module resources: the layer requeues it
+                    return;
+                }
                 c.held.add(io);
                 return;
             }
@@ -256,11 +270,19 @@ final class TestModule implements BdevModule {
 
         /** Completes every held I/O of the channel on the current reactor with {@code st} (or executes it). */
         int releaseHeld(IoStatus st) {
+            return releaseHeld(st, Integer.MAX_VALUE);
+        }
+
+        /**
+         * Completes up to {@code max} held I/O, oldest first, of the channel on the current reactor (SPDK's
+         * {@code stub_complete_io(target, n)}); I/O the layer resubmits meanwhile count too.
+         */
+        int releaseHeld(IoStatus st, int max) {
             int n = 0;
             for (Channel c : channels) {
                 if (c.reactor.isCurrent()) {
                     ModuleIo io;
-                    while ((io = c.held.poll()) != null) {
+                    while (n < max && (io = c.held.poll()) != null) {
                         if (st == IoStatus.SUCCESS) {
                             execute(io);
                         } else {
@@ -271,6 +293,30 @@ final class TestModule implements BdevModule {
                 }
             }
             return n;
+        }
+
+        /** I/O held by the channel on {@code reactor} (0 when it has none). */
+        int heldOn(Reactor reactor) {
+            for (Channel c : channels) {
+                if (c.reactor == reactor) {
+                    return c.held.size();
+                }
+            }
+            return 0;
+        }
+
+        /** Completes the RESET held on the current reactor's channel with SUCCESS; false when none is held. */
+        boolean releaseReset() {
+            for (Channel c : channels) {
+                if (c.reactor.isCurrent() && c.heldReset != null) {
+                    ModuleIo r = c.heldReset;
+                    c.heldReset = null;
+                    module.log.add("module reset done on " + c.reactor.name());
+                    r.complete(IoStatus.SUCCESS);
+                    return true;
+                }
+            }
+            return false;
         }
 
         @Override
