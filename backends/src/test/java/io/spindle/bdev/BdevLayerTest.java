@@ -341,35 +341,98 @@ class BdevLayerTest {
         }
 
         @Test
-        @DisplayName("enomem: a module's NOMEM requeues the I/O and retries it; every I/O completes once")
+        @DisplayName("enomem: a module's NOMEM requeues the I/O at the head; it is retried when outstanding I/O drops to"
+                + " max(n/2, n-8), or by a 10 ms poller when none is outstanding; every I/O completes once")
         void enomem() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
-                TestModule.Opts o = new TestModule.Opts();
-                o.nomemFirst = 3;
-                h.await(h.test.create(h.layer, o));
-                BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, IGNORE));
+            try (BdevHarness h = new BdevHarness(kit, 1, 128); DmaBuffer buf = DmaBuffer.allocate(512)) {
+                // SPDK's enomem: the module takes AVAIL = 20 I/O; the 21st gets NOMEM, the rest queue behind it
+                TestModule.Opts a = new TestModule.Opts().name("Test1");
+                a.holdIo = true;
+                a.availCnt = 20;
+                h.await(h.test.create(h.layer, a));
+                TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test1").driver;
+                BdevDescriptor d = h.on(0, () -> h.layer.open("Test1", true, IGNORE));
                 IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
-                Done done = new Done();
+                io.spindle.runtime.Reactor r0 = h.group.reactor(0);
+                List<Object> args = new CopyOnWriteArrayList<>();
+                IoCallback cb = (io, st, arg) -> {
+                    assertThat(st).isEqualTo(IoStatus.SUCCESS);
+                    args.add(arg);
+                };
                 h.on(0, () -> {
-                    for (int i = 0; i < 3; i++) {
-                        assertThat(d.readBlocks(ch, buf, 0, i, 1, done, null)).isZero();
+                    for (int i = 0; i < 64; i++) {
+                        assertThat(d.readBlocks(ch, buf, 0, i, 1, cb, i)).isZero();
                     }
                     return null;
                 });
                 h.poll();
-                TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
-                // the first I/O got NOMEM; the other two queue behind it; nothing is outstanding, so a 10 ms poller retries
-                assertThat(drv.submitted).containsExactly("READ 0+1");
+                assertThat(drv.heldOn(r0)).isEqualTo(20);
+                assertThat(drv.submitted).as("20 taken, the 21st refused; 43 wait in the layer").hasSize(21);
+                assertThat(drv.submitted.get(20)).isEqualTo("READ 20+1");
+                assertThat(h.on(0, () -> ch.context().ioOutstanding())).isEqualTo(20);
+                // threshold = max(20/2, 20-8) = 12: one completion (19 outstanding) retries nothing
+                h.on(0, () -> drv.releaseHeld(IoStatus.SUCCESS, 1));
+                h.poll();
+                assertThat(args).containsExactly(0);
+                assertThat(drv.submitted).hasSize(21);
+                // seven more reach the threshold (12 outstanding): the head is retried first, then those behind it,
+                // until the module is full again and refuses the next, which becomes the new head
+                h.on(0, () -> drv.releaseHeld(IoStatus.SUCCESS, 7));
+                h.poll();
+                assertThat(args).hasSize(8);
+                assertThat(drv.heldOn(r0)).isEqualTo(20);
+                assertThat(drv.submitted.subList(21, drv.submitted.size())).containsExactly("READ 20+1", "READ 21+1", "READ 22+1",
+                        "READ 23+1", "READ 24+1", "READ 25+1", "READ 26+1", "READ 27+1", "READ 28+1");
+                // one completion is above the threshold again: nothing retried, and no 10 ms poller while I/O is out
+                h.on(0, () -> drv.releaseHeld(IoStatus.SUCCESS, 1));
+                h.group.advanceTime(java.time.Duration.ofMillis(11));
+                h.poll();
+                assertThat(drv.submitted).hasSize(30);
+                assertThat(args).hasSize(9);
+                // drain: every I/O completes exactly once, in submission order
+                for (int i = 0; i < 100 && args.size() < 64; i++) {
+                    h.on(0, () -> drv.releaseHeld(IoStatus.SUCCESS));
+                    h.poll();
+                }
+                List<Object> expect = new ArrayList<>();
+                for (int i = 0; i < 64; i++) {
+                    expect.add(i);
+                }
+                assertThat(args).containsExactlyElementsOf(expect);
+                assertThat(h.on(0, () -> ch.context().ioOutstanding())).isZero();
+                h.on(0, () -> {
+                    ch.put();
+                    d.close();
+                    return null;
+                });
+
+                // nothing outstanding when NOMEM comes: only the 10 ms poller retries
+                TestModule.Opts o = new TestModule.Opts();
+                o.nomemFirst = 3;
+                h.await(h.test.create(h.layer, o));
+                BdevDescriptor d0 = h.on(0, () -> h.layer.open("Test0", true, IGNORE));
+                IoChannel<BdevChannel> ch0 = h.on(0, d0::getIoChannel);
+                Done done = new Done();
+                h.on(0, () -> {
+                    for (int i = 0; i < 3; i++) {
+                        assertThat(d0.readBlocks(ch0, buf, 0, i, 1, done, null)).isZero();
+                    }
+                    return null;
+                });
+                h.poll();
+                TestModule.Driver drv0 = (TestModule.Driver) h.layer.get("Test0").driver;
+                // the first I/O got NOMEM; the other two queue behind it
+                assertThat(drv0.submitted).containsExactly("READ 0+1");
                 assertThat(done.statuses).isEmpty();
                 for (int round = 0; round < 3; round++) {
                     h.group.advanceTime(java.time.Duration.ofMillis(11));
                     h.poll();
                 }
-                assertThat(drv.submitted).containsExactly("READ 0+1", "READ 0+1", "READ 0+1", "READ 0+1", "READ 1+1", "READ 2+1");
+                assertThat(drv0.submitted).containsExactly("READ 0+1", "READ 0+1", "READ 0+1", "READ 0+1", "READ 1+1", "READ 2+1");
                 assertThat(done.statuses).hasSize(3).containsOnly(IoStatus.SUCCESS);
                 h.on(0, () -> {
-                    ch.put();
-                    d.close();
+                    ch0.put();
+                    d0.close();
                     return null;
                 });
             }
