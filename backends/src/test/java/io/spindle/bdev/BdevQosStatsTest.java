@@ -94,6 +94,63 @@ class BdevQosStatsTest {
         }
     }
 
+    /**
+     * Submits {@code first} then {@code second} (three 4 KiB I/O each, "r"/"w" for read/write) on reactor 0 under
+     * {@code limits} (1 MiB/s, i.e. 1048 B per 1 ms slice), and checks what the byte quota admits slice by slice.
+     */
+    private void byteLimit(BdevHarness h, BdevDescriptor d, IoChannel<BdevChannel> c, DmaBuffer buf, QosLimits limits, String first,
+                           String second, List<String> admittedAtOnce) {
+        assertThat(h.await(h.layer.setQosLimits("Malloc0", limits))).isZero();
+        assertThat(h.layer.get("Malloc0").qosLimits()).isEqualTo(limits);
+        Count cnt = new Count();
+        h.on(0, () -> {
+            for (String kind : List.of(first, second)) {
+                for (int i = 0; i < 3; i++) {
+                    int rc = kind.equals("r") ? d.readBlocks(c, buf, 0, 8L * i, 8, cnt, "r" + i) : d.writeBlocks(c, buf, 0, 8L * i, 8, cnt, "w" + i);
+                    assertThat(rc).isZero();
+                }
+            }
+            return null;
+        });
+        h.poll();
+        assertThat(cnt.done).as("%s: first slice", limits).containsExactlyInAnyOrderElementsOf(admittedAtOnce);
+        // the first limited I/O overran the slice by 4096 - 1048 B; the overrun is charged to the next slices:
+        // -3048 -> -2000 -> -952 -> +96, so the next one is admitted only in the third slice after
+        for (int slice = 1; slice <= 2; slice++) {
+            h.group.advanceTime(Duration.ofMillis(1));
+            h.poll();
+            assertThat(cnt.done).as("%s: slice %d still pays the overrun", limits, slice).hasSize(admittedAtOnce.size());
+        }
+        h.group.advanceTime(Duration.ofMillis(1));
+        h.poll();
+        assertThat(cnt.done).as("%s: slice 3", limits).hasSize(admittedAtOnce.size() + 1);
+        assertThat(h.await(h.layer.setQosLimits("Malloc0", QosLimits.NONE))).isZero();
+        h.poll();
+        assertThat(cnt.done).as("%s: the rest once the limit is gone", limits).hasSize(6).allSatisfy(x -> assertThat(x).startsWith("SUCCESS"));
+    }
+
+    @Test
+    @DisplayName("basic_qos (bytes): rw_mbytes_per_sec limits reads and writes, r_ only reads, w_ only writes, per 1 ms slice with the"
+            + " overrun charged to the next slices")
+    void basicQosByteLimits() {
+        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(4096)) {
+            h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+            BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> { }));
+            IoChannel<BdevChannel> c = h.on(0, d::getIoChannel);
+            // rw: one I/O of either type per quota; reads and writes share it
+            byteLimit(h, d, c, buf, QosLimits.of(0, 1, 0, 0), "r", "w", List.of("SUCCESS@r0"));
+            // r: writes pass (submitted first, so no read ahead of them waits), then one read
+            byteLimit(h, d, c, buf, QosLimits.of(0, 0, 1, 0), "w", "r", List.of("SUCCESS@w0", "SUCCESS@w1", "SUCCESS@w2", "SUCCESS@r0"));
+            // w: reads pass, then one write
+            byteLimit(h, d, c, buf, QosLimits.of(0, 0, 0, 1), "r", "w", List.of("SUCCESS@r0", "SUCCESS@r1", "SUCCESS@r2", "SUCCESS@w0"));
+            h.on(0, () -> {
+                c.put();
+                d.close();
+                return null;
+            });
+        }
+    }
+
     @Test
     @DisplayName("a buffer misaligned for the bdev is bounced, not refused: data lands and reads back")
     void misalignedBuffersAreBounced() {
