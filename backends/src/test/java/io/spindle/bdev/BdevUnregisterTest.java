@@ -46,73 +46,110 @@ class BdevUnregisterTest {
     }
 
     @Test
-    @DisplayName("unregister_and_close: unregister waits for the open descriptor; closing before REMOVE runs drops the event")
+    @DisplayName("unregister_and_close: the unregister waits for the open descriptor, which gets exactly one REMOVE; a descriptor"
+            + " closed before anything ran gets none and the unregister completes")
     void unregisterAndClose() {
         try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
-            h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+            Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             List<String> events = new CopyOnWriteArrayList<>();
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> events.add(e.name())));
+            BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, bd, desc) -> events.add(e.name())));
             CompletableFuture<Integer> un = h.layer.unregister("Malloc0").toCompletableFuture();
-            // step until the REMOVE message is queued but close before it runs
-            h.group.pollUntil(() -> h.layer.get("Malloc0") == null || h.layer.get("Malloc0").status() == Bdev.Status.REMOVING, BdevHarness.T);
-            assertThat(un).isNotDone();
-            d.reactor().send(d::close); // queued: runs before the... (FIFO) REMOVE already queued runs first
-            h.group.pollUntil(un::isDone, BdevHarness.T);
-            assertThat(un.join()).isZero();
-            assertThat(h.layer.get("Malloc0")).isNull();
-            assertThat(events).hasSizeLessThanOrEqualTo(1);
-
-            // now the exact SPDK ordering: close runs before the REMOVE message is delivered
-            h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc1", 64, 512)));
-            List<String> ev2 = new CopyOnWriteArrayList<>();
-            BdevDescriptor d2 = h.on(0, () -> h.layer.open("Malloc1", true, (e, b, desc) -> ev2.add(e.name())));
-            CompletableFuture<Integer> un2 = new CompletableFuture<>();
+            h.poll();
+            assertThat(un).as("a descriptor is still open").isNotDone();
+            assertThat(events).containsExactly("REMOVE");
+            assertThat(b.status()).isEqualTo(Bdev.Status.REMOVING);
             h.on(0, () -> {
-                // both in one task: the unregister walk and REMOVE are messages that run later, the close runs now
-                h.layer.unregister("Malloc1").thenAccept(un2::complete);
+                d.close();
                 return null;
             });
-            // poll until REMOVING (REMOVE message queued for reactor 0), then close from inside a task queued before it? the
-            // REMOVE task is already in the queue; closing inside the handler-less window is done by marking closed first
-            h.group.pollUntil(() -> h.layer.get("Malloc1") == null || h.layer.get("Malloc1").status() != Bdev.Status.READY, BdevHarness.T);
+            h.poll();
+            assertThat(un).isCompletedWithValue(Errno.OK);
+            assertThat(events).as("nothing after the close").containsExactly("REMOVE");
+            assertThat(h.layer.get("Malloc0")).isNull();
+
+            // register again; unregister, then close before anything else ran: REMOVE is never delivered
+            h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+            List<String> ev2 = new CopyOnWriteArrayList<>();
+            BdevDescriptor d2 = h.on(0, () -> h.layer.open("Malloc0", true, (e, bd, desc) -> ev2.add(e.name())));
+            assertThat(ev2).isEmpty();
+            CompletableFuture<Integer> un2 = new CompletableFuture<>();
             h.on(0, () -> {
+                h.layer.unregister("Malloc0").thenAccept(un2::complete);
+                // nothing has run yet: no REMOVE, no completion
+                assertThat(ev2).isEmpty();
+                assertThat(un2).isNotDone();
                 d2.close();
                 return null;
             });
-            h.group.pollUntil(un2::isDone, BdevHarness.T);
-            assertThat(un2.join()).isZero();
+            h.poll();
+            assertThat(ev2).as("the descriptor closed before REMOVE").isEmpty();
+            assertThat(un2).isCompletedWithValue(Errno.OK);
+            assertThat(h.layer.get("Malloc0")).isNull();
         }
     }
 
     @Test
-    @DisplayName("event_notify_and_close: an event in flight when the descriptor closes is dropped")
+    @DisplayName("event_notify_and_close: events in flight on the descriptor's reactor when it closes there are dropped")
     void eventNotifyAndClose() {
         try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
-            h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+            Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             List<String> events = new CopyOnWriteArrayList<>();
-            BdevDescriptor d = h.on(1, () -> h.layer.open("Malloc0", true, (e, b, desc) -> events.add(e.name())));
-            CompletableFuture<Integer> un = h.layer.unregister("Malloc0").toCompletableFuture();
-            // step reactor 0 only: the registry and bdev actor live there; REMOVE gets queued on reactor 1 unrun
-            for (int i = 0; i < 1000 && h.layer.get("Malloc0") != null && h.layer.get("Malloc0").status() != Bdev.Status.REMOVING; i++) {
-                h.group.pollUntilIdle(0);
-                Thread.onSpinWait();
-            }
-            assertThat(h.layer.get("Malloc0").status()).isEqualTo(Bdev.Status.REMOVING);
-            // close on reactor 1 directly (not through its queue, where REMOVE waits)
-            Reactor r1 = h.group.reactor(1);
+            BdevDescriptor d = h.on(1, () -> h.layer.open("Malloc0", true, (e, bd, desc) ->
+                    events.add(e + "@" + Reactor.current().name() + " blocks=" + bd.numBlocks())));
+            // the normal case: RESIZE is delivered on the descriptor's reactor
+            assertThat(h.await(h.layer.resize("Malloc0", 128))).isZero();
+            h.poll();
+            assertThat(events).containsExactly("RESIZE@reactor_1 blocks=128");
+
+            // the race: the close is queued on reactor_1 first (not run), then two resizes post their RESIZE
+            // messages to reactor_1 while the descriptor is still open; reactor_1 then runs the close before them
             CompletableFuture<Void> closed = new CompletableFuture<>();
-            // run the close as the next task of reactor 1 *after* marking: simulate by closing inside a task queued now;
-            // REMOVE is ahead of it in FIFO, so instead assert the documented rule with the descriptor closed first:
-            d.closed = true; // what close() does first; the REMOVE task then sees a closed descriptor
-            r1.send(() -> {
-                d.closed = false;
+            h.group.reactor(1).send(() -> {
                 d.close();
                 closed.complete(null);
             });
-            h.group.pollUntil(un::isDone, BdevHarness.T);
+            CompletableFuture<Integer> r1 = h.layer.resize("Malloc0", 192).toCompletableFuture();
+            CompletableFuture<Integer> r2 = h.layer.resize("Malloc0", 256).toCompletableFuture();
+            for (int i = 0; i < 10_000 && !(r1.isDone() && r2.isDone()); i++) {
+                h.group.pollOnce(0); // the bdev actor only: reactor_1 runs nothing yet
+            }
+            assertThat(r1).isCompletedWithValue(Errno.OK);
+            assertThat(r2).isCompletedWithValue(Errno.OK);
+            assertThat(b.numBlocks()).isEqualTo(256);
+            assertThat(closed).as("reactor_1 has not run").isNotDone();
+            assertThat(b.openDescriptors()).as("both events were sent to an open descriptor").isEqualTo(1);
+            h.poll();
             assertThat(closed).isDone();
-            assertThat(events).as("REMOVE delivered to a closed descriptor").isEmpty();
+            assertThat(d.isClosed()).isTrue();
+            assertThat(events).as("the handler never ran for the events in flight").containsExactly("RESIZE@reactor_1 blocks=128");
+            assertThat(h.await(h.layer.unregister("Malloc0"))).isZero();
+            assertThat(events).hasSize(1);
+        }
+    }
+
+    @Test
+    @DisplayName("bdev_close_while_hotremove: the descriptor closes while REMOVE is in flight to it; no event, the unregister completes")
+    void bdevCloseWhileHotremove() {
+        try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
+            Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+            List<String> events = new CopyOnWriteArrayList<>();
+            BdevDescriptor d = h.on(1, () -> h.layer.open("Malloc0", true, (e, bd, desc) -> events.add(e.name())));
+            h.group.reactor(1).send(d::close); // queued on the descriptor's reactor ahead of what the unregister posts
+            CompletableFuture<Integer> un = h.layer.unregister("Malloc0").toCompletableFuture();
+            for (int i = 0; i < 10_000 && b.status() != Bdev.Status.REMOVING; i++) {
+                h.group.pollOnce(0);
+            }
+            assertThat(b.status()).as("REMOVE posted to reactor_1").isEqualTo(Bdev.Status.REMOVING);
+            assertThat(d.isClosed()).isFalse();
+            for (int i = 0; i < 10_000 && !d.isClosed(); i++) {
+                h.group.pollOnce(1);
+            }
+            assertThat(d.isClosed()).isTrue();
+            assertThat(un).as("the unregister reply waits for the bdev actor on reactor_0").isNotDone();
+            h.group.pollUntil(un::isDone, BdevHarness.T);
             assertThat(un.join()).isZero();
+            assertThat(events).as("REMOVE reached a closed descriptor: dropped").isEmpty();
+            assertThat(b.status()).isEqualTo(Bdev.Status.REMOVED);
         }
     }
 
@@ -140,6 +177,37 @@ class BdevUnregisterTest {
     }
 
     @Test
+    @DisplayName("bdev_close on another reactor, or off any reactor, fails naming both and leaves the descriptor open")
+    void closeOnAnotherReactorFailsClearly() {
+        try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
+            Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+            BdevDescriptor d = h.on(1, () -> h.layer.open("Malloc0", true, (e, bd, desc) -> { }));
+            assertThatThrownBy(() -> h.on(0, () -> {
+                d.close();
+                return null;
+            })).satisfies(t -> assertThat(cause(t)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("bdev_close bdev=Malloc0").hasMessageContaining("owner=reactor_1").hasMessageContaining("caller=reactor_0"));
+            assertThatThrownBy(d::close).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("bdev_close bdev=Malloc0").hasMessageContaining("owner=reactor_1").hasMessageContaining("caller=thread ");
+            assertThat(d.isClosed()).isFalse();
+            assertThat(b.openDescriptors()).isEqualTo(1);
+            // nothing was half done: the unregister still waits for it, and the owner closes it normally
+            CompletableFuture<Integer> un = h.layer.unregister("Malloc0").toCompletableFuture();
+            h.poll();
+            assertThat(un).isNotDone();
+            h.on(1, () -> {
+                d.close();
+                return null;
+            });
+            assertThat(h.await(un)).isZero();
+            assertThatThrownBy(() -> h.on(1, () -> {
+                d.close();
+                return null;
+            })).satisfies(t -> assertThat(cause(t)).hasMessageContaining("already closed"));
+        }
+    }
+
+    @Test
     @DisplayName("bdev_open_while_hotremove: opening a bdev being unregistered is ENODEV; a second unregister is EBUSY")
     void bdevOpenWhileHotremove() {
         try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
@@ -160,7 +228,7 @@ class BdevUnregisterTest {
     }
 
     @Test
-    @DisplayName("bdev_close_while_hotremove / bdev_open_ext_unregister: REMOVE reaches the handler, which closes; unregister completes")
+    @DisplayName("bdev_open_ext_unregister: REMOVE reaches each handler on its own reactor, which closes; unregister completes")
     void bdevOpenExtUnregister() {
         try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
@@ -287,9 +355,12 @@ class BdevUnregisterTest {
                 .reactor(ReactorConfig.builder().mask("0x3").conclude())
                 .subsystem(new BdevSubsystem().onStart(l -> l.module(MallocModule.class).create(l, MallocModule.Options.of("Malloc0", 65536, 512))))
                 .conclude());
+        boolean stopped = false;
         try {
             BdevLayer layer = BdevLayer.of(spindle);
             Bdev bdev = layer.get("Malloc0");
+            List<String> trace = new CopyOnWriteArrayList<>();
+            layer.trace(trace::add); // the unregister steps, among them each call of the driver's destruct
             AtomicLong accepted = new AtomicLong();
             AtomicLong completed = new AtomicLong();
             ConcurrentHashMap<IoStatus, AtomicLong> byStatus = new ConcurrentHashMap<>();
@@ -312,8 +383,16 @@ class BdevUnregisterTest {
             assertThat(bdev.status()).isEqualTo(Bdev.Status.REMOVED);
             assertThat(bdev.openDescriptors()).isZero();
             assertThat(layer.get("Malloc0")).isNull();
-        } finally {
+            assertThat(trace).as("destruct ran exactly once").containsOnlyOnce("Malloc0: destruct begins", "Malloc0: destruct done");
+            assertThat(trace.stream().filter(t -> t.endsWith("destruct begins"))).hasSize(1);
+            stopped = true;
             assertThat(spindle.stopAndWait().clean()).isTrue();
+            assertThat(trace.stream().filter(t -> t.endsWith("destruct begins"))).as("not again at stop").hasSize(1);
+            assertThat(trace.indexOf("Malloc0: destruct begins")).isGreaterThan(trace.indexOf("Malloc0: REMOVE to 2 descriptor(s)"));
+        } finally {
+            if (!stopped) {
+                spindle.stopAndWait();
+            }
         }
     }
 
