@@ -757,8 +757,17 @@ public final class BdevChannel {
         h.recordValue(Math.min(latencyNanos, h.getHighestTrackableValue()));
     }
 
-    /** On channel destroy: merge stats into the bdev. */
+    /**
+     * On channel destroy (on the channel's reactor, after the module channel was destroyed): the channel refuses
+     * new I/O (ABORTED, as a frozen one does), I/O still queued in the layer (range lock, QoS, module NOMEM)
+     * completes ABORTED, as in SPDK's {@code bdev_channel_destroy}, and every completion deferred so far on this
+     * reactor runs now, so that they count in the stats merged into the bdev here. Every accepted I/O still
+     * completes exactly once.
+     */
     void destroy() {
+        frozen = true;
+        abortQueued();
+        mgmt.runDeferredNow();
         if (histogram != null) {
             bdev.mergeHistogram(histogram);
         }

@@ -114,6 +114,11 @@ final class BdevMgmt {
         dCount++;
     }
 
+    /** Runs the completions deferred so far, now (not from inside a submit: from a channel's destroy). */
+    void runDeferredNow() {
+        runDeferred();
+    }
+
     private int runDeferred() {
         int n = dCount;
         if (n == 0) {
@@ -162,6 +167,10 @@ final class BdevMgmt {
 
     /** Destroy on the reactor: unregister the poller, free the buffers. */
     void destroy() {
+        // completions still deferred run before the poller goes: none is lost with the channel
+        for (int round = 0; dCount != 0 && round < 64; round++) {
+            runDeferred();
+        }
         deferredPoller.unregister();
         if (iobuf.outstanding() != 0) {
             BdevLayer.LOG.error("{}: {} iobuf buffer(s) never put back", reactor.name(), iobuf.outstanding());

@@ -94,6 +94,74 @@ class BdevQosStatsTest {
         }
     }
 
+    @Test
+    @DisplayName("channel destroy: I/O still queued in the layer (QoS, module NOMEM) completes ABORTED exactly once,"
+            + " counted in the bdev's merged stats")
+    void queuedIoIsAbortedWhenTheChannelIsDestroyed() {
+        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
+            // QoS: one I/O per 1 ms slice, five submitted: four wait in the QoS queue when the channel goes
+            h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+            assertThat(h.await(h.layer.setQosLimits("Malloc0", QosLimits.of(1000, 0, 0, 0)))).isZero();
+            BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, x) -> { }));
+            IoChannel<BdevChannel> c = h.on(0, d::getIoChannel);
+            Count cnt = new Count();
+            h.on(0, () -> {
+                for (int i = 0; i < 5; i++) {
+                    assertThat(d.readBlocks(c, buf, 0, i, 1, cnt, "q" + i)).isZero();
+                }
+                return null;
+            });
+            h.poll();
+            assertThat(cnt.done).containsExactly("SUCCESS@q0");
+            h.on(0, () -> {
+                c.put();
+                return null;
+            });
+            h.poll();
+            assertThat(cnt.done).containsExactly("SUCCESS@q0", "ABORTED@q1", "ABORTED@q2", "ABORTED@q3", "ABORTED@q4");
+            h.group.advanceTime(Duration.ofMillis(5));
+            h.poll();
+            assertThat(cnt.done).as("each exactly once").hasSize(5);
+            IoStats st = h.await(h.layer.stats("Malloc0"));
+            assertThat(st.numReadOps()).isEqualTo(1);
+            assertThat(st.errors(IoStatus.ABORTED)).as("the aborted ones count in the merged stats").isEqualTo(4);
+            h.on(0, () -> {
+                d.close();
+                return null;
+            });
+
+            // module NOMEM: the module refuses everything; three I/O wait in the NOMEM queue when the channel goes
+            TestModule.Opts o = new TestModule.Opts();
+            o.nomemFirst = Integer.MAX_VALUE;
+            h.await(h.test.create(h.layer, o));
+            BdevDescriptor t = h.on(0, () -> h.layer.open("Test0", true, (e, b, x) -> { }));
+            IoChannel<BdevChannel> tc = h.on(0, t::getIoChannel);
+            Count nomem = new Count();
+            h.on(0, () -> {
+                for (int i = 0; i < 3; i++) {
+                    assertThat(t.readBlocks(tc, buf, 0, i, 1, nomem, "n" + i)).isZero();
+                }
+                return null;
+            });
+            h.poll();
+            assertThat(nomem.done).isEmpty();
+            h.on(0, () -> {
+                tc.put();
+                return null;
+            });
+            h.poll();
+            assertThat(nomem.done).containsExactly("ABORTED@n0", "ABORTED@n1", "ABORTED@n2");
+            h.group.advanceTime(Duration.ofMillis(50));
+            h.poll();
+            assertThat(nomem.done).as("no retry after the channel went").hasSize(3);
+            assertThat(h.await(h.layer.stats("Test0")).errors(IoStatus.ABORTED)).isEqualTo(3);
+            h.on(0, () -> {
+                t.close();
+                return null;
+            });
+        }
+    }
+
     /**
      * Submits {@code first} then {@code second} (three 4 KiB I/O each, "r"/"w" for read/write) on reactor 0 under
      * {@code limits} (1 MiB/s, i.e. 1048 B per 1 ms slice), and checks what the byte quota admits slice by slice.
