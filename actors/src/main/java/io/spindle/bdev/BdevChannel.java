@@ -476,19 +476,16 @@ public final class BdevChannel {
 
     // ------------------------------------------------------------------ abort (SPDK spdk_bdev_abort)
 
-    /** Aborts I/O with the target argument queued here, then asks the module for the outstanding ones. */
+    /**
+     * Aborts the I/O with the target argument still queued in this channel (waiting for a range lock, for QoS,
+     * for module resources, or a split parent waiting for pooled I/O), then, when the module has ABORT, asks it
+     * for those it holds. The children of a split I/O carry their parent's argument: aborting one ends the
+     * parent, which issues no more children and completes ABORTED once its outstanding children are done.
+     */
     private void abortIo(BdevIo abort) {
-        int n = 0;
-        for (java.util.Iterator<BdevIo> it = nomemQueue.iterator(); it.hasNext(); ) {
-            BdevIo q = it.next();
-            if (q.cbArg == abort.abortTarget) {
-                it.remove();
-                q.completed = true;
-                q.status = IoStatus.ABORTED;
-                mgmt.defer(q);
-                n++;
-            }
-        }
+        Object target = abort.abortTarget;
+        int n = abortIn(lockWaiters, target) + abortIn(qosQueue, target) + abortIn(nomemQueue, target)
+                + mgmt.abortSplitWaiters(this, target);
         if (n > 0 && !bdev.nativeIoTypes().contains(IoType.ABORT)) {
             abort.completed = true;
             abort.status = IoStatus.SUCCESS;
@@ -498,8 +495,32 @@ public final class BdevChannel {
         dispatch(abort);
     }
 
+    private int abortIn(ArrayDeque<BdevIo> queue, Object target) {
+        int n = 0;
+        for (java.util.Iterator<BdevIo> it = queue.iterator(); it.hasNext(); ) {
+            BdevIo q = it.next();
+            if (q.cbArg == target) {
+                it.remove();
+                if (q.parent != null && q.parent.splitStatus == IoStatus.SUCCESS) {
+                    q.parent.splitStatus = IoStatus.ABORTED;
+                }
+                q.completed = true;
+                q.status = IoStatus.ABORTED;
+                mgmt.defer(q);
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** Whether an I/O with this argument waits in this channel's layer queues (an abort can end it here). */
     boolean hasQueued(Object target) {
-        for (BdevIo q : nomemQueue) {
+        return contains(lockWaiters, target) || contains(qosQueue, target) || contains(nomemQueue, target)
+                || mgmt.hasSplitWaiter(this, target);
+    }
+
+    private static boolean contains(ArrayDeque<BdevIo> queue, Object target) {
+        for (BdevIo q : queue) {
             if (q.cbArg == target) {
                 return true;
             }
@@ -531,7 +552,7 @@ public final class BdevChannel {
             mgmt.defer(io);
             n++;
         }
-        return n;
+        return n + mgmt.abortSplitWaiters(this, BdevMgmt.ALL);
     }
 
     // ------------------------------------------------------------------ split and emulation
@@ -556,7 +577,7 @@ public final class BdevChannel {
                 mgmt.waitForSplit(parent);
                 return;
             }
-            child.init(parent.type, this, parent.splitNext, n, null, null);
+            child.init(parent.type, this, parent.splitNext, n, null, parent.cbArg); // the argument an abort matches
             child.parent = parent;
             child.submitNanos = parent.submitNanos;
             switch (parent.type) {

@@ -104,6 +104,40 @@ final class BdevMgmt {
         return 0;
     }
 
+    /**
+     * Ends the split parents of {@code ch} with argument {@code target} that wait here for pooled I/O: they issue
+     * no more children and complete ABORTED, now when no child is out, else when the last one completes.
+     */
+    int abortSplitWaiters(BdevChannel ch, Object target) {
+        int n = 0;
+        for (java.util.Iterator<BdevIo> it = splitWaiters.iterator(); it.hasNext(); ) {
+            BdevIo p = it.next();
+            if (p.channel == ch && (target == ALL || p.cbArg == target)) {
+                it.remove();
+                p.splitStatus = IoStatus.ABORTED;
+                if (p.childrenOutstanding == 0) {
+                    p.completed = true;
+                    p.status = IoStatus.ABORTED;
+                    defer(p);
+                }
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** For {@link #abortSplitWaiters}: every split parent of the channel (channel destroy, reset freeze). */
+    static final Object ALL = new Object();
+
+    boolean hasSplitWaiter(BdevChannel ch, Object target) {
+        for (BdevIo p : splitWaiters) {
+            if (p.channel == ch && p.cbArg == target) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     void waitForSplit(BdevIo parent) {
         splitWaiters.add(parent);
     }

@@ -201,4 +201,66 @@ class BdevResetTest {
             });
         }
     }
+
+    @Test
+    @DisplayName("bdev_io_abort (queued, split): an I/O still queued in the layer is aborted there without module"
+            + " abort; a split I/O is aborted through its children and completes ABORTED once")
+    void bdevIoAbortQueuedAndSplit() {
+        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(16 * 512)) {
+            // the module takes one I/O and answers NOMEM past it; it has no ABORT
+            TestModule.Opts o = held();
+            o.availCnt = 1;
+            o.types = EnumSet.of(IoType.READ, IoType.WRITE);
+            h.await(h.test.create(h.layer, o));
+            TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
+            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
+            IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+            Log log = new Log();
+            assertThat(h.on(0, () -> d.readBlocks(ch, buf, 0, 0, 1, log, "a"))).isZero();
+            assertThat(h.on(0, () -> d.readBlocks(ch, buf, 0, 1, 1, log, "b"))).isZero();
+            h.poll();
+            assertThat(drv.submitted).containsExactly("READ 0+1", "READ 1+1");
+            assertThat(h.on(0, () -> d.abort(ch, "b", log, "abort-b"))).as("queued in the layer: abortable there").isZero();
+            h.poll();
+            assertThat(log.done).containsExactlyInAnyOrder("READ:ABORTED@b", "ABORT:SUCCESS@abort-b");
+            assertThat(h.on(0, () -> d.abort(ch, "a", log, "abort-a"))).as("held by a module without abort").isEqualTo(Errno.ENOTSUP);
+            h.on(0, () -> drv.releaseHeld(IoStatus.SUCCESS));
+            h.group.advanceTime(java.time.Duration.ofMillis(20));
+            h.poll();
+            assertThat(log.done).containsExactlyInAnyOrder("READ:ABORTED@b", "ABORT:SUCCESS@abort-b", "READ:SUCCESS@a");
+            assertThat(drv.submitted).as("the aborted I/O is never retried").containsExactly("READ 0+1", "READ 1+1");
+            h.on(0, () -> {
+                ch.put();
+                d.close();
+                return null;
+            });
+
+            // split: max_rw_size 2 blocks, the module holds I/O and has ABORT
+            TestModule.Opts s = held().name("Test1");
+            s.maxRwSize = 2;
+            s.types = EnumSet.of(IoType.READ, IoType.WRITE, IoType.ABORT);
+            h.await(h.test.create(h.layer, s));
+            TestModule.Driver drv1 = (TestModule.Driver) h.layer.get("Test1").driver;
+            BdevDescriptor d1 = h.on(0, () -> h.layer.open("Test1", true, (e, b, desc) -> { }));
+            IoChannel<BdevChannel> ch1 = h.on(0, d1::getIoChannel);
+            Log log1 = new Log();
+            assertThat(h.on(0, () -> d1.readBlocks(ch1, buf, 0, 0, 8, log1, "big"))).isZero();
+            h.poll();
+            assertThat(drv1.submitted).containsExactly("READ 0+2", "READ 2+2", "READ 4+2", "READ 6+2");
+            assertThat(h.on(0, () -> d1.abort(ch1, "big", log1, "abort-big"))).isZero();
+            h.poll();
+            assertThat(log1.done).as("the parent waits for its other children").containsExactly("ABORT:SUCCESS@abort-big");
+            h.on(0, () -> drv1.releaseHeld(IoStatus.SUCCESS));
+            h.poll();
+            assertThat(log1.done).containsExactly("ABORT:SUCCESS@abort-big", "READ:ABORTED@big");
+            h.group.advanceTime(java.time.Duration.ofMillis(20));
+            h.poll();
+            assertThat(log1.done).as("once").hasSize(2);
+            h.on(0, () -> {
+                ch1.put();
+                d1.close();
+                return null;
+            });
+        }
+    }
 }
