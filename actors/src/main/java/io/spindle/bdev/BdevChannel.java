@@ -24,7 +24,10 @@ public final class BdevChannel {
     final IoChannel<BdevMgmt> mgmtChannel;
     final BdevMgmt mgmt;
     int ioOutstanding;
+    /** A reset is in progress: new I/O completes ABORTED. */
     boolean frozen;
+    /** Destroyed ({@link #destroy()}): new I/O completes ABORTED; late completions merge their stats at once. */
+    private boolean destroyed;
     private final ArrayDeque<BdevIo> nomemQueue = new ArrayDeque<>(64);
     private int nomemThreshold;
     private Poller nomemRetry;
@@ -74,7 +77,7 @@ public final class BdevChannel {
             startReset(io); // a reset is never refused by a freeze: it queues behind the one in progress
             return;
         }
-        if (frozen) {
+        if (frozen || destroyed) {
             io.completed = true;
             io.status = IoStatus.ABORTED;
             mgmt.defer(io);
@@ -282,11 +285,22 @@ public final class BdevChannel {
 
     // ------------------------------------------------------------------ reset (SPDK spdk_bdev_reset)
 
+    /** How often a reset with a drain timeout looks again for outstanding I/O (SPDK looks every second). */
+    static final long RESET_DRAIN_CHECK_MILLIS = 10;
+
+    /** The reset of this channel waiting for outstanding I/O to drain, and the timer that looks again; or null. */
+    private BdevIo resetDraining;
+    private Poller resetDrainTimer;
+
     /**
-     * A reset freezes every channel of the bdev (a walk originated on this reactor), aborting I/O queued for
-     * module resources; I/O submitted to a frozen channel completes ABORTED. Then the module gets the RESET,
-     * then every channel is unfrozen, then the caller's completion runs. A reset submitted while another is in
-     * progress waits for it.
+     * A reset, as SPDK's {@code bdev_start_reset}: (1) freeze every channel of the bdev with a walk originated on
+     * this reactor, aborting what the layer queues there (I/O submitted to a frozen channel completes ABORTED);
+     * (2) when the bdev has a {@link Bdev#resetIoDrainTimeout() reset_io_drain_timeout}, wait until no channel has
+     * I/O at the module, looking every {@link #RESET_DRAIN_CHECK_MILLIS} ms: if they drain in time the module is
+     * not reset at all, else it is reset when the timeout expires; with 0 the module is reset at once, as SPDK
+     * does; (3) the module's RESET; (4) unfreeze every channel; (5) the caller's completion. A reset submitted
+     * while another is in progress waits for it. The walks' visitors are shared and stateless: the reset I/O is
+     * the walk's context, so a reset allocates no visitor.
      */
     private void startReset(BdevIo reset) {
         if (!bdev.beginReset(reset)) {
@@ -296,46 +310,110 @@ public final class BdevChannel {
     }
 
     private void runReset(BdevIo reset) {
-        mgmt.fanOuts.forEachChannel(bdev.ioDevice, null, new FanOuts.ChannelVisitor<Object, BdevChannel, Object>() {
-            @Override
-            public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
-                BdevChannel c = hop.context();
-                c.frozen = true;
-                c.abortQueued();
-                hop.continueWalk(Errno.OK);
-            }
-
-            @Override
-            public void complete(Object ignored, int status) {
-                reset.type = IoType.RESET;
-                ioOutstanding++;
-                // the module's RESET completion lands in onModuleComplete -> finish -> resetModuleDone
-                reset.resetStage = 1;
-                submitToModule(reset);
-            }
-        });
+        mgmt.fanOuts.forEachChannel(bdev.ioDevice, reset, RESET_FREEZE);
     }
 
-    /** Called from finish() for a reset whose module part completed: unfreeze, then complete to the caller. */
+    private static final FanOuts.ChannelVisitor<BdevIo, BdevChannel, Object> RESET_FREEZE = new FanOuts.ChannelVisitor<>() {
+        @Override
+        public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
+            BdevChannel c = hop.context();
+            c.frozen = true;
+            c.abortQueued();
+            hop.continueWalk(Errno.OK);
+        }
+
+        @Override
+        public void complete(BdevIo reset, int status) {
+            reset.channel.afterResetFreeze(reset);
+        }
+    };
+
+    /** Every channel is frozen: drain first (a drain timeout is set), or reset the module now. */
+    private void afterResetFreeze(BdevIo reset) {
+        int timeout = bdev.resetIoDrainTimeout;
+        if (timeout == 0 || destroyed) {
+            submitResetToModule(reset);
+            return;
+        }
+        reset.resetDrainDeadline = reactor.now() + TimeUnit.SECONDS.toNanos(timeout);
+        mgmt.fanOuts.forEachChannel(bdev.ioDevice, reset, RESET_CHECK_OUTSTANDING);
+    }
+
+    /** SPDK's {@code bdev_reset_check_outstanding_io}: the first channel with I/O at the module ends the walk with EBUSY. */
+    private static final FanOuts.ChannelVisitor<BdevIo, BdevChannel, Object> RESET_CHECK_OUTSTANDING = new FanOuts.ChannelVisitor<>() {
+        @Override
+        public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
+            hop.continueWalk(hop.context().ioOutstanding > 0 ? Errno.EBUSY : Errno.OK);
+        }
+
+        @Override
+        public void complete(BdevIo reset, int status) {
+            reset.channel.afterResetDrainCheck(reset, status);
+        }
+    };
+
+    private void afterResetDrainCheck(BdevIo reset, int status) {
+        if (status == Errno.OK) {
+            // drained within the timeout: SPDK skips the module reset and completes the reset SUCCESS
+            reset.completed = true;
+            reset.status = IoStatus.SUCCESS;
+            unfreezeAndComplete(reset);
+        } else if (status == Errno.EBUSY && reactor.now() - reset.resetDrainDeadline < 0 && !destroyed) {
+            resetDraining = reset;
+            resetDrainTimer = reactor.registerPoller("bdev_reset_drain_" + bdev.name(), this::onResetDrainTimer,
+                    RESET_DRAIN_CHECK_MILLIS, TimeUnit.MILLISECONDS);
+        } else {
+            submitResetToModule(reset); // the timeout passed with I/O still out (or a reactor is gone): reset the device
+        }
+    }
+
+    private int onResetDrainTimer() {
+        resetDrainTimer.unregister();
+        resetDrainTimer = null;
+        BdevIo reset = resetDraining;
+        resetDraining = null;
+        mgmt.fanOuts.forEachChannel(bdev.ioDevice, reset, RESET_CHECK_OUTSTANDING);
+        return 1;
+    }
+
+    private void submitResetToModule(BdevIo reset) {
+        if (destroyed) {
+            // this channel's module channel is gone: nothing to reset through; end the reset, unfreeze the others
+            reset.completed = true;
+            reset.status = IoStatus.ABORTED;
+            unfreezeAndComplete(reset);
+            return;
+        }
+        reset.type = IoType.RESET;
+        ioOutstanding++;
+        // the module's RESET completion lands in onModuleComplete -> finish -> unfreezeAndComplete
+        reset.resetStage = 1;
+        submitToModule(reset);
+    }
+
+    /** The reset is done (by the module, or drained without it): unfreeze every channel, then complete to the caller. */
     private void unfreezeAndComplete(BdevIo reset) {
         reset.resetStage = 2;
-        mgmt.fanOuts.forEachChannel(bdev.ioDevice, null, new FanOuts.ChannelVisitor<Object, BdevChannel, Object>() {
-            @Override
-            public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
-                hop.context().frozen = false;
-                hop.continueWalk(Errno.OK);
-            }
-
-            @Override
-            public void complete(Object ignored, int status) {
-                BdevIo next = bdev.endReset();
-                finish(reset);
-                if (next != null) {
-                    next.channel.reactor.send(() -> next.channel.runReset(next));
-                }
-            }
-        });
+        mgmt.fanOuts.forEachChannel(bdev.ioDevice, reset, RESET_UNFREEZE);
     }
+
+    private static final FanOuts.ChannelVisitor<BdevIo, BdevChannel, Object> RESET_UNFREEZE = new FanOuts.ChannelVisitor<>() {
+        @Override
+        public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
+            hop.context().frozen = false;
+            hop.continueWalk(Errno.OK);
+        }
+
+        @Override
+        public void complete(BdevIo reset, int status) {
+            BdevChannel ch = reset.channel;
+            BdevIo next = ch.bdev.endReset();
+            ch.finish(reset);
+            if (next != null) {
+                next.channel.reactor.send(() -> next.channel.runReset(next));
+            }
+        }
+    };
 
     // ------------------------------------------------------------------ compare_and_write (LBA range lock)
 
@@ -786,7 +864,18 @@ public final class BdevChannel {
      * completes exactly once.
      */
     void destroy() {
-        frozen = true;
+        destroyed = true;
+        if (resetDraining != null) {
+            // this channel's reset waits for I/O to drain, and its module channel is gone: end the reset ABORTED
+            // (the other channels are unfrozen by the walk that completes it)
+            resetDrainTimer.unregister();
+            resetDrainTimer = null;
+            BdevIo r = resetDraining;
+            resetDraining = null;
+            r.completed = true;
+            r.status = IoStatus.ABORTED;
+            unfreezeAndComplete(r);
+        }
         abortQueued();
         mgmt.runDeferredNow();
         if (histogram != null) {
@@ -797,5 +886,6 @@ public final class BdevChannel {
             nomemRetry = null;
         }
         bdev.mergeStats(stats);
+        stats.reset(IoStats.ResetMode.ALL); // what completes after this (resubmits refused ABORTED) merges on its own
     }
 }

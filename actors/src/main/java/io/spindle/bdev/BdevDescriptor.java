@@ -228,7 +228,9 @@ public final class BdevDescriptor {
 
     /**
      * Resets the bdev (SPDK's {@code spdk_bdev_reset}): every channel is frozen (new I/O completes ABORTED,
-     * I/O queued for module resources is aborted), the module resets, every channel is unfrozen, then
+     * I/O queued in the layer is aborted); when the bdev has a {@link Bdev#resetIoDrainTimeout()} the reset
+     * waits up to that many seconds for the I/O at the module to complete, and completes SUCCESS without
+     * resetting the module if it does; otherwise (or with 0) the module resets; every channel is unfrozen, then
      * {@code cb} runs. Concurrent resets run one after the other. ENOTSUP when the module has no reset.
      */
     public int reset(IoChannel<BdevChannel> ch, IoCallback cb, Object arg) {

@@ -48,6 +48,8 @@ public final class BdevIo implements ModuleIo {
     Object abortTarget;
     /** For RESET: 0 freezing, 1 at the module, 2 unfreezing. */
     int resetStage;
+    /** For RESET with a drain timeout: the reactor-clock time at which it stops waiting and resets the module. */
+    long resetDrainDeadline;
     /** The caller's buffers are misaligned for the bdev: children run on bounce buffers. */
     boolean bounceMode;
     /** Admitted by QoS (a parent is charged once, its children never). */
