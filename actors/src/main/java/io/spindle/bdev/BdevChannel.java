@@ -258,15 +258,23 @@ public final class BdevChannel {
             compareAndWriteStep(io);
             return;
         }
+        long now = System.nanoTime();
+        long lat = now - io.submitNanos;
+        if (!io.hasChildren) {
+            // SPDK's bdev_io_update_io_stat: every I/O that went to the module (a split's or an emulation's children
+            // included, each as the type it went as) counts; a parent's figures are its children's
+            stats.record(io.type, io.status, io.numBlocks * bdev.blockSize, lat);
+            if (destroyed) {
+                bdev.mergeStats(stats); // completed after the channel's stats were merged: merge on its own
+                stats.reset(IoStats.ResetMode.ALL);
+            }
+        }
         BdevIo parent = io.parent;
         if (parent != null) {
             childDone(parent, io);
             return;
         }
-        long now = System.nanoTime();
-        long lat = now - io.submitNanos;
         io.latencyNanos = lat;
-        stats.record(io.userType, io.status, io.numBlocks * bdev.blockSize, lat);
         if (bdev.histogramEnabled) {
             recordHistogram(lat);
         }
@@ -648,6 +656,7 @@ public final class BdevChannel {
     /** Issues children until the range is covered or the pool runs dry (then resumes when an I/O frees). */
     void continueSplit(BdevIo parent) {
         int bs = bdev.blockSize;
+        long now = System.nanoTime(); // the children's submit time: each is timed and counted on its own, as SPDK's
         while (parent.splitRemaining > 0 && parent.splitStatus == IoStatus.SUCCESS) {
             long n = childBlocks(parent);
             BdevIo child = mgmt.alloc();
@@ -657,7 +666,7 @@ public final class BdevChannel {
             }
             child.init(parent.type, this, parent.splitNext, n, null, parent.cbArg); // the argument an abort matches
             child.parent = parent;
-            child.submitNanos = parent.submitNanos;
+            child.submitNanos = now;
             switch (parent.type) {
                 case WRITE_ZEROES -> {
                     child.type = IoType.WRITE;
@@ -708,6 +717,7 @@ public final class BdevChannel {
             parent.splitNext += n;
             parent.splitRemaining -= n;
             parent.childrenOutstanding++;
+            parent.hasChildren = true;
             if (child.type == IoType.READ || child.type == IoType.WRITE) {
                 if (needsSplit(child.offsetBlocks, child.numBlocks) && parent.type != IoType.READ && parent.type != IoType.WRITE) {
                     // emulation children already respect the limits by construction (see childBlocks)

@@ -52,6 +52,8 @@ public final class BdevIo implements ModuleIo {
     long resetDrainDeadline;
     /** The caller's buffers are misaligned for the bdev: children run on bounce buffers. */
     boolean bounceMode;
+    /** Issued a child (split, emulation): its children are counted in the stats, it is not. */
+    boolean hasChildren;
     /** Admitted by QoS (a parent is charged once, its children never). */
     boolean qosAdmitted;
     /** compare_and_write: 0 locking, 1 reading, 2 writing, 3 done. */
@@ -102,6 +104,7 @@ public final class BdevIo implements ModuleIo {
         resetStage = 0;
         bounceMode = false;
         qosAdmitted = false;
+        hasChildren = false;
         cawStage = 0;
         lockOwner = false;
         childrenOutstanding = 0;
