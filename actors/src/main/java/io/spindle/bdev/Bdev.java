@@ -316,9 +316,17 @@ public final class Bdev {
 
     // ------------------------------------------------------------------ life-cycle (package)
 
-    synchronized void lockRange(BdevIo owner) {
+    /**
+     * Locks {@code owner}'s range unless a range locked by another I/O overlaps it (SPDK's {@code bdev_lock_lba_range}
+     * queues such a lock as pending); true when locked. Atomic with respect to every reactor.
+     */
+    synchronized boolean tryLockRange(BdevIo owner) {
+        if (lockedAgainst(owner.offsetBlocks, owner.numBlocks, owner)) {
+            return false;
+        }
         lockedRanges.add(owner);
         lockCount = lockedRanges.size();
+        return true;
     }
 
     synchronized void unlockRange(BdevIo owner) {

@@ -119,6 +119,11 @@ final class BdevMgmt {
             BdevIo p = it.next();
             if (p.channel == ch && (target == ALL || p.cbArg == target)) {
                 it.remove();
+                if (p.type == IoType.COMPARE_AND_WRITE) {
+                    ch.compareAndWriteEnd(p, IoStatus.ABORTED); // it holds its range lock: unlock, then complete
+                    n++;
+                    continue;
+                }
                 p.splitStatus = IoStatus.ABORTED;
                 if (p.childrenOutstanding == 0) {
                     p.completed = true;
