@@ -143,6 +143,52 @@ class BdevCompareAndWritePathTest {
     }
 
     @Test
+    @DisplayName("bdev_lock_lba_range: the lock waits for an overlapping write queued in the layer for module resources on"
+            + " another channel, not only for writes at the module, so that write cannot land between the read and the write")
+    void lockWaitsForWritesQueuedInTheLayer() {
+        try (BdevHarness h = new BdevHarness(kit, 2, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512);
+             DmaBuffer other = DmaBuffer.allocate(512); DmaBuffer r = DmaBuffer.allocate(512)) {
+            TestModule.Opts o = new TestModule.Opts();
+            o.holdIo = true;
+            o.nomemFirst = 1; // the first I/O the module sees is answered NOMEM: the layer queues it and retries in 10 ms
+            h.await(h.test.create(h.layer, o));
+            TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
+            BdevDescriptor d0 = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
+            BdevDescriptor d1 = h.on(1, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
+            IoChannel<BdevChannel> c0 = h.on(0, d0::getIoChannel);
+            IoChannel<BdevChannel> c1 = h.on(1, d1::getIoChannel);
+            List<String> done = new CopyOnWriteArrayList<>();
+            IoCallback cb = (io, st, arg) -> done.add(arg + ":" + st);
+            cmp.fill(0, 512, (byte) 0);
+            w.fill(0, 512, (byte) 0x33);
+            other.fill(0, 512, (byte) 0x44);
+            assertThat(h.on(1, () -> d1.writeBlocks(c1, other, 0, 7, 1, cb, "queued"))).isZero();
+            h.poll();
+            assertThat(h.on(0, () -> d0.compareAndWriteBlocks(c0, cmp, 0, w, 0, 7, 1, cb, "caw"))).isZero();
+            h.poll();
+            assertThat(drv.submitted).as("the compare_and_write's read waits for the queued write").containsExactly("WRITE 7+1");
+            drv.opts.holdIo = false;
+            h.group.advanceTime(Duration.ofMillis(10)); // the NOMEM retry: the write lands, then the lock is taken
+            h.poll();
+            assertThat(done).containsExactly("queued:SUCCESS", "caw:MISCOMPARE");
+            assertThat(drv.submitted).containsExactly("WRITE 7+1", "WRITE 7+1", "READ 7+1");
+            assertThat(h.on(0, () -> d0.readBlocks(c0, r, 0, 7, 1, cb, "check"))).isZero();
+            h.poll();
+            assertThat(r.getByte(0)).isEqualTo((byte) 0x44);
+            h.on(0, () -> {
+                c0.put();
+                d0.close();
+                return null;
+            });
+            h.on(1, () -> {
+                c1.put();
+                d1.close();
+                return null;
+            });
+        }
+    }
+
+    @Test
     @DisplayName("bdev_io_abort (compare_and_write): one still waiting for its lock walk is aborted in the layer on a module"
             + " without ABORT: it completes ABORTED, reads and writes nothing, and unlocks the range")
     void waitingCompareAndWriteIsAbortable() {
