@@ -28,9 +28,8 @@ public final class BdevChannel {
     boolean frozen;
     /** Destroyed ({@link #destroy()}): new I/O completes ABORTED; late completions merge their stats at once. */
     private boolean destroyed;
-    private final ArrayDeque<BdevIo> nomemQueue = new ArrayDeque<>(64);
-    private int nomemThreshold;
-    private Poller nomemRetry;
+    /** The NOMEM queue and outstanding count shared with the bdev channels over the same module channel. */
+    final BdevSharedResource shared;
     final IoStats stats = new IoStats();
 
     BdevChannel(Bdev bdev, Reactor reactor, Object moduleChannel, IoChannel<BdevMgmt> mgmtChannel) {
@@ -39,6 +38,7 @@ public final class BdevChannel {
         this.moduleChannel = moduleChannel;
         this.mgmtChannel = mgmtChannel;
         this.mgmt = mgmtChannel.context();
+        this.shared = mgmt.sharedResource(moduleChannel);
     }
 
     /** The bdev. */
@@ -172,11 +172,20 @@ public final class BdevChannel {
 
     /** Hands {@code io} to the module. */
     void dispatch(BdevIo io) {
-        if (!nomemQueue.isEmpty()) {
-            nomemQueue.addLast(io); // keep order behind I/O waiting on module resources; not outstanding yet
+        BdevSharedResource r = shared;
+        if (!r.nomemQueue.isEmpty()) {
+            r.nomemQueue.addLast(io); // keep order behind I/O waiting on module resources; not outstanding yet
             return;
         }
         ioOutstanding++;
+        r.ioOutstanding++;
+        submitToModule(io);
+    }
+
+    /** A NOMEM retry from the shared resource: to the module again, outstanding again. */
+    void resubmitToModule(BdevIo io) {
+        ioOutstanding++;
+        shared.ioOutstanding++;
         submitToModule(io);
     }
 
@@ -199,14 +208,11 @@ public final class BdevChannel {
 
     void onModuleComplete(BdevIo io, IoStatus st) {
         ioOutstanding--;
+        BdevSharedResource r = shared;
+        r.ioOutstanding--;
         if (st == IoStatus.NOMEM) {
-            // requeue at the head; retry when outstanding I/O drops to the threshold, or in 10 ms if none is out
             io.completed = false;
-            nomemQueue.addFirst(io);
-            nomemThreshold = Math.max(ioOutstanding / 2, ioOutstanding - 8);
-            if (ioOutstanding == 0) {
-                armNomemRetry();
-            }
+            r.onNomem(io); // requeued at the head of the shared queue
             return;
         }
         io.completed = true;
@@ -216,36 +222,7 @@ public final class BdevChannel {
         } else {
             finish(io);
         }
-        if (!nomemQueue.isEmpty() && ioOutstanding <= nomemThreshold) {
-            retryNomem();
-        }
-    }
-
-    private void armNomemRetry() {
-        if (nomemRetry == null) {
-            nomemRetry = reactor.registerPoller("bdev_nomem_retry_" + bdev.name(), () -> {
-                if (nomemQueue.isEmpty()) {
-                    return 0;
-                }
-                retryNomem();
-                return 1;
-            }, 10, TimeUnit.MILLISECONDS);
-        }
-    }
-
-    private void retryNomem() {
-        while (!nomemQueue.isEmpty()) {
-            BdevIo io = nomemQueue.pollFirst();
-            ioOutstanding++;
-            submitToModule(io);
-            if (!nomemQueue.isEmpty() && nomemQueue.peekFirst() == io) {
-                break; // NOMEM again: wait for the next trigger
-            }
-        }
-        if (nomemQueue.isEmpty() && nomemRetry != null) {
-            nomemRetry.unregister();
-            nomemRetry = null;
-        }
+        r.afterCompletion();
     }
 
     /** Runs the caller's completion and returns the I/O to the pool; child I/O report to their parent. */
@@ -400,6 +377,7 @@ public final class BdevChannel {
         }
         reset.type = IoType.RESET;
         ioOutstanding++;
+        shared.ioOutstanding++;
         // the module's RESET completion lands in onModuleComplete -> finish -> unfreezeAndComplete
         reset.resetStage = 1;
         submitToModule(reset);
@@ -652,7 +630,7 @@ public final class BdevChannel {
      */
     private void abortIo(BdevIo abort) {
         Object target = abort.abortTarget;
-        int n = abortIn(lockWaiters, target) + abortIn(qosQueue, target) + abortIn(nomemQueue, target)
+        int n = abortIn(lockWaiters, target) + abortIn(qosQueue, target) + abortIn(shared.nomemQueue, target)
                 + mgmt.abortSplitWaiters(this, target);
         for (int i = 0; i < compareAndWrites.size(); i++) {
             BdevIo caw = compareAndWrites.get(i);
@@ -675,7 +653,7 @@ public final class BdevChannel {
         int n = 0;
         for (java.util.Iterator<BdevIo> it = queue.iterator(); it.hasNext(); ) {
             BdevIo q = it.next();
-            if (q.cbArg == target) {
+            if (q.cbArg == target && q.channel == this) { // the NOMEM queue may hold other bdev channels' I/O
                 it.remove();
                 if (q.parent != null && q.parent.splitStatus == IoStatus.SUCCESS) {
                     q.parent.splitStatus = IoStatus.ABORTED;
@@ -691,7 +669,7 @@ public final class BdevChannel {
 
     /** Whether an I/O with this argument waits in this channel's layer queues (an abort can end it here). */
     boolean hasQueued(Object target) {
-        if (contains(lockWaiters, target) || contains(qosQueue, target) || contains(nomemQueue, target)
+        if (contains(lockWaiters, target) || contains(qosQueue, target) || contains(shared.nomemQueue, target)
                 || mgmt.hasSplitWaiter(this, target)) {
             return true;
         }
@@ -703,9 +681,9 @@ public final class BdevChannel {
         return false;
     }
 
-    private static boolean contains(ArrayDeque<BdevIo> queue, Object target) {
+    private boolean contains(ArrayDeque<BdevIo> queue, Object target) {
         for (BdevIo q : queue) {
-            if (q.cbArg == target) {
+            if (q.cbArg == target && q.channel == this) {
                 return true;
             }
         }
@@ -729,12 +707,15 @@ public final class BdevChannel {
             mgmt.defer(io);
             n++;
         }
-        while (!nomemQueue.isEmpty()) {
-            BdevIo io = nomemQueue.pollFirst();
-            io.completed = true;
-            io.status = IoStatus.ABORTED;
-            mgmt.defer(io);
-            n++;
+        for (java.util.Iterator<BdevIo> it = shared.nomemQueue.iterator(); it.hasNext(); ) {
+            BdevIo io = it.next();
+            if (io.channel == this) { // only this channel's: others over the same module channel stay queued
+                it.remove();
+                io.completed = true;
+                io.status = IoStatus.ABORTED;
+                mgmt.defer(io);
+                n++;
+            }
         }
         return n + mgmt.abortSplitWaiters(this, BdevMgmt.ALL);
     }
@@ -993,10 +974,7 @@ public final class BdevChannel {
         if (histogram != null) {
             bdev.mergeHistogram(histogram);
         }
-        if (nomemRetry != null) {
-            nomemRetry.unregister();
-            nomemRetry = null;
-        }
+        mgmt.releaseSharedResource(shared);
         bdev.mergeStats(stats);
         stats.reset(IoStats.ResetMode.ALL); // what completes after this (resubmits refused ABORTED) merges on its own
     }

@@ -179,6 +179,35 @@ final class BdevMgmt {
         return n;
     }
 
+    /**
+     * Shared resources by module channel (identity): one per module channel the bdev channels of this reactor
+     * run over. A null module channel is never shared.
+     */
+    private final java.util.IdentityHashMap<Object, BdevSharedResource> shared = new java.util.IdentityHashMap<>();
+
+    /** The shared resource of {@code moduleChannel}, made on first use; counted until {@link #releaseSharedResource}. */
+    BdevSharedResource sharedResource(Object moduleChannel) {
+        BdevSharedResource r = moduleChannel == null ? null : shared.get(moduleChannel);
+        if (r == null) {
+            r = new BdevSharedResource(this, moduleChannel);
+            if (moduleChannel != null) {
+                shared.put(moduleChannel, r);
+            }
+        }
+        r.refs++;
+        return r;
+    }
+
+    /** A bdev channel over {@code r} was destroyed; the last one drops it. */
+    void releaseSharedResource(BdevSharedResource r) {
+        if (--r.refs == 0) {
+            r.stopRetryTimer();
+            if (r.moduleChannel != null) {
+                shared.remove(r.moduleChannel);
+            }
+        }
+    }
+
     /** A zero-filled buffer for emulated write_zeroes. */
     DmaBuffer zeroes() {
         if (zeroes == null) {

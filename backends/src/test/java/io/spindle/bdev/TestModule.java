@@ -82,6 +82,11 @@ final class TestModule implements BdevModule {
         int requiredAlignment = 1;
         /** SPDK's {@code reset_io_drain_timeout}, seconds (0: a reset reaches the module at once). */
         int resetIoDrainTimeout;
+        /**
+         * Another test bdev whose channel this bdev's channels are on each reactor (SPDK's two bdevs on one
+         * {@code io_target}): created after it, destroyed before it; I/O of both share its queue and its availCnt.
+         */
+        Driver shareChannelsWith;
 
         Opts name(String n) {
             name = n;
@@ -174,6 +179,15 @@ final class TestModule implements BdevModule {
 
         @Override
         public Channel createChannel(Bdev b, Reactor reactor) {
+            if (opts.shareChannelsWith != null) {
+                for (Channel c : opts.shareChannelsWith.channels) {
+                    if (c.reactor == reactor) {
+                        channels.add(c);
+                        return c;
+                    }
+                }
+                throw new IllegalStateException("test bdev " + opts.name + ": no channel to share on " + reactor.name());
+            }
             IoChannel<ModuleChannel> mc = moduleDevice == null ? null : moduleDevice.getChannel();
             Channel c = new Channel(reactor, mc);
             channels.add(c);
@@ -183,6 +197,9 @@ final class TestModule implements BdevModule {
         @Override
         public void destroyChannel(Bdev b, Reactor reactor, Channel c) {
             channels.remove(c);
+            if (opts.shareChannelsWith != null) {
+                return; // the owner's channel: destroyed with the owner's
+            }
             if (c.moduleChannel != null) {
                 c.moduleChannel.put(); // deferred by a message: the #3252 window
             }
@@ -248,7 +265,7 @@ final class TestModule implements BdevModule {
 
         void execute(ModuleIo io) {
             int bs = opts.blockSize;
-            long off = base + io.offsetBlocks() * bs;
+            long off = ((Driver) io.bdev().driver).base + io.offsetBlocks() * bs; // a shared channel holds both bdevs' I/O
             UnsafeMemory m = UnsafeMemory.MEMORY;
             switch (io.type()) {
                 case READ -> {

@@ -29,7 +29,12 @@ public interface BdevDriver<C> {
     default void start(BdevContext context) {
     }
 
-    /** Creates this reactor's channel context (may get channels of module io_devices). */
+    /**
+     * Creates this reactor's channel context (may get channels of module io_devices). Bdevs whose I/O shares one
+     * device queue may return the same object on a reactor (SPDK: one {@code spdk_io_channel} for several
+     * bdevs): their NOMEM-queued I/O then wait in one queue and retry when I/O of any of them completes (SPDK's
+     * {@code spdk_bdev_shared_resource}). It is then handed to {@link #destroyChannel} once per bdev.
+     */
     C createChannel(Bdev bdev, Reactor reactor) throws Exception;
 
     /**
