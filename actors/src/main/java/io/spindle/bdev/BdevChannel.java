@@ -11,7 +11,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A bdev's channel context on one reactor (SPDK's {@code spdk_bdev_channel}): the module's channel, the
- * reactor's {@link BdevMgmt}, outstanding-I/O accounting, the NOMEM retry queue and the channel's stats.
+ * reactor's {@link BdevMgmt}, outstanding-I/O accounting, the {@link BdevSharedResource} (NOMEM retry queue) of its
+ * module channel, the QoS and range-lock queues, and the channel's stats.
  * Obtain it through {@link BdevDescriptor#getIoChannel()}, which returns the runtime {@link IoChannel} that
  * wraps it; {@code put()} that channel when done.
  *
