@@ -279,7 +279,7 @@ public final class BdevRpc implements RpcMethodProvider {
         long w = p.integer("w_mbytes_per_sec", -1, 0, max);
         p.end();
         if (ios < 0 && rw < 0 && r < 0 && w < 0) {
-            throw RpcException.errno(Errno.EINVAL, "No rate limits specified");
+            throw RpcException.errnoMessage(Errno.EINVAL, "No rate limits specified");
         }
         BdevLayer l = layer(c);
         Bdev b = l.get(name);

@@ -183,9 +183,12 @@ class RpcMethodsTest {
             assertThat(h.call("bdev_get_bdevs", "{\"name\":\"N0\"}").get(0).get("num_blocks").asLong()).isEqualTo(512);
             JsonNode r = h.request("bdev_null_resize", "{\"name\":\"N0\",\"new_size\":1}");
             assertThat(r.get("error").get("code").asInt()).isEqualTo(-22);
-            assertThat(r.get("error").get("message").asText()).contains("Cannot shrink");
+            assertThat(r.get("error").get("message").asText()).isEqualTo("Invalid argument");
+            assertThat(r.get("error").get("data").asText()).contains("Cannot shrink");
             assertThat(h.request("bdev_null_resize", "{\"name\":\"Malloc0\",\"new_size\":64}").get("error").get("code").asInt())
-                    .as("not a null bdev").isEqualTo(-19);
+                    .as("not a null bdev: EINVAL, as SPDK").isEqualTo(-22);
+            assertThat(h.request("bdev_null_resize", "{\"name\":\"Nope\",\"new_size\":64}").get("error").get("code").asInt())
+                    .as("no such bdev").isEqualTo(-19);
             assertThat(h.call("bdev_null_delete", "{\"name\":\"N0\"}").asBoolean()).isTrue();
             assertThat(h.request("bdev_null_delete", "{\"name\":\"N0\"}").get("error").get("code").asInt()).isEqualTo(-19);
         }
@@ -285,8 +288,8 @@ class RpcMethodsTest {
 
             JsonNode ts = h.call("thread_get_stats", null).get("threads");
             assertThat(ts).hasSize(2);
-            assertThat(ts.get(0).get("cpumask").asText()).isEqualTo("0x1");
-            assertThat(ts.get(1).get("cpumask").asText()).isEqualTo("0x2");
+            assertThat(ts.get(0).get("cpumask").asText()).isEqualTo("1");
+            assertThat(ts.get(1).get("cpumask").asText()).isEqualTo("2");
 
             JsonNode ch = h.call("thread_get_io_channels", null).get("threads").get(0).get("io_channels");
             assertThat(ch.toString()).contains("\"name\":\"Malloc0\"");
@@ -295,6 +298,9 @@ class RpcMethodsTest {
             assertThat(pol.has("active_pollers")).isTrue();
             assertThat(pol.has("timed_pollers")).isTrue();
             assertThat(pol.has("paused_pollers")).isTrue();
+            // SPDK's spdk_poller_get_state_str: a poller not executing while the RPC looks is "waiting"
+            assertThat(pol.get("active_pollers")).isNotEmpty().allSatisfy(p -> assertThat(p.get("state").asText()).isEqualTo("waiting"));
+            assertThat(re.get("reactors").get(1).get("lw_threads").get(0).get("cpumask").asText()).as("bare hex, as spdk_cpuset_fmt").isEqualTo("2");
 
             JsonNode subs = h.call("framework_get_subsystems", null);
             assertThat(subs.get(0).get("subsystem").asText()).isEqualTo("bdev");
@@ -369,7 +375,7 @@ class RpcMethodsTest {
             try (RpcHarness h = new RpcHarness("rpc-examine")) {
                 JsonNode r = h.request("bdev_examine", "{\"name\":\"Malloc0\"}");
                 assertThat(r.get("error").get("code").asInt()).isEqualTo(-22);
-                assertThat(r.get("error").get("message").asText()).contains("auto examine");
+                assertThat(r.get("error").get("data").asText()).contains("auto examine");
             }
         }
     }
