@@ -48,6 +48,8 @@ public final class Bdev {
     final long maxRwSize;
     final int requiredAlignment;
     private final boolean writeCache;
+    /** SPDK's {@code reset_io_drain_timeout}, seconds (0: a reset goes to the module at once). */
+    final int resetIoDrainTimeout;
     private final BdevModule module;
     final int moduleSlot;
     final BdevDriver<?> driver;
@@ -100,6 +102,7 @@ public final class Bdev {
         this.maxRwSize = spec.maxRwSize();
         this.requiredAlignment = spec.requiredAlignment();
         this.writeCache = spec.writeCache();
+        this.resetIoDrainTimeout = spec.resetIoDrainTimeout();
         this.module = spec.module();
         this.moduleSlot = layer.slotOf(spec.module());
         this.driver = spec.driver();
@@ -180,6 +183,14 @@ public final class Bdev {
     /** Whether the device has a volatile write cache. */
     public boolean writeCache() {
         return writeCache;
+    }
+
+    /**
+     * Seconds a reset waits for outstanding I/O to drain before it reaches the module (SPDK's
+     * {@code reset_io_drain_timeout}); 0: the module is reset at once. See {@link BdevDescriptor#reset}.
+     */
+    public int resetIoDrainTimeout() {
+        return resetIoDrainTimeout;
     }
 
     /** Whether data written can be read back ({@link io.spindle.bdev.spi.BdevDriver#retainsData()}). */
@@ -305,9 +316,17 @@ public final class Bdev {
 
     // ------------------------------------------------------------------ life-cycle (package)
 
-    synchronized void lockRange(BdevIo owner) {
+    /**
+     * Locks {@code owner}'s range unless a range locked by another I/O overlaps it (SPDK's {@code bdev_lock_lba_range}
+     * queues such a lock as pending); true when locked. Atomic with respect to every reactor.
+     */
+    synchronized boolean tryLockRange(BdevIo owner) {
+        if (lockedAgainst(owner.offsetBlocks, owner.numBlocks, owner)) {
+            return false;
+        }
         lockedRanges.add(owner);
         lockCount = lockedRanges.size();
+        return true;
     }
 
     synchronized void unlockRange(BdevIo owner) {

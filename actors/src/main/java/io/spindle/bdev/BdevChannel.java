@@ -24,7 +24,10 @@ public final class BdevChannel {
     final IoChannel<BdevMgmt> mgmtChannel;
     final BdevMgmt mgmt;
     int ioOutstanding;
+    /** A reset is in progress: new I/O completes ABORTED. */
     boolean frozen;
+    /** Destroyed ({@link #destroy()}): new I/O completes ABORTED; late completions merge their stats at once. */
+    private boolean destroyed;
     private final ArrayDeque<BdevIo> nomemQueue = new ArrayDeque<>(64);
     private int nomemThreshold;
     private Poller nomemRetry;
@@ -74,7 +77,7 @@ public final class BdevChannel {
             startReset(io); // a reset is never refused by a freeze: it queues behind the one in progress
             return;
         }
-        if (frozen) {
+        if (frozen || destroyed) {
             io.completed = true;
             io.status = IoStatus.ABORTED;
             mgmt.defer(io);
@@ -84,9 +87,15 @@ public final class BdevChannel {
             startCompareAndWrite(io);
             return;
         }
-        if (t.writes() && bdev.lockCount > 0 && !io.lockOwner && bdev.lockedAgainst(io.offsetBlocks, io.numBlocks, io)) {
-            lockWaiters.add(io); // resubmitted when the range unlocks
-            return;
+        if (t.writes() && io.parent == null && !io.wListed) {
+            // a write of the caller's: it waits while a compare_and_write holds an overlapping range, else it is in
+            // flight from here to its completion, and a lock taken from now on waits for it (SPDK's io_submitted
+            // check in bdev_lock_lba_range). A compare_and_write's own write is its child: it passes the lock.
+            if (bdev.lockCount > 0 && bdev.lockedAgainst(io.offsetBlocks, io.numBlocks, io)) {
+                lockWaiters.add(io); // resubmitted when the range unlocks
+                return;
+            }
+            listWrite(io);
         }
         if (t == IoType.ABORT) {
             abortIo(io);
@@ -173,9 +182,6 @@ public final class BdevChannel {
 
     @SuppressWarnings({"unchecked", "rawtypes"})
     private void submitToModule(BdevIo io) {
-        if (io.type.writes()) {
-            listWrite(io);
-        }
         mgmt.submitDepth++;
         try {
             ((io.spindle.bdev.spi.BdevDriver) bdev.driver).submit(io, moduleChannel);
@@ -193,9 +199,6 @@ public final class BdevChannel {
 
     void onModuleComplete(BdevIo io, IoStatus st) {
         ioOutstanding--;
-        if (io.wListed) {
-            unlistWrite(io);
-        }
         if (st == IoStatus.NOMEM) {
             // requeue at the head; retry when outstanding I/O drops to the threshold, or in 10 ms if none is out
             io.completed = false;
@@ -251,19 +254,33 @@ public final class BdevChannel {
             unfreezeAndComplete(io);
             return;
         }
-        if (io.cawStage == 1 || io.cawStage == 2) {
-            compareAndWriteStep(io);
-            return;
-        }
-        BdevIo parent = io.parent;
-        if (parent != null) {
-            childDone(parent, io);
-            return;
+        if (io.abortedInLayer > 0 && io.status == IoStatus.FAILED) {
+            io.status = IoStatus.SUCCESS; // an ABORT: the module found nothing more, but the layer aborted some
         }
         long now = System.nanoTime();
         long lat = now - io.submitNanos;
+        if (!io.hasChildren) {
+            // SPDK's bdev_io_update_io_stat: every I/O that went to the module (a split's or an emulation's children
+            // included, each as the type it went as) counts; a parent's figures are its children's
+            stats.record(io.type, io.status, io.numBlocks * bdev.blockSize, lat);
+            if (destroyed) {
+                bdev.mergeStats(stats); // completed after the channel's stats were merged: merge on its own
+                stats.reset(IoStats.ResetMode.ALL);
+            }
+        }
+        BdevIo parent = io.parent;
+        if (parent != null) {
+            if (parent.type == IoType.COMPARE_AND_WRITE) {
+                compareAndWriteChildDone(parent, io);
+            } else {
+                childDone(parent, io);
+            }
+            return;
+        }
+        if (io.wListed) {
+            unlistWrite(io); // a compare_and_write waiting for this write may take its lock now
+        }
         io.latencyNanos = lat;
-        stats.record(io.userType, io.status, io.numBlocks * bdev.blockSize, lat);
         if (bdev.histogramEnabled) {
             recordHistogram(lat);
         }
@@ -282,11 +299,22 @@ public final class BdevChannel {
 
     // ------------------------------------------------------------------ reset (SPDK spdk_bdev_reset)
 
+    /** How often a reset with a drain timeout looks again for outstanding I/O (SPDK looks every second). */
+    static final long RESET_DRAIN_CHECK_MILLIS = 10;
+
+    /** The reset of this channel waiting for outstanding I/O to drain, and the timer that looks again; or null. */
+    private BdevIo resetDraining;
+    private Poller resetDrainTimer;
+
     /**
-     * A reset freezes every channel of the bdev (a walk originated on this reactor), aborting I/O queued for
-     * module resources; I/O submitted to a frozen channel completes ABORTED. Then the module gets the RESET,
-     * then every channel is unfrozen, then the caller's completion runs. A reset submitted while another is in
-     * progress waits for it.
+     * A reset, as SPDK's {@code bdev_start_reset}: (1) freeze every channel of the bdev with a walk originated on
+     * this reactor, aborting what the layer queues there (I/O submitted to a frozen channel completes ABORTED);
+     * (2) when the bdev has a {@link Bdev#resetIoDrainTimeout() reset_io_drain_timeout}, wait until no channel has
+     * I/O at the module, looking every {@link #RESET_DRAIN_CHECK_MILLIS} ms: if they drain in time the module is
+     * not reset at all, else it is reset when the timeout expires; with 0 the module is reset at once, as SPDK
+     * does; (3) the module's RESET; (4) unfreeze every channel; (5) the caller's completion. A reset submitted
+     * while another is in progress waits for it. The walks' visitors are shared and stateless: the reset I/O is
+     * the walk's context, so a reset allocates no visitor.
      */
     private void startReset(BdevIo reset) {
         if (!bdev.beginReset(reset)) {
@@ -296,53 +324,122 @@ public final class BdevChannel {
     }
 
     private void runReset(BdevIo reset) {
-        mgmt.fanOuts.forEachChannel(bdev.ioDevice, null, new FanOuts.ChannelVisitor<Object, BdevChannel, Object>() {
-            @Override
-            public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
-                BdevChannel c = hop.context();
-                c.frozen = true;
-                c.abortQueued();
-                hop.continueWalk(Errno.OK);
-            }
-
-            @Override
-            public void complete(Object ignored, int status) {
-                reset.type = IoType.RESET;
-                ioOutstanding++;
-                // the module's RESET completion lands in onModuleComplete -> finish -> resetModuleDone
-                reset.resetStage = 1;
-                submitToModule(reset);
-            }
-        });
+        mgmt.fanOuts.forEachChannel(bdev.ioDevice, reset, RESET_FREEZE);
     }
 
-    /** Called from finish() for a reset whose module part completed: unfreeze, then complete to the caller. */
+    private static final FanOuts.ChannelVisitor<BdevIo, BdevChannel, Object> RESET_FREEZE = new FanOuts.ChannelVisitor<>() {
+        @Override
+        public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
+            BdevChannel c = hop.context();
+            c.frozen = true;
+            c.abortQueued();
+            hop.continueWalk(Errno.OK);
+        }
+
+        @Override
+        public void complete(BdevIo reset, int status) {
+            reset.channel.afterResetFreeze(reset);
+        }
+    };
+
+    /** Every channel is frozen: drain first (a drain timeout is set), or reset the module now. */
+    private void afterResetFreeze(BdevIo reset) {
+        int timeout = bdev.resetIoDrainTimeout;
+        if (timeout == 0 || destroyed) {
+            submitResetToModule(reset);
+            return;
+        }
+        reset.resetDrainDeadline = reactor.now() + TimeUnit.SECONDS.toNanos(timeout);
+        mgmt.fanOuts.forEachChannel(bdev.ioDevice, reset, RESET_CHECK_OUTSTANDING);
+    }
+
+    /** SPDK's {@code bdev_reset_check_outstanding_io}: the first channel with I/O at the module ends the walk with EBUSY. */
+    private static final FanOuts.ChannelVisitor<BdevIo, BdevChannel, Object> RESET_CHECK_OUTSTANDING = new FanOuts.ChannelVisitor<>() {
+        @Override
+        public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
+            hop.continueWalk(hop.context().ioOutstanding > 0 ? Errno.EBUSY : Errno.OK);
+        }
+
+        @Override
+        public void complete(BdevIo reset, int status) {
+            reset.channel.afterResetDrainCheck(reset, status);
+        }
+    };
+
+    private void afterResetDrainCheck(BdevIo reset, int status) {
+        if (status == Errno.OK) {
+            // drained within the timeout: SPDK skips the module reset and completes the reset SUCCESS
+            reset.completed = true;
+            reset.status = IoStatus.SUCCESS;
+            unfreezeAndComplete(reset);
+        } else if (status == Errno.EBUSY && reactor.now() - reset.resetDrainDeadline < 0 && !destroyed) {
+            resetDraining = reset;
+            resetDrainTimer = reactor.registerPoller("bdev_reset_drain_" + bdev.name(), this::onResetDrainTimer,
+                    RESET_DRAIN_CHECK_MILLIS, TimeUnit.MILLISECONDS);
+        } else {
+            submitResetToModule(reset); // the timeout passed with I/O still out (or a reactor is gone): reset the device
+        }
+    }
+
+    private int onResetDrainTimer() {
+        resetDrainTimer.unregister();
+        resetDrainTimer = null;
+        BdevIo reset = resetDraining;
+        resetDraining = null;
+        mgmt.fanOuts.forEachChannel(bdev.ioDevice, reset, RESET_CHECK_OUTSTANDING);
+        return 1;
+    }
+
+    private void submitResetToModule(BdevIo reset) {
+        if (destroyed) {
+            // this channel's module channel is gone: nothing to reset through; end the reset, unfreeze the others
+            reset.completed = true;
+            reset.status = IoStatus.ABORTED;
+            unfreezeAndComplete(reset);
+            return;
+        }
+        reset.type = IoType.RESET;
+        ioOutstanding++;
+        // the module's RESET completion lands in onModuleComplete -> finish -> unfreezeAndComplete
+        reset.resetStage = 1;
+        submitToModule(reset);
+    }
+
+    /** The reset is done (by the module, or drained without it): unfreeze every channel, then complete to the caller. */
     private void unfreezeAndComplete(BdevIo reset) {
         reset.resetStage = 2;
-        mgmt.fanOuts.forEachChannel(bdev.ioDevice, null, new FanOuts.ChannelVisitor<Object, BdevChannel, Object>() {
-            @Override
-            public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
-                hop.context().frozen = false;
-                hop.continueWalk(Errno.OK);
-            }
-
-            @Override
-            public void complete(Object ignored, int status) {
-                BdevIo next = bdev.endReset();
-                finish(reset);
-                if (next != null) {
-                    next.channel.reactor.send(() -> next.channel.runReset(next));
-                }
-            }
-        });
+        mgmt.fanOuts.forEachChannel(bdev.ioDevice, reset, RESET_UNFREEZE);
     }
+
+    private static final FanOuts.ChannelVisitor<BdevIo, BdevChannel, Object> RESET_UNFREEZE = new FanOuts.ChannelVisitor<>() {
+        @Override
+        public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
+            hop.context().frozen = false;
+            hop.continueWalk(Errno.OK);
+        }
+
+        @Override
+        public void complete(BdevIo reset, int status) {
+            BdevChannel ch = reset.channel;
+            BdevIo next = ch.bdev.endReset();
+            ch.finish(reset);
+            if (next != null) {
+                next.channel.reactor.send(() -> next.channel.runReset(next));
+            }
+        }
+    };
 
     // ------------------------------------------------------------------ compare_and_write (LBA range lock)
 
+    /** Caller writes that wait for a range locked by a compare_and_write, and compare_and_writes that wait for one. */
     private final ArrayDeque<BdevIo> lockWaiters = new ArrayDeque<>();
+    /** Caller writes in flight on this channel (admitted past the lock check, not yet completed); intrusive. */
     private BdevIo writesHead;
-    /** Lock walks waiting here for overlapping writes to finish: (hop, owner) pairs. */
-    private final java.util.ArrayList<Object[]> lockHops = new java.util.ArrayList<>();
+    /** Lock walks waiting here for overlapping writes to finish: the hop and the lock's owner, index by index. */
+    private final java.util.ArrayList<FanOuts.ChannelHop<BdevChannel, Object>> lockHops = new java.util.ArrayList<>();
+    private final java.util.ArrayList<BdevIo> lockHopOwners = new java.util.ArrayList<>();
+    /** compare_and_writes of this channel that hold their lock and have not issued their write (an abort can end them). */
+    private final java.util.ArrayList<BdevIo> compareAndWrites = new java.util.ArrayList<>();
 
     private void listWrite(BdevIo io) {
         io.wListed = true;
@@ -354,7 +451,6 @@ public final class BdevChannel {
         writesHead = io;
     }
 
-    @SuppressWarnings("unchecked")
     private void unlistWrite(BdevIo io) {
         io.wListed = false;
         if (io.wPrev != null) {
@@ -367,21 +463,17 @@ public final class BdevChannel {
         }
         io.wPrev = null;
         io.wNext = null;
-        if (!lockHops.isEmpty()) {
-            for (java.util.Iterator<Object[]> it = lockHops.iterator(); it.hasNext(); ) {
-                Object[] p = it.next();
-                BdevIo owner = (BdevIo) p[1];
-                if (!writesOverlap(owner)) {
-                    it.remove();
-                    ((FanOuts.ChannelHop<BdevChannel, Object>) p[0]).continueWalk(Errno.OK);
-                }
+        for (int i = lockHops.size() - 1; i >= 0; i--) {
+            if (!writesOverlap(lockHopOwners.get(i))) {
+                lockHopOwners.remove(i);
+                lockHops.remove(i).continueWalk(Errno.OK);
             }
         }
     }
 
     private boolean writesOverlap(BdevIo owner) {
         for (BdevIo w = writesHead; w != null; w = w.wNext) {
-            if (w != owner && w.offsetBlocks < owner.offsetBlocks + owner.numBlocks && owner.offsetBlocks < w.offsetBlocks + w.numBlocks) {
+            if (w.offsetBlocks < owner.offsetBlocks + owner.numBlocks && owner.offsetBlocks < w.offsetBlocks + w.numBlocks) {
                 return true;
             }
         }
@@ -389,82 +481,155 @@ public final class BdevChannel {
     }
 
     /**
-     * SPDK's emulated compare-and-write: lock the range (new overlapping writes on every channel wait), wait
-     * until no overlapping write is at the module on any channel, read into a bounce buffer, compare, write
-     * if equal, unlock (waiting writes go), complete. MISCOMPARE when the data differs.
+     * The lock walk of one compare_and_write: on each channel, continue at once, or once the last overlapping
+     * caller write in flight there completes. Its visit needs the lock's owner, so each pooled I/O makes one the
+     * first time it runs a compare_and_write and reuses it after (no allocation per I/O). The owner's range is
+     * written before the walk starts and read by the hops through the walk's messages.
      */
-    private void startCompareAndWrite(BdevIo io) {
-        DmaBuffer b = mgmt.takeBounce();
-        if (b == null) {
-            io.completed = true;
-            io.status = IoStatus.FAILED;
-            mgmt.defer(io);
-            return;
-        }
-        io.bounce = b;
-        io.lockOwner = true;
-        bdev.lockRange(io);
-        mgmt.fanOuts.forEachChannel(bdev.ioDevice, null, new FanOuts.ChannelVisitor<Object, BdevChannel, Object>() {
-            @Override
-            public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
-                BdevChannel c = hop.context();
-                if (c.writesOverlap(io)) {
-                    c.lockHops.add(new Object[]{hop, io}); // continued when the last overlapping write completes
-                } else {
-                    hop.continueWalk(Errno.OK);
-                }
-            }
+    static final class CompareAndWriteLock implements FanOuts.ChannelVisitor<BdevIo, BdevChannel, Object> {
+        private final BdevIo owner;
 
-            @Override
-            public void complete(Object ignored, int status) {
-                io.cawStage = 1;
-                io.type = IoType.READ;
-                io.iovCnt = 0;
-                io.addIov(io.bounce.address(), io.numBlocks * bdev.blockSize);
-                dispatch(io);
-            }
-        });
-    }
-
-    private void compareAndWriteStep(BdevIo io) {
-        if (io.cawStage == 1 && io.status == IoStatus.SUCCESS) {
-            long len = io.numBlocks * bdev.blockSize;
-            net.openhft.chronicle.core.UnsafeMemory mem = net.openhft.chronicle.core.UnsafeMemory.MEMORY;
-            boolean equal = true;
-            for (long i = 0; i < len; i++) {
-                if (mem.readByte(io.cawCmpAddr + i) != mem.readByte(io.bounce.address() + i)) {
-                    equal = false;
-                    break;
-                }
-            }
-            if (equal) {
-                io.cawStage = 2;
-                io.type = IoType.WRITE;
-                io.completed = false;
-                io.status = IoStatus.PENDING;
-                io.iovCnt = 0;
-                io.addIov(io.cawWriteAddr, len);
-                dispatch(io);
-                return;
-            }
-            io.status = IoStatus.MISCOMPARE;
+        CompareAndWriteLock(BdevIo owner) {
+            this.owner = owner;
         }
-        // read failed, miscompare, or the write finished: unlock, let waiting writes go, then complete
-        io.cawStage = 3;
-        io.type = IoType.COMPARE_AND_WRITE;
-        bdev.unlockRange(io);
-        mgmt.fanOuts.forEachChannel(bdev.ioDevice, null, new FanOuts.ChannelVisitor<Object, BdevChannel, Object>() {
-            @Override
-            public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
-                hop.context().releaseLockWaiters();
+
+        @Override
+        public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
+            BdevChannel c = hop.context();
+            if (c.writesOverlap(owner)) {
+                c.lockHops.add(hop); // continued when the last overlapping write completes
+                c.lockHopOwners.add(owner);
+            } else {
                 hop.continueWalk(Errno.OK);
             }
+        }
 
-            @Override
-            public void complete(Object ignored, int status) {
-                finish(io);
+        @Override
+        public void complete(BdevIo io, int status) {
+            io.cawStage = 1;
+            io.channel.compareAndWriteIssue(io);
+        }
+    }
+
+    /** The unlock walk: every channel resubmits the writes (and compare_and_writes) that waited for a lock. */
+    private static final FanOuts.ChannelVisitor<BdevIo, BdevChannel, Object> COMPARE_AND_WRITE_UNLOCK = new FanOuts.ChannelVisitor<>() {
+        @Override
+        public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
+            hop.context().releaseLockWaiters();
+            hop.continueWalk(Errno.OK);
+        }
+
+        @Override
+        public void complete(BdevIo io, int status) {
+            io.channel.finish(io);
+        }
+    };
+
+    /**
+     * SPDK's emulated compare-and-write ({@code spdk_bdev_comparev_and_writev_blocks} without native support):
+     * lock the range on the bdev (it waits behind an overlapping compare_and_write; new overlapping caller writes on
+     * every channel wait behind it), wait until no overlapping caller write is in flight on any channel, read the
+     * range into a bounce buffer, compare with the caller's compare buffer, write the caller's write buffer if
+     * equal, unlock (waiting writes go), complete: MISCOMPARE when the data differs, the read's or the write's
+     * status when one fails. The read and the write are child I/O submitted as a caller's read and write are, so
+     * they are charged to QoS, split at {@code max_rw_size} and the optimal boundary, and the write is bounced
+     * when the caller's buffer is misaligned; like any child they are counted in the stats and carry the
+     * caller's argument, so an abort finds them.
+     */
+    private void startCompareAndWrite(BdevIo io) {
+        if (!bdev.tryLockRange(io)) {
+            lockWaiters.add(io); // an overlapping compare_and_write holds the range: resubmitted when it unlocks
+            return;
+        }
+        io.cawStage = 0;
+        io.splitStatus = IoStatus.SUCCESS; // an abort sets ABORTED: the next step then ends it
+        compareAndWrites.add(io);
+        CompareAndWriteLock walk = io.cawLock;
+        if (walk == null) {
+            walk = new CompareAndWriteLock(io); // once per pooled I/O
+            io.cawLock = walk;
+        }
+        mgmt.fanOuts.forEachChannel(bdev.ioDevice, io, walk);
+    }
+
+    /** Issues the next child: the read (stage 1) or the write (stage 2); waits when no pooled I/O or bounce buffer is free. */
+    void compareAndWriteIssue(BdevIo io) {
+        if (io.splitStatus != IoStatus.SUCCESS) {
+            compareAndWriteEnd(io, io.splitStatus); // aborted while it locked or waited
+            return;
+        }
+        boolean read = io.cawStage == 1;
+        if (read && io.bounce == null) {
+            DmaBuffer b = mgmt.takeBounce();
+            if (b == null) {
+                mgmt.waitForSplit(io);
+                return;
             }
-        });
+            io.bounce = b;
+        }
+        BdevIo child = mgmt.alloc();
+        if (child == null) {
+            mgmt.waitForSplit(io);
+            return;
+        }
+        if (!read) {
+            compareAndWrites.remove(io); // from here the write is at the module's or the layer's queues, as any child
+        }
+        child.init(read ? IoType.READ : IoType.WRITE, this, io.offsetBlocks, io.numBlocks, null, io.cbArg);
+        child.parent = io;
+        child.addIov(read ? io.bounce.address() : io.cawWriteAddr, io.numBlocks * bdev.blockSize);
+        io.childrenOutstanding = 1;
+        io.hasChildren = true;
+        submit(child);
+    }
+
+    private void compareAndWriteChildDone(BdevIo io, BdevIo child) {
+        IoStatus st = child.status;
+        io.childrenOutstanding = 0;
+        mgmt.release(child);
+        if (io.cawStage == 1 && st == IoStatus.SUCCESS) {
+            boolean equal = sameBytes(io.cawCmpAddr, io.bounce.address(), io.numBlocks * bdev.blockSize);
+            mgmt.releaseBounce(io.bounce);
+            io.bounce = null;
+            if (!equal) {
+                compareAndWriteEnd(io, IoStatus.MISCOMPARE);
+                return;
+            }
+            io.cawStage = 2;
+            compareAndWriteIssue(io); // ends it ABORTED instead when an abort came during the read
+            return;
+        }
+        compareAndWriteEnd(io, st); // the write's status, or the read's failure
+    }
+
+    /** Unlock, let waiting writes go on every channel, then complete the compare_and_write with {@code st}. */
+    void compareAndWriteEnd(BdevIo io, IoStatus st) {
+        io.cawStage = 3;
+        io.completed = true;
+        io.status = st;
+        compareAndWrites.remove(io);
+        if (io.bounce != null) {
+            mgmt.releaseBounce(io.bounce);
+            io.bounce = null;
+        }
+        bdev.unlockRange(io);
+        mgmt.fanOuts.forEachChannel(bdev.ioDevice, io, COMPARE_AND_WRITE_UNLOCK);
+    }
+
+    private static boolean sameBytes(long a, long b, long len) {
+        net.openhft.chronicle.core.UnsafeMemory mem = net.openhft.chronicle.core.UnsafeMemory.MEMORY;
+        long i = 0;
+        for (; i + 8 <= len; i += 8) {
+            if (mem.readLong(a + i) != mem.readLong(b + i)) {
+                return false;
+            }
+        }
+        for (; i < len; i++) {
+            if (mem.readByte(a + i) != mem.readByte(b + i)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private void releaseLockWaiters() {
@@ -478,20 +643,31 @@ public final class BdevChannel {
 
     /**
      * Aborts the I/O with the target argument still queued in this channel (waiting for a range lock, for QoS,
-     * for module resources, or a split parent waiting for pooled I/O), then, when the module has ABORT, asks it
-     * for those it holds. The children of a split I/O carry their parent's argument: aborting one ends the
-     * parent, which issues no more children and completes ABORTED once its outstanding children are done.
+     * for module resources, or a split parent waiting for pooled I/O), ends the compare_and_writes with that
+     * argument that have not issued their write yet (unlocked, ABORTED, nothing written), then, when the module
+     * has ABORT, asks it for those it holds. The children of a split I/O or a compare_and_write carry their
+     * parent's argument: aborting one ends the parent, which issues no more children and completes ABORTED once
+     * its outstanding children are done. The abort completes SUCCESS when anything was aborted here or by the
+     * module, else as the module answered.
      */
     private void abortIo(BdevIo abort) {
         Object target = abort.abortTarget;
         int n = abortIn(lockWaiters, target) + abortIn(qosQueue, target) + abortIn(nomemQueue, target)
                 + mgmt.abortSplitWaiters(this, target);
+        for (int i = 0; i < compareAndWrites.size(); i++) {
+            BdevIo caw = compareAndWrites.get(i);
+            if (caw.cbArg == target && caw.splitStatus == IoStatus.SUCCESS) {
+                caw.splitStatus = IoStatus.ABORTED; // its lock walk or read ends, then it unlocks instead of writing
+                n++;
+            }
+        }
         if (n > 0 && !bdev.nativeIoTypes().contains(IoType.ABORT)) {
             abort.completed = true;
             abort.status = IoStatus.SUCCESS;
             mgmt.defer(abort);
             return;
         }
+        abort.abortedInLayer = n; // the module may find nothing more: the abort still succeeded
         dispatch(abort);
     }
 
@@ -515,8 +691,16 @@ public final class BdevChannel {
 
     /** Whether an I/O with this argument waits in this channel's layer queues (an abort can end it here). */
     boolean hasQueued(Object target) {
-        return contains(lockWaiters, target) || contains(qosQueue, target) || contains(nomemQueue, target)
-                || mgmt.hasSplitWaiter(this, target);
+        if (contains(lockWaiters, target) || contains(qosQueue, target) || contains(nomemQueue, target)
+                || mgmt.hasSplitWaiter(this, target)) {
+            return true;
+        }
+        for (int i = 0; i < compareAndWrites.size(); i++) {
+            if (compareAndWrites.get(i).cbArg == target) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean contains(ArrayDeque<BdevIo> queue, Object target) {
@@ -569,7 +753,12 @@ public final class BdevChannel {
 
     /** Issues children until the range is covered or the pool runs dry (then resumes when an I/O frees). */
     void continueSplit(BdevIo parent) {
+        if (parent.type == IoType.COMPARE_AND_WRITE) {
+            compareAndWriteIssue(parent); // it waited for a pooled I/O or a bounce buffer
+            return;
+        }
         int bs = bdev.blockSize;
+        long now = System.nanoTime(); // the children's submit time: each is timed and counted on its own, as SPDK's
         while (parent.splitRemaining > 0 && parent.splitStatus == IoStatus.SUCCESS) {
             long n = childBlocks(parent);
             BdevIo child = mgmt.alloc();
@@ -579,7 +768,7 @@ public final class BdevChannel {
             }
             child.init(parent.type, this, parent.splitNext, n, null, parent.cbArg); // the argument an abort matches
             child.parent = parent;
-            child.submitNanos = parent.submitNanos;
+            child.submitNanos = now;
             switch (parent.type) {
                 case WRITE_ZEROES -> {
                     child.type = IoType.WRITE;
@@ -630,6 +819,7 @@ public final class BdevChannel {
             parent.splitNext += n;
             parent.splitRemaining -= n;
             parent.childrenOutstanding++;
+            parent.hasChildren = true;
             if (child.type == IoType.READ || child.type == IoType.WRITE) {
                 if (needsSplit(child.offsetBlocks, child.numBlocks) && parent.type != IoType.READ && parent.type != IoType.WRITE) {
                     // emulation children already respect the limits by construction (see childBlocks)
@@ -786,7 +976,18 @@ public final class BdevChannel {
      * completes exactly once.
      */
     void destroy() {
-        frozen = true;
+        destroyed = true;
+        if (resetDraining != null) {
+            // this channel's reset waits for I/O to drain, and its module channel is gone: end the reset ABORTED
+            // (the other channels are unfrozen by the walk that completes it)
+            resetDrainTimer.unregister();
+            resetDrainTimer = null;
+            BdevIo r = resetDraining;
+            resetDraining = null;
+            r.completed = true;
+            r.status = IoStatus.ABORTED;
+            unfreezeAndComplete(r);
+        }
         abortQueued();
         mgmt.runDeferredNow();
         if (histogram != null) {
@@ -797,5 +998,6 @@ public final class BdevChannel {
             nomemRetry = null;
         }
         bdev.mergeStats(stats);
+        stats.reset(IoStats.ResetMode.ALL); // what completes after this (resubmits refused ABORTED) merges on its own
     }
 }

@@ -127,9 +127,10 @@ public final class BdevDescriptor {
 
     /**
      * Compares {@code numBlocks} blocks with {@code cmp} and, only if equal, writes {@code write} there, atomically
-     * with respect to other writes of the range (SPDK's {@code spdk_bdev_comparev_and_writev_blocks}, emulated
-     * under an LBA range lock). Completes MISCOMPARE (nothing written) when the data differs. At most
-     * 128 KiB; EINVAL beyond, naming nothing else to split.
+     * with respect to other writes of the range and other compare_and_writes overlapping it (SPDK's
+     * {@code spdk_bdev_comparev_and_writev_blocks}, emulated under an LBA range lock). Completes MISCOMPARE (nothing
+     * written) when the data differs. Its read and write are submitted as a caller's read and write are (QoS,
+     * split, bounce of a misaligned {@code write}). At most 128 KiB (the read's bounce buffer); EINVAL beyond.
      */
     public int compareAndWriteBlocks(IoChannel<BdevChannel> ch, DmaBuffer cmp, long cmpOffset, DmaBuffer write, long writeOffset,
                                      long offsetBlocks, long numBlocks, IoCallback cb, Object arg) {
@@ -228,7 +229,9 @@ public final class BdevDescriptor {
 
     /**
      * Resets the bdev (SPDK's {@code spdk_bdev_reset}): every channel is frozen (new I/O completes ABORTED,
-     * I/O queued for module resources is aborted), the module resets, every channel is unfrozen, then
+     * I/O queued in the layer is aborted); when the bdev has a {@link Bdev#resetIoDrainTimeout()} the reset
+     * waits up to that many seconds for the I/O at the module to complete, and completes SUCCESS without
+     * resetting the module if it does; otherwise (or with 0) the module resets; every channel is unfrozen, then
      * {@code cb} runs. Concurrent resets run one after the other. ENOTSUP when the module has no reset.
      */
     public int reset(IoChannel<BdevChannel> ch, IoCallback cb, Object arg) {
@@ -253,9 +256,11 @@ public final class BdevDescriptor {
 
     /**
      * Aborts the I/O submitted on this channel with callback argument {@code target} (SPDK's
-     * {@code spdk_bdev_abort}): it completes ABORTED if it was still queued in the layer or the module could
-     * abort it; the abort itself completes SUCCESS, or FAILED when nothing was aborted. ENOTSUP when the module
-     * has no abort and nothing can be aborted in the layer.
+     * {@code spdk_bdev_abort}): it completes ABORTED if it was still queued in the layer (for QoS, a range lock,
+     * module resources, pooled I/O of a split), was a compare_and_write that had not issued its write, or the
+     * module could abort it; a split I/O completes ABORTED once, after its children still at the module. The abort
+     * itself completes SUCCESS, or FAILED when nothing was aborted. ENOTSUP when the module has no abort and
+     * nothing can be aborted in the layer (SPDK answers ENOTSUP whenever the module has no abort).
      */
     public int abort(IoChannel<BdevChannel> ch, Object target, IoCallback cb, Object arg) {
         BdevChannel bc = channelOf(ch);

@@ -31,8 +31,6 @@ public final class BdevIo implements ModuleIo {
     long latencyNanos;
     boolean inUse;
     boolean completed;
-    /** Type the caller asked for, when the layer emulates it with other types. */
-    IoType userType;
 
     // ---- split / emulation state (parent side) ----
     BdevIo parent;
@@ -46,19 +44,25 @@ public final class BdevIo implements ModuleIo {
     DmaBuffer bounce;
     /** For ABORT: the callback argument of the I/O to abort. */
     Object abortTarget;
+    /** For ABORT sent on to the module: how many I/O the layer aborted itself (then the abort succeeded). */
+    int abortedInLayer;
     /** For RESET: 0 freezing, 1 at the module, 2 unfreezing. */
     int resetStage;
+    /** For RESET with a drain timeout: the reactor-clock time at which it stops waiting and resets the module. */
+    long resetDrainDeadline;
     /** The caller's buffers are misaligned for the bdev: children run on bounce buffers. */
     boolean bounceMode;
+    /** Issued a child (split, emulation): its children are counted in the stats, it is not. */
+    boolean hasChildren;
     /** Admitted by QoS (a parent is charged once, its children never). */
     boolean qosAdmitted;
-    /** compare_and_write: 0 locking, 1 reading, 2 writing, 3 done. */
+    /** compare_and_write: 0 locking, 1 reading, 2 writing, 3 unlocking. */
     int cawStage;
+    /** compare_and_write: this pooled I/O's lock walk, made the first time it runs one, then reused. */
+    BdevChannel.CompareAndWriteLock cawLock;
     /** compare_and_write: the compare and the write buffers. */
     long cawCmpAddr;
     long cawWriteAddr;
-    /** Holds an LBA range lock: its own I/O pass the lock check. */
-    boolean lockOwner;
     /** Intrusive list of write-type I/O at the module, per channel (for range locks). */
     BdevIo wPrev;
     BdevIo wNext;
@@ -88,7 +92,6 @@ public final class BdevIo implements ModuleIo {
     void reset() {
         iovCnt = 0;
         type = null;
-        userType = null;
         bdev = null;
         channel = null;
         cb = null;
@@ -97,11 +100,12 @@ public final class BdevIo implements ModuleIo {
         completed = false;
         parent = null;
         abortTarget = null;
+        abortedInLayer = 0;
         resetStage = 0;
         bounceMode = false;
         qosAdmitted = false;
+        hasChildren = false;
         cawStage = 0;
-        lockOwner = false;
         childrenOutstanding = 0;
         splitStatus = null;
         inUse = false;
@@ -113,7 +117,6 @@ public final class BdevIo implements ModuleIo {
 
     void init(IoType t, BdevChannel ch, long offset, long blocks, IoCallback callback, Object arg) {
         this.type = t;
-        this.userType = t;
         this.bdev = ch.bdev;
         this.channel = ch;
         this.offsetBlocks = offset;

@@ -7,7 +7,7 @@ import java.util.ArrayDeque;
 
 /**
  * Per-reactor state of the bdev layer (SPDK's bdev mgmt channel): the pool of {@link BdevIo}, the io_wait
- * queue, the ring of completions deferred out of submit, and a small cache of bounce buffers. The context of
+ * queue, the ring of completions deferred out of submit, and the reactor's bounce buffers. The context of
  * the layer's mgmt io_device on one reactor; every bdev channel on that reactor holds a reference to it.
  *
  * <p>Owner: its reactor; nothing here is touched from another thread.
@@ -15,7 +15,6 @@ import java.util.ArrayDeque;
 final class BdevMgmt {
     /** Bounce buffers (for emulated compare and misaligned buffers) are this large; bigger I/O is split first. */
     static final int BOUNCE_SIZE = 128 * 1024;
-    private static final int BOUNCE_CACHE = 16;
 
     final BdevLayer layer;
     final Reactor reactor;
@@ -39,10 +38,16 @@ final class BdevMgmt {
     /** Walks this reactor originates (the reset's freeze and unfreeze). */
     final io.spindle.runtime.FanOuts fanOuts;
     private DmaBuffer zeroes;
-    private final ArrayDeque<DmaBuffer> bounceCache = new ArrayDeque<>(BOUNCE_CACHE);
+    /**
+     * Bounce buffers not in use. A buffer is allocated when none is free and fewer than one per pooled I/O exist,
+     * and is kept here, never freed, until this reactor's bdev layer goes ({@link #destroy()}): the cache grows to
+     * the most bounced I/O ever in flight at once on this reactor, and a steady load allocates nothing.
+     */
+    private final ArrayDeque<DmaBuffer> bounceCache = new ArrayDeque<>(16);
+    /** Bounce buffers allocated on this reactor (free or in use); at most the I/O pool size. */
+    private int bounceAllocated;
     /** The public per-reactor buffer cache (SPDK's iobuf small/large caches: 128 and 16 by default). */
     final IoBuf iobuf;
-    private int bounceOut;
 
     BdevMgmt(BdevLayer layer, Reactor reactor) {
         this.layer = layer;
@@ -114,6 +119,11 @@ final class BdevMgmt {
             BdevIo p = it.next();
             if (p.channel == ch && (target == ALL || p.cbArg == target)) {
                 it.remove();
+                if (p.type == IoType.COMPARE_AND_WRITE) {
+                    ch.compareAndWriteEnd(p, IoStatus.ABORTED); // it holds its range lock: unlock, then complete
+                    n++;
+                    continue;
+                }
                 p.splitStatus = IoStatus.ABORTED;
                 if (p.childrenOutstanding == 0) {
                     p.completed = true;
@@ -177,26 +187,32 @@ final class BdevMgmt {
         return zeroes;
     }
 
-    /** A bounce buffer of {@link #BOUNCE_SIZE} bytes, or null when too many are out (caller retries later). */
+    /**
+     * A bounce buffer of {@link #BOUNCE_SIZE} bytes, or null when every buffer this reactor may have is in use
+     * (one per pooled I/O): the caller then waits for a pooled I/O to be released, which gives a buffer back
+     * first (SPDK's iobuf: a request that finds the cache and the pool empty waits for a buffer to be put back).
+     * A child holds its buffer with its pooled I/O, so that wait ends as soon as any bounced child completes.
+     */
     DmaBuffer takeBounce() {
         DmaBuffer b = bounceCache.poll();
         if (b == null) {
-            if (bounceOut >= layer.ioPoolSize()) {
+            if (bounceAllocated >= pool.length) {
                 return null;
             }
-            b = DmaBuffer.allocate(BOUNCE_SIZE, 4096);
+            b = DmaBuffer.allocate(BOUNCE_SIZE, 4096); // grows the cache: once per new high-water mark
+            bounceAllocated++;
         }
-        bounceOut++;
         return b;
     }
 
+    /** Gives a bounce buffer back to the cache; it stays allocated until {@link #destroy()}. */
     void releaseBounce(DmaBuffer b) {
-        bounceOut--;
-        if (bounceCache.size() < BOUNCE_CACHE) {
-            bounceCache.add(b);
-        } else {
-            b.close();
-        }
+        bounceCache.push(b); // last in, first out: the most recently used (cache-warm) buffer goes next
+    }
+
+    /** Bounce buffers allocated on this reactor so far, free or in use (for tests and diagnostics). */
+    int bounceBuffersAllocated() {
+        return bounceAllocated;
     }
 
     /** Destroy on the reactor: unregister the poller, free the buffers. */

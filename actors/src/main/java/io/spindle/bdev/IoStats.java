@@ -3,6 +3,14 @@ package io.spindle.bdev;
 /**
  * I/O statistics of a channel or a bdev: SPDK's {@code spdk_bdev_io_stat}. Latencies are in nanoseconds.
  * A channel's counters are written on its reactor only; a bdev's merged counters are guarded by the bdev.
+ *
+ * <p><b>What counts</b>, as SPDK's {@code bdev_io_update_io_stat}: every I/O the layer sends to the module is
+ * counted when it completes, by the type it was sent as. A split I/O counts once per child, an emulated
+ * write_zeroes as the writes of zeroes it was done with, an emulated compare as its reads, a compare_and_write as
+ * its read and its write; the parent itself adds nothing. Bytes, operations and latency (sum, min, max) are kept
+ * for successful READ, WRITE and UNMAP only; a native WRITE_ZEROES, FLUSH, RESET, COMPARE or ABORT adds to no
+ * byte or operation counter (SPDK's COPY counters exist in the JSON and stay 0: Spindle has no copy). Every
+ * failed I/O of any type counts once in {@link #ioErrors()} and in {@link #errors(IoStatus)} for its status.
  */
 public final class IoStats {
     long bytesRead;
@@ -70,7 +78,7 @@ public final class IoStats {
                 readLatencyMin = Math.min(readLatencyMin, latency);
                 readLatencyMax = Math.max(readLatencyMax, latency);
             }
-            case WRITE, WRITE_ZEROES -> {
+            case WRITE -> {
                 bytesWritten += bytes;
                 numWriteOps++;
                 writeLatencySum += latency;
@@ -154,7 +162,7 @@ public final class IoStats {
         return numReadOps;
     }
 
-    /** Bytes written (write_zeroes included). */
+    /** Bytes written by WRITE I/O (an emulated write_zeroes's writes included, a native one not: SPDK's rule). */
     public long bytesWritten() {
         return bytesWritten;
     }

@@ -80,6 +80,8 @@ final class TestModule implements BdevModule {
         /** A RESET is held at the module until {@link Driver#releaseReset()} (SPDK's stub that completes it when told). */
         boolean holdReset;
         int requiredAlignment = 1;
+        /** SPDK's {@code reset_io_drain_timeout}, seconds (0: a reset reaches the module at once). */
+        int resetIoDrainTimeout;
 
         Opts name(String n) {
             name = n;
@@ -91,7 +93,7 @@ final class TestModule implements BdevModule {
         Driver d = new Driver(this, o);
         return layer.register(BdevSpec.builder(this, d).name(o.name).productName("Test disk").blockSize(o.blockSize)
                 .numBlocks(o.numBlocks).optimalIoBoundary(o.optimalIoBoundary).maxRwSize(o.maxRwSize)
-                .requiredAlignment(o.requiredAlignment).build())
+                .requiredAlignment(o.requiredAlignment).resetIoDrainTimeout(o.resetIoDrainTimeout).build())
                 .whenComplete((b, e) -> {
                     if (e != null) {
                         d.release();

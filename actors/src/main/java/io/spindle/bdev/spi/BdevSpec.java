@@ -21,6 +21,7 @@ public final class BdevSpec {
     final long maxRwSize;
     final int requiredAlignment;
     final boolean writeCache;
+    final int resetIoDrainTimeout;
     final BdevModule module;
     final BdevDriver<?> driver;
 
@@ -35,6 +36,7 @@ public final class BdevSpec {
         this.maxRwSize = b.maxRwSize;
         this.requiredAlignment = b.requiredAlignment;
         this.writeCache = b.writeCache;
+        this.resetIoDrainTimeout = b.resetIoDrainTimeout;
         this.module = b.module;
         this.driver = b.driver;
     }
@@ -94,6 +96,15 @@ public final class BdevSpec {
         return writeCache;
     }
 
+    /**
+     * Seconds a reset waits for the I/O outstanding on every channel to complete before it is sent to the
+     * module (SPDK's {@code reset_io_drain_timeout}): when everything completes in time, the module is not reset
+     * at all; 0 (the default) sends the reset at once, without waiting.
+     */
+    public int resetIoDrainTimeout() {
+        return resetIoDrainTimeout;
+    }
+
     /** The owning module. */
     public BdevModule module() {
         return module;
@@ -118,6 +129,7 @@ public final class BdevSpec {
         private long maxRwSize;
         private int requiredAlignment = 1;
         private boolean writeCache;
+        private int resetIoDrainTimeout;
 
         private Builder(BdevModule module, BdevDriver<?> driver) {
             this.module = Objects.requireNonNull(module, "module");
@@ -184,6 +196,15 @@ public final class BdevSpec {
             return this;
         }
 
+        /**
+         * Reset drain timeout in seconds, 0 to 65535 (SPDK's {@code reset_io_drain_timeout}, a {@code uint16_t};
+         * SPDK recommends 5 for a bdev that shares its device with others, as lvols do). 0: no drain.
+         */
+        public Builder resetIoDrainTimeout(int seconds) {
+            this.resetIoDrainTimeout = seconds;
+            return this;
+        }
+
         /** The spec; validated when registered. */
         public BdevSpec build() {
             return new BdevSpec(this);
@@ -214,6 +235,9 @@ public final class BdevSpec {
         }
         if (requiredAlignment < 1 || Integer.bitCount(requiredAlignment) != 1 || requiredAlignment > 4096) {
             return "required_alignment=" + requiredAlignment + ": must be a power of two between 1 and 4096";
+        }
+        if (resetIoDrainTimeout < 0 || resetIoDrainTimeout > 0xFFFF) {
+            return "reset_io_drain_timeout=" + resetIoDrainTimeout + ": must be between 0 and 65535 seconds";
         }
         return null;
     }

@@ -36,7 +36,13 @@ public interface ModuleIo {
      */
     Object moduleContext();
 
-    /** For {@link IoType#ABORT}: the callback argument of the I/O to abort; null otherwise. */
+    /**
+     * For {@link IoType#ABORT}: the callback argument of the I/O to abort; null otherwise. The children the layer
+     * makes of a split I/O or a compare_and_write carry their parent's argument, so a module may find several
+     * I/O with it: abort one or all; the parent completes ABORTED once its children are done. Complete the ABORT
+     * SUCCESS when something was aborted, FAILED otherwise (the layer answers SUCCESS anyway when it aborted
+     * some itself).
+     */
     Object abortTarget();
 
     /** Completes the I/O; exactly once. */
