@@ -99,7 +99,8 @@ public final class BdevRpc implements RpcMethodProvider {
         }
         int reactors = sp.reactors().size();
         RpcParams p = c.params();
-        long pool = p.integer("bdev_io_pool_size", (long) cur.ioPoolSize() * reactors, 16, (1L << 20) * reactors);
+        long given = sub.configuredIoPoolSize();
+        long pool = p.integer("bdev_io_pool_size", given >= 0 ? given : (long) cur.ioPoolSize() * reactors, 16, (1L << 20) * reactors);
         long cache = p.integer("bdev_io_cache_size", cur.ioCacheSize(), 0, Integer.MAX_VALUE);
         boolean auto = p.bool("bdev_auto_examine", cur.autoExamine());
         long small = p.integer("iobuf_small_cache_size", cur.iobufSmallCacheSize(), 0, 1 << 16);
@@ -111,7 +112,7 @@ public final class BdevRpc implements RpcMethodProvider {
                     + "bdev_io_cache_size * " + reactors + " reactors)");
         }
         try {
-            sub.options(new BdevOptions((int) perReactor, (int) cache, auto, (int) small, (int) large));
+            sub.options(new BdevOptions((int) perReactor, (int) cache, auto, (int) small, (int) large), pool);
         } catch (IllegalStateException e) {
             throw new RpcException(RpcException.INVALID_STATE, "bdev_set_options: " + e.getMessage());
         } catch (IllegalArgumentException e) {

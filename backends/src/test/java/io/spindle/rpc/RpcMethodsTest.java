@@ -265,7 +265,15 @@ class RpcMethodsTest {
             assertThat(rl.get("rw_ios_per_sec").asLong()).isEqualTo(21000);
             assertThat(rl.get("w_mbytes_per_sec").asLong()).isEqualTo(50);
             JsonNode cfg = h.call("framework_get_config", "{\"name\":\"bdev\"}");
-            assertThat(cfg.toString()).contains("\"method\":\"bdev_set_qos_limit\"").contains("\"rw_ios_per_sec\":21000");
+            JsonNode qos = null;
+            for (JsonNode e : cfg) {
+                if (e.get("method").asText().equals("bdev_set_qos_limit")) {
+                    qos = e.get("params");
+                }
+            }
+            assertThat(qos).as("save_config writes the limits").isNotNull();
+            assertThat(qos.toString()).as("only the limits that are set, as SPDK's bdev_qos_config_json")
+                    .isEqualTo("{\"name\":\"Malloc0\",\"rw_ios_per_sec\":21000,\"w_mbytes_per_sec\":50}");
             JsonNode r = h.request("bdev_set_qos_limit", "{\"name\":\"Malloc0\"}");
             assertThat(r.get("error").get("message").asText()).isEqualTo("No rate limits specified");
         }
@@ -357,7 +365,10 @@ class RpcMethodsTest {
                 assertThat(h.call("framework_start_init", null).asBoolean()).isTrue();
                 assertThat(waiter.get(10, TimeUnit.SECONDS).asBoolean()).isTrue();
                 assertThat(h.spindle.rpcState()).isEqualTo(io.spindle.rpc.spi.RpcState.RUNTIME);
-                assertThat(BdevLayer.of(h.spindle).options().ioPoolSize()).as("512 over 2 reactors").isEqualTo(256);
+                assertThat(BdevLayer.of(h.spindle).options().ioPoolSize()).as("511 over 2 reactors").isEqualTo(256);
+                JsonNode opts = h.call("framework_get_config", "{\"name\":\"bdev\"}").get(0);
+                assertThat(opts.get("method").asText()).isEqualTo("bdev_set_options");
+                assertThat(opts.get("params").get("bdev_io_pool_size").asLong()).as("written back as given, as SPDK").isEqualTo(511);
                 assertThat(BdevLayer.of(h.spindle).options().autoExamine()).isFalse();
                 assertThat(h.call("bdev_get_bdevs", null)).isEmpty();
                 assertThat(h.request("bdev_set_options", "{\"bdev_io_pool_size\":512}").get("error").get("code").asInt())
