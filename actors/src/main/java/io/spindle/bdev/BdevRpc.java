@@ -169,17 +169,11 @@ public final class BdevRpc implements RpcMethodProvider {
 
     private static CompletionStage<?> getIostat(RpcCall c) throws RpcException {
         RpcParams p = c.params();
+        // SPDK's decoder (schema.yaml, bdev_get_iostat): names, per_channel, reset_mode; there is no "name"
         List<String> names = p.strings("names");
-        String one = p.string("name", null); // SPDK's older single-bdev form
         boolean perChannel = p.bool("per_channel", false);
         IoStats.ResetMode reset = mode(p, "reset_mode", "none");
         p.end();
-        if (one != null) {
-            if (names != null) {
-                throw RpcException.invalidParams("name and names: give one of them");
-            }
-            names = List.of(one);
-        }
         if (perChannel && (names == null || names.size() != 1)) {
             throw RpcException.errno(Errno.EINVAL, "per_channel needs exactly one bdev in names");
         }

@@ -184,6 +184,7 @@ class RpcServerTest {
             "params not an object | bdev_get_bdevs     | [1,2]                                            | takes named parameters",
             "params on a no-param | spdk_get_version   | {\"x\":1}                                        | spdk_get_version method requires no parameters",
             "bad choice           | bdev_get_iostat    | {\"reset_mode\":\"some\"}                        | reset_mode=\"some\": must be one of all, maxmin, error, none",
+            "no name in iostat    | bdev_get_iostat    | {\"name\":\"Malloc0\"}                          | unknown key name (bdev_get_iostat takes names, per_channel, reset_mode)",
         })
         @Timeout(60)
         @DisplayName("bad params get -32602 with a message naming the key and the bound")
