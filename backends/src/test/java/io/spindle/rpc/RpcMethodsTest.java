@@ -348,7 +348,7 @@ class RpcMethodsTest {
                 List<String> current = new ArrayList<>();
                 h.call("rpc_get_methods", "{\"current\":true}").forEach(x -> current.add(x.asText()));
                 assertThat(current).contains("framework_start_init", "bdev_set_options", "rpc_get_methods").doesNotContain("bdev_get_bdevs");
-                assertThat(h.call("bdev_set_options", "{\"bdev_io_pool_size\":512,\"bdev_io_cache_size\":64,\"bdev_auto_examine\":false}")
+                assertThat(h.call("bdev_set_options", "{\"bdev_io_pool_size\":511,\"bdev_io_cache_size\":64,\"bdev_auto_examine\":false}")
                         .asBoolean()).isTrue();
                 assertThat(h.request("bdev_set_options", "{\"bdev_io_pool_size\":64,\"bdev_io_cache_size\":64}")
                         .get("error").get("message").asText()).contains("Pool size 64 too small for cache size 64");
