@@ -524,7 +524,7 @@ public final class Bdev {
      * This bdev as {@code bdev_get_bdevs} describes it, with SPDK's fields in SPDK's order: name, aliases,
      * product_name, block_size, num_blocks, the preferred/optimal write and unmap geometry (0: none), uuid,
      * assigned_rate_limits, claimed, claim_type (when claimed), zoned, supported_io_types (every SPDK type; those
-     * Spindle lacks are false), driver_specific (an object named after the module). Any thread.
+     * Spindle lacks are false), driver_specific (an object named after the module, when it has information; else empty). Any thread.
      */
     public com.fasterxml.jackson.databind.node.ObjectNode toJson(com.fasterxml.jackson.databind.ObjectMapper mapper) {
         com.fasterxml.jackson.databind.node.ObjectNode o = mapper.createObjectNode();
@@ -564,8 +564,11 @@ public final class Bdev {
             types.put(t.rpcName(), supports(t));
         }
         com.fasterxml.jackson.databind.node.ObjectNode ds = o.putObject("driver_specific");
-        com.fasterxml.jackson.databind.node.ObjectNode mine = ds.putObject(module.name());
+        com.fasterxml.jackson.databind.node.ObjectNode mine = ds.objectNode();
         driver.dumpInfo(mine);
+        if (!mine.isEmpty()) {
+            ds.set(module.name(), mine); // as SPDK: a module without dump_info_json leaves driver_specific {}
+        }
         return o;
     }
 

@@ -99,7 +99,8 @@ public final class BdevRpc implements RpcMethodProvider {
         }
         int reactors = sp.reactors().size();
         RpcParams p = c.params();
-        long pool = p.integer("bdev_io_pool_size", (long) cur.ioPoolSize() * reactors, 16, (1L << 20) * reactors);
+        long given = sub.configuredIoPoolSize();
+        long pool = p.integer("bdev_io_pool_size", given >= 0 ? given : (long) cur.ioPoolSize() * reactors, 16, (1L << 20) * reactors);
         long cache = p.integer("bdev_io_cache_size", cur.ioCacheSize(), 0, Integer.MAX_VALUE);
         boolean auto = p.bool("bdev_auto_examine", cur.autoExamine());
         long small = p.integer("iobuf_small_cache_size", cur.iobufSmallCacheSize(), 0, 1 << 16);
@@ -111,7 +112,7 @@ public final class BdevRpc implements RpcMethodProvider {
                     + "bdev_io_cache_size * " + reactors + " reactors)");
         }
         try {
-            sub.options(new BdevOptions((int) perReactor, (int) cache, auto, (int) small, (int) large));
+            sub.options(new BdevOptions((int) perReactor, (int) cache, auto, (int) small, (int) large), pool);
         } catch (IllegalStateException e) {
             throw new RpcException(RpcException.INVALID_STATE, "bdev_set_options: " + e.getMessage());
         } catch (IllegalArgumentException e) {
@@ -168,17 +169,11 @@ public final class BdevRpc implements RpcMethodProvider {
 
     private static CompletionStage<?> getIostat(RpcCall c) throws RpcException {
         RpcParams p = c.params();
+        // SPDK's decoder (schema.yaml, bdev_get_iostat): names, per_channel, reset_mode; there is no "name"
         List<String> names = p.strings("names");
-        String one = p.string("name", null); // SPDK's older single-bdev form
         boolean perChannel = p.bool("per_channel", false);
         IoStats.ResetMode reset = mode(p, "reset_mode", "none");
         p.end();
-        if (one != null) {
-            if (names != null) {
-                throw RpcException.invalidParams("name and names: give one of them");
-            }
-            names = List.of(one);
-        }
         if (perChannel && (names == null || names.size() != 1)) {
             throw RpcException.errno(Errno.EINVAL, "per_channel needs exactly one bdev in names");
         }
@@ -279,7 +274,7 @@ public final class BdevRpc implements RpcMethodProvider {
         long w = p.integer("w_mbytes_per_sec", -1, 0, max);
         p.end();
         if (ios < 0 && rw < 0 && r < 0 && w < 0) {
-            throw RpcException.errno(Errno.EINVAL, "No rate limits specified");
+            throw RpcException.errnoMessage(Errno.EINVAL, "No rate limits specified");
         }
         BdevLayer l = layer(c);
         Bdev b = l.get(name);

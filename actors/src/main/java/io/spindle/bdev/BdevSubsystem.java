@@ -21,8 +21,9 @@ import java.util.function.Function;
  * (SPDK's {@code bdev_set_options}), which must be set before init.
  *
  * <p>{@link #writeConfig()} is the {@code bdev} part of {@code save_config}, in SPDK's order:
- * {@code bdev_set_options}, each bdev's create call, its {@code bdev_set_qos_limit} when it has limits, then
- * {@code bdev_wait_for_examine}.
+ * {@code bdev_set_options} (the {@code bdev_io_pool_size} given to {@code bdev_set_options}, not the per-reactor
+ * split), each bdev's create call, its {@code bdev_set_qos_limit} with the limits that are set when it has any,
+ * then {@code bdev_wait_for_examine}.
  */
 public final class BdevSubsystem implements Subsystem {
     private final List<BdevModule> extraModules = new ArrayList<>();
@@ -30,6 +31,7 @@ public final class BdevSubsystem implements Subsystem {
     private volatile BdevLayer layer;
     private ActorRef<BdevRegistry.Command> registry;
     private volatile BdevOptions options;
+    private volatile long ioPoolTotal = -1;
 
     /** A bdev subsystem with the modules found by ServiceLoader. */
     public BdevSubsystem() {
@@ -53,10 +55,22 @@ public final class BdevSubsystem implements Subsystem {
      * @throws IllegalStateException once the subsystem was initialised
      */
     public synchronized BdevSubsystem options(BdevOptions o) {
+        return options(o, -1);
+    }
+
+    /**
+     * {@link #options(BdevOptions)} as {@code bdev_set_options} sets them: {@code bdevIoPoolSize} is the total
+     * the caller gave (SPDK's {@code bdev_io_pool_size}, which {@code o} divides over the reactors), written
+     * back unchanged by {@link #writeConfig()}; -1 when none was given.
+     *
+     * @throws IllegalStateException once the subsystem was initialised
+     */
+    public synchronized BdevSubsystem options(BdevOptions o, long bdevIoPoolSize) {
         if (layer != null || registry != null) {
             throw new IllegalStateException("bdev options can only be set before the bdev subsystem is initialised");
         }
         this.options = java.util.Objects.requireNonNull(o, "options");
+        this.ioPoolTotal = bdevIoPoolSize;
         return this;
     }
 
@@ -64,6 +78,11 @@ public final class BdevSubsystem implements Subsystem {
     public BdevOptions options() {
         BdevLayer l = layer;
         return l != null ? l.options() : options;
+    }
+
+    /** The {@code bdev_io_pool_size} total given with {@link #options(BdevOptions, long)}, or -1. */
+    public long configuredIoPoolSize() {
+        return ioPoolTotal;
     }
 
     /** Whether init has run (the options can no longer change). */
@@ -87,7 +106,8 @@ public final class BdevSubsystem implements Subsystem {
             e.put("method", "bdev_set_options");
             com.fasterxml.jackson.databind.node.ObjectNode p = e.putObject("params");
             int reactors = l != null ? l.reactors().size() : 1;
-            p.put("bdev_io_pool_size", (long) o.ioPoolSize() * reactors);
+            long total = ioPoolTotal;
+            p.put("bdev_io_pool_size", total >= 0 ? total : (long) o.ioPoolSize() * reactors); // what was set, as SPDK writes it
             p.put("bdev_io_cache_size", o.ioCacheSize());
             p.put("bdev_auto_examine", o.autoExamine());
             p.put("iobuf_small_cache_size", o.iobufSmallCacheSize());
@@ -110,10 +130,11 @@ public final class BdevSubsystem implements Subsystem {
                     e.put("method", "bdev_set_qos_limit");
                     com.fasterxml.jackson.databind.node.ObjectNode p = e.putObject("params");
                     p.put("name", b.name());
-                    p.put("rw_ios_per_sec", q.rwIosPerSec());
-                    p.put("rw_mbytes_per_sec", q.rwMbytesPerSec());
-                    p.put("r_mbytes_per_sec", q.rMbytesPerSec());
-                    p.put("w_mbytes_per_sec", q.wMbytesPerSec());
+                    // SPDK's bdev_qos_config_json: only the limits that are set (> 0)
+                    putPositive(p, "rw_ios_per_sec", q.rwIosPerSec());
+                    putPositive(p, "rw_mbytes_per_sec", q.rwMbytesPerSec());
+                    putPositive(p, "r_mbytes_per_sec", q.rMbytesPerSec());
+                    putPositive(p, "w_mbytes_per_sec", q.wMbytesPerSec());
                     out.add(e);
                 }
             }
@@ -122,6 +143,12 @@ public final class BdevSubsystem implements Subsystem {
         w.put("method", "bdev_wait_for_examine");
         out.add(w);
         return out;
+    }
+
+    private static void putPositive(com.fasterxml.jackson.databind.node.ObjectNode p, String key, long v) {
+        if (v > 0) {
+            p.put(key, v);
+        }
     }
 
     /** The layer; available once init completed. */

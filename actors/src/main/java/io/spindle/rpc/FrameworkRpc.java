@@ -57,7 +57,7 @@ public final class FrameworkRpc implements RpcMethodProvider {
                 RpcMethod.runtime("thread_get_stats", FrameworkRpc::threadStats),
                 RpcMethod.runtime("thread_get_pollers", FrameworkRpc::threadPollers),
                 RpcMethod.runtime("thread_get_io_channels", FrameworkRpc::threadChannels),
-                RpcMethod.always("spdk_kill_instance", FrameworkRpc::kill));
+                RpcMethod.runtime("spdk_kill_instance", FrameworkRpc::kill));
     }
 
     // ------------------------------------------------------------------ methods
@@ -157,7 +157,7 @@ public final class FrameworkRpc implements RpcMethodProvider {
     }
 
     private static String cpumask(Reactor r) {
-        return "0x" + new java.math.BigInteger("1").shiftLeft(r.core()).toString(16);
+        return java.math.BigInteger.ONE.shiftLeft(r.core()).toString(16); // spdk_cpuset_fmt: bare hex, no 0x
     }
 
     private static CompletionStage<?> getReactors(RpcCall c) throws RpcException {
@@ -233,7 +233,7 @@ public final class FrameworkRpc implements RpcMethodProvider {
                 ObjectNode po = into.addObject();
                 po.put("name", p.name());
                 po.put("id", p.id());
-                po.put("state", p.state() == Poller.State.PAUSED ? "paused" : p.periodNanos() > 0 ? "waiting" : "running");
+                po.put("state", p.state() == Poller.State.PAUSED ? "paused" : "waiting"); // SPDK: not running while the RPC looks
                 po.put("run_count", p.runCount());
                 po.put("busy_count", p.busyCount());
                 if (p.periodNanos() > 0) {

@@ -220,7 +220,7 @@ public final class JsonConfig {
                         TimeUnit.MILLISECONDS);
             } catch (ExecutionException ex) {
                 Throwable c = cause(ex);
-                String msg = c instanceof RpcException r ? r.getMessage() + " (code " + r.code() + ")" : c.toString();
+                String msg = c instanceof RpcException r ? r.getMessage() + (r.detail() != null ? ": " + r.detail() : "") + " (code " + r.code() + ")" : c.toString();
                 int removed = rollback(spindle, before);
                 throw new JsonConfigException(e.where() + " method " + e.method() + ": " + msg
                         + (removed == 0 ? "" : " (the " + removed + " bdev(s) created before it were removed)"));

@@ -119,7 +119,9 @@ public final class RpcClient implements AutoCloseable {
         JsonNode r = request(method, params);
         JsonNode err = r.get("error");
         if (err != null) {
-            throw new RpcException(err.path("code").asInt(RpcException.INTERNAL_ERROR), err.path("message").asText(""));
+            JsonNode data = err.get("data");
+            throw new RpcException(err.path("code").asInt(RpcException.INTERNAL_ERROR), err.path("message").asText(""),
+                    data == null ? null : data.isTextual() ? data.asText() : data.toString());
         }
         return r.get("result");
     }

@@ -236,6 +236,9 @@ public final class RpcDispatcher {
         ObjectNode err = r.putObject("error");
         err.put("code", e.code());
         err.put("message", e.getMessage());
+        if (e.detail() != null) {
+            err.put("data", e.detail());
+        }
         return r;
     }
 

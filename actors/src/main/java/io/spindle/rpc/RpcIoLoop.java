@@ -234,7 +234,9 @@ final class RpcIoLoop implements Runnable {
             if (c.framer.midValue()) {
                 RpcServer.LOG.debug("rpc: {} closed in the middle of a request; it is dropped", c);
             }
-            c.in.clear();
+            if (c.in.position() > 0 && canParse(c)) {
+                parse(c); // whole requests read before the end of input are still carried out
+            }
             settle(c);
             return;
         }
@@ -266,7 +268,7 @@ final class RpcIoLoop implements Runnable {
                 c.outstanding++;
                 requests.incrementAndGet();
                 handler.request(c, v);
-                return canRead(c);
+                return canParse(c);
             }
 
             @Override
@@ -278,9 +280,15 @@ final class RpcIoLoop implements Runnable {
         c.in.compact();
     }
 
-    private boolean canRead(Conn c) {
-        return !c.inputClosed && !c.closeAfterFlush && c.outstanding < cfg.maxOutstandingPerConnection()
+    /** Whether buffered requests may be handed over now (flow control: outstanding requests, queued output). */
+    private boolean canParse(Conn c) {
+        return !c.closeAfterFlush && c.outstanding < cfg.maxOutstandingPerConnection()
                 && c.pendingOut <= cfg.maxPendingOutputBytes();
+    }
+
+    /** Whether to read more from the client: input still open and {@link #canParse}. */
+    private boolean canRead(Conn c) {
+        return !c.inputClosed && canParse(c);
     }
 
     private void queue(Conn c, JsonNode response) {
@@ -317,7 +325,7 @@ final class RpcIoLoop implements Runnable {
         }
         try {
             write(c);
-            if (!c.closed && canRead(c) && c.in.position() > 0) {
+            if (!c.closed && canParse(c) && c.in.position() > 0) {
                 parse(c); // requests read before flow control stopped us
             }
             settle(c);

@@ -183,9 +183,12 @@ class RpcMethodsTest {
             assertThat(h.call("bdev_get_bdevs", "{\"name\":\"N0\"}").get(0).get("num_blocks").asLong()).isEqualTo(512);
             JsonNode r = h.request("bdev_null_resize", "{\"name\":\"N0\",\"new_size\":1}");
             assertThat(r.get("error").get("code").asInt()).isEqualTo(-22);
-            assertThat(r.get("error").get("message").asText()).contains("Cannot shrink");
+            assertThat(r.get("error").get("message").asText()).isEqualTo("Invalid argument");
+            assertThat(r.get("error").get("data").asText()).contains("Cannot shrink");
             assertThat(h.request("bdev_null_resize", "{\"name\":\"Malloc0\",\"new_size\":64}").get("error").get("code").asInt())
-                    .as("not a null bdev").isEqualTo(-19);
+                    .as("not a null bdev: EINVAL, as SPDK").isEqualTo(-22);
+            assertThat(h.request("bdev_null_resize", "{\"name\":\"Nope\",\"new_size\":64}").get("error").get("code").asInt())
+                    .as("no such bdev").isEqualTo(-19);
             assertThat(h.call("bdev_null_delete", "{\"name\":\"N0\"}").asBoolean()).isTrue();
             assertThat(h.request("bdev_null_delete", "{\"name\":\"N0\"}").get("error").get("code").asInt()).isEqualTo(-19);
         }
@@ -262,7 +265,15 @@ class RpcMethodsTest {
             assertThat(rl.get("rw_ios_per_sec").asLong()).isEqualTo(21000);
             assertThat(rl.get("w_mbytes_per_sec").asLong()).isEqualTo(50);
             JsonNode cfg = h.call("framework_get_config", "{\"name\":\"bdev\"}");
-            assertThat(cfg.toString()).contains("\"method\":\"bdev_set_qos_limit\"").contains("\"rw_ios_per_sec\":21000");
+            JsonNode qos = null;
+            for (JsonNode e : cfg) {
+                if (e.get("method").asText().equals("bdev_set_qos_limit")) {
+                    qos = e.get("params");
+                }
+            }
+            assertThat(qos).as("save_config writes the limits").isNotNull();
+            assertThat(qos.toString()).as("only the limits that are set, as SPDK's bdev_qos_config_json")
+                    .isEqualTo("{\"name\":\"Malloc0\",\"rw_ios_per_sec\":21000,\"w_mbytes_per_sec\":50}");
             JsonNode r = h.request("bdev_set_qos_limit", "{\"name\":\"Malloc0\"}");
             assertThat(r.get("error").get("message").asText()).isEqualTo("No rate limits specified");
         }
@@ -285,8 +296,8 @@ class RpcMethodsTest {
 
             JsonNode ts = h.call("thread_get_stats", null).get("threads");
             assertThat(ts).hasSize(2);
-            assertThat(ts.get(0).get("cpumask").asText()).isEqualTo("0x1");
-            assertThat(ts.get(1).get("cpumask").asText()).isEqualTo("0x2");
+            assertThat(ts.get(0).get("cpumask").asText()).isEqualTo("1");
+            assertThat(ts.get(1).get("cpumask").asText()).isEqualTo("2");
 
             JsonNode ch = h.call("thread_get_io_channels", null).get("threads").get(0).get("io_channels");
             assertThat(ch.toString()).contains("\"name\":\"Malloc0\"");
@@ -295,6 +306,9 @@ class RpcMethodsTest {
             assertThat(pol.has("active_pollers")).isTrue();
             assertThat(pol.has("timed_pollers")).isTrue();
             assertThat(pol.has("paused_pollers")).isTrue();
+            // SPDK's spdk_poller_get_state_str: a poller not executing while the RPC looks is "waiting"
+            assertThat(pol.get("active_pollers")).isNotEmpty().allSatisfy(p -> assertThat(p.get("state").asText()).isEqualTo("waiting"));
+            assertThat(re.get("reactors").get(1).get("lw_threads").get(0).get("cpumask").asText()).as("bare hex, as spdk_cpuset_fmt").isEqualTo("2");
 
             JsonNode subs = h.call("framework_get_subsystems", null);
             assertThat(subs.get(0).get("subsystem").asText()).isEqualTo("bdev");
@@ -334,7 +348,7 @@ class RpcMethodsTest {
                 List<String> current = new ArrayList<>();
                 h.call("rpc_get_methods", "{\"current\":true}").forEach(x -> current.add(x.asText()));
                 assertThat(current).contains("framework_start_init", "bdev_set_options", "rpc_get_methods").doesNotContain("bdev_get_bdevs");
-                assertThat(h.call("bdev_set_options", "{\"bdev_io_pool_size\":512,\"bdev_io_cache_size\":64,\"bdev_auto_examine\":false}")
+                assertThat(h.call("bdev_set_options", "{\"bdev_io_pool_size\":511,\"bdev_io_cache_size\":64,\"bdev_auto_examine\":false}")
                         .asBoolean()).isTrue();
                 assertThat(h.request("bdev_set_options", "{\"bdev_io_pool_size\":64,\"bdev_io_cache_size\":64}")
                         .get("error").get("message").asText()).contains("Pool size 64 too small for cache size 64");
@@ -351,7 +365,10 @@ class RpcMethodsTest {
                 assertThat(h.call("framework_start_init", null).asBoolean()).isTrue();
                 assertThat(waiter.get(10, TimeUnit.SECONDS).asBoolean()).isTrue();
                 assertThat(h.spindle.rpcState()).isEqualTo(io.spindle.rpc.spi.RpcState.RUNTIME);
-                assertThat(BdevLayer.of(h.spindle).options().ioPoolSize()).as("512 over 2 reactors").isEqualTo(256);
+                assertThat(BdevLayer.of(h.spindle).options().ioPoolSize()).as("511 over 2 reactors").isEqualTo(256);
+                JsonNode opts = h.call("framework_get_config", "{\"name\":\"bdev\"}").get(0);
+                assertThat(opts.get("method").asText()).isEqualTo("bdev_set_options");
+                assertThat(opts.get("params").get("bdev_io_pool_size").asLong()).as("written back as given, as SPDK").isEqualTo(511);
                 assertThat(BdevLayer.of(h.spindle).options().autoExamine()).isFalse();
                 assertThat(h.call("bdev_get_bdevs", null)).isEmpty();
                 assertThat(h.request("bdev_set_options", "{\"bdev_io_pool_size\":512}").get("error").get("code").asInt())
@@ -369,7 +386,7 @@ class RpcMethodsTest {
             try (RpcHarness h = new RpcHarness("rpc-examine")) {
                 JsonNode r = h.request("bdev_examine", "{\"name\":\"Malloc0\"}");
                 assertThat(r.get("error").get("code").asInt()).isEqualTo(-22);
-                assertThat(r.get("error").get("message").asText()).contains("auto examine");
+                assertThat(r.get("error").get("data").asText()).contains("auto examine");
             }
         }
     }

@@ -178,13 +178,13 @@ class RpcServerTest {
             "missing required     | bdev_malloc_create | {\"block_size\":512}                              | num_blocks is required",
             "wrong type           | bdev_malloc_create | {\"block_size\":\"512\",\"num_blocks\":8}        | block_size=\"512\": must be an integer",
             "out of bounds        | bdev_malloc_create | {\"block_size\":512,\"num_blocks\":0}            | num_blocks=0: must be between 1 and",
-            "not a power of two   | bdev_malloc_create | {\"block_size\":1000,\"num_blocks\":8}          | block_size=1000: must be a power of two >= 512",
             "unknown key          | bdev_malloc_create | {\"block_size\":512,\"num_blocks\":8,\"nmae\":\"x\"} | unknown key nmae",
             "unsupported feature  | bdev_malloc_create | {\"block_size\":512,\"num_blocks\":8,\"md_size\":8} | md_size=8: not supported by Spindle",
             "bad uuid             | bdev_null_create   | {\"name\":\"n\",\"block_size\":512,\"num_blocks\":8,\"uuid\":\"x\"} | uuid=\"x\": must be a UUID",
             "params not an object | bdev_get_bdevs     | [1,2]                                            | takes named parameters",
             "params on a no-param | spdk_get_version   | {\"x\":1}                                        | spdk_get_version method requires no parameters",
             "bad choice           | bdev_get_iostat    | {\"reset_mode\":\"some\"}                        | reset_mode=\"some\": must be one of all, maxmin, error, none",
+            "no name in iostat    | bdev_get_iostat    | {\"name\":\"Malloc0\"}                          | unknown key name (bdev_get_iostat takes names, per_channel, reset_mode)",
         })
         @Timeout(60)
         @DisplayName("bad params get -32602 with a message naming the key and the bound")
@@ -208,7 +208,13 @@ class RpcServerTest {
                 assertThat(h.request("bdev_malloc_delete", "{\"name\":\"Nope\"}").get("error").get("code").asInt()).isEqualTo(-19);
                 r = h.request("bdev_malloc_create", "{\"name\":\"Malloc0\",\"block_size\":512,\"num_blocks\":8}");
                 assertThat(r.get("error").get("code").asInt()).isEqualTo(-17);
-                assertThat(r.get("error").get("message").asText()).contains("Malloc0");
+                assertThat(r.get("error").get("message").asText()).as("spdk_strerror's text").isEqualTo("File exists");
+                assertThat(r.get("error").get("data").asText()).as("Spindle's detail in data").contains("Malloc0");
+                // a well-typed bad value is EINVAL as in SPDK (type errors stay -32602)
+                r = h.request("bdev_malloc_create", "{\"block_size\":1000,\"num_blocks\":8}");
+                assertThat(r.get("error").get("code").asInt()).isEqualTo(-22);
+                assertThat(r.get("error").get("message").asText()).isEqualTo("Invalid argument");
+                assertThat(r.get("error").get("data").asText()).contains("block_size=1000: must be a power of two >= 512");
                 r = h.request("framework_start_init", null);
                 assertThat(r.get("error").get("code").asInt()).as("STARTUP-only method at RUNTIME").isEqualTo(RpcException.INVALID_STATE);
                 assertThat(r.get("error").get("message").asText()).contains("before framework is initialized");

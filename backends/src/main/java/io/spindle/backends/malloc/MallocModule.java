@@ -15,7 +15,6 @@ import io.spindle.runtime.Reactor;
 import net.openhft.chronicle.bytes.BytesStore;
 import net.openhft.chronicle.core.UnsafeMemory;
 
-import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -281,11 +280,6 @@ public final class MallocModule implements BdevModule {
                 ((com.fasterxml.jackson.databind.node.ObjectNode) call.get("params")).put("optimal_io_boundary", bdev.optimalIoBoundary());
             }
             return call;
-        }
-
-        @Override
-        public Map<String, Object> driverSpecific() {
-            return Map.of("size_bytes", size);
         }
     }
 }

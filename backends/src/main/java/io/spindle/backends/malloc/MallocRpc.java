@@ -40,7 +40,7 @@ public final class MallocRpc implements RpcMethodProvider {
         String name = p.string("name", null);
         long bs = p.integer("block_size", Long.MIN_VALUE, Long.MAX_VALUE);
         if (bs < 512 || bs > 1 << 30 || Long.bitCount(bs) != 1) {
-            throw RpcException.invalidParams("block_size=" + bs + ": must be a power of two >= 512");
+            throw RpcException.errno(io.spindle.runtime.Errno.EINVAL, "block_size=" + bs + ": must be a power of two >= 512"); // a well-typed bad value: EINVAL, as SPDK
         }
         long nb = p.integer("num_blocks", 1, Long.MAX_VALUE / bs);
         UUID uuid = p.uuid("uuid");

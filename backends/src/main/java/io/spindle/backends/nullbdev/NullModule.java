@@ -14,7 +14,6 @@ import io.spindle.runtime.Poller;
 import io.spindle.runtime.Reactor;
 import net.openhft.chronicle.core.UnsafeMemory;
 
-import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -155,11 +154,6 @@ public final class NullModule implements BdevModule {
         @Override
         public com.fasterxml.jackson.databind.node.ObjectNode writeConfig(Bdev bdev) {
             return io.spindle.bdev.spi.ConfigCalls.createCall("bdev_null_create", bdev);
-        }
-
-        @Override
-        public Map<String, Object> driverSpecific() {
-            return Map.of("zero_fill", zeroFill);
         }
     }
 }

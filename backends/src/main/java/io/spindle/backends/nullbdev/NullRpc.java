@@ -48,7 +48,7 @@ public final class NullRpc implements RpcMethodProvider {
         }
         long bs = p.integer("block_size", Long.MIN_VALUE, Long.MAX_VALUE);
         if (bs < 512 || bs > 1 << 30 || Long.bitCount(bs) != 1) {
-            throw RpcException.invalidParams("block_size=" + bs + ": must be a power of two >= 512");
+            throw RpcException.errno(io.spindle.runtime.Errno.EINVAL, "block_size=" + bs + ": must be a power of two >= 512"); // a well-typed bad value: EINVAL, as SPDK
         }
         long nb = p.integer("num_blocks", 1, Long.MAX_VALUE / bs);
         UUID uuid = p.uuid("uuid");
@@ -79,8 +79,11 @@ public final class NullRpc implements RpcMethodProvider {
         BdevLayer l = BdevRpc.layer(c);
         NullModule m = l.module(NullModule.class);
         Bdev b = l.get(name);
-        if (b == null || b.module() != m) {
-            throw RpcException.errno(Errno.ENODEV, null);
+        if (b == null) {
+            throw RpcException.errno(Errno.ENODEV, "no bdev named " + name);
+        }
+        if (b.module() != m) {
+            throw RpcException.errno(Errno.EINVAL, name + " is not a null bdev (module " + b.module().name() + ")"); // as SPDK
         }
         long blocks = (mib << 20) / b.blockSize();
         if (blocks < b.numBlocks()) {

@@ -487,6 +487,9 @@ public final class SpindleRpc {
         ObjectNode er = F.objectNode();
         er.put("code", e.code());
         er.put("message", e.getMessage());
+        if (e.detail() != null) {
+            er.put("data", e.detail());
+        }
         return "request:\n" + PyJson.dumps(p, 2) + "\nGot JSON-RPC error response\nresponse:\n" + PyJson.dumps(er, 2);
     }
 

@@ -197,8 +197,38 @@ class SpindleTgtEndToEndTest {
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).isEqualTo(1);
         assertThat(Files.readString(log, StandardCharsets.UTF_8)).contains("spindle tgt: --json " + cfg
-                + ": subsystems[bdev].config[1] method bdev_malloc_create: Invalid parameters: block_size=500: must be a power of two >= 512")
+                + ": subsystems[bdev].config[1] method bdev_malloc_create: Invalid argument: block_size=500: must be a power of two >= 512 (code -22)")
                 .contains("(the 1 bdev(s) created before it were removed)");
+        assertThat(sock).doesNotExist();
+    }
+
+    @Test
+    @Timeout(120)
+    @DisplayName("tgt started in the background by a script (SIGINT inherited as ignored) still stops cleanly on a real SIGINT")
+    void sigintFromABackgroundScript() throws Exception {
+        Path sock = dir.resolve("s.sock");
+        Path log = dir.resolve("sig.log");
+        // a non-interactive shell starts background jobs with SIGINT ignored; the launcher must undo that
+        String script = "SPINDLE_SKIP_BUILD=1 '" + ROOT.resolve("spindle") + "' tgt -r '" + sock + "' >'" + log
+                + "' 2>&1 & echo $!; wait $!; echo rc=$?";
+        Process sh = new ProcessBuilder("bash", "-c", script).directory(ROOT.toFile()).redirectErrorStream(true).start();
+        started.add(sh);
+        java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(sh.getInputStream(), StandardCharsets.UTF_8));
+        long pid = Long.parseLong(out.readLine().trim());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!Files.exists(log) || !Files.readString(log).contains("spindle tgt: started")) {
+            assertThat(System.nanoTime() < deadline).as("tgt started").isTrue();
+            Thread.sleep(100);
+        }
+        String status = Files.readString(Path.of("/proc/" + pid + "/status"));
+        long ignored = status.lines().filter(l -> l.startsWith("SigIgn:")).mapToLong(l -> Long.parseUnsignedLong(l.substring(7).trim(), 16))
+                .findFirst().orElseThrow();
+        assertThat(ignored & 0x2).as("the JVM does not ignore SIGINT (SigIgn bit 2)").isZero();
+        Process kill = new ProcessBuilder("kill", "-INT", Long.toString(pid)).start();
+        assertThat(kill.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(sh.waitFor(60, TimeUnit.SECONDS)).as("tgt stopped on SIGINT; its output:\n" + Files.readString(log)).isTrue();
+        assertThat(out.readLine()).isEqualTo("rc=0");
+        assertThat(Files.readString(log)).contains("spindle tgt: stopped");
         assertThat(sock).doesNotExist();
     }
 }
