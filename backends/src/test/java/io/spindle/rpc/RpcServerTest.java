@@ -2,6 +2,8 @@ package io.spindle.rpc;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.spindle.app.SpindleStartException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
@@ -222,9 +224,93 @@ class RpcServerTest {
         }
     }
 
+    /**
+     * Names of the live threads, but the JVM's own lazily started, shared ones (the common pool, the JDK's
+     * resource releaser) and awaitility's poller.
+     */
+    static Set<String> liveThreads() {
+        Set<String> out = new HashSet<>();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            String n = t.getName();
+            if (t.isAlive() && !n.startsWith("ForkJoinPool.commonPool-worker") && !n.startsWith("awaitility")
+                    && !n.equals("background~resource~releaser")) {
+                out.add(t.getName() + "#" + t.getId());
+            }
+        }
+        return out;
+    }
+
     @Nested
     @DisplayName("limits and misbehaving clients")
     class Robustness {
+        private Set<String> threadsBefore;
+
+        @BeforeEach
+        void threadBaseline() {
+            threadsBefore = liveThreads();
+        }
+
+        /** No thread a test's Spindle, server or clients started outlives it: no leak, however the clients behaved. */
+        @AfterEach
+        void noThreadLeft() {
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+                Set<String> left = liveThreads();
+                left.removeAll(threadsBefore);
+                assertThat(left).as("threads left after the test's Spindle stopped").isEmpty();
+            });
+        }
+
+        /**
+         * Threads started since {@code baseline} are only Pekko dispatcher workers, which a fork-join pool adds up to
+         * its bounded parallelism under load and retires after a minute idle; never one per connection.
+         */
+        private void assertNoThreadPerConnection(Set<String> baseline) {
+            Set<String> added = liveThreads();
+            added.removeAll(baseline);
+            assertThat(added).as("threads added while serving connections").allMatch(n -> n.contains("-pekko.actor.default-dispatcher-"));
+            assertThat(added.size()).as("dispatcher workers added: bounded, not one per connection " + added).isLessThanOrEqualTo(16);
+        }
+
+        @Test
+        @Timeout(120)
+        @DisplayName("many connections, sequential and 100 at once, use no thread per connection; threads return to the baseline")
+        void noThreadPerConnection() throws Exception {
+            try (RpcHarness h = new RpcHarness("rpc-threads")) {
+                byte[] req = utf8("{\"jsonrpc\":\"2.0\",\"method\":\"spdk_get_version\",\"id\":1}");
+                assertThat(h.call("spdk_get_version", null)).isNotNull(); // warm: the dispatcher has run a request
+                await().atMost(Duration.ofSeconds(10)).until(() -> h.spindle.rpcStats().connections() == 0);
+                Set<String> baseline = liveThreads();
+                for (int i = 0; i < 300; i++) {
+                    try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                        ch.connect(UnixDomainSocketAddress.of(h.socket));
+                        ch.write(ByteBuffer.wrap(req));
+                        assertThat(readLine(Channels.newInputStream(ch))).contains("\"result\"");
+                    }
+                }
+                List<SocketChannel> open = new ArrayList<>();
+                try {
+                    for (int i = 0; i < 100; i++) {
+                        SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+                        open.add(ch);
+                        ch.connect(UnixDomainSocketAddress.of(h.socket));
+                        ch.write(ByteBuffer.wrap(req));
+                    }
+                    for (SocketChannel ch : open) {
+                        assertThat(readLine(Channels.newInputStream(ch))).contains("\"result\"");
+                    }
+                    assertThat(h.spindle.rpcStats().connections()).isEqualTo(100);
+                    long rpcThreads = Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith("spindle-rpc")).count();
+                    assertThat(rpcThreads).as("one I/O thread serves every connection").isEqualTo(1);
+                    assertNoThreadPerConnection(baseline);
+                } finally {
+                    for (SocketChannel ch : open) {
+                        ch.close();
+                    }
+                }
+                awaitNoConnections(h);
+                assertNoThreadPerConnection(baseline);
+            }
+        }
         @Test
         @Timeout(120)
         @DisplayName("a 10 MB request is answered -32600 naming the bound, skipped, and the connection stays usable")
