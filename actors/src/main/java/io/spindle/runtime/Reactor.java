@@ -436,8 +436,12 @@ public final class Reactor {
      * One loop iteration, for manual mode: SPDK's {@code poll_thread_times(i, 1)}. Sets this reactor as
      * current on the calling thread for the duration.
      *
-     * @return the work count (0 when idle)
-     * @throws IllegalStateException on a threaded reactor, or on an exited one
+     * <p>Stepping an {@link State#EXITED} reactor is not an error: nothing runs and the work count is 0, as
+     * SPDK's {@code poll_threads()} keeps polling threads that have exited. This lets a test step the whole
+     * group ({@link ReactorGroup#pollUntilIdle()}) while some of its reactors are already gone.
+     *
+     * @return the work count (0 when idle or exited)
+     * @throws IllegalStateException on a threaded reactor
      */
     public int pollOnce() {
         if (!config.manual()) {

@@ -137,6 +137,9 @@ class ThreadLibraryTest {
             }
             assertThatThrownBy(() -> g.reactor(1).send(() -> { }))
                     .isInstanceOf(ReactorStoppedException.class).hasMessageContaining("reactor_1").hasMessageContaining("EXITED");
+            assertThat(g.reactor(1).state()).isEqualTo(Reactor.State.EXITED);
+            assertThat(g.pollOnce(1)).as("stepping an exited reactor runs nothing and is no error").isZero();
+            assertThat(g.pollUntilIdle()).isZero();
         }
     }
 
