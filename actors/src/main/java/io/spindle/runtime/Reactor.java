@@ -651,7 +651,8 @@ public final class Reactor {
         switch (config.idle()) {
             case BUSY -> Thread.onSpinWait();
             case YIELD -> Thread.yield();
-            case PARK -> park(registeredPollers > 0 ? config.maxParkNanos() : TimeUnit.MILLISECONDS.toNanos(100));
+            // with pollers registered they must run again soon; with none, only a send (which unparks) brings work
+            case PARK -> park(registeredPollers > 0 ? config.maxParkNanos() : config.parkMaxParkNanos());
             case BACKOFF -> {
                 if (idleSpins < config.backoffSpins()) {
                     idleSpins++;

@@ -484,6 +484,43 @@ class ThreadLibraryTest {
     }
 
     @Test
+    @DisplayName("idle=park: a send wakes a parked reactor (park cap 60 s, no poller, each task must run within 10 s)")
+    void sendWakesAParkedReactor() throws Exception {
+        // A functional check, not a timing one: with a 60 s cap and no poller, nothing but the send's unpark can
+        // make the reactor run a task within the 10 s the latch waits.
+        ReactorGroup g = ReactorGroup.start(ReactorConfig.builder().mask("0x1").idle(IdleMode.PARK)
+                .parkMaxPark(Duration.ofSeconds(60)).conclude());
+        try {
+            Reactor r = g.reactor(0);
+            assertThat(r.group().config().parkMaxParkNanos()).isEqualTo(TimeUnit.SECONDS.toNanos(60));
+            for (int i = 0; i < 5; i++) {
+                // parked: the loop found nothing to do and sits in LockSupport.parkNanos
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+                        .until(() -> r.javaThread().getState() == Thread.State.TIMED_WAITING);
+                CountDownLatch ran = new CountDownLatch(1);
+                r.send(ran::countDown);
+                assertThat(ran.await(10, TimeUnit.SECONDS)).as("send %d woke the parked reactor", i).isTrue();
+            }
+        } finally {
+            g.close(); // the exit request unparks it too
+        }
+    }
+
+    @Test
+    void parkCapIsReadFromHoconAndBounded() {
+        com.typesafe.config.Config ref = com.typesafe.config.ConfigFactory.defaultReference();
+        assertThat(ReactorConfig.fromConfig(ref).parkMaxParkNanos()).as("default").isEqualTo(TimeUnit.MILLISECONDS.toNanos(100));
+        assertThat(ReactorConfig.fromConfig(com.typesafe.config.ConfigFactory.parseString("spindle.reactor.park.max-park = 60s")
+                .withFallback(ref)).parkMaxParkNanos()).isEqualTo(TimeUnit.SECONDS.toNanos(60));
+        assertThatThrownBy(() -> ReactorConfig.builder().parkMaxPark(Duration.ZERO).conclude())
+                .hasMessageContaining("spindle.reactor.park.max-park=PT0S").hasMessageContaining("must be > 0 and at most 10m");
+        assertThatThrownBy(() -> ReactorConfig.builder().parkMaxPark(Duration.ofMinutes(11)).conclude())
+                .hasMessageContaining("spindle.reactor.park.max-park=PT11M");
+        assertThat(ReactorConfig.builder().parkMaxPark(Duration.ofSeconds(60)).conclude().toBuilder().conclude().parkMaxParkNanos())
+                .as("toBuilder keeps it").isEqualTo(TimeUnit.SECONDS.toNanos(60));
+    }
+
+    @Test
     void threadedReactorsRunTasksAndTimedPollersInEveryIdleMode() throws Exception {
         for (IdleMode mode : IdleMode.values()) {
             ReactorGroup g = ReactorGroup.start(ReactorConfig.builder().mask("0x1").idle(mode).conclude());
