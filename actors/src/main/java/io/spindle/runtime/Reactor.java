@@ -9,6 +9,7 @@ import org.slf4j.LoggerFactory;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.PriorityQueue;
@@ -640,10 +641,25 @@ public final class Reactor {
 
     private void pin() {
         try {
-            Affinity.setAffinity(core);
+            config.pinner().accept(core);
             LOG.info("{}: pinned to core {}", name, core);
         } catch (Throwable e) {
             LOG.warn("{}: could not pin to core {} ({}); running unpinned", name, core, e.toString());
+        }
+    }
+
+    /**
+     * Pins the calling thread to {@code core} with OpenHFT affinity and reads the mask back: without JNA,
+     * OpenHFT falls back to an implementation whose set is a silent no-op, which must count as a failure.
+     *
+     * @throws IllegalStateException when the thread's affinity afterwards is not exactly {@code core}
+     */
+    static void pinWithAffinity(int core) {
+        Affinity.setAffinity(core);
+        BitSet now = Affinity.getAffinity();
+        if (now.cardinality() != 1 || !now.get(core)) {
+            throw new IllegalStateException("affinity after setAffinity(" + core + ") is " + now + " ("
+                    + Affinity.getAffinityImpl().getClass().getSimpleName() + ")");
         }
     }
 

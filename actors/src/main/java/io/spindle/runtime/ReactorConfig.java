@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.function.IntConsumer;
 
 /**
  * How a {@link ReactorGroup} is built: the core mask, the idle strategy, pinning, and the loop's limits.
@@ -30,6 +31,7 @@ public final class ReactorConfig {
     private final int backoffYields;
     private final Duration exitTimeout;
     private final ReactorClock clock;
+    private final IntConsumer pinner;
 
     private ReactorConfig(Builder b) {
         this.mask = b.mask;
@@ -46,6 +48,7 @@ public final class ReactorConfig {
         this.backoffYields = b.backoffYields;
         this.exitTimeout = b.exitTimeout;
         this.clock = b.clock;
+        this.pinner = b.pinner;
     }
 
     /** A builder with the defaults of {@code reference.conf}: mask 0x1, backoff, no pinning, threaded. */
@@ -163,6 +166,11 @@ public final class ReactorConfig {
         return clock;
     }
 
+    /** What pins the calling reactor thread to a core; throws when it could not. Tests replace it. */
+    IntConsumer pinner() {
+        return pinner;
+    }
+
     /** A builder pre-filled with this configuration. */
     public Builder toBuilder() {
         Builder b = new Builder();
@@ -180,6 +188,7 @@ public final class ReactorConfig {
         b.backoffYields = backoffYields;
         b.exitTimeout = exitTimeout;
         b.clock = clock;
+        b.pinner = pinner;
         return b;
     }
 
@@ -205,6 +214,7 @@ public final class ReactorConfig {
         private int backoffYields = 10;
         private Duration exitTimeout = Duration.ofSeconds(5);
         private ReactorClock clock;
+        private IntConsumer pinner = Reactor::pinWithAffinity;
 
         private Builder() {
         }
@@ -296,6 +306,15 @@ public final class ReactorConfig {
         /** The clock; defaults to the system clock, or a fresh {@link ManualClock} in manual mode. */
         public Builder clock(ReactorClock clock) {
             this.clock = clock;
+            return this;
+        }
+
+        /**
+         * Test seam: replaces the OpenHFT affinity call a pinned reactor thread makes on itself at start
+         * ({@code pinner.accept(core)}; an exception means the pin failed).
+         */
+        Builder pinner(IntConsumer pinner) {
+            this.pinner = Objects.requireNonNull(pinner, "pinner");
             return this;
         }
 
