@@ -284,6 +284,85 @@ class ThreadLibraryTest {
     }
 
     @Nested
+    class Accounting {
+        /** Counter deltas between two snapshots of one reactor's stats. */
+        record Delta(long busy, long idle, long loops, long tasks, long pollerRuns) {
+            static Delta between(ReactorStats a, ReactorStats b) {
+                return new Delta(b.busyNanos() - a.busyNanos(), b.idleNanos() - a.idleNanos(), b.loops() - a.loops(),
+                        b.tasksRun() - a.tasksRun(), b.pollerRuns() - a.pollerRuns());
+            }
+        }
+
+        @Test
+        @DisplayName("busy/idle: the time up to the next iteration is busy when a task ran or a poller returned > 0, else idle")
+        void busyIdleTasksLoopsAndPollerRunsAreCountedExactly() {
+            ManualClock clock = new ManualClock();
+            ReactorGroup g = ReactorGroup.manual(ReactorConfig.builder().mask("0x1").manual(true).clock(clock).conclude());
+            try {
+                Reactor r = g.reactor(0);
+                AtomicInteger next = new AtomicInteger(); // what poller "p" returns
+                List<Poller> ps = step(g, 0, () -> List.of(r.registerPoller("p", next::get), r.registerPoller("idle", () -> 0)));
+                g.pollUntilIdle(0); // the iteration that registered them was busy; this one is idle
+                ReactorStats s = r.stats();
+
+                // each row: advance the clock, set p's result, step once; the advance is charged to the previous
+                // iteration: busy if it did work, idle if not
+                clock.advance(100);
+                next.set(0);
+                assertThat(g.pollOnce(0)).isZero();
+                ReactorStats s1 = r.stats();
+                assertThat(Delta.between(s, s1)).as("after an idle iteration").isEqualTo(new Delta(0, 100, 1, 0, 2));
+
+                clock.advance(200);
+                next.set(3);
+                assertThat(g.pollOnce(0)).isEqualTo(3);
+                ReactorStats s2 = r.stats();
+                assertThat(Delta.between(s1, s2)).as("previous iteration idle").isEqualTo(new Delta(0, 200, 1, 0, 2));
+
+                clock.advance(50);
+                next.set(0);
+                assertThat(g.pollOnce(0)).isZero();
+                ReactorStats s3 = r.stats();
+                assertThat(Delta.between(s2, s3)).as("previous iteration busy (p returned 3)").isEqualTo(new Delta(50, 0, 1, 0, 2));
+
+                clock.advance(70);
+                for (int i = 0; i < 3; i++) {
+                    r.send(() -> { });
+                }
+                assertThat(g.pollOnce(0)).as("3 tasks, pollers idle").isEqualTo(3);
+                ReactorStats s4 = r.stats();
+                assertThat(Delta.between(s3, s4)).as("3 tasks counted; previous iteration idle").isEqualTo(new Delta(0, 70, 1, 3, 2));
+
+                clock.advance(30);
+                next.set(-2); // a negative count is idle, as 0
+                assertThat(g.pollOnce(0)).isZero();
+                ReactorStats s5 = r.stats();
+                assertThat(Delta.between(s4, s5)).as("previous iteration busy (tasks ran)").isEqualTo(new Delta(30, 0, 1, 0, 2));
+
+                clock.advance(40);
+                assertThat(g.pollOnce(0)).isZero();
+                ReactorStats s6 = r.stats();
+                assertThat(Delta.between(s5, s6)).as("previous iteration idle (p returned -2)").isEqualTo(new Delta(0, 40, 1, 0, 2));
+
+                assertThat(ps.get(0).runCount).isEqualTo(ps.get(1).runCount);
+                assertThat(ps.get(0).busyCount).as("p was busy once").isEqualTo(1);
+                assertThat(ps.get(1).busyCount).isZero();
+                // poller and channel counts are exact on the reactor, unknown (-1) elsewhere
+                ReactorStats own = step(g, 0, r::stats);
+                assertThat(List.of(own.activePollers(), own.timedPollers(), own.pausedPollers(), own.channels())).containsExactly(2, 0, 0, 0);
+                assertThat(List.of(s6.activePollers(), s6.timedPollers(), s6.pausedPollers(), s6.channels())).containsExactly(-1, -1, -1, -1);
+                assertThat(own.name()).isEqualTo("reactor_0");
+                step(g, 0, () -> {
+                    ps.forEach(Poller::unregister);
+                    return null;
+                });
+            } finally {
+                g.close();
+            }
+        }
+    }
+
+    @Nested
     class Channels {
         @Test
         @DisplayName("channel: one per (reactor, device), created on its reactor, reference counted, destroyed later by message")
