@@ -824,8 +824,8 @@ public final class Reactor {
 
     /**
      * The counters of this reactor. Callable from any thread: each counter is read atomically, though the set
-     * is not one atomic snapshot unless taken on the reactor itself. Poller counts are exact only on the
-     * owner thread.
+     * is not one atomic snapshot unless taken on the reactor itself. Poller and channel counts are read only
+     * on the owner thread; elsewhere they are -1 (see {@link ReactorStats}).
      */
     public ReactorStats stats() {
         int active = 0;
