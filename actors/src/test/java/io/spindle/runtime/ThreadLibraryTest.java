@@ -501,6 +501,77 @@ class ThreadLibraryTest {
         }
 
         @Test
+        @DisplayName("an owner stopped without unregistering: its io_device stops first, live channels are logged and destroyed on their reactors when put")
+        void ownerStoppedWithoutUnregisteringItsDevice() {
+            ReactorGroup g = ReactorGroup.manual(2);
+            Logging f = new Logging();
+            ch.qos.logback.classic.Logger deviceLog = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(IoDeviceActor.class);
+            ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged = new ch.qos.logback.core.read.ListAppender<>();
+            logged.start();
+            deviceLog.addAppender(logged);
+            try {
+                CompletableFuture<IoDevice<String>> registered = new CompletableFuture<>();
+                List<String> atOwnerPostStop = new CopyOnWriteArrayList<>();
+                org.apache.pekko.actor.typed.ActorRef<Object> owner = kit.spawn(Behaviors.setup(ctx -> {
+                    IoDevice<String> d = IoDevice.register(ctx, g, "orphan", f);
+                    registered.complete(d);
+                    return Behaviors.receive(Object.class)
+                            .onSignal(org.apache.pekko.actor.typed.PostStop.class, sig -> {
+                                // only the device actor's own PostStop marks it: nobody called unregister
+                                atOwnerPostStop.add("device unregistered=" + d.isUnregistered());
+                                return Behaviors.same();
+                            }).build();
+                }));
+                IoDevice<String> d = registered.orTimeout(10, TimeUnit.SECONDS).join();
+                IoChannel<String> c0 = on(g, 0, d::getChannel);
+                IoChannel<String> c1 = on(g, 1, d::getChannel);
+                org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Object> watcher = kit.createTestProbe();
+
+                kit.stop(owner, Duration.ofSeconds(10));
+                watcher.expectTerminated(d.actor(), Duration.ofSeconds(5));
+                assertThat(atOwnerPostStop).as("the device actor stopped before the owner finished stopping")
+                        .containsExactly("device unregistered=true");
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> {
+                    synchronized (logged.list) {
+                        return !logged.list.isEmpty();
+                    }
+                });
+                synchronized (logged.list) {
+                    assertThat(logged.list).singleElement().satisfies(e -> {
+                        assertThat(e.getLevel()).isEqualTo(ch.qos.logback.classic.Level.ERROR);
+                        assertThat(e.getFormattedMessage()).isEqualTo("io_device orphan stopped by its owner with 2 live channel(s) "
+                                + "not unregistered first; they are destroyed when their holders put them");
+                    });
+                }
+
+                // the device is gone for new users, its holders still own their channels
+                assertThat(on(g, 0, d::getChannel)).as("get after the owner stopped").isNull();
+                assertThat(d.liveChannels()).isEqualTo(2);
+                assertThat(on(g, 1, () -> Reactor.current().leakReport())).contains("io_channel orphan refs=1");
+                assertThat(f.log).noneMatch(l -> l.startsWith("destroy"));
+
+                on(g, 0, () -> {
+                    c0.put();
+                    return null;
+                });
+                on(g, 1, () -> {
+                    c1.put();
+                    return null;
+                });
+                g.pollUntilIdle();
+                assertThat(f.log).contains("destroy orphan@reactor_0 current=reactor_0", "destroy orphan@reactor_1 current=reactor_1");
+                assertThat(d.liveChannels()).isZero();
+                assertThat(g.devices()).doesNotContain(d);
+                assertThat(on(g, 0, () -> Reactor.current().holdsNothing())).isTrue();
+                assertThat(on(g, 1, () -> Reactor.current().holdsNothing())).isTrue();
+            } finally {
+                deviceLog.detachAppender(logged);
+                logged.stop();
+                g.close();
+            }
+        }
+
+        @Test
         @DisplayName("channel_create_cb_failed: the getter gets null and nothing is left behind")
         void channelCreateCbFailed() {
             ReactorGroup g = ReactorGroup.manual(1);
