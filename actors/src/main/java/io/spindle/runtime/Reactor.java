@@ -9,6 +9,7 @@ import org.slf4j.LoggerFactory;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.PriorityQueue;
@@ -436,8 +437,12 @@ public final class Reactor {
      * One loop iteration, for manual mode: SPDK's {@code poll_thread_times(i, 1)}. Sets this reactor as
      * current on the calling thread for the duration.
      *
-     * @return the work count (0 when idle)
-     * @throws IllegalStateException on a threaded reactor, or on an exited one
+     * <p>Stepping an {@link State#EXITED} reactor is not an error: nothing runs and the work count is 0, as
+     * SPDK's {@code poll_threads()} keeps polling threads that have exited. This lets a test step the whole
+     * group ({@link ReactorGroup#pollUntilIdle()}) while some of its reactors are already gone.
+     *
+     * @return the work count (0 when idle or exited)
+     * @throws IllegalStateException on a threaded reactor
      */
     public int pollOnce() {
         if (!config.manual()) {
@@ -636,10 +641,25 @@ public final class Reactor {
 
     private void pin() {
         try {
-            Affinity.setAffinity(core);
+            config.pinner().accept(core);
             LOG.info("{}: pinned to core {}", name, core);
         } catch (Throwable e) {
             LOG.warn("{}: could not pin to core {} ({}); running unpinned", name, core, e.toString());
+        }
+    }
+
+    /**
+     * Pins the calling thread to {@code core} with OpenHFT affinity and reads the mask back: without JNA,
+     * OpenHFT falls back to an implementation whose set is a silent no-op, which must count as a failure.
+     *
+     * @throws IllegalStateException when the thread's affinity afterwards is not exactly {@code core}
+     */
+    static void pinWithAffinity(int core) {
+        Affinity.setAffinity(core);
+        BitSet now = Affinity.getAffinity();
+        if (now.cardinality() != 1 || !now.get(core)) {
+            throw new IllegalStateException("affinity after setAffinity(" + core + ") is " + now + " ("
+                    + Affinity.getAffinityImpl().getClass().getSimpleName() + ")");
         }
     }
 
@@ -647,7 +667,8 @@ public final class Reactor {
         switch (config.idle()) {
             case BUSY -> Thread.onSpinWait();
             case YIELD -> Thread.yield();
-            case PARK -> park(registeredPollers > 0 ? config.maxParkNanos() : TimeUnit.MILLISECONDS.toNanos(100));
+            // with pollers registered they must run again soon; with none, only a send (which unparks) brings work
+            case PARK -> park(registeredPollers > 0 ? config.maxParkNanos() : config.parkMaxParkNanos());
             case BACKOFF -> {
                 if (idleSpins < config.backoffSpins()) {
                     idleSpins++;
@@ -803,8 +824,8 @@ public final class Reactor {
 
     /**
      * The counters of this reactor. Callable from any thread: each counter is read atomically, though the set
-     * is not one atomic snapshot unless taken on the reactor itself. Poller counts are exact only on the
-     * owner thread.
+     * is not one atomic snapshot unless taken on the reactor itself. Poller and channel counts are read only
+     * on the owner thread; elsewhere they are -1 (see {@link ReactorStats}).
      */
     public ReactorStats stats() {
         int active = 0;

@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.function.IntConsumer;
 
 /**
  * How a {@link ReactorGroup} is built: the core mask, the idle strategy, pinning, and the loop's limits.
@@ -25,10 +26,12 @@ public final class ReactorConfig {
     private final int dispatcherThroughput;
     private final long minParkNanos;
     private final long maxParkNanos;
+    private final long parkMaxParkNanos;
     private final int backoffSpins;
     private final int backoffYields;
     private final Duration exitTimeout;
     private final ReactorClock clock;
+    private final IntConsumer pinner;
 
     private ReactorConfig(Builder b) {
         this.mask = b.mask;
@@ -40,10 +43,12 @@ public final class ReactorConfig {
         this.dispatcherThroughput = b.dispatcherThroughput;
         this.minParkNanos = b.minPark.toNanos();
         this.maxParkNanos = b.maxPark.toNanos();
+        this.parkMaxParkNanos = b.parkMaxPark.toNanos();
         this.backoffSpins = b.backoffSpins;
         this.backoffYields = b.backoffYields;
         this.exitTimeout = b.exitTimeout;
         this.clock = b.clock;
+        this.pinner = b.pinner;
     }
 
     /** A builder with the defaults of {@code reference.conf}: mask 0x1, backoff, no pinning, threaded. */
@@ -69,6 +74,7 @@ public final class ReactorConfig {
                 .dispatcherThroughput(c.getInt("dispatcher-throughput"))
                 .minPark(c.getDuration("backoff.min-park"))
                 .maxPark(c.getDuration("backoff.max-park"))
+                .parkMaxPark(c.getDuration("park.max-park"))
                 .backoffSpins(c.getInt("backoff.spins"))
                 .backoffYields(c.getInt("backoff.yields"))
                 .exitTimeout(c.getDuration("exit-timeout"));
@@ -123,9 +129,21 @@ public final class ReactorConfig {
         return minParkNanos;
     }
 
-    /** Longest park of the backoff strategy, and of the park strategy while active pollers exist. */
+    /**
+     * Longest park of the backoff strategy ({@code backoff.max-park}); also the longest park of the
+     * {@link IdleMode#PARK park} strategy while any poller is registered on the reactor.
+     */
     public long maxParkNanos() {
         return maxParkNanos;
+    }
+
+    /**
+     * Longest park of the {@link IdleMode#PARK park} strategy while no poller is registered on the reactor
+     * ({@code park.max-park}). A {@link Reactor#send send} wakes a parked reactor at once, so this bounds only
+     * how long a reactor with nothing to do sleeps between two loop iterations.
+     */
+    public long parkMaxParkNanos() {
+        return parkMaxParkNanos;
     }
 
     /** Spins before the backoff strategy yields. */
@@ -148,6 +166,11 @@ public final class ReactorConfig {
         return clock;
     }
 
+    /** What pins the calling reactor thread to a core; throws when it could not. Tests replace it. */
+    IntConsumer pinner() {
+        return pinner;
+    }
+
     /** A builder pre-filled with this configuration. */
     public Builder toBuilder() {
         Builder b = new Builder();
@@ -160,10 +183,12 @@ public final class ReactorConfig {
         b.dispatcherThroughput = dispatcherThroughput;
         b.minPark = Duration.ofNanos(minParkNanos);
         b.maxPark = Duration.ofNanos(maxParkNanos);
+        b.parkMaxPark = Duration.ofNanos(parkMaxParkNanos);
         b.backoffSpins = backoffSpins;
         b.backoffYields = backoffYields;
         b.exitTimeout = exitTimeout;
         b.clock = clock;
+        b.pinner = pinner;
         return b;
     }
 
@@ -184,10 +209,12 @@ public final class ReactorConfig {
         private int dispatcherThroughput = 16;
         private Duration minPark = Duration.ofNanos(1_000);
         private Duration maxPark = Duration.ofMillis(1);
+        private Duration parkMaxPark = Duration.ofMillis(100);
         private int backoffSpins = 100;
         private int backoffYields = 10;
         private Duration exitTimeout = Duration.ofSeconds(5);
         private ReactorClock clock;
+        private IntConsumer pinner = Reactor::pinWithAffinity;
 
         private Builder() {
         }
@@ -252,6 +279,12 @@ public final class ReactorConfig {
             return this;
         }
 
+        /** Park strategy: longest park while no poller is registered, above 0 and at most 10 minutes. */
+        public Builder parkMaxPark(Duration d) {
+            this.parkMaxPark = Objects.requireNonNull(d, "parkMaxPark");
+            return this;
+        }
+
         /** Backoff: spins before yielding. */
         public Builder backoffSpins(int n) {
             this.backoffSpins = n;
@@ -273,6 +306,15 @@ public final class ReactorConfig {
         /** The clock; defaults to the system clock, or a fresh {@link ManualClock} in manual mode. */
         public Builder clock(ReactorClock clock) {
             this.clock = clock;
+            return this;
+        }
+
+        /**
+         * Test seam: replaces the OpenHFT affinity call a pinned reactor thread makes on itself at start
+         * ({@code pinner.accept(core)}; an exception means the pin failed).
+         */
+        Builder pinner(IntConsumer pinner) {
+            this.pinner = Objects.requireNonNull(pinner, "pinner");
             return this;
         }
 
@@ -307,6 +349,9 @@ public final class ReactorConfig {
             if (maxPark.compareTo(minPark) < 0 || maxPark.compareTo(Duration.ofSeconds(1)) > 0) {
                 throw new IllegalArgumentException("spindle.reactor.backoff.max-park=" + maxPark + ": must be between min-park="
                         + minPark + " and 1s");
+            }
+            if (parkMaxPark.isNegative() || parkMaxPark.isZero() || parkMaxPark.compareTo(Duration.ofMinutes(10)) > 0) {
+                throw new IllegalArgumentException("spindle.reactor.park.max-park=" + parkMaxPark + ": must be > 0 and at most 10m");
             }
             if (exitTimeout.isNegative() || exitTimeout.compareTo(Duration.ofMinutes(10)) > 0) {
                 throw new IllegalArgumentException("spindle.reactor.exit-timeout=" + exitTimeout + ": must be between 0 and 10m");

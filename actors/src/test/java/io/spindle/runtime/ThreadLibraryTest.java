@@ -137,6 +137,9 @@ class ThreadLibraryTest {
             }
             assertThatThrownBy(() -> g.reactor(1).send(() -> { }))
                     .isInstanceOf(ReactorStoppedException.class).hasMessageContaining("reactor_1").hasMessageContaining("EXITED");
+            assertThat(g.reactor(1).state()).isEqualTo(Reactor.State.EXITED);
+            assertThat(g.pollOnce(1)).as("stepping an exited reactor runs nothing and is no error").isZero();
+            assertThat(g.pollUntilIdle()).isZero();
         }
     }
 
@@ -274,6 +277,85 @@ class ThreadLibraryTest {
                     return null;
                 });
                 assertThat(step(g, 0, () -> Reactor.current().holdsNothing())).isTrue();
+            } finally {
+                g.close();
+            }
+        }
+    }
+
+    @Nested
+    class Accounting {
+        /** Counter deltas between two snapshots of one reactor's stats. */
+        record Delta(long busy, long idle, long loops, long tasks, long pollerRuns) {
+            static Delta between(ReactorStats a, ReactorStats b) {
+                return new Delta(b.busyNanos() - a.busyNanos(), b.idleNanos() - a.idleNanos(), b.loops() - a.loops(),
+                        b.tasksRun() - a.tasksRun(), b.pollerRuns() - a.pollerRuns());
+            }
+        }
+
+        @Test
+        @DisplayName("busy/idle: the time up to the next iteration is busy when a task ran or a poller returned > 0, else idle")
+        void busyIdleTasksLoopsAndPollerRunsAreCountedExactly() {
+            ManualClock clock = new ManualClock();
+            ReactorGroup g = ReactorGroup.manual(ReactorConfig.builder().mask("0x1").manual(true).clock(clock).conclude());
+            try {
+                Reactor r = g.reactor(0);
+                AtomicInteger next = new AtomicInteger(); // what poller "p" returns
+                List<Poller> ps = step(g, 0, () -> List.of(r.registerPoller("p", next::get), r.registerPoller("idle", () -> 0)));
+                g.pollUntilIdle(0); // the iteration that registered them was busy; this one is idle
+                ReactorStats s = r.stats();
+
+                // each row: advance the clock, set p's result, step once; the advance is charged to the previous
+                // iteration: busy if it did work, idle if not
+                clock.advance(100);
+                next.set(0);
+                assertThat(g.pollOnce(0)).isZero();
+                ReactorStats s1 = r.stats();
+                assertThat(Delta.between(s, s1)).as("after an idle iteration").isEqualTo(new Delta(0, 100, 1, 0, 2));
+
+                clock.advance(200);
+                next.set(3);
+                assertThat(g.pollOnce(0)).isEqualTo(3);
+                ReactorStats s2 = r.stats();
+                assertThat(Delta.between(s1, s2)).as("previous iteration idle").isEqualTo(new Delta(0, 200, 1, 0, 2));
+
+                clock.advance(50);
+                next.set(0);
+                assertThat(g.pollOnce(0)).isZero();
+                ReactorStats s3 = r.stats();
+                assertThat(Delta.between(s2, s3)).as("previous iteration busy (p returned 3)").isEqualTo(new Delta(50, 0, 1, 0, 2));
+
+                clock.advance(70);
+                for (int i = 0; i < 3; i++) {
+                    r.send(() -> { });
+                }
+                assertThat(g.pollOnce(0)).as("3 tasks, pollers idle").isEqualTo(3);
+                ReactorStats s4 = r.stats();
+                assertThat(Delta.between(s3, s4)).as("3 tasks counted; previous iteration idle").isEqualTo(new Delta(0, 70, 1, 3, 2));
+
+                clock.advance(30);
+                next.set(-2); // a negative count is idle, as 0
+                assertThat(g.pollOnce(0)).isZero();
+                ReactorStats s5 = r.stats();
+                assertThat(Delta.between(s4, s5)).as("previous iteration busy (tasks ran)").isEqualTo(new Delta(30, 0, 1, 0, 2));
+
+                clock.advance(40);
+                assertThat(g.pollOnce(0)).isZero();
+                ReactorStats s6 = r.stats();
+                assertThat(Delta.between(s5, s6)).as("previous iteration idle (p returned -2)").isEqualTo(new Delta(0, 40, 1, 0, 2));
+
+                assertThat(ps.get(0).runCount).isEqualTo(ps.get(1).runCount);
+                assertThat(ps.get(0).busyCount).as("p was busy once").isEqualTo(1);
+                assertThat(ps.get(1).busyCount).isZero();
+                // poller and channel counts are exact on the reactor, unknown (-1) elsewhere
+                ReactorStats own = step(g, 0, r::stats);
+                assertThat(List.of(own.activePollers(), own.timedPollers(), own.pausedPollers(), own.channels())).containsExactly(2, 0, 0, 0);
+                assertThat(List.of(s6.activePollers(), s6.timedPollers(), s6.pausedPollers(), s6.channels())).containsExactly(-1, -1, -1, -1);
+                assertThat(own.name()).isEqualTo("reactor_0");
+                step(g, 0, () -> {
+                    ps.forEach(Poller::unregister);
+                    return null;
+                });
             } finally {
                 g.close();
             }
@@ -419,6 +501,77 @@ class ThreadLibraryTest {
         }
 
         @Test
+        @DisplayName("an owner stopped without unregistering: its io_device stops first, live channels are logged and destroyed on their reactors when put")
+        void ownerStoppedWithoutUnregisteringItsDevice() {
+            ReactorGroup g = ReactorGroup.manual(2);
+            Logging f = new Logging();
+            ch.qos.logback.classic.Logger deviceLog = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(IoDeviceActor.class);
+            ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged = new ch.qos.logback.core.read.ListAppender<>();
+            logged.start();
+            deviceLog.addAppender(logged);
+            try {
+                CompletableFuture<IoDevice<String>> registered = new CompletableFuture<>();
+                List<String> atOwnerPostStop = new CopyOnWriteArrayList<>();
+                org.apache.pekko.actor.typed.ActorRef<Object> owner = kit.spawn(Behaviors.setup(ctx -> {
+                    IoDevice<String> d = IoDevice.register(ctx, g, "orphan", f);
+                    registered.complete(d);
+                    return Behaviors.receive(Object.class)
+                            .onSignal(org.apache.pekko.actor.typed.PostStop.class, sig -> {
+                                // only the device actor's own PostStop marks it: nobody called unregister
+                                atOwnerPostStop.add("device unregistered=" + d.isUnregistered());
+                                return Behaviors.same();
+                            }).build();
+                }));
+                IoDevice<String> d = registered.orTimeout(10, TimeUnit.SECONDS).join();
+                IoChannel<String> c0 = on(g, 0, d::getChannel);
+                IoChannel<String> c1 = on(g, 1, d::getChannel);
+                org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Object> watcher = kit.createTestProbe();
+
+                kit.stop(owner, Duration.ofSeconds(10));
+                watcher.expectTerminated(d.actor(), Duration.ofSeconds(5));
+                assertThat(atOwnerPostStop).as("the device actor stopped before the owner finished stopping")
+                        .containsExactly("device unregistered=true");
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> {
+                    synchronized (logged.list) {
+                        return !logged.list.isEmpty();
+                    }
+                });
+                synchronized (logged.list) {
+                    assertThat(logged.list).singleElement().satisfies(e -> {
+                        assertThat(e.getLevel()).isEqualTo(ch.qos.logback.classic.Level.ERROR);
+                        assertThat(e.getFormattedMessage()).isEqualTo("io_device orphan stopped by its owner with 2 live channel(s) "
+                                + "not unregistered first; they are destroyed when their holders put them");
+                    });
+                }
+
+                // the device is gone for new users, its holders still own their channels
+                assertThat(on(g, 0, d::getChannel)).as("get after the owner stopped").isNull();
+                assertThat(d.liveChannels()).isEqualTo(2);
+                assertThat(on(g, 1, () -> Reactor.current().leakReport())).contains("io_channel orphan refs=1");
+                assertThat(f.log).noneMatch(l -> l.startsWith("destroy"));
+
+                on(g, 0, () -> {
+                    c0.put();
+                    return null;
+                });
+                on(g, 1, () -> {
+                    c1.put();
+                    return null;
+                });
+                g.pollUntilIdle();
+                assertThat(f.log).contains("destroy orphan@reactor_0 current=reactor_0", "destroy orphan@reactor_1 current=reactor_1");
+                assertThat(d.liveChannels()).isZero();
+                assertThat(g.devices()).doesNotContain(d);
+                assertThat(on(g, 0, () -> Reactor.current().holdsNothing())).isTrue();
+                assertThat(on(g, 1, () -> Reactor.current().holdsNothing())).isTrue();
+            } finally {
+                deviceLog.detachAppender(logged);
+                logged.stop();
+                g.close();
+            }
+        }
+
+        @Test
         @DisplayName("channel_create_cb_failed: the getter gets null and nothing is left behind")
         void channelCreateCbFailed() {
             ReactorGroup g = ReactorGroup.manual(1);
@@ -478,6 +631,43 @@ class ThreadLibraryTest {
             assertThatThrownBy(() -> CoreMask.parse("2000")).hasMessageContaining("above the limit 1023");
             assertThatThrownBy(() -> CoreMask.parse("0x4", 2)).hasMessageContaining("core 2 does not exist on this machine");
         }
+    }
+
+    @Test
+    @DisplayName("idle=park: a send wakes a parked reactor (park cap 60 s, no poller, each task must run within 10 s)")
+    void sendWakesAParkedReactor() throws Exception {
+        // A functional check, not a timing one: with a 60 s cap and no poller, nothing but the send's unpark can
+        // make the reactor run a task within the 10 s the latch waits.
+        ReactorGroup g = ReactorGroup.start(ReactorConfig.builder().mask("0x1").idle(IdleMode.PARK)
+                .parkMaxPark(Duration.ofSeconds(60)).conclude());
+        try {
+            Reactor r = g.reactor(0);
+            assertThat(r.group().config().parkMaxParkNanos()).isEqualTo(TimeUnit.SECONDS.toNanos(60));
+            for (int i = 0; i < 5; i++) {
+                // parked: the loop found nothing to do and sits in LockSupport.parkNanos
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+                        .until(() -> r.javaThread().getState() == Thread.State.TIMED_WAITING);
+                CountDownLatch ran = new CountDownLatch(1);
+                r.send(ran::countDown);
+                assertThat(ran.await(10, TimeUnit.SECONDS)).as("send %d woke the parked reactor", i).isTrue();
+            }
+        } finally {
+            g.close(); // the exit request unparks it too
+        }
+    }
+
+    @Test
+    void parkCapIsReadFromHoconAndBounded() {
+        com.typesafe.config.Config ref = com.typesafe.config.ConfigFactory.defaultReference();
+        assertThat(ReactorConfig.fromConfig(ref).parkMaxParkNanos()).as("default").isEqualTo(TimeUnit.MILLISECONDS.toNanos(100));
+        assertThat(ReactorConfig.fromConfig(com.typesafe.config.ConfigFactory.parseString("spindle.reactor.park.max-park = 60s")
+                .withFallback(ref)).parkMaxParkNanos()).isEqualTo(TimeUnit.SECONDS.toNanos(60));
+        assertThatThrownBy(() -> ReactorConfig.builder().parkMaxPark(Duration.ZERO).conclude())
+                .hasMessageContaining("spindle.reactor.park.max-park=PT0S").hasMessageContaining("must be > 0 and at most 10m");
+        assertThatThrownBy(() -> ReactorConfig.builder().parkMaxPark(Duration.ofMinutes(11)).conclude())
+                .hasMessageContaining("spindle.reactor.park.max-park=PT11M");
+        assertThat(ReactorConfig.builder().parkMaxPark(Duration.ofSeconds(60)).conclude().toBuilder().conclude().parkMaxParkNanos())
+                .as("toBuilder keeps it").isEqualTo(TimeUnit.SECONDS.toNanos(60));
     }
 
     @Test
