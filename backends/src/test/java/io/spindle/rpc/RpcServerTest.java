@@ -198,6 +198,26 @@ class RpcServerTest {
             }
         }
 
+        @ParameterizedTest(name = "{0}")
+        @CsvSource(delimiter = '|', value = {
+            "handler throws         | spindle_test_throw          | handler bug",
+            "stage fails            | spindle_test_fail_stage     | stage bug",
+            "handler returns null   | spindle_test_null_stage     | returned no stage",
+            "result not serialisable| spindle_test_unserialisable | cannot serialise",
+        })
+        @Timeout(60)
+        @DisplayName("a handler that fails unexpectedly gets -32603 Internal error with its id; the connection and server serve on")
+        void internalError(String what, String method, String cause) throws Exception {
+            try (RpcHarness h = new RpcHarness("rpc-internal"); RpcClient c = h.client()) {
+                JsonNode r = c.request(method.trim(), null);
+                assertThat(r.get("id").asLong()).as(what).isEqualTo(1);
+                assertThat(r.get("error").get("code").asInt()).as(what + ": " + r).isEqualTo(RpcException.INTERNAL_ERROR);
+                assertThat(r.get("error").get("message").asText()).startsWith("Internal error").contains(cause.trim());
+                assertThat(c.call("spdk_get_version", null).get("version").asText()).as("same connection").startsWith("Spindle");
+                assertThat(h.call("bdev_get_bdevs", null)).as("another connection").hasSize(1);
+            }
+        }
+
         @Test
         @Timeout(60)
         @DisplayName("unknown methods get -32601; refused operations SPDK's negative errno (-19 No such device, -17 exists)")
