@@ -41,6 +41,7 @@ public final class RpcClient implements AutoCloseable {
     private final ScheduledExecutorService timer;
     private final String address;
     private long nextId;
+    private volatile java.util.function.BiConsumer<String, JsonNode> trace;
 
     private RpcClient(SocketChannel channel, Duration timeout, String address) throws IOException {
         this.channel = channel;
@@ -85,6 +86,20 @@ public final class RpcClient implements AutoCloseable {
         return connect(socket.toString(), 0, timeout);
     }
 
+    /**
+     * Calls {@code trace} with ({@code "Requests"}, the request) before each {@link #request} is sent and with
+     * ({@code "response"}, the response) when it arrives: what rpc.py logs at INFO. Null for none.
+     */
+    public RpcClient trace(java.util.function.BiConsumer<String, JsonNode> trace) {
+        this.trace = trace;
+        return this;
+    }
+
+    /** The id of the last request sent by {@link #request} (0 before the first): rpc.py's {@code req_id}. */
+    public long lastId() {
+        return nextId;
+    }
+
     /** The address connected to. */
     public String address() {
         return address;
@@ -104,9 +119,17 @@ public final class RpcClient implements AutoCloseable {
         if (params != null && !(params.isObject() && params.isEmpty())) {
             req.set("params", params);
         }
+        java.util.function.BiConsumer<String, JsonNode> t = trace;
+        if (t != null) {
+            t.accept("Requests", req);
+        }
         out.write(RpcDispatcher.JSON.writeValueAsBytes(req));
         out.flush();
-        return readResponse();
+        JsonNode r = readResponse();
+        if (t != null) {
+            t.accept("response", r);
+        }
+        return r;
     }
 
     /**

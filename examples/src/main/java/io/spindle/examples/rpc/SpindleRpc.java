@@ -259,21 +259,51 @@ public final class SpindleRpc {
 
     /** Command-line entry point. */
     public static void main(String[] args) {
-        System.exit(run(args, System.in, System.out, System.err));
+        System.exit(run(args, System.in, stdinIsTerminal(), System.out, System.err));
     }
+
+    /** Whether standard input is a terminal (rpc.py's {@code sys.stdin.isatty()}). */
+    static boolean stdinIsTerminal() {
+        try {
+            String t = Files.readSymbolicLink(Path.of("/proc/self/fd/0")).toString();
+            return t.startsWith("/dev/pts/") || t.startsWith("/dev/tty") || t.equals("/dev/console");
+        } catch (IOException | UnsupportedOperationException | SecurityException e) {
+            return System.console() != null;
+        }
+    }
+
+    /** rpc.py's {@code --verbose} levels; {@code -v} is INFO, the default ERROR. */
+    static final List<String> LEVELS = List.of("DEBUG", "INFO", "ERROR");
 
     /** Global options. */
-    record Global(String server, int port, double timeout, int retries, boolean verbose, boolean dryRun) {
+    record Global(String server, int port, double timeout, int retries, String verbose, boolean dryRun, boolean batch) {
+        /** Whether rpc.py would log requests and responses (its INFO log). */
+        boolean traced() {
+            return !verbose.equals("ERROR");
+        }
     }
 
-    /** Runs the client; returns the exit status. */
+    static final String USAGE_LINE = "usage: spindle rpc [-h] [-s SERVER_ADDR] [-p PORT] [-t TIMEOUT] [-r CONN_RETRIES] [-v] "
+            + "[--verbose {DEBUG,INFO,ERROR}] [--dry-run] [-b | --batch-mode | --no-batch-mode] METHOD ...";
+
+    /** Runs the client with standard input not a terminal; returns the exit status. */
     public static int run(String[] args, InputStream stdin, PrintStream out, PrintStream err) {
+        return run(args, stdin, false, out, err);
+    }
+
+    /**
+     * Runs the client; returns the exit status. Without a METHOD, the commands are read from {@code stdin}, one
+     * per line, as rpc.py does (with {@code -b} sent as one JSON-RPC batch); when {@code stdin} is a terminal
+     * the usage is printed instead (exit 1).
+     */
+    public static int run(String[] args, InputStream stdin, boolean stdinIsTerminal, PrintStream out, PrintStream err) {
         String server = RpcServerConfig.DEFAULT_SOCKET.toString();
         int port = 5260;
         double timeout = 60;
         int retries = 0;
-        boolean verbose = false;
+        String verbose = "ERROR";
         boolean dryRun = false;
+        boolean batch = false;
         int i = 0;
         try {
             for (; i < args.length && args[i].startsWith("-"); i++) {
@@ -287,37 +317,256 @@ public final class SpindleRpc {
                     case "-p" -> port = (int) parseInt(value(args, ++i, "-p"), "-p");
                     case "-t" -> timeout = parseFloat(value(args, ++i, "-t"), "-t");
                     case "-r" -> retries = (int) parseInt(value(args, ++i, "-r"), "-r");
-                    case "-v" -> verbose = true;
+                    case "-v" -> verbose = "INFO";
                     case "--verbose" -> {
-                        value(args, ++i, "--verbose");
-                        verbose = true;
+                        String v = value(args, ++i, "--verbose");
+                        if (!LEVELS.contains(v)) {
+                            throw new UsageException("argument --verbose: invalid choice: '" + v + "' (choose from " + quoted(LEVELS) + ")");
+                        }
+                        verbose = v;
                     }
                     case "--dry-run" -> dryRun = true;
+                    case "-b", "--batch-mode" -> batch = true;
+                    case "--no-batch-mode" -> batch = false;
+                    case "--plugin", "--go-client", "--server" -> throw new UsageException(a + " is not supported by spindle rpc "
+                            + "(rpc.py's Python plugins, Go client and --server mode)");
                     default -> throw new UsageException("unrecognized arguments: " + a);
                 }
             }
+            Global g = new Global(server, port, timeout, retries, verbose, dryRun, batch);
             if (i >= args.length) {
-                throw new UsageException("a method is required (" + String.join(", ", COMMANDS.keySet()) + ")");
+                if (stdinIsTerminal) { // rpc.py: no method and nothing piped in
+                    out.println(usage());
+                    return 1;
+                }
+                return script(g, stdin, out, err);
+            }
+            if (batch) {
+                throw new UsageException("-b/--batch-mode sends the commands read from stdin as one batch; give no METHOD");
             }
             String name = args[i++];
-            Command c = COMMANDS.get(name);
-            if (c == null) {
-                throw new UsageException("argument called_rpc_name: invalid choice: '" + name + "' (choose from "
-                        + String.join(", ", COMMANDS.keySet()) + ")");
-            }
             List<String> rest = List.of(args).subList(i, args.length);
-            if (rest.contains("-h") || rest.contains("--help")) {
-                out.println(help(c));
+            if (COMMANDS.containsKey(name) && (rest.contains("-h") || rest.contains("--help"))) {
+                out.println(help(COMMANDS.get(name)));
                 return 0;
             }
+            Command c = command(name);
             Map<String, Object> parsed = parse(c, rest);
-            Global g = new Global(server, port, timeout, retries, verbose, dryRun);
             return execute(c, parsed, g, stdin, out, err);
         } catch (UsageException e) {
-            err.println("usage: spindle rpc [-h] [-s SERVER_ADDR] [-p PORT] [-t TIMEOUT] [-r CONN_RETRIES] [-v] [--dry-run] METHOD ...");
+            err.println(USAGE_LINE);
             err.println("spindle rpc: error: " + e.getMessage());
             return 2;
         }
+    }
+
+    private static String quoted(List<String> l) {
+        List<String> q = new ArrayList<>();
+        for (String x : l) {
+            q.add("'" + x + "'");
+        }
+        return String.join(", ", q);
+    }
+
+    private static Command command(String name) throws UsageException {
+        Command c = COMMANDS.get(name);
+        if (c == null) {
+            throw new UsageException("argument called_rpc_name: invalid choice: '" + name + "' (choose from "
+                    + quoted(new ArrayList<>(COMMANDS.keySet())) + ")");
+        }
+        return c;
+    }
+
+    /**
+     * rpc.py's {@code execute_script}: each non-blank line of {@code stdin} not starting with {@code #} is a
+     * command line (shell quoting, as {@code shlex.split}). Without {@code -b} each runs in turn on one
+     * connection, printing what it prints alone; on an error rpc.py's report ({@code Exception:}, the lines so
+     * far ending {@code <<<}, the error) and exit 1. With {@code -b} they are sent as one JSON-RPC batch and the
+     * results printed, the errors on stderr.
+     */
+    private static int script(Global g, InputStream stdin, PrintStream out, PrintStream err) throws UsageException {
+        String text;
+        try {
+            text = new String(stdin.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            out.println("spindle rpc: cannot read stdin: " + e.getMessage());
+            return 1;
+        }
+        if (g.batch()) {
+            err.println("WARNING: Batch mode is experimental. Some RPCs may not work correctly in batch mode.");
+        }
+        RpcClient client = null;
+        StringBuilder executed = new StringBuilder();
+        List<ObjectNode> batch = new ArrayList<>();
+        try {
+            for (String raw : text.split("\n", -1)) {
+                String line = raw.stripTrailing();
+                if (line.isBlank()) {
+                    continue;
+                }
+                executed.append('\n').append(line);
+                List<String> words = shlexSplit(line);
+                if (words.get(0).startsWith("#")) {
+                    continue;
+                }
+                if (words.get(0).startsWith("-")) {
+                    throw new UsageException("a command read from stdin starts with its METHOD, not an option: " + line);
+                }
+                Command c = command(words.get(0));
+                Map<String, Object> a = parse(c, words.subList(1, words.size()));
+                if (g.batch() || g.dryRun()) {
+                    if (c.name().equals("save_config") || c.name().equals("load_config")) {
+                        throw new UsageException(c.name() + " runs client-side and cannot be part of a batch or a dry run script");
+                    }
+                }
+                if (g.batch()) {
+                    ObjectNode params = params(c.params().build(a));
+                    ObjectNode req = F.objectNode();
+                    if (g.dryRun()) {
+                        req.put("method", c.name());
+                        req.set("params", params);
+                    } else {
+                        req.put("jsonrpc", "2.0");
+                        req.put("method", c.name());
+                        req.put("id", batch.size() + 1);
+                        if (!params.isEmpty()) {
+                            req.set("params", params);
+                        }
+                        if (c.output() != Output.NONE) {
+                            out.println("null"); // rpc.py prints the None a batched call returns
+                        }
+                    }
+                    batch.add(req);
+                    continue;
+                }
+                if (g.dryRun()) {
+                    execute(c, a, g, InputStream.nullInputStream(), out, err);
+                    continue;
+                }
+                if (client == null) {
+                    client = connect(g, out, err);
+                    if (client == null) {
+                        return 1;
+                    }
+                }
+                try {
+                    runOn(client, c, a, InputStream.nullInputStream(), out);
+                } catch (RpcException | RpcCallFailed | IOException e) {
+                    out.println("Exception:");
+                    out.println(executed.toString().strip() + " <<<");
+                    out.println(e instanceof RpcException r ? errorReport(c.name(), params(c.params().build(a)), client.lastId(), r) : e.getMessage());
+                    return 1;
+                }
+            }
+            if (!g.batch() || batch.isEmpty()) {
+                return 0;
+            }
+            ArrayNode reqs = F.arrayNode();
+            batch.forEach(reqs::add);
+            if (g.dryRun()) {
+                out.println("Request:\n" + PyJson.dumps(reqs, 2));
+                return 0;
+            }
+            client = connect(g, out, err);
+            if (client == null) {
+                return 1;
+            }
+            JsonNode resp;
+            try {
+                trace(g, err, "Requests", reqs);
+                client.sendRaw(PyJson.dumps(reqs, 2).getBytes(StandardCharsets.UTF_8));
+                resp = client.readResponse();
+                trace(g, err, "response", resp);
+            } catch (IOException e) {
+                out.println("Exception:");
+                out.println(e.getMessage());
+                return 1;
+            }
+            if (!resp.isArray()) {
+                out.println("Exception:");
+                out.println("Expected batch response array, got: " + resp.getNodeType());
+                return 1;
+            }
+            List<JsonNode> errors = new ArrayList<>();
+            for (JsonNode r : resp) {
+                if (r.has("error")) {
+                    errors.add(r.get("error"));
+                } else if (r.hasNonNull("result")) {
+                    out.println(PyJson.dumps(r.get("result"), 2));
+                }
+            }
+            for (JsonNode e : errors) {
+                err.println(PyJson.dumps(e, 2));
+            }
+            return errors.isEmpty() ? 0 : 1;
+        } finally {
+            if (client != null) {
+                client.close();
+            }
+        }
+    }
+
+    /** rpc.py's INFO log line of a request or a response (on stderr, as its logging handler writes). */
+    private static void trace(Global g, PrintStream err, String what, JsonNode v) {
+        if (g.traced()) {
+            err.println("INFO: " + what + ":\n" + PyJson.dumps(v, 2) + "\n");
+        }
+    }
+
+    /**
+     * Python's {@code shlex.split} (POSIX mode): words split at blanks; single quotes keep everything; double
+     * quotes keep everything but a backslash before {@code \\ " $ `}; a backslash outside quotes keeps the next
+     * character.
+     */
+    static List<String> shlexSplit(String s) throws UsageException {
+        List<String> out = new ArrayList<>();
+        StringBuilder w = new StringBuilder();
+        boolean inWord = false;
+        for (int i = 0; i < s.length(); i++) {
+            char ch = s.charAt(i);
+            if (ch == '\'') {
+                int j = s.indexOf('\'', i + 1);
+                if (j < 0) {
+                    throw new UsageException("No closing quotation: " + s);
+                }
+                w.append(s, i + 1, j);
+                i = j;
+                inWord = true;
+            } else if (ch == '"') {
+                int j = i + 1;
+                for (; j < s.length() && s.charAt(j) != '"'; j++) {
+                    char d = s.charAt(j);
+                    if (d == '\\' && j + 1 < s.length() && "\\\"$`\n".indexOf(s.charAt(j + 1)) >= 0) {
+                        d = s.charAt(++j);
+                    }
+                    w.append(d);
+                }
+                if (j >= s.length()) {
+                    throw new UsageException("No closing quotation: " + s);
+                }
+                i = j;
+                inWord = true;
+            } else if (ch == '\\') {
+                if (i + 1 >= s.length()) {
+                    throw new UsageException("No escaped character: " + s);
+                }
+                w.append(s.charAt(++i));
+                inWord = true;
+            } else if (Character.isWhitespace(ch)) {
+                if (inWord) {
+                    out.add(w.toString());
+                    w.setLength(0);
+                    inWord = false;
+                }
+            } else {
+                w.append(ch);
+                inWord = true;
+            }
+        }
+        if (inWord) {
+            out.add(w.toString());
+        }
+        return out;
     }
 
     private static String value(String[] args, int i, String flag) throws UsageException {
@@ -419,7 +668,7 @@ public final class SpindleRpc {
 
     private static Object convert(Arg a, String v, String what) throws UsageException {
         if (!a.choices().isEmpty() && !a.choices().contains(v)) {
-            throw new UsageException("argument " + what + ": invalid choice: '" + v + "' (choose from " + String.join(", ", a.choices()) + ")");
+            throw new UsageException("argument " + what + ": invalid choice: '" + v + "' (choose from " + quoted(a.choices()) + ")");
         }
         return switch (a.type()) {
             case INT -> parseInt(v, what);
@@ -449,33 +698,41 @@ public final class SpindleRpc {
             out.println("Request:\n" + PyJson.dumps(req, 2));
             return 0;
         }
-        try (RpcClient client = connect(g)) {
-            switch (c.name()) {
-                case "save_config" -> saveConfig(client, a, out);
-                case "load_config" -> loadConfig(client, a, stdin, out);
-                default -> {
-                    JsonNode result;
-                    try {
-                        result = client.call(c.name(), params);
-                    } catch (IOException e) {
-                        if (c.name().equals("spdk_kill_instance")) {
-                            return 0; // rpc.py: a connection closed by the dying target is success
-                        }
-                        throw e;
-                    }
-                    print(c.output(), result, out);
-                }
-            }
+        RpcClient client = connect(g, out, err);
+        if (client == null) {
+            return 1;
+        }
+        try (client) {
+            runOn(client, c, a, stdin, out);
             return 0;
-        } catch (RpcCallFailed e) {
-            err.println(e.getMessage());
+        } catch (RpcCallFailed | IOException e) {
+            out.println(e.getMessage()); // rpc.py prints its exception's message on stdout
             return 1;
         } catch (RpcException e) {
-            err.println(errorReport(c.name(), params, 1, e));
+            out.println(errorReport(c.name(), params, client.lastId(), e));
             return 1;
-        } catch (IOException e) {
-            err.println(e.getMessage());
-            return 1;
+        }
+    }
+
+    /** One command on {@code client}: the call (or save_config/load_config's calls) and what rpc.py prints. */
+    private static void runOn(RpcClient client, Command c, Map<String, Object> a, InputStream stdin, PrintStream out)
+            throws IOException, RpcException, RpcCallFailed, UsageException {
+        ObjectNode params = params(c.params().build(a));
+        switch (c.name()) {
+            case "save_config" -> saveConfig(client, a, out);
+            case "load_config" -> loadConfig(client, a, stdin, out);
+            default -> {
+                JsonNode result;
+                try {
+                    result = client.call(c.name(), params);
+                } catch (IOException e) {
+                    if (c.name().equals("spdk_kill_instance")) {
+                        return; // rpc.py: a connection closed by the dying target is success
+                    }
+                    throw e;
+                }
+                print(c.output(), result, out);
+            }
         }
     }
 
@@ -493,12 +750,17 @@ public final class SpindleRpc {
         return "request:\n" + PyJson.dumps(p, 2) + "\nGot JSON-RPC error response\nresponse:\n" + PyJson.dumps(er, 2);
     }
 
-    private static RpcClient connect(Global g) throws IOException {
+    /** Connects as rpc.py does (retries 200 ms apart); on failure prints rpc.py's message and returns null. */
+    private static RpcClient connect(Global g, PrintStream out, PrintStream err) {
         Duration t = Duration.ofMillis((long) (g.timeout() * 1000));
         IOException last = null;
         for (int i = 0; i <= g.retries(); i++) {
             try {
-                return RpcClient.connect(g.server(), g.port(), t);
+                RpcClient c = RpcClient.connect(g.server(), g.port(), t);
+                if (g.traced()) {
+                    c.trace((what, v) -> trace(g, err, what, v));
+                }
+                return c;
             } catch (IOException e) {
                 last = e;
                 if (i < g.retries()) {
@@ -506,12 +768,13 @@ public final class SpindleRpc {
                         Thread.sleep(200);
                     } catch (InterruptedException ie) {
                         Thread.currentThread().interrupt();
-                        throw e;
+                        break;
                     }
                 }
             }
         }
-        throw last;
+        out.println(last.getMessage());
+        return null;
     }
 
     static void print(Output o, JsonNode result, PrintStream out) {
@@ -680,15 +943,21 @@ public final class SpindleRpc {
 
     static String usage() {
         StringBuilder b = new StringBuilder();
-        b.append("usage: spindle rpc [-h] [-s SERVER_ADDR] [-p PORT] [-t TIMEOUT] [-r CONN_RETRIES] [-v] [--dry-run] METHOD ...\n\n");
+        b.append(USAGE_LINE).append("\n\n");
         b.append("JSON-RPC client with SPDK rpc.py's methods and flags.\n\n");
         b.append("options:\n");
         b.append("  -s SERVER_ADDR  Unix socket path or IP address (default: ").append(RpcServerConfig.DEFAULT_SOCKET).append(")\n");
         b.append("  -p PORT         TCP port when -s is an IP address (default: 5260)\n");
         b.append("  -t TIMEOUT      seconds to wait for a response (default: 60.0)\n");
         b.append("  -r CONN_RETRIES retries of the connection, 200 ms apart (default: 0)\n");
-        b.append("  -v              verbose\n");
-        b.append("  --dry-run       print the request and exit\n\n");
+        b.append("  -v              verbose: --verbose INFO\n");
+        b.append("  --verbose {DEBUG,INFO,ERROR}\n");
+        b.append("                  INFO and DEBUG print each request and response on stderr (default: ERROR)\n");
+        b.append("  --dry-run       print the request and exit\n");
+        b.append("  -b, --batch-mode, --no-batch-mode\n");
+        b.append("                  send the commands read from stdin as one JSON-RPC batch\n\n");
+        b.append("Without METHOD the commands are read from stdin, one per line ('#' starts a comment line).\n");
+        b.append("Not supported: --plugin, --go-client, --server.\n\n");
         b.append("methods (spindle rpc METHOD -h for its arguments):\n");
         for (Command c : COMMANDS.values()) {
             b.append(String.format("  %-26s %s%n", c.name(), c.help()));

@@ -25,10 +25,15 @@ class SpindleRpcTest {
     }
 
     static Out run(String... args) {
+        return runWithStdin("", false, args);
+    }
+
+    /** Runs the client with {@code stdin} as standard input ({@code tty}: whether it is a terminal). */
+    static Out runWithStdin(String stdin, boolean tty, String... args) {
         ByteArrayOutputStream o = new ByteArrayOutputStream();
         ByteArrayOutputStream e = new ByteArrayOutputStream();
-        int rc = SpindleRpc.run(args, new ByteArrayInputStream(new byte[0]), new PrintStream(o, true, StandardCharsets.UTF_8),
-                new PrintStream(e, true, StandardCharsets.UTF_8));
+        int rc = SpindleRpc.run(args, new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)), tty,
+                new PrintStream(o, true, StandardCharsets.UTF_8), new PrintStream(e, true, StandardCharsets.UTF_8));
         return new Out(rc, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
     }
 
@@ -83,12 +88,136 @@ class SpindleRpcTest {
         assertThat(r.err()).contains(expected.trim());
     }
 
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+        "--verbose WARNING spdk_get_version          | argument --verbose: invalid choice: 'WARNING' (choose from 'DEBUG', 'INFO', 'ERROR')",
+        "--verbose                                  | argument --verbose: expected one argument",
+        "-b spdk_get_version                        | -b/--batch-mode sends the commands read from stdin as one batch; give no METHOD",
+        "--plugin my_rpc spdk_get_version           | --plugin is not supported by spindle rpc",
+        "--go-client spdk_get_version               | --go-client is not supported by spindle rpc",
+    })
+    @DisplayName("global flags: --verbose has rpc.py's choices; -b takes no METHOD; --plugin and --go-client are refused")
+    void globalFlagErrors(String cmd, String expected) {
+        Out r = run(cmd.trim().split("\\s+"));
+        assertThat(r.rc()).as(r.err()).isEqualTo(2);
+        assertThat(r.err()).contains(expected.trim());
+    }
+
     @Test
-    @DisplayName("no target: exit 1 with rpc.py's connection message")
+    @DisplayName("-v and --verbose DEBUG|INFO|ERROR are accepted")
+    void verboseAccepted() throws Exception {
+        for (String[] v : new String[][] {{"-v"}, {"--verbose", "DEBUG"}, {"--verbose", "INFO"}, {"--verbose", "ERROR"}}) {
+            String[] a = new String[v.length + 3];
+            System.arraycopy(v, 0, a, 0, v.length);
+            a[v.length] = "--dry-run";
+            a[v.length + 1] = "bdev_get_bdevs";
+            a[v.length + 2] = "-b";
+            String[] b = java.util.Arrays.copyOf(a, a.length + 1);
+            b[a.length] = "M";
+            Out r = run(b);
+            assertThat(r.rc()).as(String.join(" ", b) + ": " + r.err()).isZero();
+        }
+    }
+
+    @Test
+    @DisplayName("without METHOD and a terminal on stdin the usage is printed, exit 1, as rpc.py")
+    void noMethodOnTerminal() {
+        Out r = runWithStdin("", true);
+        assertThat(r.rc()).isEqualTo(1);
+        assertThat(r.out()).startsWith("usage: spindle rpc").contains("--batch-mode").contains("Not supported: --plugin, --go-client");
+    }
+
+    @Test
+    @DisplayName("commands from stdin (rpc.py's script mode): one per line, # comments, shell quoting; --dry-run prints each")
+    void scriptDryRun() throws Exception {
+        Out r = runWithStdin("bdev_get_bdevs -b M\n\n# a comment\n  \nbdev_malloc_delete 'A b'\n", false, "--dry-run");
+        assertThat(r.rc()).as(r.err()).isZero();
+        assertThat(r.out()).isEqualTo("Request:\n{\n  \"method\": \"bdev_get_bdevs\",\n  \"params\": {\n    \"name\": \"M\"\n  }\n}\n"
+                + "Request:\n{\n  \"method\": \"bdev_malloc_delete\",\n  \"params\": {\n    \"name\": \"A b\"\n  }\n}\n");
+    }
+
+    @Test
+    @DisplayName("-b --dry-run prints the commands from stdin as one batch, as rpc.py's dry-run client does")
+    void batchDryRun() throws Exception {
+        Out r = runWithStdin("bdev_get_bdevs -b M\nspdk_get_version\n", false, "-b", "--dry-run");
+        assertThat(r.rc()).as(r.err()).isZero();
+        assertThat(r.err()).contains("WARNING: Batch mode is experimental.");
+        assertThat(r.out()).startsWith("Request:\n[\n");
+        JsonNode reqs = JSON.readTree(r.out().substring("Request:\n".length()));
+        assertThat(reqs).hasSize(2);
+        assertThat(reqs.get(0).get("method").asText()).isEqualTo("bdev_get_bdevs");
+        assertThat(reqs.get(1).get("params")).isEmpty();
+    }
+
+    @Test
+    @DisplayName("a bad line on stdin exits 2 with argparse's message")
+    void scriptUsageError() {
+        Out r = runWithStdin("bdev_get_bdevs --bogus\n", false, "--dry-run");
+        assertThat(r.rc()).isEqualTo(2);
+        assertThat(r.err()).contains("unrecognized arguments: --bogus");
+        r = runWithStdin("bdev_get_bdevs -b 'unclosed\n", false, "--dry-run");
+        assertThat(r.rc()).isEqualTo(2);
+        assertThat(r.err()).contains("No closing quotation");
+    }
+
+    @Test
+    @DisplayName("shlex.split's POSIX rules")
+    void shlex() throws Exception {
+        assertThat(SpindleRpc.shlexSplit("a  'b c' \"d \\\" e\" f\\ g h\"i\"j")).containsExactly("a", "b c", "d \" e", "f g", "hij");
+        assertThat(SpindleRpc.shlexSplit("  ")).isEmpty();
+    }
+
+    @Test
+    @org.junit.jupiter.api.Timeout(120)
+    @DisplayName("against a live target: script mode on one connection (with rpc.py's Exception report), -b batch, -v's INFO log")
+    void live() throws Exception {
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory(java.nio.file.Path.of("/tmp"), "sprpcc");
+        java.nio.file.Path sock = dir.resolve("s.sock");
+        io.spindle.app.Spindle sp = io.spindle.app.Spindle.start(io.spindle.app.SpindleConfig.builder(
+                        com.typesafe.config.ConfigFactory.parseString("pekko.loglevel = WARNING")).name("rpc-client-live")
+                .reactor(io.spindle.runtime.ReactorConfig.builder().mask("0x1").conclude())
+                .subsystem(new io.spindle.bdev.BdevSubsystem())
+                .rpc(io.spindle.rpc.RpcServerConfig.builder().socket(sock).conclude())
+                .conclude());
+        try {
+            String s = sock.toString();
+            Out r = runWithStdin("bdev_malloc_create -b S1 1 512\nbdev_get_bdevs -b S1\nbdev_malloc_delete S1\n", false, "-s", s);
+            assertThat(r.rc()).as(r.out() + r.err()).isZero();
+            assertThat(r.out()).startsWith("S1\n[\n  {\n    \"name\": \"S1\",");
+            assertThat(JSON.readTree(run("-s", s, "bdev_get_bdevs").out())).isEmpty();
+
+            r = runWithStdin("bdev_malloc_create -b S2 1 512\nbdev_malloc_delete Nope\nbdev_malloc_delete S2\n", false, "-s", s);
+            assertThat(r.rc()).isEqualTo(1);
+            assertThat(r.out()).startsWith("S2\nException:\nbdev_malloc_create -b S2 1 512\nbdev_malloc_delete Nope <<<\nrequest:\n")
+                    .contains("\"req_id\": 2").contains("Got JSON-RPC error response").contains("\"message\": \"No such device\"");
+            assertThat(JSON.readTree(run("-s", s, "bdev_get_bdevs").out())).as("the line after the error did not run").hasSize(1);
+
+            r = runWithStdin("bdev_malloc_create -b B1 1 512\nbdev_get_bdevs -b B1\nbdev_malloc_delete Nope\nbdev_malloc_delete S2\n",
+                    false, "-s", s, "-b");
+            assertThat(r.rc()).as("an error in the batch").isEqualTo(1);
+            // rpc.py prints the None of each batched print_dict/print_json, then the results, the errors on stderr
+            assertThat(r.out()).isEqualTo("null\nnull\n\"B1\"\n[\n" + r.out().substring(r.out().indexOf("[\n") + 2));
+            assertThat(r.out()).endsWith("]\ntrue\n");
+            assertThat(r.err()).contains("WARNING: Batch mode is experimental.").contains("\"code\": -19").contains("\"message\": \"No such device\"");
+
+            r = run("-s", s, "-v", "bdev_get_bdevs", "-b", "B1");
+            assertThat(r.rc()).isZero();
+            assertThat(r.err()).startsWith("INFO: Requests:\n{\n  \"jsonrpc\": \"2.0\",\n  \"method\": \"bdev_get_bdevs\",\n  \"id\": 1,")
+                    .contains("\nINFO: response:\n{\n  \"jsonrpc\": \"2.0\",");
+            assertThat(run("-s", s, "bdev_get_bdevs", "-b", "B1").err()).as("no log at the default level").isEmpty();
+        } finally {
+            assertThat(sp.stopAndWait().clean()).isTrue();
+            java.nio.file.Files.deleteIfExists(sock);
+            java.nio.file.Files.deleteIfExists(dir);
+        }
+    }
+
+    @Test
+    @DisplayName("no target: exit 1 with rpc.py's connection message, on stdout as rpc.py prints it")
     void noTarget() {
         Out r = run("-s", "/tmp/definitely-no-spindle-here.sock", "spdk_get_version");
         assertThat(r.rc()).isEqualTo(1);
-        assertThat(r.err()).contains("Error while connecting to /tmp/definitely-no-spindle-here.sock").contains("Is the Spindle target running?");
+        assertThat(r.out()).contains("Error while connecting to /tmp/definitely-no-spindle-here.sock").contains("Is the Spindle target running?");
     }
 
     @Test

@@ -133,7 +133,7 @@ class SpindleTgtEndToEndTest {
         assertThat(r.out()).isEmpty();
         r = rpc(sock, "bdev_malloc_delete", "Malloc9");
         assertThat(r.rc()).isEqualTo(1);
-        assertThat(r.err()).contains("Got JSON-RPC error response").contains("\"code\": -19").contains("\"message\": \"No such device\"");
+        assertThat(r.out()).contains("Got JSON-RPC error response").contains("\"code\": -19").contains("\"message\": \"No such device\"");
 
         r = rpc(sock, "save_config");
         assertThat(r.rc()).as(r.err()).isZero();
@@ -170,7 +170,7 @@ class SpindleTgtEndToEndTest {
         Process t3 = tgt(log3, "waiting for framework_start_init", "tgt", "--wait-for-rpc", "-r", sock3.toString());
         r = rpc(sock3, "bdev_get_bdevs");
         assertThat(r.rc()).isEqualTo(1);
-        assertThat(r.err()).contains("\"code\": -1").contains("only be called after framework is initialized");
+        assertThat(r.out()).contains("\"code\": -1").contains("only be called after framework is initialized");
         r = rpc(sock3, "load_config", "-j", saved.toString());
         assertThat(r.rc()).as(r.err()).isZero();
         JsonNode loaded = JSON.readTree(rpc(sock3, "bdev_get_bdevs").out());
