@@ -138,6 +138,7 @@ public final class BdevPerf {
             }
             BdevLayer layer = BdevLayer.of(spindle);
             List<Bdev> targets = targets(layer);
+            checkIoSize(targets, coreCount);
             if (opts.api() == BdevPerfOptions.Api.ACTOR) {
                 return runActorJobs(targets, spindle);
             }
@@ -171,6 +172,25 @@ public final class BdevPerf {
                     + " (every bdev is claimed, or none was created)");
         }
         return leaves;
+    }
+
+    /**
+     * -o against every target before any job starts: a multiple of the block size, and no larger than a job's
+     * range (the bdev, or its share with -C). One clear line naming -o and the bound; exit 2 as other bad values.
+     */
+    private void checkIoSize(List<Bdev> targets, int coreCount) {
+        long io = opts.ioSize();
+        for (Bdev b : targets) {
+            if (io % b.blockSize() != 0) {
+                throw new UsageException("-o " + io + ": the I/O size must be a multiple of " + b.name() + "'s block size "
+                        + b.blockSize());
+            }
+            long range = (opts.everyCoreEveryBdev() ? b.numBlocks() / coreCount : b.numBlocks()) * b.blockSize();
+            if (io > range) {
+                throw new UsageException("-o " + io + ": larger than the job's range of " + range + " bytes on " + b.name()
+                        + (opts.everyCoreEveryBdev() ? " (its share with -C over " + coreCount + " cores)" : ""));
+            }
+        }
     }
 
     private static String names(List<Bdev> bs) {

@@ -204,11 +204,29 @@ class BdevPerfTest {
 
     @Test
     @Timeout(60)
-    @DisplayName("an I/O size that is not a multiple of the block size fails the job with a clear reason")
+    @DisplayName("an I/O size that is not a multiple of a target's block size is refused on one line before any job starts, exit 2")
     void ioSizeNotAMultipleOfTheBlockSize() {
         Run r = run("-q", "8", "-o", "1000", "-w", "read", "-t", "1");
-        assertEquals(1, r.rc(), r.out());
-        assertThat(r.out()).contains("-o 1000: the I/O size must be a multiple of Malloc0's block size 4096");
+        assertEquals(2, r.rc(), r.out() + r.err());
+        assertThat(r.err().strip()).as("one line").isEqualTo("bdevperf: -o 1000: the I/O size must be a multiple of Malloc0's block size 4096");
+        assertThat(r.out()).as("refused before any job starts").doesNotContain("Running I/O").doesNotContain("Total");
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("-o larger than a job's range is refused on one line before any job starts")
+    void ioSizeLargerThanTheRange() throws Exception {
+        java.nio.file.Path cfg = java.nio.file.Files.createTempFile("bdevperf-tiny", ".json");
+        try {
+            java.nio.file.Files.writeString(cfg, "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"method\":"
+                    + "\"bdev_malloc_create\",\"params\":{\"name\":\"Tiny\",\"block_size\":512,\"num_blocks\":8}}]}]}");
+            Run r = run("-q", "8", "-o", "8192", "-w", "read", "-t", "1", "--json", cfg.toString());
+            assertEquals(2, r.rc(), r.out() + r.err());
+            assertThat(r.err().strip()).isEqualTo("bdevperf: -o 8192: larger than the job's range of 4096 bytes on Tiny");
+            assertThat(r.out()).doesNotContain("Running I/O");
+        } finally {
+            java.nio.file.Files.deleteIfExists(cfg);
+        }
     }
 
     @Test
