@@ -67,11 +67,19 @@ public final class BdevPerf {
     /** Command-line entry point: {@code spindle bdevperf ...}. */
     public static void main(String[] args) {
         org.slf4j.LoggerFactory.getILoggerFactory(); // initialise logging before Pekko's threads log concurrently
-        System.exit(run(args, System.out, System.err));
+        System.exit(run(args, System.out, System.err, true));
     }
 
     /** Runs bdevperf; returns the exit status. */
     public static int run(String[] args, PrintStream out, PrintStream err) {
+        return run(args, out, err, false);
+    }
+
+    /**
+     * Runs bdevperf; with {@code signals} (the command line), SIGINT and SIGTERM drain the jobs instead of
+     * shutting the JVM down, so a clean drain exits with the run's status (0 when nothing failed), as SPDK's.
+     */
+    static int run(String[] args, PrintStream out, PrintStream err, boolean signals) {
         BdevPerfOptions o;
         try {
             o = BdevPerfOptions.parse(args);
@@ -84,7 +92,13 @@ public final class BdevPerf {
             return 0;
         }
         try {
-            return new BdevPerf(o, out).execute();
+            BdevPerf perf = new BdevPerf(o, out);
+            if (signals) {
+                for (String sig : new String[] {"INT", "TERM"}) {
+                    io.spindle.examples.Signals.onSignal(sig, () -> perf.runEnd.complete("terminated"));
+                }
+            }
+            return perf.execute();
         } catch (UsageException e) {
             err.println("bdevperf: " + e.getMessage());
             return 2;

@@ -130,33 +130,6 @@ public final class SpindleTgt {
         return args[i];
     }
 
-    /**
-     * Runs {@code action} on signal {@code name} instead of the JVM's shutdown. Through reflection: the JDK has
-     * no public signal API, and {@code sun.misc.Signal} (module jdk.unsupported, meant for exactly this) makes
-     * javac warn, which this build treats as an error.
-     *
-     * @return false when the signal cannot be handled here
-     */
-    static boolean onSignal(String name, Runnable action) {
-        try {
-            Class<?> signal = Class.forName("sun.misc.Signal");
-            Class<?> handler = Class.forName("sun.misc.SignalHandler");
-            Object h = java.lang.reflect.Proxy.newProxyInstance(SpindleTgt.class.getClassLoader(), new Class<?>[] {handler},
-                    (proxy, method, args) -> {
-                        if (method.getName().equals("handle")) {
-                            action.run();
-                            return null;
-                        }
-                        return method.getName().equals("hashCode") ? System.identityHashCode(proxy)
-                                : method.getName().equals("equals") ? proxy == args[0] : "spindle-tgt-signal-handler";
-                    });
-            signal.getMethod("handle", signal, handler).invoke(null, signal.getConstructor(String.class).newInstance(name), h);
-            return true;
-        } catch (ReflectiveOperationException | RuntimeException e) {
-            return false;
-        }
-    }
-
     /** Command-line entry point. */
     public static void main(String[] args) {
         org.slf4j.LoggerFactory.getILoggerFactory();
@@ -215,7 +188,7 @@ public final class SpindleTgt {
         // SIGINT/SIGTERM stop Spindle like spdk_kill_instance does, and the process then exits 0 as spdk_tgt does
         // (without these handlers the JVM's own shutdown would still stop Spindle, via CoordinatedShutdown)
         for (String sig : new String[] {"INT", "TERM"}) {
-            if (!onSignal(sig, spindle::requestShutdown)) {
+            if (!io.spindle.examples.Signals.onSignal(sig, spindle::requestShutdown)) {
                 err.println("spindle tgt: cannot handle SIG" + sig + "; the JVM's shutdown stops Spindle instead");
             }
         }

@@ -278,6 +278,7 @@ class BdevPerfTest {
             new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
             assertThat(p.waitFor(40, TimeUnit.SECONDS)).as("exited after SIGINT").isTrue();
             String out = Files.readString(log);
+            assertThat(p.exitValue()).as("a clean drain exits with the run's status, as SPDK's: " + out).isZero();
             assertThat(out).contains("Total").contains("Job Malloc0 on core 0: terminated").doesNotContain("mismatch");
             assertThat(totalIops(out)).isGreaterThan(0);
         } finally {
