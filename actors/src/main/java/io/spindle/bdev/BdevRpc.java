@@ -153,11 +153,15 @@ public final class BdevRpc implements RpcMethodProvider {
             f.complete(arr);
             return;
         }
-        if (System.nanoTime() - deadline >= 0) {
+        Bdev pending = l.reserved(name);
+        boolean registering = pending != null && pending.status() == Bdev.Status.REGISTERING;
+        if (System.nanoTime() - deadline >= 0 && !registering) {
+            // a bdev still registering is waited for past the timeout: in SPDK a register is synchronous, so a
+            // bdev whose create was already answered (e.g. earlier in the same batch) is always found
             f.completeExceptionally(noSuchDevice());
             return;
         }
-        c.spindle().system().scheduler().scheduleOnce(Duration.ofMillis(10), () -> lookUp(c, l, name, deadline, f),
+        c.spindle().system().scheduler().scheduleOnce(Duration.ofMillis(registering ? 1 : 10), () -> lookUp(c, l, name, deadline, f),
                 c.spindle().system().executionContext());
     }
 
