@@ -17,7 +17,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p><b>Channels.</b> {@link #getChannel()} on a reactor returns that reactor's channel, creating it on
  * first use (the factory's create runs right there, on the calling reactor) and taking a reference
- * otherwise; the later gets are allocation-free. See {@link IoChannel} for put.
+ * otherwise; the later gets are allocation-free. See {@link IoChannel} for put. When no channel can be had
+ * (the device is unregistered, or the create failed) {@code getChannel()} returns {@code null}, as SPDK's
+ * {@code spdk_get_io_channel}; {@link #getChannelOrThrow()} throws an {@link IoChannelException} carrying the
+ * errno and the factory's exception instead.
  *
  * <p><b>Unregister.</b> {@link #unregister(ActorRef)} makes new gets fail at once; the reply
  * {@link IoDeviceActor.Unregistered} reaches the requester only after the last channel was destroyed on its
@@ -96,15 +99,12 @@ public final class IoDevice<C> {
      * device's group.
      *
      * @return the channel with one more reference, or {@code null} when the device is unregistered or the
-     *         factory's create failed (logged with its cause); a {@code null} leaves nothing behind
+     *         factory's create failed (logged with its cause; {@link #getChannelOrThrow()} hands the cause to
+     *         the caller instead); a {@code null} leaves nothing behind
      * @throws IllegalStateException when not called on a reactor of this device's group
      */
     public IoChannel<C> getChannel() {
-        Reactor r = Reactor.current();
-        if (r == null || r.group != group) {
-            throw new IllegalStateException("getChannel io_device=" + name + ": must run on a reactor of group " + group.id()
-                    + ", caller=" + (r == null ? "thread " + Thread.currentThread().getName() : r.name() + " of group " + r.group.id()));
-        }
+        Reactor r = callingReactor();
         @SuppressWarnings("unchecked")
         IoChannel<C> ch = (IoChannel<C>) channels[r.index];
         if (ch != null) {
@@ -114,9 +114,51 @@ public final class IoDevice<C> {
             ch.refs++;
             return ch;
         }
-        return createChannel(r);
+        try {
+            return createChannel(r);
+        } catch (IoChannelException e) {
+            LOG.warn("io_device={} {}: channel create failed; no channel returned", name, r.name(), e.getCause());
+            return null;
+        }
     }
 
+    /**
+     * {@link #getChannel()} for a caller that wants to know why there is no channel. Same fast path (no
+     * allocation when the channel exists); the exception is built only on failure.
+     *
+     * @return the channel with one more reference, never {@code null}
+     * @throws IoChannelException with {@link Errno#ENODEV} when the device is unregistered, or with the
+     *         factory's exception as its cause when the create failed; either way nothing is left behind
+     * @throws IllegalStateException when not called on a reactor of this device's group
+     */
+    public IoChannel<C> getChannelOrThrow() {
+        Reactor r = callingReactor();
+        @SuppressWarnings("unchecked")
+        IoChannel<C> ch = (IoChannel<C>) channels[r.index];
+        if (ch != null && !unregistered) {
+            ch.refs++;
+            return ch;
+        }
+        ch = unregistered ? null : createChannel(r);
+        if (ch == null) {
+            throw new IoChannelException(name, r.name(), Errno.ENODEV, "io_device unregistered", null);
+        }
+        return ch;
+    }
+
+    private Reactor callingReactor() {
+        Reactor r = Reactor.current();
+        if (r == null || r.group != group) {
+            throw new IllegalStateException("getChannel io_device=" + name + ": must run on a reactor of group " + group.id()
+                    + ", caller=" + (r == null ? "thread " + Thread.currentThread().getName() : r.name() + " of group " + r.group.id()));
+        }
+        return r;
+    }
+
+    /**
+     * Creates the channel on {@code r}: null when the device is unregistered, {@link IoChannelException} (cause:
+     * the factory's exception) when the create failed. Either way the live count is back where it was.
+     */
     private IoChannel<C> createChannel(Reactor r) {
         // increment before checking the flag: with unregister's write-then-read this guarantees that either we
         // see the flag, or the unregistering side sees our count and waits for this channel
@@ -129,9 +171,9 @@ public final class IoDevice<C> {
         try {
             ctx = factory.create(this, r);
         } catch (Throwable e) {
-            LOG.warn("io_device={} {}: channel create failed; no channel returned", name, r.name(), e);
             channelGone();
-            return null;
+            int errno = e instanceof IoChannelException nested ? nested.errno() : Errno.EIO;
+            throw new IoChannelException(name, r.name(), errno, "channel create failed: " + e, e);
         }
         IoChannel<C> ch = new IoChannel<>(this, r, ctx);
         SLOTS.setRelease(channels, r.index, ch);

@@ -21,6 +21,8 @@ import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
@@ -28,11 +30,11 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -339,68 +341,76 @@ class SpindleAppTest {
 
     // ------------------------------------------------------------------ seed bugs, app-level stop
 
-    /** A walk context holding off-heap memory; records every thread that touches it. */
-    static final class BytesContext implements AutoCloseable {
+    /**
+     * A walk context holding off-heap memory. Created on the originator's thread, which becomes the Bytes' owner
+     * for Chronicle's single-thread check; every later touch is such a check (it throws on any other live
+     * thread) and is recorded with its thread.
+     */
+    static final class TracedContext implements AutoCloseable {
         final Bytes<?> bytes = Bytes.allocateElasticDirect(64);
-        final List<String> touchedBy = new CopyOnWriteArrayList<>();
-        final AtomicInteger releases = new AtomicInteger();
-        final AtomicInteger completions = new AtomicInteger();
+        final Thread createdBy = Thread.currentThread();
+        final List<Thread> touchedBy = new CopyOnWriteArrayList<>();
+        final List<Thread> releasedBy = new CopyOnWriteArrayList<>();
+        final List<Integer> statuses = new CopyOnWriteArrayList<>();
+        final AtomicInteger folds = new AtomicInteger();
 
-        BytesContext() {
+        TracedContext() {
             touch();
         }
 
+        /** A no-op write covered by Chronicle's single-thread check (see SeedBugRegressionTest). */
         void touch() {
-            touchedBy.add(Thread.currentThread().getName());
-            bytes.writeSkip(8); // single-thread checked: throws if another live thread owns it
+            touchedBy.add(Thread.currentThread());
+            bytes.writeSkip(0);
         }
 
         @Override
         public void close() {
+            releasedBy.add(Thread.currentThread());
             touch();
-            releases.incrementAndGet();
             bytes.releaseLast();
         }
     }
 
-    sealed interface OriginatorCmd permits StartWalks, Hop {
+    sealed interface OriginatorCmd permits StartWalks, Block, Hop {
     }
 
-    record StartWalks(int count) implements OriginatorCmd {
+    /**
+     * Starts {@code ahead} walks, queues a {@link Block} to itself, then starts {@code behind} walks. The
+     * originator's mailbox is then: the first hop of each "ahead" walk, the Block, the first hop of each "behind"
+     * walk; the replies of the ahead walks' first hops can only queue up behind the Block.
+     */
+    record StartWalks(int ahead, int behind, List<TracedContext> aheadOut, List<TracedContext> behindOut,
+                      List<String> visits, Block block) implements OriginatorCmd {
+    }
+
+    /** Blocks the originator's only thread until {@code release} opens. */
+    record Block(CountDownLatch blocked, CountDownLatch release) implements OriginatorCmd {
     }
 
     record Hop(FanOuts.Hop hop) implements OriginatorCmd {
     }
 
-    static Behavior<OriginatorCmd> originator(io.spindle.runtime.ReactorGroup group, List<BytesContext> contexts, List<String> hopThreads,
-                                              CountDownLatch started) {
+    static Behavior<OriginatorCmd> originator(io.spindle.runtime.ReactorGroup group, AtomicReference<Thread> thread) {
         return Behaviors.setup(ctx -> {
+            thread.set(Thread.currentThread());
             FanOuts fanOuts = FanOuts.forActor(group, ctx.messageAdapter(FanOuts.Hop.class, Hop::new));
             return Behaviors.receive(OriginatorCmd.class)
                     .onMessage(StartWalks.class, m -> {
-                        for (int i = 0; i < m.count(); i++) {
-                            BytesContext c = new BytesContext();
-                            contexts.add(c);
-                            fanOuts.forEachReactor(c, new FanOuts.ReactorVisitor<BytesContext, String>() {
-                                @Override
-                                public String visit(Reactor reactor) {
-                                    hopThreads.add(Thread.currentThread().getName());
-                                    return reactor.name();
-                                }
-
-                                @Override
-                                public void fold(BytesContext x, Reactor reactor, String result) {
-                                    x.touch();
-                                }
-
-                                @Override
-                                public void complete(BytesContext x, int status) {
-                                    x.touch();
-                                    x.completions.incrementAndGet();
-                                }
-                            });
+                        for (int i = 0; i < m.ahead(); i++) {
+                            m.aheadOut().add(startWalk(fanOuts, m.visits()));
                         }
-                        started.countDown();
+                        ctx.getSelf().tell(m.block());
+                        for (int i = 0; i < m.behind(); i++) {
+                            m.behindOut().add(startWalk(fanOuts, m.visits()));
+                        }
+                        return Behaviors.same();
+                    })
+                    .onMessage(Block.class, m -> {
+                        m.blocked().countDown();
+                        if (!m.release().await(30, TimeUnit.SECONDS)) {
+                            throw new IllegalStateException("originator never released");
+                        }
                         return Behaviors.same();
                     })
                     .onMessage(Hop.class, m -> {
@@ -415,42 +425,107 @@ class SpindleAppTest {
         });
     }
 
-    @Test
-    @DisplayName("#3630 + #1766/#2206: app stop mid-walk releases every context once, on the originator's thread")
-    void appStopWhileManyWalksAreInFlight() throws Exception {
+    static TracedContext startWalk(FanOuts fanOuts, List<String> visits) {
+        TracedContext c = new TracedContext();
+        fanOuts.forEachReactor(c, new FanOuts.ReactorVisitor<TracedContext, String>() {
+            @Override
+            public String visit(Reactor reactor) {
+                visits.add(reactor.name() + " on " + Thread.currentThread().getName());
+                return reactor.name();
+            }
+
+            @Override
+            public void fold(TracedContext x, Reactor reactor, String result) {
+                x.folds.incrementAndGet();
+                x.touch();
+            }
+
+            @Override
+            public void complete(TracedContext x, int status) {
+                x.statuses.add(status);
+                x.touch();
+            }
+        });
+        return c;
+    }
+
+    /**
+     * The app stops while walks of another originator are provably in flight. The originator starts 20 walks
+     * whose first hop runs on reactor 0 and whose replies then wait in its mailbox, and 20 more whose first hop
+     * it has not even sent, because its only thread is blocked (a {@link Block}) for the whole stop. Once the app
+     * has stopped and the reactors have exited, the originator is released: each walk ends then, on the
+     * originator, by the rule for a walk cut short (FanOuts Javadoc): a walk whose next hop cannot be sent
+     * because its reactor has exited completes once with {@code ESHUTDOWN}; with one reactor the "ahead" walks
+     * had no hop left and complete {@code OK}. Each context is released exactly once, on the originator's
+     * thread, and no Bytes is left unreleased.
+     */
+    @ParameterizedTest(name = "{0} reactor(s)")
+    @ValueSource(ints = {1, 2, 4})
+    @DisplayName("#3630 + #1766/#2206: app stop while walks are provably mid-walk: one completion (ESHUTDOWN when cut short), one release, on the originator's thread")
+    void appStopWhileWalksAreInFlight(int n) throws Exception {
+        int ahead = 20;
+        int behind = 20;
         TestProbe<SpindleApp.StartResult> started = testKit.createTestProbe();
-        testKit.spawn(Spindle.create(SpindleConfig.builder().name("embedded-walks")
-                .reactor(ReactorConfig.builder().mask(CoreMask.firstN(4)).oversubscribe(true).exitTimeout(Duration.ofSeconds(2)).conclude())
+        testKit.spawn(Spindle.create(SpindleConfig.builder().name("embedded-walks-" + n)
+                .reactor(ReactorConfig.builder().mask(CoreMask.firstN(n)).oversubscribe(true).exitTimeout(Duration.ofSeconds(2)).conclude())
                 .conclude(), started.getRef()));
         Spindle s = started.expectMessageClass(SpindleApp.Started.class, Duration.ofSeconds(20)).spindle();
-        List<BytesContext> contexts = new CopyOnWriteArrayList<>();
-        List<String> hopThreads = new CopyOnWriteArrayList<>();
-        CountDownLatch walksStarted = new CountDownLatch(1);
-        ActorRef<OriginatorCmd> orig = testKit.spawn(originator(s.reactors(), contexts, hopThreads, walksStarted), "originator",
+        AtomicReference<Thread> origThread = new AtomicReference<>();
+        ActorRef<OriginatorCmd> orig = testKit.spawn(originator(s.reactors(), origThread), "originator-" + n,
                 DispatcherSelector.fromConfig("originator-dispatcher"));
-        orig.tell(new StartWalks(300));
-        assertThat(walksStarted.await(10, TimeUnit.SECONDS)).isTrue();
-        SpindleApp.Stopped st = s.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        assertThat(st).isNotNull();
-        // every walk ends: finished, or ESHUTDOWN once the reactors are gone; then stop the originator
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
-                .until(() -> contexts.stream().allMatch(c -> c.releases.get() == 1));
-        testKit.stop(orig);
+        CountDownLatch release = new CountDownLatch(1);
+        try {
+            List<TracedContext> aheadWalks = new CopyOnWriteArrayList<>();
+            List<TracedContext> behindWalks = new CopyOnWriteArrayList<>();
+            List<String> visits = new CopyOnWriteArrayList<>();
+            Block block = new Block(new CountDownLatch(1), release);
+            orig.tell(new StartWalks(ahead, behind, aheadWalks, behindWalks, visits, block));
+            assertThat(block.blocked().await(20, TimeUnit.SECONDS)).isTrue();
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> visits.size() == ahead);
+            List<TracedContext> all = new ArrayList<>(aheadWalks);
+            all.addAll(behindWalks);
+            assertThat(all).hasSize(ahead + behind);
+            assertThat(all).as("in flight when the stop is requested")
+                    .allSatisfy(c -> assertThat(c.statuses).isEmpty())
+                    .allSatisfy(c -> assertThat(c.releasedBy).isEmpty());
 
-        assertThat(contexts).hasSize(300);
-        String originatorThread = contexts.get(0).touchedBy.get(0);
-        assertThat(originatorThread).doesNotStartWith("reactor_");
-        for (BytesContext c : contexts) {
-            assertThat(c.releases.get()).as("releases").isEqualTo(1);
-            assertThat(c.completions.get()).as("completions").isLessThanOrEqualTo(1);
-            assertThat(c.bytes.refCount()).isZero();
-            assertThat(c.touchedBy).containsOnly(originatorThread);
+            SpindleApp.Stopped stopped = s.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            assertThat(stopped.clean()).as("the app's own stop is unaffected: %s", stopped.leaks()).isTrue();
+            assertThat(s.reactors().reactors()).allSatisfy(r -> assertThat(r.state()).isEqualTo(Reactor.State.EXITED));
+            assertThat(all).as("still in flight after the app stopped").allSatisfy(c -> {
+                assertThat(c.statuses).isEmpty();
+                assertThat(c.releasedBy).isEmpty();
+            });
+
+            release.countDown();
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> all.stream().allMatch(c -> !c.releasedBy.isEmpty()));
+            testKit.stop(orig, Duration.ofSeconds(10)); // its PostStop closes its FanOuts: nothing may be released twice
+
+            Thread originator = origThread.get();
+            assertThat(originator.getName()).doesNotStartWith("reactor_").contains("originator-dispatcher");
+            for (TracedContext c : all) {
+                assertThat(c.createdBy).isSameAs(originator);
+                assertThat(c.touchedBy).allSatisfy(t -> assertThat(t).isSameAs(originator));
+                assertThat(c.releasedBy).as("released exactly once, on the originator").containsExactly(originator);
+                assertThat(c.bytes.refCount()).as("Bytes released").isZero();
+            }
+            int aheadStatus = n == 1 ? Errno.OK : Errno.ESHUTDOWN;
+            assertThat(aheadWalks).allSatisfy(c -> {
+                assertThat(c.statuses).as("first hop ran before the stop").containsExactly(aheadStatus);
+                assertThat(c.folds).as("reactor 0's reply folded").hasValue(1);
+            });
+            assertThat(behindWalks).allSatisfy(c -> {
+                assertThat(c.statuses).as("no hop could be sent").containsExactly(Errno.ESHUTDOWN);
+                assertThat(c.folds).hasValue(0);
+            });
+            assertThat(visits).as("only the ahead walks' first hops ran, each on its reactor's thread")
+                    .hasSize(ahead).containsOnly("reactor_0 on reactor_0");
+        } finally {
+            release.countDown();
+            if (!s.whenStopped().toCompletableFuture().isDone()) {
+                s.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            }
         }
-        assertThat(hopThreads).allSatisfy(t -> assertThat(t).startsWith("reactor_"));
-        ConcurrentHashMap<String, Boolean> seen = new ConcurrentHashMap<>();
-        hopThreads.forEach(t -> seen.put(t, true));
-        assertThat(seen.keySet()).isSubsetOf("reactor_0", "reactor_1", "reactor_2", "reactor_3");
-        assertThat(Errno.ESHUTDOWN).isNegative();
     }
 
     @Test

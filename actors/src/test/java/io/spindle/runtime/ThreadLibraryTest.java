@@ -572,14 +572,14 @@ class ThreadLibraryTest {
         }
 
         @Test
-        @DisplayName("channel_create_cb_failed: the getter gets null and nothing is left behind")
+        @DisplayName("channel_create_cb_failed: getChannel gets null, getChannelOrThrow the cause and errno; nothing is left behind")
         void channelCreateCbFailed() {
             ReactorGroup g = ReactorGroup.manual(1);
             AtomicInteger attempts = new AtomicInteger();
             IoDevice<String> d = device(g, "flaky", new ChannelFactory<>() {
                 @Override
                 public String create(IoDevice<String> dev, Reactor r) throws Exception {
-                    if (attempts.incrementAndGet() == 1) {
+                    if (attempts.incrementAndGet() <= 2) { // the first two creates fail
                         throw new java.io.IOException("device not ready");
                     }
                     return "ok";
@@ -594,14 +594,129 @@ class ThreadLibraryTest {
                 assertThat(d.liveChannels()).isZero();
                 assertThat(d.hasChannelOn(0)).isFalse();
                 assertThat(on(g, 0, () -> Reactor.current().holdsNothing())).isTrue();
-                IoChannel<String> ch = on(g, 0, d::getChannel);
+                // the same failure, handed to the getter
+                assertThatThrownBy(() -> on(g, 0, d::getChannelOrThrow))
+                        .isInstanceOfSatisfying(IoChannelException.class, e -> {
+                            assertThat(e.errno()).isEqualTo(Errno.EIO);
+                            assertThat(e.device()).isEqualTo("flaky");
+                        })
+                        .hasMessage("getChannel io_device=flaky reactor=reactor_0 errno=EIO: channel create failed: "
+                                + "java.io.IOException: device not ready")
+                        .hasCauseInstanceOf(java.io.IOException.class);
+                assertThat(d.liveChannels()).isZero();
+                assertThat(on(g, 0, () -> Reactor.current().holdsNothing())).isTrue();
+                IoChannel<String> ch = on(g, 0, d::getChannelOrThrow);
                 assertThat(ch.context()).isEqualTo("ok");
+                assertThat(on(g, 0, d::getChannelOrThrow)).as("fast path, one more reference").isSameAs(ch);
                 on(g, 0, () -> {
+                    ch.put();
                     ch.put();
                     return null;
                 });
                 g.pollUntilIdle();
                 assertThat(d.liveChannels()).isZero();
+            } finally {
+                g.close();
+            }
+        }
+
+        /** A factory whose create first gets a channel of {@code inner}, then fails; it puts the nested one back or not. */
+        static ChannelFactory<IoChannel<String>> failsAfterNestedGet(IoDevice<String> inner, boolean putBack,
+                                                                     AtomicReference<IoChannel<String>> got) {
+            return new ChannelFactory<>() {
+                @Override
+                public IoChannel<String> create(IoDevice<IoChannel<String>> dev, Reactor r) {
+                    IoChannel<String> nested = inner.getChannelOrThrow();
+                    got.set(nested);
+                    try {
+                        throw new IllegalStateException("queue setup failed");
+                    } catch (IllegalStateException e) {
+                        if (putBack) {
+                            nested.put();
+                        }
+                        throw e;
+                    }
+                }
+
+                @Override
+                public void destroy(IoDevice<IoChannel<String>> dev, Reactor r, IoChannel<String> nested) {
+                    nested.put();
+                }
+            };
+        }
+
+        @Test
+        @DisplayName("channel_create_cb_failed, nested: a create that got a nested channel and puts it back before throwing leaves nothing")
+        void failedCreatePutsBackItsNestedChannel() {
+            ReactorGroup g = ReactorGroup.manual(1);
+            Logging innerLog = new Logging();
+            IoDevice<String> inner = device(g, "inner", innerLog);
+            AtomicReference<IoChannel<String>> got = new AtomicReference<>();
+            IoDevice<IoChannel<String>> outer = device(g, "outer", failsAfterNestedGet(inner, true, got));
+            try {
+                assertThatThrownBy(() -> on(g, 0, outer::getChannelOrThrow))
+                        .isInstanceOf(IoChannelException.class).hasMessageContaining("io_device=outer")
+                        .hasRootCauseMessage("queue setup failed");
+                assertThat(got.get()).as("the create did get the nested channel").isNotNull();
+                g.pollUntilIdle(); // the nested channel's deferred destroy
+                assertThat(innerLog.log).containsExactly("create inner on reactor_0 current=reactor_0",
+                        "destroy inner@reactor_0 current=reactor_0");
+                assertThat(inner.liveChannels() + outer.liveChannels()).isZero();
+                assertThat(on(g, 0, () -> Reactor.current().holdsNothing())).isTrue();
+            } finally {
+                g.close();
+            }
+        }
+
+        @Test
+        @DisplayName("channel_create_cb_failed, nested: a create that throws without putting back its nested channel leaks it, and the leak report names it")
+        void failedCreateThatKeepsItsNestedChannelShowsInTheLeakReport() {
+            ReactorGroup g = ReactorGroup.manual(1);
+            IoDevice<String> inner = device(g, "inner", new Logging());
+            AtomicReference<IoChannel<String>> got = new AtomicReference<>();
+            IoDevice<IoChannel<String>> outer = device(g, "outer", failsAfterNestedGet(inner, false, got));
+            try {
+                assertThat(on(g, 0, outer::getChannel)).isNull();
+                g.pollUntilIdle();
+                assertThat(outer.liveChannels()).as("nothing of the failed device").isZero();
+                assertThat(inner.liveChannels()).as("the runtime does not put back for the create").isEqualTo(1);
+                assertThat(on(g, 0, () -> Reactor.current().leakReport())).isEqualTo("io_channel inner refs=1");
+            } finally {
+                on(g, 0, () -> {
+                    got.get().put(); // clean up for the test's own exit
+                    return null;
+                });
+                g.close();
+            }
+            assertThat(inner.liveChannels()).isZero();
+        }
+
+        @Test
+        @DisplayName("getChannelOrThrow on an unregistered device: ENODEV, no channel; a nested ENODEV propagates its errno")
+        void getChannelOrThrowReportsEnodev() {
+            ReactorGroup g = ReactorGroup.manual(1);
+            IoDevice<String> inner = device(g, "gone", new Logging());
+            IoDevice<String> outer = device(g, "stacked", new ChannelFactory<>() {
+                @Override
+                public String create(IoDevice<String> dev, Reactor r) {
+                    return inner.getChannelOrThrow().context();
+                }
+
+                @Override
+                public void destroy(IoDevice<String> dev, Reactor r, String x) {
+                }
+            });
+            try {
+                org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<IoDeviceActor.Unregistered> done = kit.createTestProbe();
+                inner.unregister(done.getRef());
+                assertThat(done.receiveMessage(Duration.ofSeconds(10)).status()).isEqualTo(Errno.OK);
+                assertThatThrownBy(() -> on(g, 0, inner::getChannelOrThrow))
+                        .isInstanceOfSatisfying(IoChannelException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENODEV))
+                        .hasMessage("getChannel io_device=gone reactor=reactor_0 errno=ENODEV: io_device unregistered");
+                assertThatThrownBy(() -> on(g, 0, outer::getChannelOrThrow))
+                        .isInstanceOfSatisfying(IoChannelException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENODEV))
+                        .hasMessageContaining("io_device=stacked").hasCauseInstanceOf(IoChannelException.class);
+                assertThat(inner.liveChannels() + outer.liveChannels()).isZero();
             } finally {
                 g.close();
             }

@@ -15,10 +15,13 @@ import java.util.List;
  * ({@code META-INF/services/org.junit.jupiter.api.extension.Extension} in this module's test jar and
  * {@code junit.jupiter.extensions.autodetection.enabled=true}). Before each test it turns Chronicle's
  * reference tracing on; after it, it asserts every traced {@code Bytes} was released, and waits up to five
- * seconds for threads named {@code reactor_*} or {@code spindle-rpc*} (the RPC server's socket loop, RPC client
- * timers) to end (reactor exit is asynchronous), then fails naming them.
+ * seconds (JUnit configuration parameter {@value #THREAD_GRACE_PARAMETER}, in milliseconds) for threads named
+ * {@code reactor_*} or {@code spindle-rpc*} (the RPC server's socket loop, RPC client timers) to end (reactor
+ * exit is asynchronous), then fails naming them. {@code LeakCheckExtensionTest} proves both checks fail a test.
  */
 public final class LeakCheckExtension implements BeforeEachCallback, AfterEachCallback {
+    /** Configuration parameter: how long, in milliseconds, reactor and RPC threads may take to end after a test. */
+    public static final String THREAD_GRACE_PARAMETER = "spindle.leak-check.thread-grace-ms";
     private static final long THREAD_GRACE_MS = 5_000;
 
     @Override
@@ -34,7 +37,8 @@ public final class LeakCheckExtension implements BeforeEachCallback, AfterEachCa
             AbstractReferenceCounted.disableReferenceTracing();
         }
         List<String> alive = reactorThreads();
-        long deadline = System.currentTimeMillis() + THREAD_GRACE_MS;
+        long grace = context.getConfigurationParameter(THREAD_GRACE_PARAMETER).map(Long::parseLong).orElse(THREAD_GRACE_MS);
+        long deadline = System.currentTimeMillis() + grace;
         while (!alive.isEmpty() && System.currentTimeMillis() < deadline) {
             Thread.sleep(10);
             alive = reactorThreads();

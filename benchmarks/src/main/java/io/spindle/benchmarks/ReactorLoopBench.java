@@ -28,8 +28,8 @@ import java.util.concurrent.TimeUnit;
  * {@code Reactor.current()} thread-local, reading the group's clock (a {@code ManualClock}, one volatile
  * read), busy/idle accounting, one poll of the empty task queue, one call of the poller's function and the
  * loop counters. The threaded loop runs the same package-private {@code runOnce()} without the thread-local
- * set/restore; that method cannot be called from this package, so only {@code pollOnce} is measured and the
- * thread-local share is an upper bound on what the threaded loop saves.
+ * set/restore but with {@code System.nanoTime()}, the exit check and the idle strategy; that loop, on its own
+ * thread, is measured by {@link ReactorLoopThreadedBench}. This one isolates the iteration's own code.
  *
  * <p>{@code work} is what the poller returns: {@code 0} (idle iteration) or {@code 1} (busy iteration);
  * the two differ only in which accounting counter is bumped.
