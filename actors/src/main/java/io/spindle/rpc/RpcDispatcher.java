@@ -38,7 +38,9 @@ import java.util.concurrent.Executor;
  * (a string, number or null), and no other key; otherwise -32600 Invalid Request. A request without an id (or
  * with a null id) is a notification: a result is not sent, an error is (with {@code "id": null}), as SPDK does.
  * A batch (an array) is answered with an array of the responses that are sent, in request order; an empty batch
- * is -32600; a batch of notifications only gets no reply.
+ * is -32600; a batch of notifications only gets no reply. The requests of a batch are carried out one after
+ * another, each once the previous one has completed (as SPDK's synchronous handlers run them), so a batch may
+ * create a bdev and use it.
  *
  * <p><b>Errors.</b> -32601 for an unknown method, -1 (INVALID_STATE) for a method not allowed in the current
  * {@link RpcState}, -32602 for bad parameters, SPDK's negative errno codes for refused operations, -32603 for
@@ -46,7 +48,8 @@ import java.util.concurrent.Executor;
  *
  * <p><b>Threads.</b> {@link #handle} and {@link #call} invoke the handler on the calling thread (the RPC server
  * actor's, or the config loader's) and return at once; the returned stage completes on {@link #executor()}.
- * Handlers of the requests of one batch are invoked in order. Thread-safe.
+ * The handlers of a batch's second and later requests run on {@link #executor()}, each after the previous
+ * request completed. Thread-safe.
  */
 public final class RpcDispatcher {
     private static final Logger LOG = LoggerFactory.getLogger(RpcDispatcher.class);
@@ -118,9 +121,15 @@ public final class RpcDispatcher {
             if (value.isEmpty()) {
                 return CompletableFuture.completedFuture(error(null, new RpcException(RpcException.INVALID_REQUEST, "Invalid request")));
             }
+            // one after another, each once the previous one has completed, as SPDK's (synchronous) handlers run a
+            // batch: a batch may create a bdev and then use it
             List<CompletableFuture<JsonNode>> parts = new ArrayList<>();
+            CompletableFuture<JsonNode> last = null;
             for (JsonNode e : value) {
-                parts.add(single(e, after).toCompletableFuture());
+                CompletableFuture<JsonNode> p = last == null ? single(e, after).toCompletableFuture()
+                        : last.thenComposeAsync(prev -> single(e, after), executor);
+                parts.add(p);
+                last = p;
             }
             return CompletableFuture.allOf(parts.toArray(new CompletableFuture<?>[0])).thenApplyAsync(v -> {
                 ArrayNode out = F.arrayNode();

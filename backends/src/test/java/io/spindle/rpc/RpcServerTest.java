@@ -127,6 +127,36 @@ class RpcServerTest {
 
         @Test
         @Timeout(60)
+        @DisplayName("a batch's requests run one after another: a batch can create bdevs, use them and delete them")
+        void batchInOrder() throws Exception {
+            try (RpcHarness h = new RpcHarness("rpc-batch-order"); RpcClient c = h.client()) {
+                for (int round = 0; round < 20; round++) {
+                    StringBuilder b = new StringBuilder("[");
+                    int id = 0;
+                    for (String n : List.of("Bm" + round, "Bn" + round)) {
+                        String create = n.startsWith("Bm") ? "bdev_malloc_create" : "bdev_null_create";
+                        String delete = n.startsWith("Bm") ? "bdev_malloc_delete" : "bdev_null_delete";
+                        b.append(id == 0 ? "" : ",").append("{\"jsonrpc\":\"2.0\",\"method\":\"").append(create).append("\",\"id\":").append(++id)
+                                .append(",\"params\":{\"name\":\"").append(n).append("\",\"block_size\":512,\"num_blocks\":64}}");
+                        b.append(",{\"jsonrpc\":\"2.0\",\"method\":\"bdev_get_bdevs\",\"id\":").append(++id)
+                                .append(",\"params\":{\"name\":\"").append(n).append("\"}}");
+                        b.append(",{\"jsonrpc\":\"2.0\",\"method\":\"").append(delete).append("\",\"id\":").append(++id)
+                                .append(",\"params\":{\"name\":\"").append(n).append("\"}}");
+                    }
+                    c.sendRaw(utf8(b.append(']').toString()));
+                    JsonNode r = c.readResponse();
+                    assertThat(r).hasSize(6);
+                    for (JsonNode x : r) {
+                        assertThat(x.has("result")).as("round " + round + ": " + x).isTrue();
+                    }
+                    assertThat(r.get(1).get("result").get(0).get("name").asText()).isEqualTo("Bm" + round);
+                }
+                assertThat(c.call("bdev_get_bdevs", null)).hasSize(1);
+            }
+        }
+
+        @Test
+        @Timeout(60)
         @DisplayName("a notification's result is not sent, its error is (with id null), as SPDK does")
         void notifications() throws Exception {
             try (RpcHarness h = new RpcHarness("rpc-notify"); RpcClient c = h.client()) {
