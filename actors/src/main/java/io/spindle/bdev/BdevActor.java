@@ -41,7 +41,10 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
             GetStats, GetHistogram, Resize, MediaEvent {
     }
 
-    /** Changes the block count; replies 0, EBUSY (shrinking with open descriptors), EINVAL or ENODEV. */
+    /**
+     * Changes the block count when the module accepts it ({@code BdevDriver#acceptResize}); replies 0, the module's
+     * errno (ENOTSUP by default), EBUSY (shrinking with open descriptors), EINVAL or ENODEV.
+     */
     record Resize(long numBlocks, CompletableFuture<Integer> replyTo) implements Command {
     }
 
@@ -265,6 +268,25 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
     private Behavior<Command> onResize(Resize m) {
         if (m.numBlocks() <= 0) {
             m.replyTo().complete(Errno.EINVAL);
+            return this;
+        }
+        if (bdev.status() != Bdev.Status.READY) {
+            m.replyTo().complete(Errno.ENODEV);
+            return this;
+        }
+        // the module's capability first: a bdev grows only as far as its module's backing store (BdevDriver#acceptResize)
+        int accepted;
+        try {
+            accepted = bdev.driver.acceptResize(bdev, m.numBlocks());
+        } catch (Throwable e) {
+            getContext().getLog().error("bdev={}: module {} acceptResize(num_blocks={}) threw", bdev.name(), bdev.module().name(),
+                    m.numBlocks(), e);
+            accepted = Errno.EIO;
+        }
+        if (accepted != Errno.OK) {
+            layer.trace(bdev, "resize to num_blocks=" + m.numBlocks() + " refused by module " + bdev.module().name() + ": "
+                    + Errno.name(accepted));
+            m.replyTo().complete(accepted < 0 ? accepted : Errno.EIO);
             return this;
         }
         synchronized (bdev) {

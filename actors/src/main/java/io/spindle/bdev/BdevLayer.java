@@ -259,16 +259,32 @@ public final class BdevLayer {
 
     /**
      * Changes the block count of {@code name} and sends RESIZE to every open descriptor (SPDK's
-     * {@code spdk_bdev_notify_blockcnt_change}). Completes with 0, EBUSY when shrinking while descriptors are
-     * open, EINVAL for a count below 1, ENODEV for an unknown or departing bdev. For modules.
+     * {@code spdk_bdev_notify_blockcnt_change}), if the bdev's module accepts the new count
+     * ({@link io.spindle.bdev.spi.BdevDriver#acceptResize}: resize is a module capability, and a module that cannot
+     * hold the count refuses, ENOTSUP by default). Completes with 0; the module's errno; EBUSY when shrinking while
+     * descriptors are open; EINVAL for a count below 1; ENODEV for an unknown or departing bdev. Any thread; the
+     * check and the change are one step on the bdev's actor, ordered with every other resize of the bdev.
      */
     public CompletionStage<Integer> resize(String name, long numBlocks) {
         Bdev b = get(name);
         if (b == null) {
             return CompletableFuture.completedFuture(Errno.ENODEV);
         }
+        return resize(b, numBlocks);
+    }
+
+    /**
+     * {@link #resize(String, long)} of this very bdev, not of whatever holds its name when the request arrives: a
+     * module's RPC that looked the bdev up and checked it is one of its own resizes exactly that one (ENODEV when
+     * it has gone meanwhile, even if another bdev took the name).
+     */
+    public CompletionStage<Integer> resize(Bdev bdev, long numBlocks) {
+        Objects.requireNonNull(bdev, "bdev");
+        if (bdev.layer != this) {
+            throw new IllegalArgumentException("bdev_resize name=" + bdev.name() + ": a bdev of another bdev layer");
+        }
         CompletableFuture<Integer> f = new CompletableFuture<>();
-        b.actor.tell(new BdevActor.Resize(numBlocks, f));
+        bdev.actor.tell(new BdevActor.Resize(numBlocks, f));
         return f;
     }
 

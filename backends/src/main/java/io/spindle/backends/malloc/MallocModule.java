@@ -23,7 +23,8 @@ import java.util.concurrent.CompletionStage;
  * The {@code malloc} bdev module: a RAM disk in Chronicle off-heap memory (SPDK's {@code module/bdev/malloc}).
  * Reads and writes copy between the disk and the caller's buffers; unmap and write_zeroes zero the range.
  * The memory is allocated zeroed at create and released in destruct, which the bdev layer runs only after
- * every channel of the bdev is gone.
+ * every channel of the bdev is gone. Its size is fixed: the driver refuses every resize ({@code ENOTSUP}), and
+ * each I/O's range is checked against the memory before it is queued (outside it, the I/O fails).
  *
  * <p>I/O is queued on the submitting reactor's {@link Channel} and performed, in submission order, by that
  * channel's poller on the next reactor loop, which also completes it (never inside submit). A channel destroyed
@@ -34,6 +35,7 @@ import java.util.concurrent.CompletionStage;
  */
 public final class MallocModule implements BdevModule {
     private static final UnsafeMemory MEM = UnsafeMemory.MEMORY;
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(MallocModule.class);
 
     @Override
     public String name() {
@@ -230,9 +232,54 @@ public final class MallocModule implements BdevModule {
                 return;
             }
             switch (io.type()) {
-                case READ, WRITE, UNMAP, WRITE_ZEROES, FLUSH, RESET -> ch.enqueue(io);
+                case READ, WRITE, UNMAP, WRITE_ZEROES -> {
+                    if (!withinMemory(io, ch.blockSize)) {
+                        io.complete(IoStatus.FAILED); // a layer bug must fail the I/O, never reach memory we do not own
+                        return;
+                    }
+                    ch.enqueue(io);
+                }
+                case FLUSH, RESET -> ch.enqueue(io);
                 default -> io.complete(IoStatus.FAILED); // no data effect: nothing to order
             }
+        }
+
+        /**
+         * Whether every byte {@code io} would copy or zero lies inside this bdev's own allocation. The bdev layer
+         * has checked the range against the bdev's block count; this checks it against the memory, which is what
+         * the copy touches, so a count the memory does not back (a layer bug, a resize that slipped past
+         * {@link #acceptResize}) fails the I/O instead of corrupting the native heap. No allocation.
+         */
+        boolean withinMemory(ModuleIo io, int bs) {
+            long offsetBlocks = io.offsetBlocks();
+            if (offsetBlocks < 0 || offsetBlocks > size / bs) {
+                return refuse(io, "offset_blocks=" + offsetBlocks);
+            }
+            long room = size - offsetBlocks * bs;
+            if (io.type() == IoType.UNMAP || io.type() == IoType.WRITE_ZEROES) {
+                long n = io.numBlocks();
+                return n >= 0 && n <= room / bs || refuse(io, "num_blocks=" + n);
+            }
+            for (int i = 0; i < io.iovCount(); i++) {
+                long len = io.iovLength(i);
+                if (len < 0 || len > room) {
+                    return refuse(io, "iov[" + i + "].length=" + len);
+                }
+                room -= len;
+            }
+            return true;
+        }
+
+        private boolean refuse(ModuleIo io, String what) {
+            LOG.error("bdev_malloc {}: {} offset_blocks={} num_blocks={}: {} runs past the malloc memory size={} bytes; failed",
+                    io.bdev().name(), io.type(), io.offsetBlocks(), io.numBlocks(), what, size);
+            return false;
+        }
+
+        /** A malloc bdev's memory is fixed at create: the same count is accepted, any other refused with ENOTSUP. */
+        @Override
+        public int acceptResize(Bdev bdev, long newNumBlocks) {
+            return newNumBlocks == size / bdev.blockSize() ? Errno.OK : Errno.ENOTSUP;
         }
 
         /** Performs the data effect of {@code io} (a type {@link #submit} queues): the copy, or the zeroing. */
