@@ -45,15 +45,27 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
      * Changes the block count when the module accepts it ({@code BdevDriver#acceptResize}); replies 0, the module's
      * errno (ENOTSUP by default), EBUSY (shrinking with open descriptors), EINVAL or ENODEV.
      */
-    record Resize(long numBlocks, CompletableFuture<Integer> replyTo) implements Command {
+    record Resize(long numBlocks, CompletableFuture<Integer> replyTo) implements Command, Request {
+        @Override
+        public void answerGone(String bdevName) {
+            replyTo.complete(Errno.ENODEV);
+        }
     }
 
     /** Sends MEDIA_MANAGEMENT to every open descriptor. */
-    record MediaEvent(CompletableFuture<Integer> replyTo) implements Command {
+    record MediaEvent(CompletableFuture<Integer> replyTo) implements Command, Request {
+        @Override
+        public void answerGone(String bdevName) {
+            replyTo.complete(Errno.ENODEV);
+        }
     }
 
     /** Sets (or with {@link QosLimits#NONE} clears) the QoS limits; replies 0 or an errno. */
-    record SetQos(QosLimits limits, CompletableFuture<Integer> replyTo) implements Command {
+    record SetQos(QosLimits limits, CompletableFuture<Integer> replyTo) implements Command, Request {
+        @Override
+        public void answerGone(String bdevName) {
+            replyTo.complete(Errno.ENODEV);
+        }
     }
 
     /** From the QoS poller after each refill: let every channel submit what the new quota admits. */
@@ -65,15 +77,40 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
      * Stats of every live channel, each read (and then reset as {@code reset} says) on its own reactor, plus
      * those merged from destroyed channels as the first entry (reactor null).
      */
-    record GetStats(IoStats.ResetMode reset, CompletableFuture<java.util.List<BdevLayer.ChannelStats>> replyTo) implements Command {
+    record GetStats(IoStats.ResetMode reset, CompletableFuture<java.util.List<BdevLayer.ChannelStats>> replyTo) implements Command, Request {
+        @Override
+        public void answerGone(String bdevName) {
+            replyTo.completeExceptionally(new BdevException(Errno.ENODEV, "bdev_get_iostat name=" + bdevName + ": no such bdev"));
+        }
     }
 
     /** Merged latency histogram (null when never enabled). */
-    record GetHistogram(CompletableFuture<org.HdrHistogram.Histogram> replyTo) implements Command {
+    record GetHistogram(CompletableFuture<org.HdrHistogram.Histogram> replyTo) implements Command, Request {
+        @Override
+        public void answerGone(String bdevName) {
+            replyTo.completeExceptionally(new BdevException(Errno.ENODEV, "bdev_get_histogram name=" + bdevName + ": no such bdev"));
+        }
     }
 
     /** Unregister; {@code replyTo} gets the status (0 or a negative errno). */
-    record Unregister(CompletableFuture<Integer> replyTo) implements Command {
+    record Unregister(CompletableFuture<Integer> replyTo) implements Command, Request {
+        @Override
+        public void answerGone(String bdevName) {
+            replyTo.complete(Errno.ENODEV);
+        }
+    }
+
+    /**
+     * A command that carries a future to answer. Send it with {@link Bdev#request}, never with a bare
+     * {@code tell}: should the actor stop before answering it (it stops after its unregister, and messages still
+     * in its mailbox or sent later would be dead letters), it is answered {@link #answerGone} instead of never.
+     */
+    interface Request {
+        /** The future the actor answers. */
+        CompletableFuture<?> replyTo();
+
+        /** Answers ENODEV (an errno, or a failed stage for the queries): the bdev's actor has stopped. */
+        void answerGone(String bdevName);
     }
 
     enum AllDescriptorsClosed implements Command {
@@ -159,6 +196,7 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
                     return this;
                 })
                 .onSignal(PostStop.class, s -> {
+                    bdev.actorStopped(); // requests not answered yet (in the mailbox, or sent from now on) get ENODEV
                     stopQosPoller();
                     fanOuts.close();
                     return this;

@@ -175,7 +175,7 @@ public final class BdevLayer {
             f.complete(Errno.ENODEV);
             return f;
         }
-        b.actor.tell(new BdevActor.Unregister(f));
+        b.request(new BdevActor.Unregister(f));
         return f;
     }
 
@@ -284,7 +284,7 @@ public final class BdevLayer {
             throw new IllegalArgumentException("bdev_resize name=" + bdev.name() + ": a bdev of another bdev layer");
         }
         CompletableFuture<Integer> f = new CompletableFuture<>();
-        bdev.actor.tell(new BdevActor.Resize(numBlocks, f));
+        bdev.request(new BdevActor.Resize(numBlocks, f));
         return f;
     }
 
@@ -295,7 +295,7 @@ public final class BdevLayer {
             return CompletableFuture.completedFuture(Errno.ENODEV);
         }
         CompletableFuture<Integer> f = new CompletableFuture<>();
-        b.actor.tell(new BdevActor.MediaEvent(f));
+        b.request(new BdevActor.MediaEvent(f));
         return f;
     }
 
@@ -331,7 +331,7 @@ public final class BdevLayer {
             return CompletableFuture.completedFuture(Errno.ENODEV);
         }
         CompletableFuture<Integer> f = new CompletableFuture<>();
-        b.actor.tell(new BdevActor.SetQos(limits, f));
+        b.request(new BdevActor.SetQos(limits, f));
         return f;
     }
 
@@ -373,7 +373,7 @@ public final class BdevLayer {
             return CompletableFuture.failedFuture(new BdevException(Errno.ENODEV, "bdev_get_iostat name=" + name + ": no such bdev"));
         }
         CompletableFuture<List<ChannelStats>> f = new CompletableFuture<>();
-        b.actor.tell(new BdevActor.GetStats(reset, f));
+        b.request(new BdevActor.GetStats(reset, f));
         return f;
     }
 
@@ -415,7 +415,7 @@ public final class BdevLayer {
             return CompletableFuture.failedFuture(new BdevException(Errno.ENODEV, "bdev_get_histogram name=" + name + ": no such bdev"));
         }
         CompletableFuture<org.HdrHistogram.Histogram> f = new CompletableFuture<>();
-        b.actor.tell(new BdevActor.GetHistogram(f));
+        b.request(new BdevActor.GetHistogram(f));
         return f;
     }
 
