@@ -5,6 +5,7 @@ import io.spindle.bdev.spi.BdevModule;
 import io.spindle.bdev.spi.BdevSpec;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.IoDevice;
+import io.spindle.runtime.OffReactorFuture;
 import io.spindle.runtime.Reactor;
 import io.spindle.runtime.ReactorGroup;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -28,7 +29,9 @@ import java.util.function.Consumer;
  *
  * <p><b>Threads.</b> Lookups are thread-safe. {@link #open} must be called on a reactor (the descriptor is
  * bound to it). {@link #register} and {@link #unregister} may be called from anywhere; their stages complete
- * on the registry's reactor (reactor 0), so attach only short callbacks or use the async variants.
+ * on the registry's reactor (reactor 0), so attach only short callbacks or use the async variants. The stages
+ * are {@link OffReactorFuture}s: waiting for one ({@code join}/{@code get}) on a reactor thread throws
+ * {@link io.spindle.runtime.BlockingCallOnReactorException} instead of stalling (or deadlocking) the reactor.
  */
 public final class BdevLayer {
     static final Logger LOG = LoggerFactory.getLogger("io.spindle.bdev");
@@ -159,7 +162,7 @@ public final class BdevLayer {
      */
     public CompletionStage<Bdev> register(BdevSpec spec) {
         Objects.requireNonNull(spec, "spec");
-        CompletableFuture<Bdev> f = new CompletableFuture<>();
+        CompletableFuture<Bdev> f = new OffReactorFuture<>();
         registryRef().tell(new BdevRegistry.Register(spec, f));
         return f;
     }
@@ -169,7 +172,7 @@ public final class BdevLayer {
      * an unknown name, or EBUSY when an unregister is already under way.
      */
     public CompletionStage<Integer> unregister(String name) {
-        CompletableFuture<Integer> f = new CompletableFuture<>();
+        CompletableFuture<Integer> f = new OffReactorFuture<>();
         Bdev b = get(name);
         if (b == null) {
             f.complete(Errno.ENODEV);
@@ -243,14 +246,14 @@ public final class BdevLayer {
      */
     public CompletionStage<Integer> examine(String name) {
         Objects.requireNonNull(name, "name");
-        CompletableFuture<Integer> f = new CompletableFuture<>();
+        CompletableFuture<Integer> f = new OffReactorFuture<>();
         registryRef().tell(new BdevRegistry.Examine(name, f));
         return f;
     }
 
     /** Completes when no examine is in progress (SPDK's {@code bdev_wait_for_examine}). */
     public CompletionStage<Void> waitForExamine() {
-        CompletableFuture<Void> f = new CompletableFuture<>();
+        CompletableFuture<Void> f = new OffReactorFuture<>();
         registryRef().tell(new BdevRegistry.WaitForExamine(f));
         return f;
     }
@@ -283,7 +286,7 @@ public final class BdevLayer {
         if (bdev.layer != this) {
             throw new IllegalArgumentException("bdev_resize name=" + bdev.name() + ": a bdev of another bdev layer");
         }
-        CompletableFuture<Integer> f = new CompletableFuture<>();
+        CompletableFuture<Integer> f = new OffReactorFuture<>();
         bdev.request(new BdevActor.Resize(numBlocks, f));
         return f;
     }
@@ -294,7 +297,7 @@ public final class BdevLayer {
         if (b == null) {
             return CompletableFuture.completedFuture(Errno.ENODEV);
         }
-        CompletableFuture<Integer> f = new CompletableFuture<>();
+        CompletableFuture<Integer> f = new OffReactorFuture<>();
         b.request(new BdevActor.MediaEvent(f));
         return f;
     }
@@ -330,7 +333,7 @@ public final class BdevLayer {
         if (b == null) {
             return CompletableFuture.completedFuture(Errno.ENODEV);
         }
-        CompletableFuture<Integer> f = new CompletableFuture<>();
+        CompletableFuture<Integer> f = new OffReactorFuture<>();
         b.request(new BdevActor.SetQos(limits, f));
         return f;
     }
@@ -372,7 +375,7 @@ public final class BdevLayer {
         if (b == null) {
             return CompletableFuture.failedFuture(new BdevException(Errno.ENODEV, "bdev_get_iostat name=" + name + ": no such bdev"));
         }
-        CompletableFuture<List<ChannelStats>> f = new CompletableFuture<>();
+        CompletableFuture<List<ChannelStats>> f = new OffReactorFuture<>();
         b.request(new BdevActor.GetStats(reset, f));
         return f;
     }
@@ -414,7 +417,7 @@ public final class BdevLayer {
         if (b == null) {
             return CompletableFuture.failedFuture(new BdevException(Errno.ENODEV, "bdev_get_histogram name=" + name + ": no such bdev"));
         }
-        CompletableFuture<org.HdrHistogram.Histogram> f = new CompletableFuture<>();
+        CompletableFuture<org.HdrHistogram.Histogram> f = new OffReactorFuture<>();
         b.request(new BdevActor.GetHistogram(f));
         return f;
     }

@@ -151,6 +151,16 @@ public final class Reactor {
         return r;
     }
 
+    /**
+     * Refuses a blocking call on a reactor thread: throws {@link BlockingCallOnReactorException} naming
+     * {@code what} when the caller is a reactor (of any group; a manual reactor while it is stepped), returns
+     * otherwise. Every Spindle call that waits for reactors or actors ({@code Spindle.stopAndWait},
+     * {@code JsonConfig.apply}, {@link ReactorGroup#close}, a join on an {@link OffReactorFuture}) starts with it.
+     */
+    public static void refuseBlockingCall(String what) {
+        OffReactorFuture.refuseOnReactor(what);
+    }
+
     /** Thread name, {@code reactor_<core>}. */
     public String name() {
         return name;

@@ -55,7 +55,8 @@ public final class BdevPerf {
     private Spindle spindleRef;
     private final AtomicBoolean reported = new AtomicBoolean();
     private final CompletableFuture<String> runEnd = new CompletableFuture<>();
-    private final CompletableFuture<Integer> exitCode = new CompletableFuture<>();
+    /** The run's exit status, completed by the main thread once it has reported. */
+    final CompletableFuture<Integer> exitCode = new CompletableFuture<>();
     /** Test hook: runs on a separate thread once the jobs started. */
     java.util.function.Consumer<Spindle> duringRun;
 
@@ -121,7 +122,10 @@ public final class BdevPerf {
         // enough pooled I/O per reactor for every job's queue (with -C each reactor runs a job per bdev)
         int pool = Math.max(1024, opts.queueDepth() * 4 + 64);
         Config hocon = ConfigFactory.parseString("spindle.bdev.io-pool-size = " + pool + "\npekko.loglevel = WARNING\n"
-                + "pekko.stdout-loglevel = WARNING").withFallback(ConfigFactory.load());
+                + "pekko.stdout-loglevel = WARNING\n"
+                // the drain task returns a stage (drainTask): its phase waits for the report, not a thread
+                + "pekko.coordinated-shutdown.phases.before-service-unbind.timeout = " + (DRAIN_WAIT.toSeconds() + 5) + "s")
+                .withFallback(ConfigFactory.load());
         JsonConfig config = null;
         if (opts.jsonConfig() != null) {
             try {
@@ -162,10 +166,7 @@ public final class BdevPerf {
             ReactorGroup reactors = spindle.reactors();
             place(targets, reactors, layer, coreCount);
             CoordinatedShutdown.get(spindle.system()).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "bdevperf-drain",
-                    () -> {
-                        onSignal();
-                        return CompletableFuture.completedFuture(Done.getInstance());
-                    });
+                    this::drainTask);
             return runJobs();
         } finally {
             spindle.stopAndWait();
@@ -298,15 +299,32 @@ public final class BdevPerf {
         return true;
     }
 
-    /** SIGINT/SIGTERM, from CoordinatedShutdown: drain, report, and let the stop go on. */
+    /**
+     * SIGINT/SIGTERM through Spindle's shutdown handler (its own {@code spindle-shutdown} thread, which may wait):
+     * drain, report, and let the stop go on.
+     */
     private void onSignal() {
-        if (runEnd.complete("terminated")) {
-            try {
-                exitCode.get(30, TimeUnit.SECONDS); // the main thread reports
-            } catch (Exception e) {
-                // reporting is best effort during shutdown
-            }
+        try {
+            drainTask().toCompletableFuture().get(DRAIN_WAIT.toSeconds() + 5, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            // reporting is best effort during shutdown
         }
+    }
+
+    /** How long a shutdown waits for the main thread to drain the jobs and print the table. */
+    static final java.time.Duration DRAIN_WAIT = java.time.Duration.ofSeconds(30);
+
+    /**
+     * The CoordinatedShutdown task (before-service-unbind): ends the run if it is still going, and returns at once
+     * a stage that completes when the main thread has drained the jobs and reported (at most {@link #DRAIN_WAIT}), so no
+     * CoordinatedShutdown thread waits meanwhile. The phase's timeout is set to cover the wait, so Spindle's stop
+     * (service-stop, a later phase) still comes after the report.
+     */
+    java.util.concurrent.CompletionStage<Done> drainTask() {
+        if (!runEnd.complete("terminated")) {
+            return CompletableFuture.completedFuture(Done.getInstance()); // the run had ended already: nothing to drain
+        }
+        return exitCode.copy().orTimeout(DRAIN_WAIT.toMillis(), TimeUnit.MILLISECONDS).handle((rc, e) -> Done.getInstance());
     }
 
     private int finishRun(String status) throws Exception {

@@ -483,4 +483,16 @@ class BdevPerfTest {
             Files.deleteIfExists(sockDir);
         }
     }
+
+    @Test
+    @DisplayName("the CoordinatedShutdown drain task ends the run and returns at once; its stage completes when the main thread has reported")
+    void coordinatedShutdownDrainTaskHoldsNoThread() {
+        BdevPerf perf = new BdevPerf(BdevPerfOptions.parse("-w", "randread", "-t", "30"), new PrintStream(new ByteArrayOutputStream(), true,
+                StandardCharsets.UTF_8));
+        java.util.concurrent.CompletableFuture<org.apache.pekko.Done> drained = perf.drainTask().toCompletableFuture();
+        assertThat(drained).as("returned before the report: no CoordinatedShutdown thread waits for it").isNotDone();
+        perf.exitCode.complete(0); // the main thread has drained the jobs and printed the table
+        assertThat(drained).isCompleted();
+        assertThat(perf.drainTask().toCompletableFuture()).as("the run had ended: nothing to wait for").isCompleted();
+    }
 }
