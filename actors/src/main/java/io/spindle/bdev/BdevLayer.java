@@ -21,6 +21,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executor;
 import java.util.function.Consumer;
 
 /**
@@ -46,12 +47,19 @@ public final class BdevLayer {
     private volatile IoDevice<BdevMgmt> mgmtDevice;
     private volatile ActorRef<BdevRegistry.Command> registry;
     private volatile Consumer<String> tracer;
+    private final Executor blockingExecutor;
 
     BdevLayer(ReactorGroup reactors, int ioPoolSize, List<BdevModule> modules) {
         this(reactors, BdevOptions.defaults(ioPoolSize), modules);
     }
 
+    /** A layer whose {@link #blockingExecutor()} runs work on the caller's thread (manual-reactor tests). */
     BdevLayer(ReactorGroup reactors, BdevOptions options, List<BdevModule> modules) {
+        this(reactors, options, modules, Runnable::run);
+    }
+
+    BdevLayer(ReactorGroup reactors, BdevOptions options, List<BdevModule> modules, Executor blockingExecutor) {
+        this.blockingExecutor = Objects.requireNonNull(blockingExecutor, "blockingExecutor");
         this.reactors = reactors;
         this.options = options;
         this.ioPoolSize = options.ioPoolSize();
@@ -69,6 +77,17 @@ public final class BdevLayer {
     /** The options the layer was started with. */
     public BdevOptions options() {
         return options;
+    }
+
+    /**
+     * Where modules run control work that may block or take long: allocating and zeroing memory, file system
+     * calls, anything whose time grows with a bdev's size. Never a reactor, never the RPC server's actor (whose
+     * other clients would wait): in a running Spindle it is Pekko's blocking I/O dispatcher
+     * ({@code spindle.bdev.blocking-dispatcher}), or what {@link BdevSubsystem#blockingExecutor} set. Continue
+     * from it with the bdev layer's asynchronous calls (register, ...), which may be made from any thread.
+     */
+    public Executor blockingExecutor() {
+        return blockingExecutor;
     }
 
     /** The reactors. */

@@ -37,9 +37,16 @@ final class RpcHarness implements AutoCloseable {
     }
 
     RpcHarness(String name, java.util.function.UnaryOperator<RpcServerConfig.Builder> rpc, boolean waitForStartInit) throws IOException {
+        this(name, rpc, waitForStartInit, b -> { });
+    }
+
+    /** @param bdevSetup configures the bdev subsystem before the start (e.g. its blocking executor) */
+    RpcHarness(String name, java.util.function.UnaryOperator<RpcServerConfig.Builder> rpc, boolean waitForStartInit,
+               java.util.function.Consumer<BdevSubsystem> bdevSetup) throws IOException {
         dir = Files.createTempDirectory(Path.of("/tmp"), "sprpc");
         socket = dir.resolve("spindle.sock");
         BdevSubsystem bdev = new BdevSubsystem();
+        bdevSetup.accept(bdev);
         if (!waitForStartInit) {
             bdev.onStart(l -> l.module(MallocModule.class).create(l, MallocModule.Options.of("Malloc0", 16384, 512)));
         }
