@@ -48,6 +48,8 @@ public final class BdevLayer {
     private volatile ActorRef<BdevRegistry.Command> registry;
     private volatile Consumer<String> tracer;
     private final Executor blockingExecutor;
+    /** io_wait entries queued on any reactor (after an ENOMEM); a LongAdder: reactors never share a cache line for it. */
+    final java.util.concurrent.atomic.LongAdder ioWaits = new java.util.concurrent.atomic.LongAdder();
 
     BdevLayer(ReactorGroup reactors, int ioPoolSize, List<BdevModule> modules) {
         this(reactors, BdevOptions.defaults(ioPoolSize), modules);
@@ -88,6 +90,15 @@ public final class BdevLayer {
      */
     public Executor blockingExecutor() {
         return blockingExecutor;
+    }
+
+    /**
+     * How many times, since the layer started, a submit found its reactor's I/O pool empty and the caller queued an
+     * io_wait entry ({@code BdevDescriptor.queueIoWait} after ENOMEM), summed over the reactors. A figure that keeps
+     * growing under a steady load says {@code spindle.bdev.io-pool-size} is too small for it. Any thread.
+     */
+    public long ioWaits() {
+        return ioWaits.sum();
     }
 
     /** The reactors. */
@@ -268,6 +279,14 @@ public final class BdevLayer {
         CompletableFuture<Integer> f = new OffReactorFuture<>();
         registryRef().tell(new BdevRegistry.Examine(name, f));
         return f;
+    }
+
+    /** Names given to {@link #examine} that were accepted, in order; written by the registry, read by save_config. */
+    final java.util.List<String> examineAllowlist = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** The names accepted by {@link #examine} so far, in the order given (SPDK's examine allowlist). Any thread. */
+    public java.util.List<String> examineAllowlist() {
+        return java.util.List.copyOf(examineAllowlist);
     }
 
     /** Completes when no examine is in progress (SPDK's {@code bdev_wait_for_examine}). */

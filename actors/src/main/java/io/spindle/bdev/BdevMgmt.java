@@ -106,6 +106,7 @@ final class BdevMgmt {
         }
         e.queued = true;
         ioWait.add(e);
+        layer.ioWaits.increment(); // the ENOMEM path only, never a completed submit's
         return 0;
     }
 

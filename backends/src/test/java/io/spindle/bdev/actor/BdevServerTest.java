@@ -56,6 +56,13 @@ class BdevServerTest {
         return kit.spawn(BdevServer.create(s.layer, "Malloc0", maxInFlight), BdevServer.actorName("Malloc0"));
     }
 
+    /** The shards of a server (one per reactor), to send requests to a reactor's mailbox directly. */
+    static List<BdevServer.Shard> shards(ActorRef<Command> server) {
+        TestProbe<BdevServer.Shards> p = kit.createTestProbe(BdevServer.Shards.class);
+        server.tell(new BdevServer.GetShards(p.ref()));
+        return p.receiveMessage(T).shards();
+    }
+
     /** Close, await Closed and the server's termination. */
     static void close(ActorRef<Command> server) {
         TestProbe<Closed> p = kit.createTestProbe(Closed.class);
@@ -292,31 +299,36 @@ class BdevServerTest {
         }
 
         @Test
-        @DisplayName("requests beyond the reactor's bdev I/O pool (ENOMEM) wait on io_wait and all complete, none dropped")
-        void ioPoolExhausted() throws Exception {
-            try (MallocSpindle s = new MallocSpindle("srv-nomem", 16)) {
+        @DisplayName("requests beyond the reactor's bdev I/O pool (ENOMEM) wait on io_wait and all complete, exactly once each")
+        void ioPoolExhausted() {
+            try (MallocSpindle s = new MallocSpindle("srv-nomem", 8)) { // fewer bdev I/O than a mailbox run (16) submits
                 int n = 400;
                 ActorRef<Command> server = server(s, n);
                 assertThat(read(server, 0, 512).success()).isTrue();
-                TestProbe<WriteResult> p = kit.createTestProbe(WriteResult.class);
-                // park the reactors so each finds 200 requests queued: 64 tasks per loop against 16 bdev I/O
+                List<BdevServer.Shard> shards = shards(server);
+                // one probe for the replies and the Closed: everything a shard answers is enqueued before it stops,
+                // and Closed comes after every shard stopped, so a duplicate reply would arrive before Closed
+                TestProbe<Object> p = kit.createTestProbe(Object.class);
+                long waitsBefore = s.layer.ioWaits();
+                // park the reactors, then put 200 requests in each reactor's shard mailbox (a tell enqueues before it
+                // returns): released, each reactor meets 200 requests against 8 bdev I/O, so ENOMEM is certain
                 CountDownLatch release = s.blockReactors();
                 try {
                     for (int i = 0; i < n; i++) {
-                        server.tell(new Write(i * 4096L % MallocSpindle.SIZE, MallocSpindle.pattern(4096, i), p.ref()));
+                        shards.get(i % shards.size()).ref().tell(new Write(i * 4096L % MallocSpindle.SIZE, MallocSpindle.pattern(4096, i),
+                                p.ref().narrow()));
                     }
-                    Thread.sleep(200); // let the server forward them all
                 } finally {
                     release.countDown();
                 }
-                List<WriteResult> replies = new ArrayList<>();
                 for (int i = 0; i < n; i++) {
-                    replies.add(p.receiveMessage(T));
+                    assertThat(p.receiveMessage(T)).isInstanceOfSatisfying(WriteResult.class, r -> assertThat(r.success()).isTrue());
                 }
-                p.expectNoMessage(Duration.ofMillis(200));
-                assertThat(replies).allMatch(Reply::success);
+                assertThat(s.layer.ioWaits() - waitsBefore).as("io_wait entries queued after ENOMEM: at least one per reactor")
+                        .isGreaterThanOrEqualTo(shards.size());
                 assertThat(read(server, 399 * 4096L, 4096).data()).isEqualTo(MallocSpindle.pattern(4096, 399));
-                close(server);
+                server.tell(new Close(p.ref().narrow()));
+                assertThat(p.receiveMessage(T)).as("no reply after the 400").isEqualTo(new Closed("Malloc0"));
             }
         }
     }
@@ -325,32 +337,37 @@ class BdevServerTest {
     @DisplayName("Several servers")
     class Several {
         @Test
-        @DisplayName("three servers on one bdev share each reactor's exhausted I/O pool (several io_wait waiters): all requests complete")
-        void sharedPool() throws Exception {
+        @DisplayName("three servers on one bdev share each reactor's exhausted I/O pool (several io_wait waiters): all requests complete, exactly once")
+        void sharedPool() {
             try (MallocSpindle s = new MallocSpindle("srv-shared", 16)) {
                 int n = 300;
                 List<ActorRef<Command>> servers = List.of(server(s, n), server(s, n), server(s, n));
+                List<List<BdevServer.Shard>> shards = new ArrayList<>();
                 for (ActorRef<Command> server : servers) {
                     assertThat(read(server, 0, 512).success()).isTrue();
+                    shards.add(shards(server));
                 }
-                TestProbe<WriteResult> p = kit.createTestProbe(WriteResult.class);
+                TestProbe<Object> p = kit.createTestProbe(Object.class);
+                long waitsBefore = s.layer.ioWaits();
                 CountDownLatch release = s.blockReactors();
                 try {
                     for (int i = 0; i < n; i++) {
-                        for (ActorRef<Command> server : servers) {
-                            server.tell(new Write((i % 1024) * 4096L, MallocSpindle.pattern(4096, i), p.ref()));
+                        for (List<BdevServer.Shard> sh : shards) {
+                            sh.get(i % sh.size()).ref().tell(new Write((i % 1024) * 4096L, MallocSpindle.pattern(4096, i), p.ref().narrow()));
                         }
                     }
-                    Thread.sleep(200);
                 } finally {
                     release.countDown();
                 }
                 for (int i = 0; i < 3 * n; i++) {
-                    assertThat(p.receiveMessage(T).success()).isTrue();
+                    assertThat(p.receiveMessage(T)).isInstanceOfSatisfying(WriteResult.class, r -> assertThat(r.success()).isTrue());
                 }
-                p.expectNoMessage(Duration.ofMillis(200));
+                // on each reactor the first shard to run takes the 16 I/O, and every shard then meets ENOMEM and queues
+                assertThat(s.layer.ioWaits() - waitsBefore).as("several io_wait waiters on each reactor")
+                        .isGreaterThanOrEqualTo(3L * s.spindle.reactors().size());
                 for (ActorRef<Command> server : servers) {
-                    close(server);
+                    server.tell(new Close(p.ref().narrow()));
+                    assertThat(p.receiveMessage(T)).as("no reply after the 900").isEqualTo(new Closed("Malloc0"));
                 }
             }
         }
