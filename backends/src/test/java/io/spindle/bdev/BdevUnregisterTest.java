@@ -474,7 +474,8 @@ class BdevUnregisterTest {
                 r.send(() -> new LoadJob(layer, r, 64, accepted, completed, byStatus, done).start(started));
             }
             CompletableFuture.allOf(running.toArray(CompletableFuture<?>[]::new)).get(10, TimeUnit.SECONDS);
-            Thread.sleep(200);
+            // under load: the jobs have completed I/O on both reactors and keep 64 each in flight
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20)).until(() -> completed.get() >= 2_000);
             int st = layer.unregister("Malloc0").toCompletableFuture().get(30, TimeUnit.SECONDS);
             assertThat(st).isZero();
             CompletableFuture.allOf(jobsDone.toArray(CompletableFuture<?>[]::new)).get(30, TimeUnit.SECONDS);

@@ -76,6 +76,22 @@ final class RpcHarness implements AutoCloseable {
         }
     }
 
+    /** Requests (or batches) the socket loop has handed to the server so far ({@code RpcServer.Stats.requests}). */
+    long requestsHanded() {
+        return spindle.rpcStats().requests();
+    }
+
+    /**
+     * Returns once the server has run the handler of every request the loop handed over, up to {@code count} in
+     * all: waits until the loop has counted them, then round-trips {@code spdk_get_version} on a fresh connection.
+     * The loop hands requests to the server actor from its one thread, in the order it read them, and the actor
+     * runs a request's handler when it takes the request; so that answer comes after those handlers were invoked.
+     */
+    void awaitHandlersInvoked(long count) throws Exception {
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> requestsHanded() >= count);
+        assertThat(call("spdk_get_version", null).has("version")).isTrue();
+    }
+
     static ObjectNode params(String json) {
         try {
             return (ObjectNode) JSON.readTree(json);

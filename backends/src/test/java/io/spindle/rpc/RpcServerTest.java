@@ -87,7 +87,7 @@ class RpcServerTest {
                 byte[] b = utf8(reqs);
                 for (int i = 0; i < b.length; i += 7) { // 7-byte pieces: values split mid-token
                     c.sendRaw(java.util.Arrays.copyOfRange(b, i, Math.min(b.length, i + 7)));
-                    Thread.sleep(1);
+                    Thread.sleep(1); // spreads the pieces over several reads; the assertions hold however they are read
                 }
                 Set<Integer> ids = new HashSet<>();
                 for (int i = 0; i < 3; i++) {
@@ -545,7 +545,7 @@ class RpcServerTest {
                 // the server stops reading it: the writer blocks long before its 100000 requests are out
                 await().atMost(Duration.ofSeconds(30)).until(() -> {
                     long a = sent.get();
-                    Thread.sleep(500);
+                    Thread.sleep(500); // a stalled writer is seen as no progress over a window: the kernel gives no other sign
                     return sent.get() == a && !writerDone.get();
                 });
                 assertThat(h.spindle.rpcStats().maxPendingPerConnection()).as("queued for the client that does not read")

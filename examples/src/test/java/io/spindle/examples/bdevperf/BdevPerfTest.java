@@ -166,7 +166,7 @@ class BdevPerfTest {
         BdevPerf perf = new BdevPerf(o, new PrintStream(buf, true, StandardCharsets.UTF_8));
         perf.duringRun = spindle -> {
             try {
-                Thread.sleep(300);
+                awaitReads(spindle, 1_000); // the jobs run I/O, then the bdev goes under them
                 BdevLayer.of(spindle).unregister("Malloc0").toCompletableFuture().get(20, TimeUnit.SECONDS);
             } catch (Exception e) {
                 throw new IllegalStateException(e);
@@ -238,7 +238,7 @@ class BdevPerfTest {
         BdevPerf perf = new BdevPerf(o, new PrintStream(buf, true, StandardCharsets.UTF_8));
         perf.duringRun = spindle -> {
             try {
-                Thread.sleep(300);
+                awaitReads(spindle, 1_000); // the jobs run I/O, then the bdev goes under them
                 BdevLayer.of(spindle).unregister("Malloc0").toCompletableFuture().get(20, TimeUnit.SECONDS);
             } catch (Exception e) {
                 throw new IllegalStateException(e);
@@ -272,7 +272,7 @@ class BdevPerfTest {
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
             while (!Files.readString(log).contains("IOPS,") && System.nanoTime() < deadline) {
-                Thread.sleep(50);
+                Thread.sleep(50); // paces a poll of the child process's output; the condition decides, not the time
             }
             assertThat(Files.readString(log)).contains("Running I/O for 60 seconds...");
             new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
@@ -465,7 +465,9 @@ class BdevPerfTest {
                 log.append(c.call("bdev_get_iostat", null).get("bdevs").get(0).get("num_read_ops").asLong() > 0 ? "io-counted " : "no-io ");
                 // the null job's bdev goes away under it: that job drains, the malloc job runs on
                 c.call("bdev_null_delete", new com.fasterxml.jackson.databind.ObjectMapper().readTree("{\"name\":\"Null0\"}"));
-                Thread.sleep(500);
+                // the null job has seen the REMOVE (it says so) before the run is ended
+                org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20))
+                        .until(() -> buf.toString(StandardCharsets.UTF_8).contains("bdev Null0 removed; draining"));
                 c.call("spdk_kill_instance", new com.fasterxml.jackson.databind.ObjectMapper().readTree("{\"sig_name\":\"SIGINT\"}"));
                 rpcLog.complete(log.toString());
             } catch (Exception e) {
@@ -494,5 +496,11 @@ class BdevPerfTest {
         perf.exitCode.complete(0); // the main thread has drained the jobs and printed the table
         assertThat(drained).isCompleted();
         assertThat(perf.drainTask().toCompletableFuture()).as("the run had ended: nothing to wait for").isCompleted();
+    }
+
+    /** Waits until {@code n} reads of Malloc0 completed (the bdev's stats, each channel read on its reactor). */
+    static void awaitReads(io.spindle.app.Spindle spindle, long n) {
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20)).until(() ->
+                BdevLayer.of(spindle).stats("Malloc0").toCompletableFuture().get(10, TimeUnit.SECONDS).numReadOps() >= n);
     }
 }
