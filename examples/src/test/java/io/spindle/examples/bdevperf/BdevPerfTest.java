@@ -62,6 +62,9 @@ class BdevPerfTest {
         "-q 8 -o 4096 -w read -t 1 -q         | -q: missing value",
         "-q 8 -o 4096 -w read -t 1 --plot /tmp/lat.txt | --plot /tmp/lat.txt: the plot is a PNG file",
         "-q 8 -o 4096 -w read -t 1 --json-out /no/such/dir/r.json | --json-out /no/such/dir/r.json: directory /no/such/dir does not exist",
+        "-q 8 -o 4096 -w read -t 1 --max-alloc-per-io -1 | --max-alloc-per-io -1: bytes per I/O, a number >= 0",
+        "-q 8 -o 4096 -w read -t 1 --max-alloc-per-io lots | --max-alloc-per-io lots: bytes per I/O, a number >= 0",
+        "-q 8 -o 4096 -w read -t 1 --api actor --max-alloc-per-io 0.01 | --max-alloc-per-io: only valid with --api direct",
     })
     @DisplayName("a bad flag or value gets one line naming the flag and what is allowed, exit 2")
     void badCommandLines(String args, String expected) {
@@ -497,6 +500,38 @@ class BdevPerfTest {
         assertThat(drained).isCompleted();
         assertThat(perf.drainTask().toCompletableFuture()).as("the run had ended: nothing to wait for").isCompleted();
     }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("--max-alloc-per-io: allocation on a reactor in the steady-state window fails the run (exit 1) with a line naming the bound")
+    void maxAllocPerIoFailsARunThatAllocatesOnAReactor() throws Exception {
+        BdevPerfOptions o = BdevPerfOptions.parse("-q", "16", "-o", "4096", "-w", "randread", "-t", "2", "-m", "0x3", "-C",
+                "--max-alloc-per-io", "0");
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        BdevPerf perf = new BdevPerf(o, new PrintStream(buf, true, StandardCharsets.UTF_8));
+        // a poller on reactor_0 allocates 64 bytes every loop until the steady-state window has closed, so the window,
+        // however short, holds allocation; then it leaves (the jobs drain and Spindle stops clean)
+        perf.duringRun = spindle -> {
+            io.spindle.runtime.Reactor r = spindle.reactors().reactor(0);
+            r.send(() -> {
+                io.spindle.runtime.Poller[] self = new io.spindle.runtime.Poller[1];
+                self[0] = r.registerPoller("allocates", () -> {
+                    sink = new byte[64];
+                    if (perf.steadyWindowClosed()) {
+                        self[0].unregister();
+                    }
+                    return 1;
+                });
+            });
+        };
+        int rc = perf.execute();
+        String out = buf.toString(StandardCharsets.UTF_8);
+        assertEquals(1, rc, out);
+        assertThat(out).contains("Allocated on reactor threads in the steady state: ")
+                .contains("bdevperf: --max-alloc-per-io 0.0: the reactor threads allocated ").contains("above the bound");
+    }
+
+    static volatile byte[] sink;
 
     /** Waits until {@code n} reads of Malloc0 completed (the bdev's stats, each channel read on its reactor). */
     static void awaitReads(io.spindle.app.Spindle spindle, long n) {
