@@ -17,9 +17,10 @@ import java.util.UUID;
  * count changes only by resize); its life-cycle (descriptors, claims, unregister) is guarded by the bdev
  * itself and driven by its actor.
  *
- * <p>Thread-safe to read from anywhere.
+ * <p>Thread-safe to read from anywhere. The fields every submit reads sit a cache line away from the object's lock
+ * word (see {@code BdevHeaderPadding}).
  */
-public final class Bdev {
+public final class Bdev extends BdevHeaderPadding {
     /** Life-cycle states. */
     public enum Status {
         /**

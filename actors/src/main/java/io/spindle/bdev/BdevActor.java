@@ -371,7 +371,7 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
             return this;
         }
         if (m.limits().enabled()) {
-            bdev.qos = new Qos(m.limits());
+            bdev.qos = new Qos(m.limits(), layer.reactors().size());
             startQosPoller();
         } else {
             bdev.qos = null;
@@ -382,13 +382,15 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
         return this;
     }
 
-    /** The QoS owner: a 1 ms poller on reactor 0 refills the quotas, then asks this actor to kick the channels. */
+    /**
+     * The QoS owner: a 1 ms poller on reactor 0 refills the bdev's pool; it sends nothing and allocates nothing (each
+     * channel's own poller submits what waited, see {@code BdevChannel#drainQos}).
+     */
     private void startQosPoller() {
         if (qosPollerFuture != null) {
             return;
         }
         Reactor owner = layer.reactors().reactor(0);
-        ActorRef<Command> self = getContext().getSelf();
         CompletableFuture<io.spindle.runtime.Poller> p = new CompletableFuture<>();
         owner.send(() -> p.complete(owner.registerPoller("bdev_qos_" + bdev.name(), () -> {
             Qos q = bdev.qos;
@@ -396,7 +398,6 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
                 return 0;
             }
             q.refill();
-            self.tell(QosTick.INSTANCE);
             return 1;
         }, Qos.SLICE_NANOS, java.util.concurrent.TimeUnit.NANOSECONDS)));
         qosPollerFuture = p;
