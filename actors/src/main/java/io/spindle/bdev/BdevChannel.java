@@ -436,7 +436,11 @@ public final class BdevChannel {
         public void complete(BdevIo reset, int status) {
             BdevChannel ch = reset.channel;
             BdevIo next = ch.bdev.endReset();
+            io.spindle.runtime.IoChannel<BdevChannel> ref = reset.resetChannelRef;
             ch.finish(reset);
+            if (ref != null) {
+                ref.put(); // after the callback: the channel may be destroyed now (a message on this reactor)
+            }
             if (next != null) {
                 next.channel.reactor.send(() -> next.channel.runReset(next));
             }
@@ -844,11 +848,29 @@ public final class BdevChannel {
                     BdevLayer.LOG.debug("child beyond limits {}", child);
                 }
             }
-            dispatch(child);
+            if (parent.type == IoType.WRITE_ZEROES || parent.type == IoType.COMPARE) {
+                dispatchEmulated(child);
+            } else {
+                dispatch(child); // a read's or write's slice: QoS charged the parent as a whole
+            }
         }
         if (parent.childrenOutstanding == 0 && (parent.splitRemaining == 0 || parent.splitStatus != IoStatus.SUCCESS)) {
             completeParent(parent);
         }
+    }
+
+    /**
+     * An emulation's child (a write of zeroes, a read to compare) is a read or write the module does: it is charged to
+     * QoS as one, waiting in the QoS queue (in order, behind what waits there) when the slice's budget is spent.
+     */
+    private void dispatchEmulated(BdevIo child) {
+        Qos q = bdev.qos;
+        if (q != null && (!qosQueue.isEmpty() || !q.tryAdmit(qosCredit, child.type, child.numBlocks * bdev.blockSize))) {
+            queueForQos(child); // drainQos submits it (admitted) through submit, which dispatches a child as is
+            return;
+        }
+        child.qosAdmitted = true;
+        dispatch(child);
     }
 
     private long childBlocks(BdevIo parent) {
