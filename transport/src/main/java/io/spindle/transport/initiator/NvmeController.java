@@ -235,11 +235,12 @@ public final class NvmeController {
                     return 0;
                 }
                 if (hostChannel == null) {
-                    String resolved = adminSub.tryResolveChannelEndpointPort();
+                    // the endpoint the driver bound (port 0 resolved); without the tag, which means nothing in the target's driver
+                    String resolved = adminSub.resolvedEndpoint();
                     if (resolved == null) {
                         return checkDeadline(now);
                     }
-                    hostChannel = resolved;
+                    hostChannel = "aeron:udp?endpoint=" + resolved;
                 }
                 if (!connectSent) {
                     if (!adminPub.isConnected()) {
@@ -373,6 +374,7 @@ public final class NvmeController {
         if (state != State.CONNECTING) {
             return;
         }
+        cntlid = c.cntlid(); // so that a refusal below tells the target (DISCONNECT) instead of leaving it waiting
         if (opts.dhchapKey() == null) {
             refused("the target requires DH-HMAC-CHAP authentication for hostnqn=" + opts.hostnqn() + " and no dhchap_key was given");
             return;
@@ -584,7 +586,7 @@ public final class NvmeController {
         Subscription[] subs = ioSubs.clone();
         ExclusivePublication ap = adminPub;
         Subscription as = adminSub;
-        if (ap != null && ap.isConnected() && cntlid != 0 && (state == State.ENABLED || state == State.CREATING_QPAIRS)) {
+        if (ap != null && ap.isConnected() && cntlid != 0 && state != State.RESETTING && state != State.FAILED) {
             ap.offer(adminBuf, 0, AdminCodec.encode(adminBuf, 0, new AdminCodec.Disconnect(cntlid, 0, 0, "host resetting")));
         }
         adminPub = null;
