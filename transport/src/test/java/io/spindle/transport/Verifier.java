@@ -23,7 +23,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 final class Verifier {
     record Result(long writes, long reads, long miscompares, long failed, long doubleCompletions, long submitted, long completed,
-                  boolean removed) {
+                  boolean removed, String firstFailure) {
     }
 
     private final BdevLayer layer;
@@ -47,6 +47,7 @@ final class Verifier {
     private int outstanding;
     private boolean removed;
     private boolean finished;
+    private String firstFailure;
 
     private final class Slot {
         final int index;
@@ -150,6 +151,7 @@ final class Verifier {
         }
         if (rc != 0) {
             failed++;
+            firstFailure = firstFailure != null ? firstFailure : "submit rc=" + rc;
             maybeFinish();
             return;
         }
@@ -176,6 +178,7 @@ final class Verifier {
         }
         if (st != IoStatus.SUCCESS) {
             failed++;
+            firstFailure = firstFailure != null ? firstFailure : "write " + st;
             write(s);
             return;
         }
@@ -194,6 +197,7 @@ final class Verifier {
         }
         if (st != IoStatus.SUCCESS) {
             failed++;
+            firstFailure = firstFailure != null ? firstFailure : "read " + st;
         } else {
             reads++;
             for (int i = 0; i < ioSize; i += 8) {
@@ -220,6 +224,6 @@ final class Verifier {
         }
         ch.put();
         desc.close();
-        done.complete(new Result(writes, reads, miscompares, failed, doubles, submitted, completed, removed));
+        done.complete(new Result(writes, reads, miscompares, failed, doubles, submitted, completed, removed, firstFailure));
     }
 }

@@ -86,6 +86,7 @@ public final class HostQpair implements FragmentHandler {
     private volatile long badFrames;
     private volatile long discardNotices;
     private String firstBad;
+    private boolean loggedError;
 
     HostQpair(NvmeController ctrl, Reactor reactor, int qid, int depth) {
         this.ctrl = ctrl;
@@ -473,6 +474,11 @@ public final class HostQpair implements FragmentHandler {
         }
         int status = f.status();
         IoStatus st = NvmeStatus.toIoStatus(status);
+        if (st != IoStatus.SUCCESS && st != IoStatus.MISCOMPARE && !loggedError) {
+            loggedError = true;
+            LOG.warn("bdev_nvme {} qid={}: {} cid={} completed {} (first error completion of this queue pair)", ctrl.name(), qid, opcode[cid], cid,
+                    NvmeStatus.name(status));
+        }
         if (opcode[cid] == Opcode.READ && st == IoStatus.SUCCESS) {
             if (received[cid] + inl != dataLength[cid]) {
                 bad("COMPLETION cid=" + cid + ": read data " + (received[cid] + inl) + " bytes, expected " + dataLength[cid]);

@@ -227,6 +227,9 @@ public final class NvmeController {
     }
 
     private int doWork(long now) {
+        if (everEnabled && state != State.ENABLED && state != State.DELETING && state != State.DELETED && checkLoss(now)) {
+            return 1;
+        }
         State s = state;
         int work = 0;
         switch (s) {
@@ -285,9 +288,6 @@ public final class NvmeController {
                 }
             }
             case RESETTING -> {
-                if (checkLoss(now)) {
-                    return 1;
-                }
                 if (now - nextAttemptNs >= 0) {
                     LOG.info("bdev_nvme {}: reconnecting to {} {}:{}", opts.name(), opts.subnqn(), opts.traddr(), opts.trsvcid());
                     beginAttempt(now);
@@ -296,9 +296,6 @@ public final class NvmeController {
             }
             default -> {
             }
-        }
-        if (state == State.RESETTING || (everEnabled && state != State.ENABLED && state != State.DELETING && state != State.DELETED)) {
-            checkLoss(now);
         }
         return work;
     }
