@@ -224,6 +224,18 @@ public final class BdevNvmeRpc implements RpcMethodProvider {
             }
             ArrayNode bd = co.putArray("bdevs");
             ctrl.bdevNames().forEach(bd::add);
+            // Spindle's addition: the host side of each I/O queue pair
+            ArrayNode qa = co.putArray("io_qpairs");
+            for (HostQpair q : ctrl.qpairs()) {
+                ObjectNode qo = qa.addObject();
+                qo.put("qid", q.qid);
+                qo.put("thread", q.reactor().name());
+                qo.put("nomem_back_pressured", q.backPressured());
+                qo.put("nomem_no_command_id", q.noFreeCommandId());
+                qo.put("queued_not_connected", q.notConnected());
+                qo.put("bad_frames", q.badFrames());
+                qo.put("discard_notices", q.discardNotices());
+            }
         }
         if (name != null && arr.isEmpty()) {
             throw RpcException.errno(Errno.ENODEV, "name=" + name + ": no such controller");

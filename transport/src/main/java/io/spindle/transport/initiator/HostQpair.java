@@ -85,6 +85,9 @@ public final class HostQpair implements FragmentHandler {
     private int channels;
     private volatile long badFrames;
     private volatile long discardNotices;
+    private volatile long backPressured;
+    private volatile long noSlot;
+    private volatile long notConnected;
     private String firstBad;
     private boolean loggedError;
 
@@ -123,6 +126,21 @@ public final class HostQpair implements FragmentHandler {
     /** Frames from the target that failed validation (any thread). */
     public long badFrames() {
         return badFrames;
+    }
+
+    /** Submits answered NOMEM because the publication was back-pressured (any thread). */
+    public long backPressured() {
+        return backPressured;
+    }
+
+    /** Submits answered NOMEM because every command id was in use (any thread). */
+    public long noFreeCommandId() {
+        return noSlot;
+    }
+
+    /** Submits queued because the publication was not connected (any thread). */
+    public long notConnected() {
+        return notConnected;
     }
 
     /** Frame-discarded notices the target sent on this queue (any thread). */
@@ -267,6 +285,7 @@ public final class HostQpair implements FragmentHandler {
             return;
         }
         if (freeTop == 0) {
+            noSlot++;
             m.complete(IoStatus.NOMEM);
             return;
         }
@@ -287,9 +306,11 @@ public final class HostQpair implements FragmentHandler {
             if (sent[cid] == 0 && state[cid] != SENDING) {
                 io[cid] = null;
                 release(cid);
+                backPressured++;
                 m.complete(IoStatus.NOMEM); // nothing went out: the bdev layer retries it
             }
         } else if (r < 0 && state[cid] == QUEUED) {
+            notConnected++;
             enqueue(cid); // not connected (yet): sent once the connection is there
         }
     }
