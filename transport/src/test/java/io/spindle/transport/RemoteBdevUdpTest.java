@@ -45,6 +45,21 @@ class RemoteBdevUdpTest {
                     assertThat(r.writes()).isGreaterThanOrEqualTo(run[2]);
                 }
             }
+            // what the bdev layer does for any bdev works on a remote one: iostat, QoS, claims
+            JsonNode st = host.rpc("bdev_get_iostat", "{\"names\":[\"Nvme0n1\"]}").get("bdevs").get(0);
+            assertThat(st.get("num_read_ops").asLong()).isGreaterThanOrEqualTo(4000);
+            assertThat(st.get("num_write_ops").asLong()).isGreaterThanOrEqualTo(4000);
+            host.rpc("bdev_set_qos_limit", "{\"name\":\"Nvme0n1\",\"rw_ios_per_sec\":2000}");
+            long t0 = System.nanoTime();
+            Verifier.Result q = new Verifier(host.layer, host.spindle.reactors().reactor(0), "Nvme0n1", 8, 4096, 1000).start().get(60, TimeUnit.SECONDS);
+            assertThat(q.failed()).isZero();
+            assertThat(System.nanoTime() - t0).as("2000 I/O under a 2000 IOPS limit").isGreaterThan(700_000_000L);
+            host.rpc("bdev_set_qos_limit", "{\"name\":\"Nvme0n1\",\"rw_ios_per_sec\":0}");
+            io.spindle.bdev.Bdev nb = host.layer.get("Nvme0n2");
+            assertThat(host.layer.claimBdev(nb, null, nb.module())).isZero();
+            assertThat(nb.claimed()).isTrue();
+            assertThat(host.layer.releaseBdev(nb, nb.module())).isZero();
+
             JsonNode ctrls = host.rpc("bdev_nvme_get_controllers", null);
             assertThat(ctrls.get(0).get("ctrlrs").get(0).get("state").asText()).isEqualTo("enabled");
             JsonNode subs = tgt.rpc("nvmf_get_subsystems", null);
