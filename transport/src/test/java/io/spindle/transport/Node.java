@@ -14,7 +14,7 @@ import io.spindle.rpc.RpcDispatcher;
 import io.spindle.rpc.RpcException;
 import io.spindle.runtime.ReactorConfig;
 import io.spindle.transport.keyring.KeyringSubsystem;
-import io.spindle.transport.target.NvmfSubsystem;
+import io.spindle.transport.nvmf.NvmfSubsystem;
 
 import java.net.DatagramSocket;
 import java.util.ArrayList;
