@@ -209,7 +209,7 @@ class RpcServerTest {
         @CsvSource(delimiter = '|', value = {
             "missing required     | bdev_malloc_create | {\"block_size\":512}                              | num_blocks is required",
             "wrong type           | bdev_malloc_create | {\"block_size\":\"512\",\"num_blocks\":8}        | block_size=\"512\": must be an integer",
-            "out of bounds        | bdev_malloc_create | {\"block_size\":512,\"num_blocks\":0}            | num_blocks=0: must be between 1 and",
+            "out of bounds        | bdev_malloc_create | {\"block_size\":512,\"num_blocks\":-1}           | num_blocks=-1: must be between 0 and",
             "unknown key          | bdev_malloc_create | {\"block_size\":512,\"num_blocks\":8,\"nmae\":\"x\"} | unknown key nmae",
             "unsupported feature  | bdev_malloc_create | {\"block_size\":512,\"num_blocks\":8,\"md_size\":8} | md_size=8: not supported by Spindle",
             "bad uuid             | bdev_null_create   | {\"name\":\"n\",\"block_size\":512,\"num_blocks\":8,\"uuid\":\"x\"} | uuid=\"x\": must be a UUID",
@@ -267,6 +267,13 @@ class RpcServerTest {
                 assertThat(r.get("error").get("code").asInt()).isEqualTo(-22);
                 assertThat(r.get("error").get("message").asText()).isEqualTo("Invalid argument");
                 assertThat(r.get("error").get("data").asText()).contains("block_size=1000: must be a power of two >= 512");
+                // a zero size too, as SPDK's malloc and null creates answer it
+                for (String m : new String[] {"bdev_malloc_create", "bdev_null_create"}) {
+                    r = h.request(m, "{\"name\":\"Zero\",\"block_size\":512,\"num_blocks\":0}");
+                    assertThat(r.get("error").get("code").asInt()).as(m).isEqualTo(-22);
+                    assertThat(r.get("error").get("message").asText()).isEqualTo("Invalid argument");
+                    assertThat(r.get("error").get("data").asText()).contains("num_blocks=0: must be >= 1");
+                }
                 r = h.request("framework_start_init", null);
                 assertThat(r.get("error").get("code").asInt()).as("STARTUP-only method at RUNTIME").isEqualTo(RpcException.INVALID_STATE);
                 assertThat(r.get("error").get("message").asText()).contains("before framework is initialized");
