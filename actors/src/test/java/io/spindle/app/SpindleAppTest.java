@@ -487,7 +487,10 @@ class SpindleAppTest {
 
             release.countDown();
             org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> all.stream().allMatch(c -> !c.releasedBy.isEmpty()));
+            assertThat(all).as("each walk ended and released once before the originator stops")
+                    .allSatisfy(c -> assertThat(c.releasedBy).hasSize(1));
             testKit.stop(orig, Duration.ofSeconds(10)); // its PostStop closes its FanOuts: nothing may be released twice
+            // checked again below, after the stop: still one release each
 
             Thread originator = origThread.get();
             assertThat(originator.getName()).doesNotStartWith("reactor_").contains("originator-dispatcher");
