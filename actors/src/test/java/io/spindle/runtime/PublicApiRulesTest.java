@@ -215,6 +215,68 @@ class PublicApiRulesTest {
             }
         }
 
+        /** An io_device whose owner actor, and so its device actor, runs on reactor {@code i} of the manual group. */
+        private IoDevice<IoChannel<?>> deviceOn(ReactorGroup g, int i, String name, Layered f, List<ActorRef<Object>> owners) {
+            CompletableFuture<IoDevice<IoChannel<?>>> d = new CompletableFuture<>();
+            owners.add(kit.spawn(Behaviors.<Object>setup(ctx -> {
+                d.complete(IoDevice.register(ctx, g, name, f));
+                return Behaviors.receiveMessage(m -> Behaviors.stopped());
+            }), g.reactor(i).dispatcher()));
+            g.pollUntil(d::isDone, T);
+            return d.join();
+        }
+
+        @Test
+        @DisplayName("the outer device's unregister stays unanswered while the nested put of its channel's destroy is still queued, however "
+                + "far the device actor's reactor runs ahead (stepped one task at a time)")
+        void outerUnregisterWaitsForTheQueuedNestedDestroy() {
+            ReactorGroup g = ReactorGroup.manual(ReactorConfig.builder().mask(CoreMask.firstN(2)).manual(true).maxTasksPerLoop(1).conclude());
+            List<ActorRef<Object>> owners = new ArrayList<>();
+            try {
+                g.registerDispatchers(kit.system());
+                List<String> log = new CopyOnWriteArrayList<>();
+                Layered fb = new Layered("B", log);
+                Layered fa = new Layered("A", log);
+                IoDevice<IoChannel<?>> b = deviceOn(g, 0, "B", fb, owners);
+                IoDevice<IoChannel<?>> a = deviceOn(g, 0, "A", fa, owners);
+                fa.inner = b;
+                IoChannel<IoChannel<?>> ch = ThreadLibraryTest.on(g, 1, a::getChannel);
+                CompletableFuture<Integer> un = new CompletableFuture<>();
+                ActorRef<IoDeviceActor.Unregistered> replier = kit.spawn(Behaviors.receive(IoDeviceActor.Unregistered.class).onAnyMessage(u -> {
+                    log.add(u.device() + " unregistered");
+                    un.complete(u.status());
+                    return Behaviors.stopped();
+                }).build(), g.reactor(0).dispatcher());
+                a.unregister(replier);
+                g.pollUntilIdle(0);
+                assertThat(a.isUnregistered()).isTrue();
+                g.reactor(1).send(ch::put);
+                g.pollOnce(1); // the put: A's destroy is queued on reactor 1
+                g.pollOnce(1); // A's destroy: it puts B's channel, whose destroy is queued behind it
+                assertThat(log).containsExactly("A create reactor_1", "B create reactor_1", "A destroy reactor_1");
+                g.pollUntilIdle(0); // the device actors' reactor runs as far as it can
+                assertThat(un).as("A's channel is not gone while the put its destroy made is unprocessed").isNotDone();
+                assertThat(a.liveChannels()).isEqualTo(1);
+                g.pollOnce(1); // B's destroy
+                g.pollUntil(un::isDone, T);
+                assertThat(un.join()).isZero();
+                assertThat(log).containsExactly("A create reactor_1", "B create reactor_1", "A destroy reactor_1", "B destroy reactor_1",
+                        "A unregistered");
+                CompletableFuture<Integer> unB = new CompletableFuture<>();
+                ActorRef<IoDeviceActor.Unregistered> replierB = kit.spawn(Behaviors.receive(IoDeviceActor.Unregistered.class).onAnyMessage(u -> {
+                    unB.complete(u.status());
+                    return Behaviors.stopped();
+                }).build(), g.reactor(0).dispatcher());
+                b.unregister(replierB);
+                g.pollUntil(unB::isDone, T);
+                assertThat(unB.join()).isZero();
+            } finally {
+                owners.forEach(o -> o.tell("stop")); // they run on reactor 0: stopped before the group closes
+                g.pollUntilIdle();
+                g.close();
+            }
+        }
+
         private void unregisterAll(ReactorGroup g, List<String> log, IoDevice<?>... devices) {
             List<CompletableFuture<Integer>> fs = new ArrayList<>();
             for (IoDevice<?> d : devices) {

@@ -375,6 +375,7 @@ class BdevUnregisterTest {
             assertThat(un.join()).isZero();
             assertThat(drv.destructs).as("destruct once").isEqualTo(1);
             h.poll();
+            assertThat(violations).as("no use-after-free after the reply either").isEmpty();
             assertThat(completions.get()).as("every accepted I/O completed once").isEqualTo(accepted.get());
 
             List<String> log = new ArrayList<>(h.test.log);

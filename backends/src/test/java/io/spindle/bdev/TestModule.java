@@ -233,6 +233,7 @@ final class TestModule implements BdevModule {
                 return; // the owner's channel: destroyed with the owner's
             }
             if (c.moduleChannel != null) {
+                module.log.add("bdev channel destroyed on " + reactor.name() + " " + opts.name);
                 c.moduleChannel.put(); // deferred by a message: the #3252 window
             }
             if (!c.held.isEmpty() || c.heldReset != null) {

@@ -17,6 +17,7 @@ import io.spindle.runtime.ReactorGroup;
 import net.openhft.chronicle.bytes.Bytes;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 import java.util.List;
@@ -82,7 +83,7 @@ public final class RogueModule implements BdevModule {
                             .onAnyMessage(u -> {
                                 m.reply().complete(u.status());
                                 return Behaviors.stopped();
-                            }).build());
+                            }).build(), DispatcherSelector.sameAsParent());
                     m.device().unregister(r);
                     return Behaviors.same();
                 })
@@ -175,6 +176,7 @@ public final class RogueModule implements BdevModule {
                 module.violations.add("bdev channel of " + name + " on " + reactor.name() + " destroyed on another thread: "
                         + (Reactor.current() == null ? Thread.currentThread().getName() : Reactor.current().name()));
             }
+            module.log.add("bdev channel destroyed on " + reactor.name());
             channel.put(); // deferred by a message, as SPDK's spdk_put_io_channel
         }
 
