@@ -478,6 +478,88 @@ class PublicApiRulesTest {
         }
 
         @Test
+        @DisplayName("an originator whose behavior factory fails after starting a walk releases that walk's context at once")
+        void originatorWhoseFactoryFailsReleases() {
+            ReactorGroup g = ReactorGroup.manual(2);
+            try {
+                g.registerDispatchers(kit.system());
+                List<Ctx> ctxs = new CopyOnWriteArrayList<>();
+                kit.spawn(FanOuts.<Cmd>originator(g, (ctx, fanOuts) -> {
+                    Ctx c = new Ctx();
+                    ctxs.add(c);
+                    fanOuts.forEachReactor(c, VISIT);
+                    throw new IllegalStateException("factory fails after starting a walk (expected by the test)");
+                }), "failing-factory", g.reactor(0).dispatcher());
+                g.pollUntil(() -> !ctxs.isEmpty(), T);
+                assertThat(ctxs).singleElement().satisfies(c -> {
+                    assertThat(c.releases).as("released by the failed start itself").hasValue(1);
+                    assertThat(c.bytes.refCount()).isZero();
+                });
+                g.pollUntilIdle();
+                assertThat(ctxs.get(0).releases).hasValue(1);
+            } finally {
+                g.close();
+            }
+        }
+
+        @Test
+        @DisplayName("a signal other than PostStop or PreRestart (Terminated of a watched actor) does not end the originator's walks")
+        void otherSignalsDoNotEndTheWalks() {
+            ReactorGroup g = ReactorGroup.manual(ReactorConfig.builder().mask(CoreMask.firstN(2)).manual(true).maxTasksPerLoop(1).conclude());
+            try {
+                g.registerDispatchers(kit.system());
+                List<Ctx> ctxs = new CopyOnWriteArrayList<>();
+                List<Integer> statuses = new CopyOnWriteArrayList<>();
+                AtomicInteger terminatedSeen = new AtomicInteger();
+                FanOuts.ReactorVisitor<Ctx, Integer> visitor = new FanOuts.ReactorVisitor<>() {
+                    @Override
+                    public Integer visit(Reactor reactor) {
+                        return reactor.index();
+                    }
+
+                    @Override
+                    public void complete(Ctx context, int status) {
+                        statuses.add(status);
+                    }
+                };
+                ActorRef<Cmd> orig = kit.spawn(FanOuts.<Cmd>originator(g, (ctx, fanOuts) -> {
+                    ActorRef<Void> watched = ctx.spawn(Behaviors.<Void>ignore(), "watched",
+                            org.apache.pekko.actor.typed.DispatcherSelector.sameAsParent());
+                    ctx.watch(watched);
+                    return Behaviors.receive(Cmd.class)
+                            .onMessage(Start.class, m -> {
+                                Ctx c = new Ctx();
+                                m.out().add(c);
+                                fanOuts.forEachReactor(c, visitor);
+                                ctx.stop(watched); // its Terminated reaches us while the walk waits for reactor 1
+                                m.started().complete(null);
+                                return Behaviors.same();
+                            })
+                            .onMessageEquals(Boom.INSTANCE, Behaviors::stopped)
+                            .onSignal(org.apache.pekko.actor.typed.Terminated.class, t -> {
+                                terminatedSeen.incrementAndGet();
+                                return Behaviors.same();
+                            })
+                            .build();
+                }), "watching-originator", g.reactor(0).dispatcher());
+                CompletableFuture<Void> started = new CompletableFuture<>();
+                orig.tell(new Start(1, ctxs, started));
+                g.pollUntilIdle(0); // reactor 0 only: the walk's hop to reactor 1 waits there, the Terminated is handled
+                assertThat(started).isDone();
+                assertThat(terminatedSeen).hasValue(1);
+                assertThat(ctxs).singleElement().satisfies(c -> assertThat(c.releases).as("still in flight").hasValue(0));
+                g.pollUntilIdle();
+                assertThat(statuses).as("the walk completed normally").containsExactly(Errno.OK);
+                assertThat(ctxs.get(0).releases).hasValue(1);
+                orig.tell(Boom.INSTANCE); // stops it, on reactor 0
+                g.pollUntilIdle();
+                assertThat(ctxs.get(0).releases).hasValue(1);
+            } finally {
+                g.close();
+            }
+        }
+
+        @Test
         @DisplayName("a reactor originator's walk started from another reactor is refused")
         void reactorOriginatorOffItsReactorIsRefused() {
             ReactorGroup g = ReactorGroup.manual(2);

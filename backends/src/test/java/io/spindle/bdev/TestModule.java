@@ -97,6 +97,8 @@ final class TestModule implements BdevModule {
          * {@code io_target}): created after it, destroyed before it; I/O of both share its queue and its availCnt.
          */
         Driver shareChannelsWith;
+        /** The module's channel create throws (a module that cannot set up a channel on this reactor). */
+        boolean failChannelCreate;
 
         Opts name(String n) {
             name = n;
@@ -206,6 +208,9 @@ final class TestModule implements BdevModule {
 
         @Override
         public Channel createChannel(Bdev b, Reactor reactor) {
+            if (opts.failChannelCreate) {
+                throw new IllegalStateException("test module " + opts.name + ": channel create on " + reactor.name() + " fails (expected by the test)");
+            }
             if (opts.shareChannelsWith != null) {
                 for (Channel c : opts.shareChannelsWith.channels) {
                     if (c.reactor == reactor) {
