@@ -187,6 +187,7 @@ class AppStopScheduleExplorationTest {
         appLog.setLevel(Level.WARN); // one start and one stop line per schedule otherwise
         ReactorGroup outer = ReactorGroup.manual(ReactorConfig.builder().mask(CoreMask.firstN(2)).manual(true)
                 .maxTasksPerLoop(1).dispatcherThroughput(1).conclude());
+        Throwable failure = null;
         try {
             outer.registerDispatchers(kit.system());
             ActorRef<Spawn> spawner = kit.spawn(spawner(), "spawner", outer.reactor(0).dispatcher());
@@ -196,9 +197,19 @@ class AppStopScheduleExplorationTest {
             CompletableFuture<Void> gone = CompletableFuture.runAsync(() -> kit.stop(spawner)); // it runs on outer reactor 0
             outer.pollUntil(gone::isDone, T);
             gone.join();
+        } catch (Throwable t) {
+            failure = t;
+            throw t;
         } finally {
-            outer.close();
             appLog.setLevel(was);
+            try {
+                outer.close();
+            } catch (Throwable t) {
+                if (failure == null) {
+                    throw t;
+                }
+                failure.addSuppressed(t);
+            }
         }
     }
 

@@ -334,7 +334,7 @@ class SpindleAppTest {
             app.tell(new SpindleApp.Stop(stop.getRef()));
             assertThat(stop.expectMessageClass(SpindleApp.Stopped.class, Duration.ofSeconds(20)).clean()).isTrue();
             assertThat(log).isEmpty();
-            assertThat(s.whenStopped().toCompletableFuture()).isDone();
+            assertThat(s.whenStopped().toCompletableFuture().join().clean()).isTrue();
         }
 
         @Test

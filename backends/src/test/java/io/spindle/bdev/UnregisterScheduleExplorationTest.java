@@ -63,16 +63,27 @@ class UnregisterScheduleExplorationTest {
             + "+ PCT schedules: no use-after-free, destruct after every channel and finished before the reply, every I/O once, nothing left")
     void unregisterWithModuleIoDevices() {
         Map<Integer, Env> envs = new HashMap<>();
+        Throwable failure = null;
         try {
             ScheduleExplorer.Report r = ScheduleExplorer.of("bdev unregister with module io_devices", 2000).pct(3, 150)
                     .explore(s -> runSchedule(s, envs));
             assertThat(r.schedules()).isPositive();
+        } catch (Throwable t) {
+            failure = t;
+            throw t;
         } finally {
             for (Env e : envs.values()) {
-                CompletableFuture<Void> gone = CompletableFuture.runAsync(() -> kit.stop(e.rogueActor())); // it runs on a reactor
-                e.h().group.pollUntil(gone::isDone, BdevHarness.T);
-                e.buf().close();
-                e.h().close();
+                try {
+                    CompletableFuture<Void> gone = CompletableFuture.runAsync(() -> kit.stop(e.rogueActor())); // it runs on a reactor
+                    e.h().group.pollUntil(gone::isDone, BdevHarness.T);
+                    e.buf().close();
+                    e.h().close();
+                } catch (Throwable t) {
+                    if (failure == null) {
+                        throw t;
+                    }
+                    failure.addSuppressed(t); // a failed schedule can leave the harness unable to finish: keep its reason first
+                }
             }
         }
     }
