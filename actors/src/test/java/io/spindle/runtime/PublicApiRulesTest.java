@@ -484,17 +484,27 @@ class PublicApiRulesTest {
             try {
                 g.registerDispatchers(kit.system());
                 List<Ctx> ctxs = new CopyOnWriteArrayList<>();
-                kit.spawn(FanOuts.<Cmd>originator(g, (ctx, fanOuts) -> {
+                ActorRef<Cmd> orig = kit.spawn(FanOuts.<Cmd>originator(g, (ctx, fanOuts) -> {
                     Ctx c = new Ctx();
                     ctxs.add(c);
                     fanOuts.forEachReactor(c, VISIT);
                     throw new IllegalStateException("factory fails after starting a walk (expected by the test)");
                 }), "failing-factory", g.reactor(0).dispatcher());
+                CompletableFuture<Void> terminated = new CompletableFuture<>();
+                kit.spawn(Behaviors.<Object>setup(w -> {
+                    w.watch(orig);
+                    return Behaviors.receiveSignal((c, sig) -> {
+                        terminated.complete(null);
+                        return Behaviors.stopped();
+                    });
+                }));
                 g.pollUntil(() -> !ctxs.isEmpty(), T);
                 assertThat(ctxs).singleElement().satisfies(c -> {
                     assertThat(c.releases).as("released by the failed start itself").hasValue(1);
                     assertThat(c.bytes.refCount()).isZero();
                 });
+                // the stop after the failure is decided by the parent (the test kit's guardian, off the reactors)
+                g.pollUntil(terminated::isDone, T);
                 g.pollUntilIdle();
                 assertThat(ctxs.get(0).releases).hasValue(1);
             } finally {
