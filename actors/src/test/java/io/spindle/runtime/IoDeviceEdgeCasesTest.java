@@ -106,6 +106,40 @@ class IoDeviceEdgeCasesTest {
     }
 
     @Test
+    @DisplayName("a channel whose last put comes in the reactor's final drain (a forced exit) is destroyed there, on its reactor, "
+            + "not queued to a reactor that will never run it")
+    void lastPutInTheFinalDrainDestroysAtOnce() {
+        ReactorGroup g = group(1);
+        ThreadLibraryTest.Logging f = new ThreadLibraryTest.Logging();
+        CompletableFuture<IoDevice<String>> registered = new CompletableFuture<>();
+        ActorRef<Object> owner = kit.spawn(Behaviors.<Object>setup(ctx -> {
+            registered.complete(IoDevice.register(ctx, g, "drained", f));
+            return Behaviors.receiveMessage(m -> Behaviors.stopped());
+        })); // on Pekko's dispatcher: the device actor must outlive the reactor
+        IoDevice<String> d = registered.orTimeout(10, java.util.concurrent.TimeUnit.SECONDS).join();
+        IoChannel<String> ch = ThreadLibraryTest.on(g, 0, d::getChannel);
+        List<String> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Runnable[] holder = new Runnable[1];
+        // a holder whose work keeps coming back to the reactor; the message it finds refused is its cue to put
+        holder[0] = () -> {
+            try {
+                g.reactor(0).send(holder[0]);
+            } catch (ReactorStoppedException e) {
+                events.add("put in the final drain");
+                ch.put();
+            }
+        };
+        g.reactor(0).send(holder[0]);
+        g.close(); // the channel keeps the reactor from exiting cleanly: the exit is forced, then the queue is drained
+        assertThat(events).containsExactly("put in the final drain");
+        assertThat(f.log).containsExactly("create drained on reactor_0 current=reactor_0", "destroy drained@reactor_0 current=reactor_0");
+        assertThat(d.liveChannels()).isZero();
+        CompletableFuture<Integer> un = unregister(g, d);
+        assertThat(un.orTimeout(10, java.util.concurrent.TimeUnit.SECONDS).join()).isZero();
+        owner.tell("stop");
+    }
+
+    @Test
     @DisplayName("getChannel on a reactor of another group is refused, naming both groups")
     void getChannelFromAnotherGroupIsRefused() {
         ReactorGroup g = group(1);

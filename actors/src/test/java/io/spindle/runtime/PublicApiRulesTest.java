@@ -513,6 +513,39 @@ class PublicApiRulesTest {
         }
 
         @Test
+        @DisplayName("an originator whose own PostStop handler throws still releases every walk's context")
+        void originatorWhosePostStopThrowsReleases() {
+            ReactorGroup g = ReactorGroup.manual(2);
+            try {
+                g.registerDispatchers(kit.system());
+                List<Ctx> ctxs = new CopyOnWriteArrayList<>();
+                ActorRef<Cmd> orig = kit.spawn(FanOuts.<Cmd>originator(g, (ctx, fanOuts) -> Behaviors.receive(Cmd.class)
+                        .onMessage(Start.class, m -> {
+                            for (int i = 0; i < m.walks(); i++) {
+                                Ctx c = new Ctx();
+                                m.out().add(c);
+                                fanOuts.forEachReactor(c, VISIT);
+                            }
+                            m.started().complete(null);
+                            return Behaviors.stopped(); // stops mid-walk
+                        })
+                        .onSignal(org.apache.pekko.actor.typed.PostStop.class, sig -> {
+                            throw new IllegalStateException("PostStop fails (expected by the test)");
+                        })
+                        .build()), "throwing-post-stop", g.reactor(0).dispatcher());
+                CompletableFuture<Void> started = new CompletableFuture<>();
+                orig.tell(new Start(5, ctxs, started));
+                g.pollUntil(started::isDone, T); // steps until idle: the stop, and its failing PostStop, have run
+                assertThat(ctxs).hasSize(5).allSatisfy(c -> {
+                    assertThat(c.releases).hasValue(1);
+                    assertThat(c.bytes.refCount()).isZero();
+                });
+            } finally {
+                g.close();
+            }
+        }
+
+        @Test
         @DisplayName("a signal other than PostStop or PreRestart (Terminated of a watched actor) does not end the originator's walks")
         void otherSignalsDoNotEndTheWalks() {
             ReactorGroup g = ReactorGroup.manual(ReactorConfig.builder().mask(CoreMask.firstN(2)).manual(true).maxTasksPerLoop(1).conclude());
