@@ -40,8 +40,9 @@ import java.util.function.Consumer;
  *   action gets a random priority, and the candidate with the highest priority runs; at {@code d - 1} random steps
  *   (d drawn from 1 to the configured depth, steps from 1 to the expected schedule length) the source that just ran
  *   drops below every other. A bug that needs d ordering constraints is found with probability at least
- *   1/(n k^(d-1)) per schedule, where uniform choices give it exponentially less: these schedules reach the rare
- *   orders (one reactor running far ahead of the others, an action held back until everything else is idle).</li>
+ *   1/(n k^(d-1)) per schedule (n sources, k steps), where uniform choices can make it exponentially rarer: these
+ *   schedules reach the rare orders (one reactor running far ahead of the others, an action held back until
+ *   everything else is idle).</li>
  * </ul>
  *
  * <p><b>Orderings.</b> The sequence of steps that did work (reactor steps and actions, by label) is hashed; the
