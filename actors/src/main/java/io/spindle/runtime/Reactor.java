@@ -273,6 +273,15 @@ public final class Reactor {
         }
     }
 
+    /**
+     * Whether tasks are queued on this reactor and not yet run. Any thread; exact on this reactor, and on a manual
+     * reactor between its steps when no other thread sends to it; elsewhere a hint that may be stale by the time it
+     * is used. For test schedulers that choose which manual reactor steps next.
+     */
+    public boolean hasQueuedTasks() {
+        return !tasks.isEmpty();
+    }
+
     // ------------------------------------------------------------------ pollers
 
     /**
