@@ -23,7 +23,7 @@ import java.util.function.Function;
  * <p>{@link #writeConfig()} is the {@code bdev} part of {@code save_config}, in SPDK's order:
  * {@code bdev_set_options} (the {@code bdev_io_pool_size} given to {@code bdev_set_options}, not the per-reactor
  * split), each bdev's create call, its {@code bdev_set_qos_limit} with the limits that are set when it has any,
- * then {@code bdev_wait_for_examine}. Unlike SPDK, which writes bdevs in registration order and relies on deferred
+ * every module's own configuration ({@link BdevModule#writeConfig(BdevLayer)}), then {@code bdev_wait_for_examine}. Unlike SPDK, which writes bdevs in registration order and relies on deferred
  * creation, every bdev is written after the bdevs it is built on ({@link io.spindle.bdev.spi.BdevDriver#baseBdevs()}).
  */
 public final class BdevSubsystem implements Subsystem {
@@ -134,6 +134,15 @@ public final class BdevSubsystem implements Subsystem {
                     putPositive(p, "r_mbytes_per_sec", q.rMbytesPerSec());
                     putPositive(p, "w_mbytes_per_sec", q.wMbytesPerSec());
                     out.add(e);
+                }
+            }
+        }
+        if (l != null) {
+            for (BdevModule m : l.modules()) {
+                try {
+                    out.addAll(m.writeConfig(l));
+                } catch (RuntimeException e) {
+                    BdevLayer.LOG.error("bdev module={}: writeConfig threw; its module configuration is not saved", m.name(), e);
                 }
             }
         }

@@ -75,15 +75,22 @@ public final class Vbdevs {
      * across restarts: a vbdev created without a UUID gets the same one each time over the same base.
      */
     public static UUID sha1Uuid(UUID namespace, UUID base) {
+        ByteBuffer name = ByteBuffer.allocate(16);
+        name.putLong(base.getMostSignificantBits()).putLong(base.getLeastSignificantBits());
+        return sha1Uuid(namespace, name.array());
+    }
+
+    /** An RFC 4122 version 5 UUID of {@code name} in {@code namespace} (libuuid's {@code uuid_generate_sha1}). */
+    public static UUID sha1Uuid(UUID namespace, byte[] name) {
         MessageDigest sha1;
         try {
             sha1 = MessageDigest.getInstance("SHA-1");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-1 is required by every Java platform", e);
         }
-        ByteBuffer in = ByteBuffer.allocate(32);
+        ByteBuffer in = ByteBuffer.allocate(16 + name.length);
         in.putLong(namespace.getMostSignificantBits()).putLong(namespace.getLeastSignificantBits());
-        in.putLong(base.getMostSignificantBits()).putLong(base.getLeastSignificantBits());
+        in.put(name);
         byte[] h = sha1.digest(in.array());
         h[6] = (byte) ((h[6] & 0x0f) | 0x50); // version 5
         h[8] = (byte) ((h[8] & 0x3f) | 0x80); // RFC 4122 variant
