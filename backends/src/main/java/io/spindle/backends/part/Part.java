@@ -151,9 +151,14 @@ public class Part implements BdevDriver<IoChannel<Part.Channel>> {
 
     // ------------------------------------------------------------------ hooks for modules built on parts
 
-    /** Makes the module's state of a new channel (on its reactor); none by default. */
-    protected Object createChannelState(Reactor reactor) {
+    /** Makes the module's state of a new channel (on its reactor), given the base's channel there; none by default. */
+    protected Object createChannelState(Reactor reactor, IoChannel<BdevChannel> baseChannel) {
         return null;
+    }
+
+    /** The part's own io_device (for channel walks of modules built on parts); set at {@link #start}. */
+    protected final IoDevice<Channel> ioDevice() {
+        return ioDevice;
     }
 
     /** Releases a channel's module state (on its reactor); complete any I/O it holds here. */
@@ -181,7 +186,7 @@ public class Part implements BdevDriver<IoChannel<Part.Channel>> {
                     throw new BdevException(Errno.ENODEV, "part " + name + ": no channel of base " + base.bdev.name() + " on " + reactor.name());
                 }
                 try {
-                    return new Channel(b, createChannelState(reactor));
+                    return new Channel(b, createChannelState(reactor, b));
                 } catch (RuntimeException e) {
                     b.put(); // a failed create gives back what it got
                     throw e;

@@ -71,6 +71,11 @@ public final class PartBase {
         return pb;
     }
 
+    /** The bdev layer. */
+    public BdevLayer layer() {
+        return layer;
+    }
+
     /** The base bdev. */
     public Bdev bdev() {
         return bdev;
