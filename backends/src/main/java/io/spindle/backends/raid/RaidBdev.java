@@ -81,6 +81,8 @@ final class RaidBdev {
         final AtomicInteger holders = new AtomicInteger();
         /** The base is being rebuilt: written, not read. */
         volatile boolean rebuilding;
+        /** Completed when the removal under way has released the base. App thread. */
+        final List<CompletableFuture<Integer>> releaseWaiters = new ArrayList<>();
 
         Slot(int index, String name) {
             this.index = index;
@@ -371,6 +373,27 @@ final class RaidBdev {
         slot.desc.close();
         slot.desc = null;
         slot.bdev = null;
+        List<CompletableFuture<Integer>> w = new ArrayList<>(slot.releaseWaiters);
+        slot.releaseWaiters.clear();
+        w.forEach(f -> f.complete(Errno.OK));
+    }
+
+    /**
+     * {@link #removeBase} for {@code bdev_raid_remove_base_bdev}: completes once the base is released (its channels
+     * dropped on every reactor, its claim released and its descriptor closed), as SPDK answers after the removal.
+     */
+    CompletionStage<Integer> removeBaseAndWait(Slot slot) {
+        CompletableFuture<Integer> f = new CompletableFuture<>();
+        slot.releaseWaiters.add(f);
+        int rc = removeBase(slot, false);
+        if (rc != Errno.OK) {
+            slot.releaseWaiters.remove(f);
+            f.complete(rc);
+        } else if (!slot.configured) {
+            slot.releaseWaiters.remove(f);
+            f.complete(Errno.OK);
+        }
+        return f;
     }
 
     /** Releases every base (delete, destruct of a deleted raid); app thread. */

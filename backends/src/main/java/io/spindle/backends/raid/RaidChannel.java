@@ -28,14 +28,16 @@ final class RaidChannel {
     final int[] outstanding;
     /** raid1: blocks of reads outstanding per slot (SPDK's {@code read_blocks_outstanding}). */
     final long[] readBlocks;
-    /** Raid-level writes in flight on this channel (a rebuild window waits for them). */
-    int writesInFlight;
+    /** Raid-level writes in flight on this channel: an intrusive list (a rebuild window waits for those it overlaps). */
+    RaidIo writesHead;
+    /** In-flight writes overlapping the window a lock walk waits for here. */
+    int lockWaitCount;
     /** The rebuild's locked window on this channel, or {@code lockStart < 0}. */
     long lockStart = -1;
     long lockEnd;
     /** Writes that overlap the locked window, resubmitted at the unlock. */
     final ArrayDeque<RaidIo> lockedWriters = new ArrayDeque<>();
-    /** A lock walk's hop waiting for {@link #writesInFlight} to drain. */
+    /** A lock walk's hop waiting for the writes overlapping its window to end ({@link #lockWaitCount}). */
     FanOuts.ChannelHop<RaidChannel, Object> lockHop;
     boolean destroyed;
 
@@ -121,12 +123,43 @@ final class RaidChannel {
         return lockStart < 0 || offset + n <= lockStart || offset >= lockEnd;
     }
 
-    /** A raid-level write ended: the lock walk waiting for writes here may continue. */
-    void writeEnded() {
-        if (--writesInFlight == 0 && lockHop != null) {
+    /** A raid-level write starts: listed until it ends. */
+    void writeStarted(RaidIo w) {
+        w.wPrev = null;
+        w.wNext = writesHead;
+        if (writesHead != null) {
+            writesHead.wPrev = w;
+        }
+        writesHead = w;
+    }
+
+    /** A raid-level write ended: unlisted; a lock walk waiting for the writes overlapping its window may continue. */
+    void writeEnded(RaidIo w, long offset, long n) {
+        if (w.wPrev != null) {
+            w.wPrev.wNext = w.wNext;
+        } else {
+            writesHead = w.wNext;
+        }
+        if (w.wNext != null) {
+            w.wNext.wPrev = w.wPrev;
+        }
+        w.wPrev = null;
+        w.wNext = null;
+        if (lockHop != null && offset < lockEnd && lockStart < offset + n && --lockWaitCount == 0) {
             FanOuts.ChannelHop<RaidChannel, Object> h = lockHop;
             lockHop = null;
             h.continueWalk(0);
         }
+    }
+
+    /** Writes in flight that overlap {@code [s, e)}. */
+    int writesOverlapping(long s, long e) {
+        int n = 0;
+        for (RaidIo w = writesHead; w != null; w = w.wNext) {
+            if (w.wOffset < e && s < w.wOffset + w.wBlocks) {
+                n++;
+            }
+        }
+        return n;
     }
 }

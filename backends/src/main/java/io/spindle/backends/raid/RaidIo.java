@@ -43,8 +43,12 @@ final class RaidIo {
     int readSlot;
     int phase;
     boolean isWrite;
-    /** Counted in the channel's writes in flight (dispatched, not waiting for a rebuild window). */
+    /** Listed in the channel's writes in flight (dispatched, not waiting for a rebuild window). */
     private boolean counted;
+    RaidIo wPrev;
+    RaidIo wNext;
+    long wOffset;
+    long wBlocks;
     private final IoWaitEntry wait = new IoWaitEntry(arg -> ((RaidIo) arg).resume(), this);
 
     // ------------------------------------------------------------------ entry
@@ -72,7 +76,9 @@ final class RaidIo {
     void dispatch() {
         IoType t = io.type();
         if (isWrite) {
-            ch.writesInFlight++;
+            wOffset = io.offsetBlocks();
+            wBlocks = io.numBlocks();
+            ch.writeStarted(this);
             counted = true;
         }
         if (t == IoType.RESET) {
@@ -396,7 +402,7 @@ final class RaidIo {
         counted = false;
         m.complete(st);
         if (wasCounted) {
-            c.writeEnded(); // after NOMEM too: the layer resubmits it as a new write
+            c.writeEnded(this, wOffset, wBlocks); // after NOMEM too: the layer resubmits it as a new write
         }
     }
 }

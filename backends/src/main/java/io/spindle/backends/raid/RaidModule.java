@@ -182,7 +182,7 @@ public final class RaidModule implements BdevModule {
             for (RaidBdev r : raids) {
                 for (RaidBdev.Slot s : r.slots) {
                     if (s.configured && b != null && s.bdev == b) {
-                        return CompletableFuture.completedFuture(r.removeBase(s, false));
+                        return r.removeBaseAndWait(s);
                     }
                 }
             }

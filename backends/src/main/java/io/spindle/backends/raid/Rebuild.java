@@ -22,9 +22,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <p><b>Window by window</b> ({@code process_window_size_kb}, default 1 MiB), on the app thread (reactor 0):
  * <ol>
- *   <li>lock the window: a walk over the raid's channels sets it on each, and each hop continues once no raid write
- *       is in flight on that channel; writes that overlap a locked window wait on their channel (SPDK quiesces the
- *       window's LBA range);</li>
+ *   <li>lock the window: a walk over the raid's channels sets it on each, and each hop continues once the raid
+ *       writes in flight there that overlap the window are done; new writes that overlap a locked window wait on their
+ *       channel (SPDK quiesces the window's LBA range);</li>
  *   <li>read the window from an operational base (the next one if a read fails) into one buffer, write it to the
  *       target;</li>
  *   <li>move the progress past the window and unlock it (the waiting writes go); pause first when
@@ -127,10 +127,12 @@ final class Rebuild {
                 RaidChannel ch = hop.context();
                 ch.lockStart = s;
                 ch.lockEnd = e;
-                if (ch.writesInFlight == 0) {
+                int n = ch.writesOverlapping(s, e);
+                if (n == 0) {
                     hop.continueWalk(Errno.OK);
                 } else {
-                    ch.lockHop = hop; // continued by the last write in flight here
+                    ch.lockWaitCount = n;
+                    ch.lockHop = hop; // continued by the last overlapping write in flight here
                 }
             }
 
