@@ -19,7 +19,7 @@ import java.util.function.Supplier;
  *
  * <p><b>The app thread.</b> SPDK's vbdev modules keep their configuration (name associations, config entries)
  * on the app thread and do every create, delete, examine and destruct there. Spindle's app thread for bdevs is
- * reactor 0: the bdev registry (which calls {@code examineConfig}) and every bdev actor (which calls
+ * reactor 0: the bdev registry (which calls {@code examineDisk}) and every bdev actor (which calls
  * {@code destruct}) run on it. A module confines its state to it and reaches it from an RPC handler with
  * {@link #onApp}. Base descriptors are opened there too, so their events (REMOVE) arrive there.
  */

@@ -45,13 +45,30 @@ public final class TgtHarness implements AutoCloseable {
 
     /** A target named {@code name} on the reactors of {@code mask}. */
     public TgtHarness(String name, String mask) throws IOException {
+        this(name, mask, null);
+    }
+
+    /**
+     * A target named {@code name} on the reactors of {@code mask}, configured from SPDK's JSON config
+     * {@code jsonConfig} (as {@code spindle tgt --json}) when it is not null.
+     */
+    public TgtHarness(String name, String mask, String jsonConfig) throws IOException {
         dir = Files.createTempDirectory(Path.of("/tmp"), "sptgt");
         socket = dir.resolve("spindle.sock");
         spindle = Spindle.start(SpindleConfig.builder(ConfigFactory.parseString("pekko.loglevel = WARNING")).name(name)
                 .reactor(ReactorConfig.builder().mask(mask).conclude())
                 .subsystem(new BdevSubsystem())
                 .rpc(RpcServerConfig.builder().socket(socket).conclude())
+                .waitForStartInit(jsonConfig != null)
                 .conclude());
+        if (jsonConfig != null) {
+            try {
+                io.spindle.rpc.JsonConfig.parse(jsonConfig, "test-config").apply(spindle, true);
+            } catch (RuntimeException e) {
+                spindle.stopAndWait();
+                throw e;
+            }
+        }
     }
 
     /** The bdev layer. */

@@ -190,17 +190,24 @@ public final class DelayModule implements BdevModule {
         });
     }
 
+    /**
+     * A bdev registered: build what the configuration puts on it. Done in examine_disk (SPDK does it in
+     * examine_config, where registering is synchronous) so that the registry tracks the build and
+     * {@code bdev_wait_for_examine} waits for the bdevs it registers.
+     */
     @Override
-    public void examineConfig(Bdev bdev, BdevLayer layer) {
+    public CompletionStage<Void> examineDisk(Bdev bdev, BdevLayer layer) {
+        List<CompletableFuture<?>> builds = new ArrayList<>();
         for (Assoc a : new ArrayList<>(assocs.values())) {
             if (!nodes.containsKey(a.name()) && (a.baseName().equals(bdev.name()) || bdev.aliases().contains(a.baseName()))) {
-                build(layer, a).whenComplete((b, err) -> {
+                builds.add(build(layer, a).whenComplete((b, err) -> {
                     if (err != null) {
                         LOG.error("delay {}: could not be built on {}: {}", a.name(), bdev.name(), err.getMessage());
                     }
-                });
+                }).toCompletableFuture().exceptionally(e -> null));
             }
         }
+        return CompletableFuture.allOf(builds.toArray(new CompletableFuture<?>[0]));
     }
 
     @Override

@@ -220,17 +220,24 @@ public final class ErrorModule implements BdevModule {
         });
     }
 
+    /**
+     * A bdev registered: build what the configuration puts on it. Done in examine_disk (SPDK does it in
+     * examine_config, where registering is synchronous) so that the registry tracks the build and
+     * {@code bdev_wait_for_examine} waits for the bdevs it registers.
+     */
     @Override
-    public void examineConfig(Bdev bdev, BdevLayer layer) {
+    public CompletionStage<Void> examineDisk(Bdev bdev, BdevLayer layer) {
+        List<CompletableFuture<?>> builds = new ArrayList<>();
         for (Config c : configs) {
             if (disk("EE_" + c.baseName()) == null && (c.baseName().equals(bdev.name()) || bdev.aliases().contains(c.baseName()))) {
-                build(layer, c).whenComplete((b, err) -> {
+                builds.add(build(layer, c).whenComplete((b, err) -> {
                     if (err != null) {
                         LOG.error("error bdev of {}: could not be built: {}", c.baseName(), err.getMessage());
                     }
-                });
+                }).toCompletableFuture().exceptionally(e -> null));
             }
         }
+        return CompletableFuture.allOf(builds.toArray(new CompletableFuture<?>[0]));
     }
 
     @Override

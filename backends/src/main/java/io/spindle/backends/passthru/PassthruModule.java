@@ -43,7 +43,7 @@ import java.util.concurrent.CompletionStage;
  * <ol>
  *   <li><b>Remember the configuration first.</b> {@code bdev_passthru_create} records the association
  *       (passthru name → base name, UUID) before it looks for the base. When the base does not exist yet the call
- *       still succeeds: the passthru is built by {@link #examineConfig} when a bdev of that name registers, so a
+ *       still succeeds: the passthru is built by {@link #examineDisk} when a bdev of that name registers, so a
  *       configuration replays in any order (SPDK's deferred creation).</li>
  *   <li><b>Open and claim the base</b> on the app thread (reactor 0): a writable descriptor with an event handler,
  *       then a v1 module claim ({@code spdk_bdev_module_claim_bdev}: exclusive writer; a second claimer gets EPERM, and
@@ -67,7 +67,7 @@ import java.util.concurrent.CompletionStage;
  * </ol>
  *
  * <p><b>Threads.</b> The associations, the live nodes and every descriptor of a base belong to the app thread
- * (reactor 0, where the registry calls {@link #examineConfig} and bdev actors call {@code destruct}); the public
+ * (reactor 0, where the registry calls {@link #examineDisk} and bdev actors call {@code destruct}); the public
  * methods hop there. {@code submit} and the channel methods run on the I/O's reactor. {@code driverSpecific},
  * {@code writeConfig} and {@code baseBdevs} read only final fields (they may run on the RPC thread).
  */
@@ -143,17 +143,24 @@ public final class PassthruModule implements BdevModule {
     }
 
     /** Registry side (app thread): a bdev registered; build every passthru whose base it is (step 1's other half). */
+    /**
+     * A bdev registered: build what the configuration puts on it. Done in examine_disk (SPDK does it in
+     * examine_config, where registering is synchronous) so that the registry tracks the build and
+     * {@code bdev_wait_for_examine} waits for the bdevs it registers.
+     */
     @Override
-    public void examineConfig(Bdev bdev, BdevLayer layer) {
+    public CompletionStage<Void> examineDisk(Bdev bdev, BdevLayer layer) {
+        List<CompletableFuture<?>> builds = new ArrayList<>();
         for (Assoc a : new ArrayList<>(assocs.values())) {
             if (!nodes.containsKey(a.name()) && (a.baseName().equals(bdev.name()) || bdev.aliases().contains(a.baseName()))) {
-                build(layer, a).whenComplete((b, err) -> {
+                builds.add(build(layer, a).whenComplete((b, err) -> {
                     if (err != null) {
                         LOG.error("passthru {}: could not be built on {}: {}", a.name(), bdev.name(), err.getMessage());
                     }
-                });
+                }).toCompletableFuture().exceptionally(e -> null));
             }
         }
+        return CompletableFuture.allOf(builds.toArray(new CompletableFuture<?>[0]));
     }
 
     @Override

@@ -232,23 +232,30 @@ public final class RaidModule implements BdevModule {
         return processMaxBandwidthMbSec;
     }
 
+    /**
+     * A bdev registered: build what the configuration puts on it. Done in examine_disk (SPDK does it in
+     * examine_config, where registering is synchronous) so that the registry tracks the build and
+     * {@code bdev_wait_for_examine} waits for the bdevs it registers.
+     */
     @Override
-    public void examineConfig(Bdev bdev, BdevLayer layer) {
+    public CompletionStage<Void> examineDisk(Bdev bdev, BdevLayer layer) {
+        List<CompletableFuture<?>> builds = new ArrayList<>();
         for (RaidBdev r : raids) {
             if (r.state != RaidBdev.State.CONFIGURING) {
                 continue;
             }
             for (RaidBdev.Slot s : r.slots) {
                 if (!s.configured && s.name != null && (s.name.equals(bdev.name()) || bdev.aliases().contains(s.name))) {
-                    r.configureBase(s).whenComplete((v, err) -> {
+                    builds.add(r.configureBase(s).whenComplete((v, err) -> {
                         if (err != null) {
                             LOG.error("raid {}: base {} could not be configured: {}", r.name, bdev.name(), err.getMessage());
                         }
-                    });
+                    }).toCompletableFuture().exceptionally(e -> null));
                     break;
                 }
             }
         }
+        return CompletableFuture.allOf(builds.toArray(new CompletableFuture<?>[0]));
     }
 
     @Override
