@@ -84,6 +84,8 @@ public final class PassthruModule implements BdevModule {
     private final Map<String, Assoc> assocs = new LinkedHashMap<>();
     /** Live passthru bdevs (registering or registered) by name (SPDK's {@code g_pt_nodes}). App thread. */
     private final Map<String, Node> nodes = new LinkedHashMap<>();
+    /** Tests: receives "module channel destroyed on REACTOR" and "destruct begins NAME" as they happen. */
+    volatile java.util.function.Consumer<String> trace;
 
     /** The module, found by ServiceLoader. */
     public PassthruModule() {
@@ -313,6 +315,10 @@ public final class PassthruModule implements BdevModule {
                 @Override
                 public void destroy(IoDevice<PtChannel> device, Reactor reactor, PtChannel ch) {
                     ch.base.put();
+                    java.util.function.Consumer<String> t = node.module.trace;
+                    if (t != null) {
+                        t.accept("module channel destroyed on " + reactor.name());
+                    }
                 }
             });
         }
@@ -345,6 +351,10 @@ public final class PassthruModule implements BdevModule {
         /** Runs after every channel of the bdev and of the module io_device was destroyed (step 5). */
         @Override
         public CompletionStage<Void> destruct() {
+            java.util.function.Consumer<String> t = node.module.trace;
+            if (t != null) {
+                t.accept("destruct begins " + node.name + " module channels alive " + ioDevice.liveChannels());
+            }
             CompletableFuture<Void> done = new CompletableFuture<>();
             Runnable r = () -> {
                 node.releaseBase();

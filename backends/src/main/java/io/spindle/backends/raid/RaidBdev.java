@@ -669,6 +669,10 @@ final class RaidBdev {
                 @Override
                 public void destroy(IoDevice<RaidChannel> device, Reactor reactor, RaidChannel ch) {
                     ch.destroy();
+                    Consumer<String> t = module.trace;
+                    if (t != null) {
+                        t.accept("module channel destroyed on " + reactor.name());
+                    }
                 }
             });
         }
@@ -691,6 +695,10 @@ final class RaidBdev {
         /** After every raid channel is gone: the raid is unregistered (deleted, or offline). App thread. */
         @Override
         public CompletionStage<Void> destruct() {
+            Consumer<String> t = module.trace;
+            if (t != null) {
+                t.accept("destruct begins " + name + " module channels alive " + ioDevice.liveChannels());
+            }
             CompletableFuture<Void> done = new CompletableFuture<>();
             Runnable r = () -> {
                 Rebuild p = process;

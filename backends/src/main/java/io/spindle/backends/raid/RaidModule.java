@@ -43,6 +43,8 @@ public final class RaidModule implements BdevModule {
     private volatile long processWindowSizeKb = 1024;
     private volatile long processMaxBandwidthMbSec;
     private volatile boolean optionsSet;
+    /** Tests: receives "module channel destroyed on REACTOR" and "destruct begins NAME" as they happen. */
+    volatile java.util.function.Consumer<String> trace;
 
     /** The module, found by ServiceLoader. */
     public RaidModule() {
