@@ -260,6 +260,50 @@ class RaidModuleTest {
         }
 
         @Test
+        @DisplayName("test_raid_json_dump_info: bdev_get_bdevs' driver_specific.raid holds the raid's info, as bdev_raid_get_bdevs does")
+        void testRaidJsonDumpInfo() {
+            try (Env e = new Env()) {
+                e.mallocs("M", 2, 256, 512);
+                e.create("r", RaidLevel.CONCAT, 8, "M0", "M1");
+                var json = e.h.layer.get("r").toJson(new com.fasterxml.jackson.databind.ObjectMapper());
+                var ds = json.at("/driver_specific/raid");
+                ObjectNode info = e.info("r");
+                for (String k : new String[] {"strip_size_kb", "state", "raid_level", "superblock", "num_base_bdevs", "num_base_bdevs_discovered",
+                    "num_base_bdevs_operational", "base_bdevs_list"}) {
+                    assertThat(ds.get(k)).as(k).isEqualTo(info.get(k));
+                }
+            }
+        }
+
+        @Test
+        @DisplayName("test_raid_process_with_qos: with process_max_bandwidth_mb_sec=1 each window waits for its share of time before the next;"
+                + " the rebuild completes once enough time passed")
+        void testRaidProcessWithQos() {
+            try (Env e = new Env()) {
+                e.mallocs("M", 3, 1024, 512); // 512 KiB: 8 windows of 64 KiB
+                e.create("r", RaidLevel.RAID1, 0, "M0", "M1");
+                e.raid.setOptions(64, 1);
+                e.h.await(e.raid.removeBaseBdev(e.h.layer, "M1"));
+                e.h.await(e.raid.addBaseBdev(e.h.layer, "r", "M2"));
+                e.h.poll();
+                assertThat(e.info("r").at("/process/progress/blocks").asLong()).as("one window, then it waits").isEqualTo(128);
+                e.h.group.advanceTime(java.time.Duration.ofMillis(30)); // less than a 64 KiB window's 62.5 ms at 1 MiB/s
+                e.h.poll();
+                assertThat(e.info("r").at("/process/progress/blocks").asLong()).isEqualTo(128);
+                e.h.group.advanceTime(java.time.Duration.ofMillis(40));
+                e.h.poll();
+                assertThat(e.info("r").at("/process/progress/blocks").asLong()).isEqualTo(256);
+                assertThat(e.info("r").at("/process/progress/percent").asInt()).isEqualTo(25);
+                for (int i = 0; i < 10 && e.info("r").has("process"); i++) {
+                    e.h.group.advanceTime(java.time.Duration.ofMillis(70));
+                    e.h.poll();
+                }
+                assertThat(e.info("r").has("process")).isFalse();
+                assertThat(e.info("r").get("num_base_bdevs_operational").asInt()).isEqualTo(2);
+            }
+        }
+
+        @Test
         @DisplayName("test_raid_process: a base added to a degraded raid1 is rebuilt over every block, then the process is cleared and the"
                 + " base is operational")
         void testRaidProcess() {
