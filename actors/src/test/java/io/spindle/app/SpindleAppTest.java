@@ -326,7 +326,7 @@ class SpindleAppTest {
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (!java.nio.file.Files.readString(log).contains("STARTED") && System.nanoTime() < deadline) {
-                Thread.sleep(20);
+                Thread.sleep(20); // paces a poll of the child process's log; the condition decides, not the time
             }
             assertThat(java.nio.file.Files.readString(log)).contains("STARTED reactors=2");
             ProcessHandle.of(p.pid()).orElseThrow().destroy(); // SIGTERM

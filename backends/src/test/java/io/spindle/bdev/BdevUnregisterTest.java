@@ -89,10 +89,81 @@ class BdevUnregisterTest {
     }
 
     @Test
+    @DisplayName("a bdev whose actor has stopped answers ENODEV to unregister, resize, QoS, media events, stats and histogram (no dead letter)")
+    void requestsToAStoppedBdevActorAnswerEnodev() {
+        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+            Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+            assertThat(h.await(h.layer.unregister("Malloc0"))).isZero();
+            h.poll(); // the actor has stopped
+            // a caller that looked the bdev up before it went (as bdev_null_resize does) resizes that object
+            CompletableFuture<Integer> resize = h.layer.resize(b, 64).toCompletableFuture();
+            h.poll();
+            assertThat(resize).as("resize of the bdev object").isCompletedWithValue(Errno.ENODEV);
+            List<CompletableFuture<?>> asked = sendEveryRequest(b);
+            h.poll();
+            assertAnsweredEnodev(asked);
+        }
+    }
+
+    @Test
+    @DisplayName("requests still in a bdev actor's mailbox when it stops after its unregister are answered ENODEV")
+    void requestsQueuedBehindTheLastStepAnswerEnodev() {
+        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+            TestModule.Opts o = new TestModule.Opts();
+            o.asyncDestruct = true;
+            Bdev b = h.await(h.test.create(h.layer, o));
+            TestModule.Driver drv = (TestModule.Driver) b.driver;
+            CompletableFuture<Integer> un = h.layer.unregister("Test0").toCompletableFuture();
+            h.group.pollUntil(() -> drv.destructs == 1, BdevHarness.T);
+            h.poll();
+            assertThat(un).as("waits for the module's destruct").isNotDone();
+            // the destruct completes on this thread: its Destructed message, the actor's last, is now in the
+            // mailbox; what is sent after it arrives when the actor is about to stop
+            drv.destructGate.complete(null);
+            CompletableFuture<Integer> resize = h.layer.resize(b, 1024).toCompletableFuture();
+            List<CompletableFuture<?>> asked = sendEveryRequest(b);
+            assertThat(resize).isNotDone();
+            h.poll();
+            assertThat(un).isCompletedWithValue(Errno.OK);
+            assertThat(resize).as("resize queued behind the stop").isCompletedWithValue(Errno.ENODEV);
+            assertAnsweredEnodev(asked);
+        }
+    }
+
+    /** One request of each kind to the bdev's actor, as the layer sends them. */
+    private static List<CompletableFuture<?>> sendEveryRequest(Bdev b) {
+        CompletableFuture<Integer> unregister = new CompletableFuture<>();
+        CompletableFuture<Integer> resize = new CompletableFuture<>();
+        CompletableFuture<Integer> qos = new CompletableFuture<>();
+        CompletableFuture<Integer> media = new CompletableFuture<>();
+        CompletableFuture<List<BdevLayer.ChannelStats>> stats = new CompletableFuture<>();
+        CompletableFuture<org.HdrHistogram.Histogram> histogram = new CompletableFuture<>();
+        b.request(new BdevActor.Unregister(unregister));
+        b.request(new BdevActor.Resize(2048, resize));
+        b.request(new BdevActor.SetQos(QosLimits.of(1000, 0, 0, 0), qos));
+        b.request(new BdevActor.MediaEvent(media));
+        b.request(new BdevActor.GetStats(IoStats.ResetMode.NONE, stats));
+        b.request(new BdevActor.GetHistogram(histogram));
+        return List.of(unregister, resize, qos, media, stats, histogram);
+    }
+
+    private static void assertAnsweredEnodev(List<CompletableFuture<?>> asked) {
+        for (int i = 0; i < 4; i++) {
+            assertThat(asked.get(i).getNow(null)).as("request %d", i).isEqualTo(Errno.ENODEV);
+        }
+        for (int i = 4; i < 6; i++) {
+            assertThat(asked.get(i)).as("query %d", i).isCompletedExceptionally();
+            assertThatThrownBy(asked.get(i)::join).satisfies(t -> assertThat(cause(t)).isInstanceOf(BdevException.class)
+                    .hasMessageContaining("ENODEV").hasMessageContaining("no such bdev"));
+        }
+    }
+
+    @Test
     @DisplayName("event_notify_and_close: events in flight on the descriptor's reactor when it closes there are dropped")
     void eventNotifyAndClose() {
         try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
-            Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+            // a null bdev: it can grow (a malloc bdev's memory is fixed)
+            Bdev b = h.await(h.nul.create(h.layer, io.spindle.backends.nullbdev.NullModule.Options.of("Malloc0", 64, 512)));
             List<String> events = new CopyOnWriteArrayList<>();
             BdevDescriptor d = h.on(1, () -> h.layer.open("Malloc0", true, (e, bd, desc) ->
                     events.add(e + "@" + Reactor.current().name() + " blocks=" + bd.numBlocks())));
@@ -403,7 +474,8 @@ class BdevUnregisterTest {
                 r.send(() -> new LoadJob(layer, r, 64, accepted, completed, byStatus, done).start(started));
             }
             CompletableFuture.allOf(running.toArray(CompletableFuture<?>[]::new)).get(10, TimeUnit.SECONDS);
-            Thread.sleep(200);
+            // under load: the jobs have completed I/O on both reactors and keep 64 each in flight
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20)).until(() -> completed.get() >= 2_000);
             int st = layer.unregister("Malloc0").toCompletableFuture().get(30, TimeUnit.SECONDS);
             assertThat(st).isZero();
             CompletableFuture.allOf(jobsDone.toArray(CompletableFuture<?>[]::new)).get(30, TimeUnit.SECONDS);

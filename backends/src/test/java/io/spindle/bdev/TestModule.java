@@ -87,6 +87,11 @@ final class TestModule implements BdevModule {
          * {@code io_target}): created after it, destroyed before it; I/O of both share its queue and its availCnt.
          */
         Driver shareChannelsWith;
+        /**
+         * The resize capability: 0 (default) refuses every resize with ENOTSUP, as a module without one; otherwise
+         * the memory holds this many blocks and the bdev may be resized to any count up to it (EINVAL beyond).
+         */
+        long resizableTo;
 
         Opts name(String n) {
             name = n;
@@ -148,15 +153,24 @@ final class TestModule implements BdevModule {
         Driver(TestModule module, Opts opts) {
             this.module = module;
             this.opts = opts;
-            this.mem = BytesStore.nativeStoreWithFixedCapacity(opts.blockSize * opts.numBlocks);
+            long blocks = Math.max(opts.numBlocks, opts.resizableTo);
+            this.mem = BytesStore.nativeStoreWithFixedCapacity(opts.blockSize * blocks);
             this.base = mem.addressForRead(0);
-            UnsafeMemory.MEMORY.setMemory(base, opts.blockSize * opts.numBlocks, (byte) 0);
+            UnsafeMemory.MEMORY.setMemory(base, opts.blockSize * blocks, (byte) 0);
             this.nomemLeft = opts.nomemFirst;
         }
 
         @Override
         public boolean supports(IoType type) {
             return opts.types.contains(type);
+        }
+
+        @Override
+        public int acceptResize(Bdev b, long newNumBlocks) {
+            if (opts.resizableTo == 0) {
+                return BdevDriver.super.acceptResize(b, newNumBlocks);
+            }
+            return newNumBlocks <= opts.resizableTo ? io.spindle.runtime.Errno.OK : io.spindle.runtime.Errno.EINVAL;
         }
 
         @Override

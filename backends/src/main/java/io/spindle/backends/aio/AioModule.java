@@ -133,7 +133,7 @@ public final class AioModule implements BdevModule {
      * file size not a multiple of the block size or 0), EEXIST (name in use). Any thread.
      */
     public CompletionStage<Bdev> create(BdevLayer layer, Options o) {
-        return CompletableFuture.supplyAsync(() -> open(o)).thenCompose(disk -> {
+        return CompletableFuture.supplyAsync(() -> open(o), layer.blockingExecutor()).thenCompose(disk -> {
             Driver d = new Driver(this, disk, layer, pool.acquire());
             BdevSpec spec = BdevSpec.builder(this, d).name(o.name()).productName("AIO disk").blockSize(disk.blockSize)
                     .numBlocks(disk.numBlocks).uuid(o.uuid()).writeCache(true).requiredAlignment(disk.alignment).build();
@@ -177,7 +177,7 @@ public final class AioModule implements BdevModule {
             } catch (IOException e) {
                 return 0L;
             }
-        }).thenCompose(size -> {
+        }, layer.blockingExecutor()).thenCompose(size -> {
             if (size == 0) {
                 disk.tryHotRemove(layer);
                 return CompletableFuture.completedFuture(Errno.OK);
@@ -187,6 +187,7 @@ public final class AioModule implements BdevModule {
                 return CompletableFuture.completedFuture(Errno.OK);
             }
             LOG.info("aio {}: {} resized: old block count {}, new block count {}", name, disk.path, b.numBlocks(), blocks);
+            disk.fileBlocks = blocks;
             return layer.resize(name, blocks).thenApply(rc -> {
                 if (rc == Errno.OK) {
                     disk.numBlocks = blocks;
@@ -291,6 +292,7 @@ public final class AioModule implements BdevModule {
             throw new BdevException(Errno.EINVAL, where + ": size " + size + " bytes is " + (size == 0 ? "empty" : "not a multiple of block_size=" + bs));
         }
         d.numBlocks = size / bs;
+        d.fileBlocks = d.numBlocks;
         return d;
     }
 
@@ -338,6 +340,8 @@ public final class AioModule implements BdevModule {
         final boolean fallocate;
         final boolean blockDevice;
         volatile long numBlocks;
+        /** The blocks the file held when last measured (create, rescan): what {@code acceptResize} allows. */
+        volatile long fileBlocks;
         /** The file system said it cannot punch holes: zero ranges by writing. */
         volatile boolean noPunchHole;
         final AtomicBoolean hotRemoveInProgress = new AtomicBoolean();
@@ -528,6 +532,16 @@ public final class AioModule implements BdevModule {
                 case UNMAP, WRITE_ZEROES -> !disk.readonly;
                 default -> false;
             };
+        }
+
+        /**
+         * The resize capability: any count the file holds, as last measured (at create and by
+         * {@code bdev_aio_rescan}, which asks for exactly that); more would read past the end of the file. Shrinks
+         * are accepted (the layer refuses them with EBUSY while descriptors are open).
+         */
+        @Override
+        public int acceptResize(Bdev bdev, long newNumBlocks) {
+            return newNumBlocks <= disk.fileBlocks ? Errno.OK : Errno.EINVAL;
         }
 
         @Override

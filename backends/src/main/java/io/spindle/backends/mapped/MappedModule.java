@@ -103,7 +103,7 @@ public final class MappedModule implements BdevModule {
      * directory on the path is missing), EEXIST (name in use). Any thread.
      */
     public CompletionStage<Bdev> create(BdevLayer layer, Options o) {
-        return CompletableFuture.supplyAsync(() -> open(o)).thenCompose(m -> {
+        return CompletableFuture.supplyAsync(() -> open(o), layer.blockingExecutor()).thenCompose(m -> {
             Driver d = new Driver(this, m, pool.acquire());
             BdevSpec spec = BdevSpec.builder(this, d).name(o.name()).productName("Mapped file").blockSize(o.blockSize())
                     .numBlocks(m.numBlocks).uuid(o.uuid()).writeCache(true).build();
@@ -244,6 +244,38 @@ public final class MappedModule implements BdevModule {
             this.dirty = new long[(int) ((regions + 63) >>> 6)];
         }
 
+        /**
+         * Whether every byte {@code io} would copy or zero lies inside the mapping. The bdev layer checked the
+         * range against the bdev's block count; this checks it against the mapped length, which is what the copy
+         * touches, so a count the mapping does not back (a layer bug, a resize past {@code acceptResize}, which
+         * this module refuses) fails the I/O instead of touching memory it does not own. No allocation.
+         */
+        boolean withinMapping(ModuleIo io) {
+            long offsetBlocks = io.offsetBlocks();
+            if (offsetBlocks < 0 || offsetBlocks > numBlocks) {
+                return refuse(io, "offset_blocks=" + offsetBlocks);
+            }
+            long room = size - offsetBlocks * blockSize;
+            if (io.type() == IoType.UNMAP || io.type() == IoType.WRITE_ZEROES) {
+                long n = io.numBlocks();
+                return n >= 0 && n <= room / blockSize || refuse(io, "num_blocks=" + n);
+            }
+            for (int i = 0; i < io.iovCount(); i++) {
+                long len = io.iovLength(i);
+                if (len < 0 || len > room) {
+                    return refuse(io, "iov[" + i + "].length=" + len);
+                }
+                room -= len;
+            }
+            return true;
+        }
+
+        private boolean refuse(ModuleIo io, String what) {
+            LOG.error("bdev_mapped {}: {} offset_blocks={} num_blocks={}: {} runs past the mapping of {} bytes; failed",
+                    io.bdev().name(), io.type(), io.offsetBlocks(), io.numBlocks(), what, size);
+            return false;
+        }
+
         /** Marks {@code [pos, pos+len)} dirty; after the copy. A set bit is only read, so steady writes cost loads. */
         void markDirty(long pos, long len) {
             long first = pos >>> REGION_SHIFT;
@@ -378,6 +410,10 @@ public final class MappedModule implements BdevModule {
             int bs = m.blockSize;
             long pos = io.offsetBlocks() * bs;
             long off = m.base + pos;
+            if (io.type() != IoType.FLUSH && io.type() != IoType.RESET && !m.withinMapping(io)) {
+                io.complete(IoStatus.FAILED);
+                return;
+            }
             switch (io.type()) {
                 case READ -> {
                     for (int i = 0; i < io.iovCount(); i++) {

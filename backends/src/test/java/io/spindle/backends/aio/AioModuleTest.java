@@ -233,7 +233,7 @@ class AioModuleTest {
     }
 
     @Test
-    @DisplayName("bdev_aio_rescan: a grown file grows the bdev and open descriptors get RESIZE; a file truncated to 0 deletes the bdev")
+    @DisplayName("bdev_aio_rescan: a grown file grows the bdev and open descriptors get RESIZE; a resize past the file is -22; a file truncated to 0 deletes the bdev")
     void rescan(@TempDir Path dir) throws Exception {
         AioModule aio = new AioModule(1);
         try (BdevHarness h = harness(aio)) {
@@ -253,6 +253,11 @@ class AioModuleTest {
             }
             assertThat(h.await(aio.rescan(h.layer, "AIO0"))).isEqualTo(Errno.OK);
             h.poll();
+            assertThat(b.numBlocks()).isEqualTo(32);
+            assertThat(events).containsExactly("RESIZE:32");
+            // the resize capability: nothing past what the file held when last measured
+            assertThat(h.await(h.layer.resize("AIO0", 33))).isEqualTo(Errno.EINVAL);
+            assertThat(h.await(h.layer.resize("AIO0", 1L << 40))).isEqualTo(Errno.EINVAL);
             assertThat(b.numBlocks()).isEqualTo(32);
             assertThat(events).containsExactly("RESIZE:32");
             try (RandomAccessFile r = new RandomAccessFile(f.toFile(), "rw")) {

@@ -5,6 +5,7 @@ import io.spindle.backends.Vbdevs;
 import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevHarness;
 import io.spindle.bdev.BdevOptions;
+import io.spindle.bdev.BdevTestAccess;
 import io.spindle.bdev.DmaBuffer;
 import io.spindle.bdev.IoStatus;
 import io.spindle.bdev.IoType;
@@ -73,6 +74,39 @@ class MappedModuleTest {
             assertThat(Arrays.copyOfRange(back, 0, 4096)).isEqualTo(new byte[4096]);
             assertThat(Arrays.copyOfRange(back, 4096, 8192)).isEqualTo(Arrays.copyOfRange(a, 4096, 8192));
             assertThat(Arrays.copyOfRange(back, 8192, 12288)).isEqualTo(new byte[4096]);
+        }
+    }
+
+    @Test
+    @DisplayName("resize is refused (ENOTSUP); a copy checks its range against the mapping: a count the layer got wrong fails the I/O, in-range I/O is unharmed")
+    void copyPathFailsIoOutsideTheMapping(@TempDir Path dir) throws Exception {
+        MappedModule mm = new MappedModule();
+        try (BdevHarness h = harness(mm)) {
+            Path f = dir.resolve("r.img");
+            Bdev b = h.await(mm.create(h.layer, new MappedModule.Options("Map0", f.toString(), 512, 64, null)));
+            assertThat(h.await(h.layer.resize("Map0", 128))).isEqualTo(Errno.ENOTSUP);
+            assertThat(h.await(h.layer.resize("Map0", 32))).isEqualTo(Errno.ENOTSUP);
+            IoKit io = new IoKit(h.layer);
+            byte[] a = IoKit.pattern(1024, 9);
+            assertThat(io.write("Map0", 62, a)).isEqualTo(IoStatus.SUCCESS);
+            io.on(0, () -> {
+                BdevTestAccess.setNumBlocks(b, 128); // a layer bug: the count grows behind the module
+                return null;
+            });
+            try (var buf = DmaBuffer.allocate(2 * 512)) {
+                assertThat(io.io(0, "Map0", IoType.READ, 64, 1, buf)).as("read of block 64 of 64").isEqualTo(IoStatus.FAILED);
+                assertThat(io.io(0, "Map0", IoType.READ, 63, 2, buf)).as("straddling read").isEqualTo(IoStatus.FAILED);
+                assertThat(io.io(0, "Map0", IoType.WRITE, 63, 2, buf)).as("straddling write").isEqualTo(IoStatus.FAILED);
+                assertThat(io.io(0, "Map0", IoType.WRITE, 100, 1, buf)).as("write past the end").isEqualTo(IoStatus.FAILED);
+            }
+            assertThat(io.io(0, "Map0", IoType.WRITE_ZEROES, 60, 8, null)).isEqualTo(IoStatus.FAILED);
+            assertThat(io.io(0, "Map0", IoType.UNMAP, 127, 1, null)).isEqualTo(IoStatus.FAILED);
+            assertThat(io.read("Map0", 62, 2)).as("the failed I/O touched nothing").isEqualTo(a);
+            io.on(0, () -> {
+                BdevTestAccess.setNumBlocks(b, 64);
+                return null;
+            });
+            assertThat(Files.size(f)).isEqualTo(64 * 512);
         }
     }
 

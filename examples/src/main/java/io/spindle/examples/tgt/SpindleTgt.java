@@ -18,8 +18,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * {@code spindle tgt}: a Spindle target, SPDK's {@code spdk_tgt} — reactors, the bdev subsystem and the
- * JSON-RPC server, configured from SPDK's JSON config format, running until SIGINT, SIGTERM or
+ * {@code spindle tgt}: a Spindle target, SPDK's {@code spdk_tgt} — reactors, the bdev subsystem (plus the
+ * {@code keyring} and {@code nvmf} subsystems of the transport module: SPDK's {@code nvmf_*} RPCs with trtype AERON)
+ * and the JSON-RPC server, configured from SPDK's JSON config format, running until SIGINT, SIGTERM or
  * {@code spdk_kill_instance}, then stopping cleanly (bdevs unregistered top-down, the socket file removed).
  *
  * <pre>
@@ -161,9 +162,9 @@ public final class SpindleTgt {
             Config hocon = ConfigFactory.parseString("pekko.loglevel = WARNING\npekko.stdout-loglevel = WARNING")
                     .withFallback(ConfigFactory.load());
             RpcServerConfig rpc = RpcServerConfig.builder().socket(o.socket()).tcpPort(o.tcpPort()).conclude();
-            spindle = Spindle.start(SpindleConfig.builder(hocon).name("spindle_tgt")
+            spindle = Spindle.start(io.spindle.examples.Subsystems.addPlugins(SpindleConfig.builder(hocon).name("spindle_tgt")
                     .reactor(ReactorConfig.builder().mask(o.mask()).idle(o.idle()).pin(o.pin()).conclude())
-                    .subsystem(new BdevSubsystem())
+                    .subsystem(new BdevSubsystem()))
                     .rpc(rpc)
                     .waitForStartInit(cfg != null || o.waitForRpc())
                     .conclude());
