@@ -75,12 +75,17 @@ public final class BdevPerf {
     }
     /** The run's exit status, completed by the main thread once it has reported. */
     final CompletableFuture<Integer> exitCode = new CompletableFuture<>();
+    /** Test hook: a bdev module to load besides ServiceLoader's (for {@link #testBdevs}). */
+    io.spindle.bdev.spi.BdevModule testModule;
+    /** Test hook: creates the bdevs instead of the embedded Malloc0 (and of --json). */
+    java.util.function.Function<BdevLayer, java.util.concurrent.CompletionStage<?>> testBdevs;
     /** Test hook: runs on a separate thread once the jobs started. */
     java.util.function.Consumer<Spindle> duringRun;
 
     BdevPerf(BdevPerfOptions opts, PrintStream out) {
         this.opts = opts;
         this.out = out;
+        this.current = opts;
     }
 
     /** Command-line entry point: {@code spindle bdevperf ...}. */
@@ -132,7 +137,12 @@ public final class BdevPerf {
 
     int execute() throws Exception {
         BdevSubsystem bdevs = new BdevSubsystem();
-        if (opts.jsonConfig() == null) {
+        if (testBdevs != null) {
+            if (testModule != null) {
+                bdevs.module(testModule);
+            }
+            bdevs.onStart(testBdevs);
+        } else if (opts.jsonConfig() == null) {
             bdevs.onStart(layer -> layer.module(MallocModule.class).create(layer,
                     MallocModule.Options.of(DEFAULT_BDEV, DEFAULT_BDEV_BYTES / DEFAULT_BLOCK_SIZE, DEFAULT_BLOCK_SIZE)));
         }
@@ -219,7 +229,6 @@ public final class BdevPerf {
      * returns when a signal (or spdk_kill_instance) ends the wait, or after a run that failed, as SPDK's app stops then.
      */
     private int serveTests(List<JobFile.Section> jobFile) throws Exception {
-        current = opts;
         out.println("Waiting for the perform_tests RPC (bdevperf.py perform_tests [-q -o -t -M -w])...");
         out.flush();
         while (true) {
@@ -601,6 +610,11 @@ public final class BdevPerf {
     /** The run's common start (test hook). */
     long commonStartNanos() {
         return commonStartNanos;
+    }
+
+    /** The units of the last run (test hook). */
+    List<BdevPerfUnit> units() {
+        return units;
     }
 
     /** The warm-up before the steady-state allocation window: half of {@code -t}, at most 5 s (the JIT settles first). */

@@ -247,6 +247,11 @@ final class BdevPerfActorJob {
         }
 
         @Override
+        public long startedAtNanos() {
+            return counters.get(i).startNanos;
+        }
+
+        @Override
         public JobParams params() {
             return new JobParams(name, opts.workload(), depths.get(i), opts.ioSize(), opts.rwMixRead(), 0, 0, null);
         }

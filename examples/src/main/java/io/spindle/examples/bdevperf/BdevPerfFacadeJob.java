@@ -249,6 +249,11 @@ final class BdevPerfFacadeJob {
         }
 
         @Override
+        public long startedAtNanos() {
+            return c.startNanos;
+        }
+
+        @Override
         public JobParams params() {
             return new JobParams(p.name(), p.workload(), depth, p.ioSize(), p.rwMixRead(), p.offsetBlocks(), p.lengthBlocks(), null);
         }

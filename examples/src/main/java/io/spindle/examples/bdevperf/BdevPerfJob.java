@@ -403,14 +403,17 @@ final class BdevPerfJob implements IoCallback, BdevPerfUnit {
      * the same data.
      */
     private void fillPattern(Task t, boolean unique) {
-        int bs = bdev.blockSize();
-        DmaBuffer b = t.buf;
+        fillPattern(t.buf, bdev.blockSize(), ioBlocks, unique ? writeSeq++ : 0, unique);
+    }
+
+    /** {@link #fillPattern(Task, boolean)} into {@code b}: {@code ioBlocks} blocks, {@code count} the write counter. */
+    static void fillPattern(DmaBuffer b, int bs, int ioBlocks, long count, boolean unique) {
         if (unique) {
-            long count = writeSeq++ & 0xFFFFFFFFL;
+            long hi = (count & 0xFFFFFFFFL) << 32;
             for (int blk = 0; blk < ioBlocks; blk++) {
                 long base = (long) blk * bs;
                 for (int off = 0; off < bs; off += 8) {
-                    b.putLong(base + off, (count << 32) | ((blk + off) & 0xFFFFFFFFL));
+                    b.putLong(base + off, hi | ((blk + off) & 0xFFFFFFFFL));
                 }
             }
             return;
@@ -570,6 +573,11 @@ final class BdevPerfJob implements IoCallback, BdevPerfUnit {
     @Override
     public String coreMask() {
         return coreMask;
+    }
+
+    @Override
+    public long startedAtNanos() {
+        return startNanos;
     }
 
     @Override

@@ -48,4 +48,7 @@ interface BdevPerfUnit {
 
     /** What the unit runs (its own share of the queue depth). */
     JobParams params();
+
+    /** The start its runtime is counted from (the run's common start once started; 0 before). Its own thread only. */
+    long startedAtNanos();
 }

@@ -78,7 +78,9 @@ final class JobFile {
             String key = line.substring(0, k);
             String rest = line.substring(k).replaceFirst("^[ \\t]*=?[ \\t]*", "");
             String value = rest.isEmpty() ? null : rest.split("[ \\t]+")[0];
-            cur.putIfAbsent(key, value); // SPDK reads a key's first occurrence
+            if (value != null) {
+                cur.putIfAbsent(key, value); // SPDK reads a key's first occurrence; a key without a value counts as absent
+            }
         }
         Defaults global = Defaults.of(cli);
         List<Section> out = new ArrayList<>();
