@@ -386,7 +386,8 @@ public final class BdevPerf {
         String api = switch (o.api()) {
             case DIRECT -> "";
             case ACTOR -> " (--api actor: requester actors on " + (o.actorOn() == BdevPerfActorJob.Placement.REACTOR ? "the reactors"
-                    : "Pekko's default dispatcher") + ", " + (o.actorBatch() == 0 ? "one message per I/O" : "Submit batches of up to " + o.actorBatch()) + ")";
+                    : "Pekko's default dispatcher") + ", " + (o.actorBatch() == 0 ? "one message per I/O" : "Submit batches of up to " + o.actorBatch()
+                    + (o.actorBuffers() == BdevPerfOptions.ActorBuffers.OWN ? ", its own buffers" : ", pooled buffers lent back")) + ")";
             case FACADE -> " (--api facade: BdevFacade " + (o.facadeCompletion() == BdevPerfOptions.FacadeCompletion.CALLBACK ? "callbacks"
                     : "CompletionStages") + " completed on the reactors)";
         };

@@ -325,6 +325,8 @@ final class BdevPerfActorJob {
         private final JobCounters c;
         private String status = "finished";
         private final int[] outstandingOn;
+        /** {@code --actor-buffers own}: each slot's off-heap buffer, lent to the shard with its entry; null for pooled. */
+        private io.spindle.bdev.DmaBuffer[] own;
         private final boolean[] gone;
         private int goneCount;
         private boolean stopping;
@@ -344,6 +346,7 @@ final class BdevPerfActorJob {
             this.measureThread = measureThread;
             this.rnd = seed;
             this.writeData = new byte[ioSize];
+            // own = per-slot buffers when --actor-buffers own (made at Start, on this actor's thread)
             Arrays.fill(writeData, (byte) 0x5A);
             this.t0 = new long[depth];
             this.completions = ctx.messageAdapter(Completions.class, Got::new);
@@ -378,6 +381,12 @@ final class BdevPerfActorJob {
         }
 
         private Behavior<Msg> onStart(Start m) {
+            if (opts.actorBuffers() == BdevPerfOptions.ActorBuffers.OWN && batchMax > 0) {
+                own = new io.spindle.bdev.DmaBuffer[depth];
+                for (int i = 0; i < depth; i++) {
+                    own[i] = io.spindle.bdev.DmaBuffer.allocate(ioSize, 4096).fill(0, ioSize, (byte) 0x5A);
+                }
+            }
             c.startNanos = m.commonStartNanos();
             if (measureThread) {
                 c.allocStart = THREADS.getCurrentThreadAllocatedBytes();
@@ -491,9 +500,17 @@ final class BdevPerfActorJob {
                             t0[slot] = now;
                             long off = nextOffset();
                             if (nextIsWrite()) {
-                                b.write(off, writeData, slot);
+                                if (own != null) {
+                                    b.write(off, own[slot], 0, ioSize, slot);
+                                } else {
+                                    b.write(off, writeData, slot);
+                                }
                             } else {
-                                b.read(off, ioSize, slot);
+                                if (own != null) {
+                                    b.read(off, own[slot], 0, ioSize, slot);
+                                } else {
+                                    b.read(off, ioSize, slot);
+                                }
                             }
                         }
                         shard.tell(new BdevServer.Submit(b, completions));
@@ -545,6 +562,12 @@ final class BdevPerfActorJob {
 
         /** Completes the job's future and stops: an actor on a reactor must be gone before Spindle stops. */
         private Behavior<Msg> finish() {
+            if (own != null) {
+                for (io.spindle.bdev.DmaBuffer b : own) {
+                    b.close(); // every entry was answered: the server holds none of them
+                }
+                own = null;
+            }
             done.complete(new Outcome(c.finalSnapshot(ioSize, measureThread), goneCount == nShards, dropped, status));
             return Behaviors.stopped();
         }

@@ -47,6 +47,7 @@ public record BdevPerfOptions(
         int emaPeriod,
         boolean perLcoreThread,
         FacadeCompletion facadeCompletion,
+        ActorBuffers actorBuffers,
         java.util.Set<String> given,
         boolean help) {
 
@@ -122,6 +123,14 @@ public record BdevPerfOptions(
         CALLBACK
     }
 
+    /** {@code --actor-buffers}: where the actor job's batched data lives. */
+    public enum ActorBuffers {
+        /** The requester's own off-heap buffer per slot, lent with each batch entry (no copy, no lent buffer back). */
+        OWN,
+        /** The shard's pooled buffers: reads come back as lent buffers that the requester releases; writes copy a byte[]. */
+        POOL
+    }
+
     /** A bad command line; the message is the line to print. */
     public static final class UsageException extends RuntimeException {
         private static final long serialVersionUID = 1L;
@@ -160,6 +169,8 @@ public record BdevPerfOptions(
                 "                  its shard) or pekko (one on Pekko's default dispatcher, talking to every shard)",
                 "  --actor-batch <n>  --api actor: I/O per Submit message, 1.." + io.spindle.bdev.actor.IoBatch.MAX_ENTRIES
                         + " (default " + DEFAULT_ACTOR_BATCH + "); 0 = one Read/Write message per I/O",
+                "  --actor-buffers <b>  --api actor with batches: own (default: the requester's off-heap buffer per slot, lent",
+                "                  with each entry, no copy) or pool (the shard's pooled buffers, reads lent back and released)",
                 "  -r <sock>       also run the JSON-RPC server on this Unix socket while the jobs run (SPDK's -r):",
                 "                  create, delete and inspect bdevs with spindle rpc during the run",
                 "  --json-out <f>  write the results as JSON, in the shape of SPDK's perform_tests result",
@@ -215,6 +226,7 @@ public record BdevPerfOptions(
         Integer ema = null;
         boolean perLcore = false;
         FacadeCompletion facade = null;
+        ActorBuffers actorBuffers = null;
         java.util.Set<String> given = new java.util.LinkedHashSet<>();
         List<String> a = List.of(args);
         for (int i = 0; i < a.size(); i++) {
@@ -248,6 +260,14 @@ public record BdevPerfOptions(
                     }
                 }
                 case "-P" -> ema = intIn(f, value(a, ++i, f), 1, 1_000_000, "number of moving-average periods");
+                case "--actor-buffers" -> {
+                    String v = value(a, ++i, f);
+                    actorBuffers = switch (v) {
+                        case "own" -> ActorBuffers.OWN;
+                        case "pool" -> ActorBuffers.POOL;
+                        default -> throw new UsageException("--actor-buffers " + v + ": allowed: own, pool");
+                    };
+                }
                 case "--facade" -> {
                     String v = value(a, ++i, f);
                     facade = switch (v) {
@@ -259,7 +279,7 @@ public record BdevPerfOptions(
                 case "-h", "--help" -> {
                     return new BdevPerfOptions(1, 4096, Workload.READ, 50, 1, null, null, null, false, 0, 0, false, false,
                             IdleMode.BACKOFF, false, Api.DIRECT, BdevPerfActorJob.Placement.REACTOR, DEFAULT_ACTOR_BATCH, null, null, null,
-                            -1, false, null, 0, false, false, 0, 0, false, FacadeCompletion.STAGE, java.util.Set.of(), true);
+                            -1, false, null, 0, false, false, 0, 0, false, FacadeCompletion.STAGE, ActorBuffers.OWN, java.util.Set.of(), true);
                 }
                 case "-q" -> q = intIn(f, value(a, ++i, f), 1, MAX_QUEUE_DEPTH, "queue depth");
                 case "-r", "--rpc-socket" -> rpc = Path.of(value(a, ++i, f));
@@ -369,7 +389,8 @@ public record BdevPerfOptions(
             return new BdevPerfOptions(q, o, null, mix == null ? 50 : mix, t == null ? 0 : t, mask == null ? CoreMask.parse("0x1") : mask, json,
                     target, everyCore, period, timeout, abort, cont, idle, pin, api, BdevPerfActorJob.Placement.REACTOR, DEFAULT_ACTOR_BATCH, rpc,
                     jsonOut, plot, maxAlloc, z, jobFile, latency, randomMap, unique, zipf, ema == null ? 0 : ema, perLcore,
-                    facade == null ? FacadeCompletion.STAGE : facade, java.util.Set.copyOf(given), false);
+                    facade == null ? FacadeCompletion.STAGE : facade, actorBuffers == null ? ActorBuffers.OWN : actorBuffers,
+                    java.util.Set.copyOf(given), false);
         }
         if (mix != null && !w.mixed()) {
             throw new UsageException("-M " + mix + ": only valid with -w rw or -w randrw, not -w " + w.flag());
@@ -377,8 +398,9 @@ public record BdevPerfOptions(
         if (abort && timeout == 0) {
             throw new UsageException("-X: needs an I/O timeout (-k <sec> > 0)");
         }
-        if ((actorOn != null || actorBatch != null) && api != Api.ACTOR) {
-            throw new UsageException((actorOn != null ? "--actor-on" : "--actor-batch") + ": only valid with --api actor");
+        if ((actorOn != null || actorBatch != null || actorBuffers != null) && api != Api.ACTOR) {
+            throw new UsageException((actorOn != null ? "--actor-on" : actorBatch != null ? "--actor-batch" : "--actor-buffers")
+                    + ": only valid with --api actor");
         }
         if (api != Api.DIRECT && !(w == Workload.READ || w == Workload.RANDREAD || w == Workload.WRITE || w == Workload.RANDWRITE
                 || w == Workload.RW || w == Workload.RANDRW)) {
@@ -387,7 +409,8 @@ public record BdevPerfOptions(
         return new BdevPerfOptions(q, o, w, mix == null ? 50 : mix, t, mask == null ? CoreMask.parse("0x1") : mask, json, target,
                 everyCore, period, timeout, abort, cont, idle, pin, api, actorOn == null ? BdevPerfActorJob.Placement.REACTOR : actorOn,
                 actorBatch == null ? DEFAULT_ACTOR_BATCH : actorBatch, rpc, jsonOut, plot, maxAlloc, z, jobFile, latency, randomMap, unique, zipf,
-                ema == null ? 0 : ema, perLcore, facade == null ? FacadeCompletion.STAGE : facade, java.util.Set.copyOf(given), false);
+                ema == null ? 0 : ema, perLcore, facade == null ? FacadeCompletion.STAGE : facade, actorBuffers == null ? ActorBuffers.OWN : actorBuffers,
+                java.util.Set.copyOf(given), false);
     }
 
     /**
@@ -442,7 +465,7 @@ public record BdevPerfOptions(
         }
         return new BdevPerfOptions(q, o, w, mix, t, mask, jsonConfig, target, everyCoreEveryBdev, periodSeconds, timeoutSeconds, abortOnTimeout,
                 continueOnFailure, idle, pin, api, actorOn, actorBatch, rpcSocket, jsonOut, plot, maxAllocPerIo, waitForTests, jobFile, latencyLevel,
-                randomMap, uniqueWrites, zipfTheta, emaPeriod, perLcoreThread, facadeCompletion, java.util.Set.copyOf(g), false);
+                randomMap, uniqueWrites, zipfTheta, emaPeriod, perLcoreThread, facadeCompletion, actorBuffers, java.util.Set.copyOf(g), false);
     }
 
     /** Whether the flag was given on the command line (or by a perform_tests override). */
