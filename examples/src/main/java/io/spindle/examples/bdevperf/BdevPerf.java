@@ -639,7 +639,7 @@ public final class BdevPerf {
         if (rs.isEmpty()) {
             return null;
         }
-        long[][] m = new long[rs.size()][2];
+        long[][] m = new long[rs.size()][3];
         java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(rs.size());
         for (int i = 0; i < rs.size(); i++) {
             Reactor r = rs.get(i);
@@ -653,6 +653,7 @@ public final class BdevPerf {
                         n += on[k].completedOnReactor();
                     }
                     slot[1] = n;
+                    slot[2] = BdevPerfJob.cpuOfThisThread();
                     done.countDown();
                 });
             } catch (RuntimeException e) {
@@ -732,11 +733,13 @@ public final class BdevPerf {
         }
         long bytes = 0;
         long n = 0;
+        long cpu = 0;
         for (int i = 0; i < a.length; i++) {
             bytes += b[i][0] - a[i][0];
             n += b[i][1] - a[i][1];
+            cpu += b[i][2] - a[i][2];
         }
-        return new long[] {bytes, n};
+        return new long[] {bytes, n, cpu};
     }
 
     /** Bytes allocated on the reactor threads per I/O in the steady-state window, or -1 when there was none. */
@@ -848,6 +851,9 @@ public final class BdevPerf {
             out.printf(Locale.ROOT, " Allocated on reactor threads in the steady state: %.4f bytes per I/O (%d bytes over %d I/O,"
                     + " after a %.2f s warm-up; the JIT compiled for %d ms in that window)%n", steady, w[0], w[1], steadyMarkNanos / 1e9,
                     jitAtEnd - jitAtSteady);
+            // CPU time the reactor threads got per I/O in the same window: with --idle busy it includes their spinning, and it
+            // does not count time they were descheduled, so it compares paths on a loaded machine better than IOPS do
+            out.printf(Locale.ROOT, " Reactor CPU in the steady state: %.1f ns per I/O%n", w[1] > 0 ? (double) w[2] / w[1] : 0.0);
         } else if (measured || units.stream().anyMatch(u -> u.reactor() != null)) {
             out.println(" Allocated on reactor threads in the steady state: not measured (the run ended during the warm-up)");
         } else {

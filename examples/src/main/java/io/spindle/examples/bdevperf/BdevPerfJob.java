@@ -591,6 +591,11 @@ final class BdevPerfJob implements IoCallback, BdevPerfUnit {
         return p.workload().verifies() ? new long[] {iosBase, sizeInIos} : null;
     }
 
+    /** CPU time of the calling thread, ns; no allocation. */
+    static long cpuOfThisThread() {
+        return THREADS.getCurrentThreadCpuTime();
+    }
+
     /** Bytes the calling thread has allocated since it started (HotSpot's per-thread TLAB accounting); no allocation. */
     static long allocatedOnThisThread() {
         return THREADS.getCurrentThreadAllocatedBytes();
