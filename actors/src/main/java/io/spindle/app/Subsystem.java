@@ -39,4 +39,13 @@ public interface Subsystem {
     default List<ObjectNode> writeConfig() {
         return List.of();
     }
+
+    /**
+     * JSON-RPC methods this subsystem brings, served with those of every {@link io.spindle.rpc.spi.RpcMethodProvider}
+     * (SPDK's {@code SPDK_RPC_REGISTER} in an application's own code: bdevperf's {@code perform_tests}). Called once per
+     * dispatcher, on any thread; the names must not clash with any other method's. The default has none.
+     */
+    default List<io.spindle.rpc.spi.RpcMethod> rpcMethods() {
+        return List.of();
+    }
 }

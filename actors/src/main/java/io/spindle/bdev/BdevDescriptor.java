@@ -405,6 +405,14 @@ public final class BdevDescriptor {
     private int bytesIo(IoType type, IoChannel<BdevChannel> ch, DmaBuffer buf, long bufOffset, long offset, long length, IoCallback cb,
                         Object arg) {
         int bs = bdev.blockSize;
+        if ((bs & (bs - 1)) == 0) {
+            // a power of two (the usual case): masks and shifts instead of four 64-bit divisions per I/O
+            if (((offset | length) & (bs - 1)) != 0) {
+                return Errno.EINVAL;
+            }
+            int shift = Integer.numberOfTrailingZeros(bs);
+            return blocksIo(type, ch, buf, bufOffset, offset >> shift, length >> shift, cb, arg);
+        }
         if (offset % bs != 0 || length % bs != 0) {
             return Errno.EINVAL;
         }

@@ -30,7 +30,7 @@ import java.util.concurrent.Executor;
 
 /**
  * The JSON-RPC 2.0 engine of one Spindle instance: the method table (every {@link RpcMethodProvider} found by
- * {@link ServiceLoader}) and the request rules of SPDK's server. The socket server hands it each JSON value it
+ * {@link ServiceLoader}, and the {@link io.spindle.app.Subsystem#rpcMethods()} of the instance's subsystems) and the request rules of SPDK's server. The socket server hands it each JSON value it
  * reads; the JSON config loader calls methods through it in-process.
  *
  * <p><b>Requests</b>, as SPDK's {@code jsonrpc_server.c} checks them: an object with {@code method} (a string),
@@ -80,6 +80,16 @@ public final class RpcDispatcher {
                 if (prev != null) {
                     throw new IllegalStateException("rpc method=" + method.name() + " is registered by both " + prev + " and "
                             + p.getClass().getName());
+                }
+                m.put(method.name(), method);
+            }
+        }
+        for (io.spindle.app.Subsystem sub : spindle.config().subsystems()) {
+            for (RpcMethod method : sub.rpcMethods()) {
+                String prev = owner.putIfAbsent(method.name(), "subsystem " + sub.name());
+                if (prev != null) {
+                    throw new IllegalStateException("rpc method=" + method.name() + " is registered by both " + prev + " and subsystem "
+                            + sub.name());
                 }
                 m.put(method.name(), method);
             }

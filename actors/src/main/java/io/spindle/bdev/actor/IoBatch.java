@@ -39,6 +39,8 @@ public final class IoBatch {
     private final long[] tags;
     /** Write sources; allocated at the first write. */
     private byte[][] data;
+    private io.spindle.bdev.DmaBuffer[] bufs;
+    private long[] bufOffsets;
     private int size;
     private boolean sealed;
 
@@ -93,6 +95,45 @@ public final class IoBatch {
     /** Adds a write_zeroes of {@code length} bytes at {@code offset}. @throws IllegalStateException when full or sealed */
     public IoBatch writeZeroes(long offset, long length, long tag) {
         return add(IoType.WRITE_ZEROES, offset, length, tag, null);
+    }
+
+    /**
+     * Adds a read of {@code length} bytes at byte {@code offset} into the caller's off-heap buffer {@code dst} at
+     * {@code dstOffset}: no pooled buffer and no copy; the entry's answer carries no {@link LentBuffer}, the data is in
+     * {@code dst}. The buffer is lent to the server from the submit until this entry is answered: keep it open and do
+     * not read the range before; the server never keeps or frees it.
+     *
+     * @throws NullPointerException  when {@code dst} is null
+     * @throws IllegalStateException when sealed or full
+     */
+    public IoBatch read(long offset, io.spindle.bdev.DmaBuffer dst, long dstOffset, int length, long tag) {
+        Objects.requireNonNull(dst, "dst");
+        add(IoType.READ, offset, length, tag, null);
+        setBuf(dst, dstOffset);
+        return this;
+    }
+
+    /**
+     * Adds a write of {@code length} bytes of the caller's off-heap buffer {@code src} from {@code srcOffset} at byte
+     * {@code offset}, with no copy. The buffer is lent until this entry is answered: do not modify the range before.
+     *
+     * @throws NullPointerException  when {@code src} is null
+     * @throws IllegalStateException when sealed or full
+     */
+    public IoBatch write(long offset, io.spindle.bdev.DmaBuffer src, long srcOffset, int length, long tag) {
+        Objects.requireNonNull(src, "src");
+        add(IoType.WRITE, offset, length, tag, null);
+        setBuf(src, srcOffset);
+        return this;
+    }
+
+    private void setBuf(io.spindle.bdev.DmaBuffer b, long off) {
+        if (bufs == null) {
+            bufs = new io.spindle.bdev.DmaBuffer[types.length];
+            bufOffsets = new long[types.length];
+        }
+        bufs[size - 1] = b;
+        bufOffsets[size - 1] = off;
     }
 
     private IoBatch add(IoType t, long offset, long length, long tag, byte[] src) {
@@ -163,6 +204,15 @@ public final class IoBatch {
     /** The data array of write entry {@code i}; null for other types. */
     byte[] data(int i) {
         return data == null ? null : data[i];
+    }
+
+    /** Entry {@code i}'s caller-supplied buffer, or null. */
+    io.spindle.bdev.DmaBuffer buffer(int i) {
+        return bufs == null ? null : bufs[i];
+    }
+
+    long bufferOffset(int i) {
+        return bufOffsets == null ? 0 : bufOffsets[i];
     }
 
     /** Called by {@link BdevServer.Submit}'s constructor. */

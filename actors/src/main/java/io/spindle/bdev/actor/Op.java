@@ -29,6 +29,9 @@ final class Op implements Runnable {
     long tag;
     /** The pooled (or, beyond 128 KiB, temporary) buffer of a read or write; null otherwise. */
     LentBuffer buf;
+    /** A batch entry's caller-supplied buffer and offset (then {@link #buf} stays null). */
+    io.spindle.bdev.DmaBuffer userBuf;
+    long userOffset;
     /** Free-list link (pooled ops). */
     Op nextFree;
 
@@ -52,7 +55,9 @@ final class Op implements Runnable {
         data = r instanceof BdevServer.Write w ? w.data() : null;
     }
 
-    void entry(ReactorShard.Sink s, IoType t, long off, long len, long tg, byte[] src) {
+    void entry(ReactorShard.Sink s, IoType t, long off, long len, long tg, byte[] src, io.spindle.bdev.DmaBuffer ub, long ubOff) {
+        userBuf = ub;
+        userOffset = ubOff;
         request = null;
         sink = s;
         type = t;
@@ -68,6 +73,7 @@ final class Op implements Runnable {
         data = null;
         sink = null;
         buf = null;
+        userBuf = null;
     }
 
     @Override

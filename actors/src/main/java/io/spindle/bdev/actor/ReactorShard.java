@@ -290,7 +290,12 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
             long off = b.offset(i);
             long len = b.length(i);
             long tag = b.tag(i);
-            BdevServer.Refused bad = BdevServer.check(t, off, len, t == IoType.WRITE, bdev, writable, bdevName, i);
+            io.spindle.bdev.DmaBuffer ub = b.buffer(i);
+            BdevServer.Refused bad = BdevServer.check(t, off, len, t == IoType.WRITE && ub == null, bdev, writable, bdevName, i);
+            if (bad == null && ub != null && (b.bufferOffset(i) < 0 || b.bufferOffset(i) > ub.capacity() - len)) {
+                bad = new BdevServer.Refused(t, off, Errno.EINVAL, t.rpcName() + " bdev=" + bdevName + " entry=" + i + " buffer_offset="
+                        + b.bufferOffset(i) + " length=" + len + ": must fit in the buffer's capacity=" + ub.capacity());
+            }
             if (bad != null) {
                 answerRefused(s, tag, t, off, len, bad.errno(), bad.message(), false);
                 continue;
@@ -302,7 +307,7 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
             }
             slots--;
             Op op = takeOp();
-            op.entry(s, t, off, len, tag, b.data(i));
+            op.entry(s, t, off, len, tag, b.data(i), ub, b.bufferOffset(i));
             submit(op);
         }
         inFlight.release(slots); // taken for entries that turned out invalid
@@ -341,16 +346,22 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
         long off = op.offset;
         long len = op.length;
         IoType t = op.type;
-        if ((t == IoType.READ || t == IoType.WRITE) && op.buf == null) {
-            op.buf = pool.take((int) len);
-            if (t == IoType.WRITE) {
-                op.buf.dma.putBytes(0, op.data, 0, (int) len);
+        io.spindle.bdev.DmaBuffer dma = op.userBuf;
+        long dmaOff = op.userOffset;
+        if ((t == IoType.READ || t == IoType.WRITE) && dma == null) {
+            if (op.buf == null) {
+                op.buf = pool.take((int) len);
+                if (t == IoType.WRITE) {
+                    op.buf.dma.putBytes(0, op.data, 0, (int) len);
+                }
             }
+            dma = op.buf.dma;
+            dmaOff = 0;
         }
         int rc;
         switch (t) {
-            case READ -> rc = desc.read(ch, op.buf.dma, 0, off, len, this, op);
-            case WRITE -> rc = desc.write(ch, op.buf.dma, 0, off, len, this, op);
+            case READ -> rc = desc.read(ch, dma, dmaOff, off, len, this, op);
+            case WRITE -> rc = desc.write(ch, dma, dmaOff, off, len, this, op);
             case FLUSH -> rc = off % blockSize != 0 || len % blockSize != 0
                     ? Errno.EINVAL : desc.flushBlocks(ch, off / blockSize, len / blockSize, this, op);
             case UNMAP -> rc = desc.unmap(ch, off, len, this, op);

@@ -150,6 +150,42 @@ class BdevServerBatchTest {
         }
 
         @Test
+        @DisplayName("entries with the caller's buffers: writes from them and reads into them, no copy and no lent buffer; a buffer too small is EINVAL")
+        void callerSuppliedBuffers() {
+            try (MallocSpindle s = new MallocSpindle("batch-own");
+                 io.spindle.bdev.DmaBuffer src = io.spindle.bdev.DmaBuffer.allocate(16 * 4096, 4096);
+                 io.spindle.bdev.DmaBuffer dst = io.spindle.bdev.DmaBuffer.allocate(16 * 4096, 4096)) {
+                ActorRef<Command> server = server(s, 64);
+                List<Shard> shards = shards(server);
+                TestProbe<Completions> p = kit.createTestProbe(Completions.class);
+                for (int k = 0; k < 16; k++) {
+                    src.put(k * 4096L, MallocSpindle.pattern(4096, 40 + k));
+                }
+                IoBatch w = new IoBatch(16);
+                for (int k = 0; k < 16; k++) {
+                    w.write(k * 4096L, src, k * 4096L, 4096, k);
+                }
+                shards.get(0).ref().tell(new Submit(w, p.ref()));
+                assertThat(collect(p, 16).values()).allMatch(e -> e.status() == IoStatus.SUCCESS && e.data() == null);
+                IoBatch r = new IoBatch(17);
+                for (int k = 0; k < 16; k++) {
+                    r.read(k * 4096L, dst, (15 - k) * 4096L, 4096, 100 + k);
+                }
+                r.read(0, dst, 15 * 4096L + 512, 4096, 999); // does not fit in dst
+                shards.get(1).ref().tell(new Submit(r, p.ref()));
+                Map<Long, Entry> got = collect(p, 17);
+                for (int k = 0; k < 16; k++) {
+                    assertThat(got.get(100L + k).status()).isEqualTo(IoStatus.SUCCESS);
+                    assertThat(got.get(100L + k).data()).as("no lent buffer: the data is in the caller's").isNull();
+                    assertThat(dst.get((15 - k) * 4096L, 4096)).isEqualTo(MallocSpindle.pattern(4096, 40 + k));
+                }
+                assertThat(got.get(999L).errno()).isEqualTo(Errno.EINVAL);
+                assertThat(got.get(999L).message()).contains("entry=16").contains("capacity=" + 16 * 4096);
+                close(server);
+            }
+        }
+
+        @Test
         @DisplayName("the entries of one batch that complete in the same reactor loop come back in one Completions message")
         void coalescedPerLoop() {
             try (MallocSpindle s = new MallocSpindle("batch-coalesce")) {

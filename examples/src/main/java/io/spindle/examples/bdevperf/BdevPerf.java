@@ -75,12 +75,17 @@ public final class BdevPerf {
     }
     /** The run's exit status, completed by the main thread once it has reported. */
     final CompletableFuture<Integer> exitCode = new CompletableFuture<>();
+    /** Test hook: a bdev module to load besides ServiceLoader's (for {@link #testBdevs}). */
+    io.spindle.bdev.spi.BdevModule testModule;
+    /** Test hook: creates the bdevs instead of the embedded Malloc0 (and of --json). */
+    java.util.function.Function<BdevLayer, java.util.concurrent.CompletionStage<?>> testBdevs;
     /** Test hook: runs on a separate thread once the jobs started. */
     java.util.function.Consumer<Spindle> duringRun;
 
     BdevPerf(BdevPerfOptions opts, PrintStream out) {
         this.opts = opts;
         this.out = out;
+        this.current = opts;
     }
 
     /** Command-line entry point: {@code spindle bdevperf ...}. */
@@ -132,13 +137,28 @@ public final class BdevPerf {
 
     int execute() throws Exception {
         BdevSubsystem bdevs = new BdevSubsystem();
-        if (opts.jsonConfig() == null) {
+        if (testBdevs != null) {
+            if (testModule != null) {
+                bdevs.module(testModule);
+            }
+            bdevs.onStart(testBdevs);
+        } else if (opts.jsonConfig() == null) {
             bdevs.onStart(layer -> layer.module(MallocModule.class).create(layer,
                     MallocModule.Options.of(DEFAULT_BDEV, DEFAULT_BDEV_BYTES / DEFAULT_BLOCK_SIZE, DEFAULT_BLOCK_SIZE)));
         }
-        int coreCount = opts.mask().size();
+        // -j is read and checked before anything starts, as SPDK's read_job_config
+        List<JobFile.Section> jobFile = opts.jobFile() == null ? null : JobFile.read(opts.jobFile(), opts);
+        if (jobFile != null) {
+            out.println("Using job config with " + jobFile.size() + " jobs");
+        }
         // enough pooled I/O per reactor for every job's queue (with -C each reactor runs a job per bdev)
-        int pool = Math.max(1024, opts.queueDepth() * 4 + 64);
+        int depth = opts.queueDepth();
+        if (jobFile != null) {
+            for (JobFile.Section sec : jobFile) {
+                depth = Math.max(depth, sec.params().queueDepth() * sec.filenames().size());
+            }
+        }
+        int pool = Math.max(1024, depth * 4 + 64);
         Config hocon = ConfigFactory.parseString("spindle.bdev.io-pool-size = " + pool + "\npekko.loglevel = WARNING\n"
                 + "pekko.stdout-loglevel = WARNING\n"
                 // the drain task returns a stage (drainTask): its phase waits for the report, not a thread
@@ -152,15 +172,20 @@ public final class BdevPerf {
                 throw new UsageException("--json " + e.getMessage());
             }
         }
+        // -z: SPDK forces the RPC server on, at its default address unless -r names one
+        java.nio.file.Path socket = opts.rpcSocket() != null ? opts.rpcSocket() : opts.waitForTests() ? SPDK_DEFAULT_RPC_SOCKET : null;
         // with a config, start as SPDK's app does: its startup entries (bdev_set_options) run before the
         // subsystems are initialised, the rest after
         SpindleConfig.Builder builder = SpindleConfig.builder(hocon).name("bdevperf");
         io.spindle.examples.Subsystems.addPlugins(builder.subsystem(bdevs)); // keyring, nvmf (bdev_nvme is a bdev module)
+        if (opts.waitForTests()) {
+            builder.subsystem(new PerformTests(this));
+        }
         Spindle spindle = Spindle.start(builder
                 .reactor(ReactorConfig.builder().mask(opts.mask()).idle(opts.idle()).pin(opts.pin()).conclude())
                 .waitForStartInit(config != null)
                 .shutdownHandler(sp -> onSignal()) // spdk_kill_instance SIGINT/SIGTERM drains the jobs, as a signal does
-                .rpc(opts.rpcSocket() == null ? null : io.spindle.rpc.RpcServerConfig.builder().socket(opts.rpcSocket()).conclude())
+                .rpc(socket == null ? null : io.spindle.rpc.RpcServerConfig.builder().socket(socket).conclude())
                 .conclude());
         if (spindle.rpcSocketPath() != null) {
             out.println("RPC server listening on " + spindle.rpcSocketPath() + " (spindle rpc -s " + spindle.rpcSocketPath() + " ...)");
@@ -174,36 +199,215 @@ public final class BdevPerf {
                     throw new UsageException("--json " + e.getMessage());
                 }
             }
-            BdevLayer layer = BdevLayer.of(spindle);
-            List<Bdev> targets = targets(layer);
-            checkIoSize(targets, coreCount);
-            if (opts.api() == BdevPerfOptions.Api.ACTOR) {
-                return runActorJobs(targets, spindle);
-            }
-            if (opts.api() == BdevPerfOptions.Api.FACADE) {
-                return runFacadeJobs(targets, spindle);
-            }
-            ReactorGroup reactors = spindle.reactors();
-            place(targets, reactors, layer, coreCount);
             CoordinatedShutdown.get(spindle.system()).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "bdevperf-drain",
                     this::drainTask);
-            return runJobs();
+            if (!opts.waitForTests()) {
+                int rc = runOnce(opts, jobFile);
+                exitCode.complete(rc);
+                return rc;
+            }
+            return serveTests(jobFile);
         } finally {
             spindle.stopAndWait();
         }
     }
 
-    private List<Bdev> targets(BdevLayer layer) {
-        if (opts.target() != null) {
-            Bdev b = layer.get(opts.target());
+    /** Where {@code -z} listens without {@code -r}: SPDK's default RPC address, which bdevperf.py uses without {@code -s}. */
+    static final java.nio.file.Path SPDK_DEFAULT_RPC_SOCKET = java.nio.file.Path.of("/var/tmp/spdk.sock");
+
+    /** One perform_tests request, handed from the RPC dispatcher to the main thread. */
+    record TestRequest(BdevPerfOptions opts, CompletableFuture<com.fasterxml.jackson.databind.JsonNode> result) {
+    }
+
+    private final java.util.concurrent.LinkedBlockingQueue<TestRequest> requests = new java.util.concurrent.LinkedBlockingQueue<>();
+    private final java.util.concurrent.atomic.AtomicBoolean testRunning = new java.util.concurrent.atomic.AtomicBoolean();
+    /** The options the next perform_tests starts from: the command line's, then each request's overrides, kept (as SPDK's globals). */
+    private volatile BdevPerfOptions current;
+
+    /**
+     * {@code -z}: the main thread waits for perform_tests requests and runs each, answering with SPDK's result object; it
+     * returns when a signal (or spdk_kill_instance) ends the wait, or after a run that failed, as SPDK's app stops then.
+     */
+    private int serveTests(List<JobFile.Section> jobFile) throws Exception {
+        out.println("Waiting for the perform_tests RPC (bdevperf.py perform_tests [-q -o -t -M -w])...");
+        out.flush();
+        while (true) {
+            TestRequest req = null;
+            while (req == null) {
+                if (runEnd.isDone()) {
+                    exitCode.complete(0);
+                    return 0;
+                }
+                req = requests.poll(100, TimeUnit.MILLISECONDS);
+            }
+            int rc;
+            try {
+                jobs.clear();
+                reported.set(false);
+                lastResults = null;
+                rc = runOnce(req.opts(), jobFile);
+            } catch (UsageException e) {
+                out.println("bdevperf: " + e.getMessage());
+                req.result().completeExceptionally(new io.spindle.rpc.RpcException(io.spindle.rpc.RpcException.INVALID_PARAMS, e.getMessage()));
+                testRunning.set(false);
+                continue;
+            } catch (Exception e) {
+                req.result().completeExceptionally(new io.spindle.rpc.RpcException(io.spindle.rpc.RpcException.INTERNAL_ERROR,
+                        "bdevperf failed with error " + e.getMessage()));
+                testRunning.set(false);
+                exitCode.complete(1);
+                return 1;
+            }
+            boolean terminated = runEnd.isDone();
+            if (rc == 0 || terminated) {
+                req.result().complete(BdevPerfOutput.resultJson(lastResults, lastCoreCount));
+            } else {
+                req.result().completeExceptionally(new io.spindle.rpc.RpcException(io.spindle.rpc.RpcException.INTERNAL_ERROR,
+                        "bdevperf failed with error Operation not permitted"));
+            }
+            testRunning.set(false);
+            if (rc != 0 || terminated) {
+                exitCode.complete(rc);
+                return rc;
+            }
+        }
+    }
+
+    /**
+     * perform_tests, on the RPC dispatcher's thread: SPDK's {@code rpc_perform_tests}. Params (all optional, unknown keys
+     * ignored as SPDK's relaxed decoder does): {@code time_in_sec}, {@code workload_type}, {@code queue_depth},
+     * {@code io_size} (a string, suffixes allowed), {@code rw_percentage}; they override the command line's for this
+     * and later runs. Errors as SPDK's: -32603 "Operation now in progress" while a test runs, -32700 "Invalid
+     * parameters provided" (with the reason) for values that do not check.
+     */
+    java.util.concurrent.CompletionStage<?> performTests(io.spindle.rpc.spi.RpcCall call) throws io.spindle.rpc.RpcException {
+        com.fasterxml.jackson.databind.JsonNode p = call.params().raw();
+        if (!testRunning.compareAndSet(false, true)) {
+            throw new io.spindle.rpc.RpcException(io.spindle.rpc.RpcException.INTERNAL_ERROR, "Operation now in progress");
+        }
+        BdevPerfOptions o;
+        try {
+            o = current.withRpcOverrides(intParam(p, "time_in_sec"), p != null && p.hasNonNull("workload_type") ? p.get("workload_type").asText() : null,
+                    intParam(p, "queue_depth"), p != null && p.hasNonNull("io_size") ? p.get("io_size").asText() : null, intParam(p, "rw_percentage"));
+        } catch (UsageException | io.spindle.rpc.RpcException e) {
+            testRunning.set(false);
+            throw new io.spindle.rpc.RpcException(io.spindle.rpc.RpcException.PARSE_ERROR, "Invalid parameters provided", e.getMessage());
+        }
+        current = o;
+        CompletableFuture<com.fasterxml.jackson.databind.JsonNode> result = new CompletableFuture<>();
+        requests.add(new TestRequest(o, result));
+        return result;
+    }
+
+    private static Integer intParam(com.fasterxml.jackson.databind.JsonNode p, String key) throws io.spindle.rpc.RpcException {
+        if (p == null || !p.hasNonNull(key)) {
+            return null;
+        }
+        com.fasterxml.jackson.databind.JsonNode v = p.get(key);
+        if (!v.canConvertToInt() || !v.isIntegralNumber()) {
+            throw new io.spindle.rpc.RpcException(io.spindle.rpc.RpcException.PARSE_ERROR, key + "=" + v + ": must be an integer");
+        }
+        return v.intValue();
+    }
+
+    /** The {@code bdevperf} subsystem of a {@code -z} run: it brings the perform_tests method. */
+    static final class PerformTests implements io.spindle.app.Subsystem {
+        private final BdevPerf perf;
+
+        PerformTests(BdevPerf perf) {
+            this.perf = perf;
+        }
+
+        @Override
+        public String name() {
+            return "bdevperf";
+        }
+
+        @Override
+        public List<String> dependsOn() {
+            return List.of("bdev");
+        }
+
+        @Override
+        public java.util.concurrent.CompletionStage<Void> init(io.spindle.app.SubsystemContext context) {
+            return CompletableFuture.completedFuture(null);
+        }
+
+        @Override
+        public java.util.concurrent.CompletionStage<Void> fini(io.spindle.app.SubsystemContext context) {
+            return CompletableFuture.completedFuture(null);
+        }
+
+        @Override
+        public List<io.spindle.rpc.spi.RpcMethod> rpcMethods() {
+            return List.of(io.spindle.rpc.spi.RpcMethod.runtime("perform_tests", perf::performTests));
+        }
+    }
+
+    private volatile List<Row> lastResults;
+    private volatile int lastCoreCount;
+
+    /** One run of the jobs with {@code o}: builds them (command line or job file), runs, reports; the exit status. */
+    private int runOnce(BdevPerfOptions o, List<JobFile.Section> jobFile) throws Exception {
+        if (o.workload() == null && jobFile == null) {
+            throw new UsageException("-w: missing; the workload is required (" + BdevPerfOptions.Workload.allowed() + ")");
+        }
+        Spindle spindle = spindleRef;
+        BdevLayer layer = BdevLayer.of(spindle);
+        List<BdevPerfUnit> units = new ArrayList<>();
+        List<java.util.function.Supplier<java.util.concurrent.CompletionStage<?>>> closers = new ArrayList<>();
+        int coreCount = o.mask().size();
+        if (jobFile != null) {
+            placeJobFile(o, jobFile, spindle.reactors(), layer, units);
+        } else {
+            List<Bdev> targets = targets(o, layer);
+            checkIoSize(o, targets, coreCount);
+            if (o.api() == BdevPerfOptions.Api.ACTOR) {
+                for (Bdev b : targets) {
+                    BdevPerfActorJob aj = new BdevPerfActorJob(spindle, b, o);
+                    units.addAll(aj.units);
+                    closers.add(() -> {
+                        for (String n : aj.notes) {
+                            notes.add(n);
+                        }
+                        return aj.close();
+                    });
+                }
+            } else if (o.api() == BdevPerfOptions.Api.FACADE) {
+                for (Bdev b : targets) {
+                    BdevPerfFacadeJob fj = new BdevPerfFacadeJob(spindle, b, o, JobParams.of(o, b.name()).range(0, b.numBlocks()));
+                    units.addAll(fj.parts);
+                    closers.add(fj::close);
+                }
+            } else {
+                place(o, targets, spindle.reactors(), layer, coreCount, units);
+            }
+        }
+        String api = switch (o.api()) {
+            case DIRECT -> "";
+            case ACTOR -> " (--api actor: requester actors on " + (o.actorOn() == BdevPerfActorJob.Placement.REACTOR ? "the reactors"
+                    : "Pekko's default dispatcher") + ", " + (o.actorBatch() == 0 ? "one message per I/O" : "Submit batches of up to " + o.actorBatch()
+                    + (o.actorBuffers() == BdevPerfOptions.ActorBuffers.OWN ? ", its own buffers" : ", pooled buffers lent back")) + ")";
+            case FACADE -> " (--api facade: BdevFacade " + (o.facadeCompletion() == BdevPerfOptions.FacadeCompletion.CALLBACK ? "callbacks"
+                    : "CompletionStages") + " completed on the reactors)";
+        };
+        return runUnits(o, units, closers, api);
+    }
+
+    /** Lines printed after the table (e.g. actor requesters that ended early). */
+    private final List<String> notes = new ArrayList<>();
+
+    private List<Bdev> targets(BdevPerfOptions o, BdevLayer layer) {
+        if (o.target() != null) {
+            Bdev b = layer.get(o.target());
             if (b == null) {
-                throw new UsageException("-T " + opts.target() + ": no such bdev (have: " + names(layer.bdevs()) + ")");
+                throw new UsageException("-T " + o.target() + ": no such bdev (have: " + names(layer.bdevs()) + ")");
             }
             return List.of(b);
         }
         List<Bdev> leaves = layer.leafBdevs();
         if (leaves.isEmpty()) {
-            throw new UsageException("no bdevs to run on" + (opts.jsonConfig() != null ? " in " + opts.jsonConfig() : "")
+            throw new UsageException("no bdevs to run on" + (o.jsonConfig() != null ? " in " + o.jsonConfig() : "")
                     + " (every bdev is claimed, or none was created)");
         }
         return leaves;
@@ -213,17 +417,17 @@ public final class BdevPerf {
      * -o against every target before any job starts: a multiple of the block size, and no larger than a job's
      * range (the bdev, or its share with -C). One clear line naming -o and the bound; exit 2 as other bad values.
      */
-    private void checkIoSize(List<Bdev> targets, int coreCount) {
-        long io = opts.ioSize();
+    private static void checkIoSize(BdevPerfOptions o, List<Bdev> targets, int coreCount) {
+        long io = o.ioSize();
         for (Bdev b : targets) {
             if (io % b.blockSize() != 0) {
                 throw new UsageException("-o " + io + ": the I/O size must be a multiple of " + b.name() + "'s block size "
                         + b.blockSize());
             }
-            long range = (opts.everyCoreEveryBdev() ? b.numBlocks() / coreCount : b.numBlocks()) * b.blockSize();
+            long range = (o.everyCoreEveryBdev() ? b.numBlocks() / coreCount : b.numBlocks()) * b.blockSize();
             if (io > range) {
                 throw new UsageException("-o " + io + ": larger than the job's range of " + range + " bytes on " + b.name()
-                        + (opts.everyCoreEveryBdev() ? " (its share with -C over " + coreCount + " cores)" : ""));
+                        + (o.everyCoreEveryBdev() ? " (its share with -C over " + coreCount + " cores)" : ""));
             }
         }
     }
@@ -236,49 +440,128 @@ public final class BdevPerf {
         return b.length() == 0 ? "none" : b.toString();
     }
 
-    /** SPDK's placement: jobs round-robin over the reactors, or with -C one job per reactor on every bdev. */
-    private void place(List<Bdev> targets, ReactorGroup reactors, BdevLayer layer, int coreCount) {
-        CoreMask mask = opts.mask();
+    /**
+     * SPDK's placement: jobs round-robin over the reactors, or with -C one job per reactor on every bdev. With
+     * {@code -E} the jobs of a core share its thread, which in Spindle they always do: a reactor is SPDK's reactor and
+     * its spdk_thread in one, so jobs placed on one core run on that one thread and share its channel of the bdev.
+     */
+    private void place(BdevPerfOptions o, List<Bdev> targets, ReactorGroup reactors, BdevLayer layer, int coreCount, List<BdevPerfUnit> units) {
+        CoreMask mask = o.mask();
         long seed = 0x5DEECE66DL;
-        if (opts.everyCoreEveryBdev()) {
+        if (o.everyCoreEveryBdev()) {
             for (Bdev b : targets) {
                 long per = b.numBlocks() / coreCount;
                 for (int i = 0; i < coreCount; i++) {
-                    BdevPerfJob j = new BdevPerfJob(b.name(), reactors.reactor(i), mask.core(i), opts, layer, out, seed += 0x9E3779B97F4A7C15L);
-                    j.rangeStart = per * i;
-                    j.rangeBlocks = i == coreCount - 1 ? b.numBlocks() - per * i : per;
-                    jobs.add(j);
+                    long len = i == coreCount - 1 ? b.numBlocks() - per * i : per;
+                    JobParams p = JobParams.of(o, b.name()).range(per * i, len);
+                    add(units, new BdevPerfJob(p, b.name(), reactors.reactor(i), mask.core(i), hex(mask.core(i)), o, layer, out,
+                            seed += 0x9E3779B97F4A7C15L));
                 }
             }
         } else {
             int next = 0;
             for (Bdev b : targets) {
                 int i = next++ % coreCount;
-                jobs.add(new BdevPerfJob(b.name(), reactors.reactor(i), mask.core(i), opts, layer, out, seed += 0x9E3779B97F4A7C15L));
+                add(units, new BdevPerfJob(JobParams.of(o, b.name()), b.name(), reactors.reactor(i), mask.core(i), hex(mask.core(i)), o, layer,
+                        out, seed += 0x9E3779B97F4A7C15L));
             }
         }
     }
 
-    private int runJobs() throws Exception {
-        out.println("Running I/O for " + opts.timeSeconds() + " seconds...");
-        out.flush();
-        for (BdevPerfJob j : jobs) {
-            j.start();
+    private void add(List<BdevPerfUnit> units, BdevPerfJob j) {
+        units.add(j);
+        jobs.add(j);
+    }
+
+    private static String hex(int core) {
+        return "0x" + Long.toHexString(1L << core);
+    }
+
+    /**
+     * {@code -j}: a job per bdev of each section, on a reactor of the section's cpumask (the next core of the app's
+     * mask, round-robin, that is in it; every core when no cpumask), its Core Mask printed as configured, as SPDK
+     * prints its job thread's mask.
+     */
+    private void placeJobFile(BdevPerfOptions o, List<JobFile.Section> sections, ReactorGroup reactors, BdevLayer layer,
+                              List<BdevPerfUnit> units) {
+        CoreMask app = o.mask();
+        int next = 0;
+        long seed = 0x5DEECE66DL;
+        for (JobFile.Section sec : sections) {
+            JobParams p = sec.params();
+            java.util.Set<Integer> allowed = new java.util.HashSet<>();
+            String shown;
+            if (p.cpumask() == null) {
+                for (int c : app.cores()) {
+                    allowed.add(c);
+                }
+                shown = app.toHex();
+            } else {
+                CoreMask m = CoreMask.parse(p.cpumask());
+                for (int c : m.cores()) {
+                    allowed.add(c);
+                }
+                shown = m.toHex();
+            }
+            int idx = -1;
+            for (int k = 0; k < app.size(); k++) {
+                int cand = (next + k) % app.size();
+                if (allowed.contains(app.core(cand))) {
+                    idx = cand;
+                    break;
+                }
+            }
+            if (idx < 0) {
+                throw new UsageException("-j " + o.jobFile() + ": job '" + p.name() + "' cpumask " + p.cpumask() + " has no core of -m " + app.toHex());
+            }
+            next = idx + 1;
+            for (String bdev : sec.filenames()) {
+                Bdev b = layer.get(bdev);
+                if (b == null) {
+                    throw new UsageException("-j " + o.jobFile() + ": job '" + p.name() + "': unable to find bdev '" + bdev + "' (have: "
+                            + names(layer.bdevs()) + ")");
+                }
+                if (p.ioSize() % b.blockSize() != 0) {
+                    throw new UsageException("-j " + o.jobFile() + ": job '" + p.name() + "' bs " + p.ioSize() + ": not a multiple of " + bdev
+                            + "'s block size " + b.blockSize());
+                }
+                add(units, new BdevPerfJob(p, bdev, reactors.reactor(idx), app.core(idx), shown, o, layer, out, seed += 0x9E3779B97F4A7C15L));
+            }
         }
-        for (BdevPerfJob j : jobs) {
+    }
+
+    /**
+     * Runs {@code units} from one common start: prints the progress line (or with -S the table) every period, marks the
+     * steady-state allocation window on the reactors, ends at -t (or a signal, or when every unit ended), drains,
+     * closes what the APIs opened ({@code closers}) and reports.
+     */
+    private int runUnits(BdevPerfOptions o, List<BdevPerfUnit> units, List<java.util.function.Supplier<java.util.concurrent.CompletionStage<?>>> closers,
+                         String api) throws Exception {
+        this.units = units;
+        this.run = o;
+        steadyMark = null;
+        endMark = null;
+        out.println("Running I/O for " + o.timeSeconds() + " seconds..." + api);
+        out.flush();
+        long start = System.nanoTime(); // SPDK's g_start_tsc: one start for every job, so their runtimes agree
+        commonStartNanos = start;
+        for (BdevPerfUnit u : units) {
+            u.start(start);
+        }
+        for (BdevPerfUnit u : units) {
             try {
-                j.started().get(30, TimeUnit.SECONDS);
+                u.started().get(30, TimeUnit.SECONDS);
             } catch (java.util.concurrent.ExecutionException e) {
-                out.println("Job " + j.name + " failed to start: " + e.getCause().getMessage());
+                out.println("Job " + u.name() + " failed to start: " + e.getCause().getMessage());
             }
         }
         startTestHook();
-        long start = System.nanoTime();
-        long end = start + TimeUnit.SECONDS.toNanos(opts.timeSeconds());
-        long periodNanos = TimeUnit.SECONDS.toNanos(opts.periodSeconds() > 0 ? opts.periodSeconds() : 1);
+        long end = start + TimeUnit.SECONDS.toNanos(o.timeSeconds());
+        long periodNanos = TimeUnit.SECONDS.toNanos(o.periodSeconds() > 0 ? o.periodSeconds() : 1);
         long nextReport = start + periodNanos;
-        long steadyAt = start + warmupNanos(opts.timeSeconds());
-        BdevPerfJob.Snapshot[] last = new BdevPerfJob.Snapshot[jobs.size()];
+        long steadyAt = start + warmupNanos(o.timeSeconds());
+        BdevPerfJob.Snapshot[] last = new BdevPerfJob.Snapshot[units.size()];
+        double[] ema = new double[units.size()];
         String why = null;
         while (why == null) {
             long now = System.nanoTime();
@@ -287,11 +570,7 @@ public final class BdevPerf {
                 steadyMarkNanos = System.nanoTime() - start;
                 jitAtSteady = jitMillis();
             }
-            if (now >= end) {
-                why = "finished";
-                break;
-            }
-            if (allDone()) {
+            if (now >= end || allDone()) {
                 why = "finished";
                 break;
             }
@@ -303,7 +582,7 @@ public final class BdevPerf {
                 why = runEnd.get(Math.max(1, wake - now), TimeUnit.NANOSECONDS);
             } catch (TimeoutException e) {
                 if (System.nanoTime() >= nextReport && System.nanoTime() < end) {
-                    progress(last, periodNanos);
+                    progress(o, last, ema, periodNanos);
                     nextReport += periodNanos;
                 }
             }
@@ -312,7 +591,31 @@ public final class BdevPerf {
             endMark = markReactors(); // the end of the window: before the drain, whose teardown is not steady state
             jitAtEnd = jitMillis();
         }
-        return finishRun(why);
+        for (BdevPerfUnit u : units) {
+            u.drain(why);
+        }
+        List<BdevPerfJob.Result> results = new ArrayList<>();
+        for (BdevPerfUnit u : units) {
+            results.add(u.done().get(60, TimeUnit.SECONDS));
+        }
+        for (java.util.function.Supplier<java.util.concurrent.CompletionStage<?>> c : closers) {
+            c.get().toCompletableFuture().get(60, TimeUnit.SECONDS);
+        }
+        return report(o, results);
+    }
+
+    private volatile List<BdevPerfUnit> units = List.of();
+    private BdevPerfOptions run;
+    private long commonStartNanos;
+
+    /** The run's common start (test hook). */
+    long commonStartNanos() {
+        return commonStartNanos;
+    }
+
+    /** The units of the last run (test hook). */
+    List<BdevPerfUnit> units() {
+        return units;
     }
 
     /** The warm-up before the steady-state allocation window: half of {@code -t}, at most 5 s (the JIT settles first). */
@@ -321,32 +624,36 @@ public final class BdevPerf {
     }
 
     /**
-     * For each reactor that runs jobs, in one task on it: the bytes its thread has allocated, then the I/O its jobs
+     * For each reactor that runs units, in one task on it: the bytes its thread has allocated, then the I/O its units
      * have completed. Nothing is allocated on the reactor (the tasks, the arrays and the latch are made here), so a
-     * window between two marks counts only the jobs' and the runtime's own allocation. Null when a reactor did not
-     * answer (it exited).
+     * window between two marks counts only the units' and the runtime's own allocation. Null when a reactor did not
+     * answer (it exited) or no unit runs on a reactor.
      */
     private long[][] markReactors() throws InterruptedException {
         List<Reactor> rs = new ArrayList<>();
-        for (BdevPerfJob j : jobs) {
-            if (!rs.contains(j.reactor())) {
-                rs.add(j.reactor());
+        for (BdevPerfUnit u : units) {
+            if (u.reactor() != null && !rs.contains(u.reactor())) {
+                rs.add(u.reactor());
             }
         }
-        long[][] m = new long[rs.size()][2];
+        if (rs.isEmpty()) {
+            return null;
+        }
+        long[][] m = new long[rs.size()][3];
         java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(rs.size());
         for (int i = 0; i < rs.size(); i++) {
             Reactor r = rs.get(i);
-            BdevPerfJob[] on = jobs.stream().filter(j -> j.reactor() == r).toArray(BdevPerfJob[]::new);
+            BdevPerfUnit[] on = units.stream().filter(u -> u.reactor() == r).toArray(BdevPerfUnit[]::new);
             long[] slot = m[i];
             try {
                 r.send(() -> {
                     slot[0] = BdevPerfJob.allocatedOnThisThread();
                     long n = 0;
                     for (int k = 0; k < on.length; k++) {
-                        n += on[k].completedIos();
+                        n += on[k].completedOnReactor();
                     }
                     slot[1] = n;
+                    slot[2] = BdevPerfJob.cpuOfThisThread();
                     done.countDown();
                 });
             } catch (RuntimeException e) {
@@ -366,8 +673,8 @@ public final class BdevPerf {
     }
 
     private boolean allDone() {
-        for (BdevPerfJob j : jobs) {
-            if (!j.done().isDone()) {
+        for (BdevPerfUnit u : units) {
+            if (!u.done().isDone()) {
                 return false;
             }
         }
@@ -402,17 +709,19 @@ public final class BdevPerf {
         return exitCode.copy().orTimeout(DRAIN_WAIT.toMillis(), TimeUnit.MILLISECONDS).handle((rc, e) -> Done.getInstance());
     }
 
-    private int finishRun(String status) throws Exception {
-        for (BdevPerfJob j : jobs) {
-            j.drain(status);
+    /**
+     * SPDK's job status ({@code performance_dump_job_json}): {@code terminated} when a shutdown ended the run,
+     * {@code failed} when the job failed (an I/O failed without {@code -f}, except under {@code reset}; or a
+     * miscompare or a submit error), else {@code finished}.
+     */
+    static String spdkStatus(String endStatus, long failedIos, boolean continueOnFailure, boolean reset) {
+        if ("terminated".equals(endStatus)) {
+            return "terminated";
         }
-        List<BdevPerfJob.Result> results = new ArrayList<>();
-        for (BdevPerfJob j : jobs) {
-            results.add(j.done().get(60, TimeUnit.SECONDS));
+        if ("failed".equals(endStatus) || failedIos > 0 && !reset && !continueOnFailure) {
+            return "failed";
         }
-        int rc = report(results);
-        exitCode.complete(rc);
-        return rc;
+        return "finished";
     }
 
     /** {bytes, I/O} between the steady mark and the end mark, summed over the reactors; null without both. */
@@ -424,11 +733,13 @@ public final class BdevPerf {
         }
         long bytes = 0;
         long n = 0;
+        long cpu = 0;
         for (int i = 0; i < a.length; i++) {
             bytes += b[i][0] - a[i][0];
             n += b[i][1] - a[i][1];
+            cpu += b[i][2] - a[i][2];
         }
-        return new long[] {bytes, n};
+        return new long[] {bytes, n, cpu};
     }
 
     /** Bytes allocated on the reactor threads per I/O in the steady-state window, or -1 when there was none. */
@@ -440,55 +751,99 @@ public final class BdevPerf {
         return (double) w[0] / w[1];
     }
 
-    private void progress(BdevPerfJob.Snapshot[] last, long periodNanos) {
-        long ios = 0;
+    /**
+     * The line of each period: SPDK's {@code IOPS, MiB/s} summary, or with -S the table; the IOPS of a period is the
+     * I/O completed in it (with -P, SPDK's exponential moving average over that many periods:
+     * {@code EMA += (IOPS - EMA) * 2 / (n + 1)}).
+     */
+    private void progress(BdevPerfOptions o, BdevPerfJob.Snapshot[] last, double[] ema, long periodNanos) {
         double iops = 0;
         List<BdevPerfJob.Snapshot> now = new ArrayList<>();
-        for (int i = 0; i < jobs.size(); i++) {
+        for (int i = 0; i < units.size(); i++) {
             BdevPerfJob.Snapshot s;
             try {
-                s = BdevPerfJob.snapshotOf(jobs.get(i).counters().get(5, TimeUnit.SECONDS));
+                s = BdevPerfJob.snapshotOf(units.get(i).counters().get(5, TimeUnit.SECONDS));
             } catch (Exception e) {
                 continue;
             }
-            now.add(s);
             BdevPerfJob.Snapshot prev = last[i];
             long dIos = s.ios() - (prev == null ? 0 : prev.ios());
             long dt = s.elapsedNanos() - (prev == null ? 0 : prev.elapsedNanos());
-            if (dt > 0) {
-                iops += dIos * 1e9 / dt;
+            double rate = dt > 0 ? dIos * 1e9 / dt : 0;
+            if (o.emaPeriod() > 0) {
+                ema[i] += (dIos * 1e9 / periodNanos - ema[i]) * 2 / (o.emaPeriod() + 1);
+                rate = ema[i];
             }
-            ios += s.ios();
+            iops += rate;
             last[i] = s;
+            now.add(s);
         }
-        if (opts.periodSeconds() > 0) {
-            table(now, false);
+        if (o.periodSeconds() > 0) {
+            List<Row> rows = new ArrayList<>();
+            for (int i = 0; i < now.size() && i < units.size(); i++) {
+                BdevPerfUnit u = units.get(i);
+                BdevPerfJob.Snapshot s = now.get(i);
+                if (o.emaPeriod() > 0 && s.elapsedNanos() > 0) {
+                    // the IOPS column is the EMA: scale the count so that the table's count / runtime gives it
+                    s = new BdevPerfJob.Snapshot(Math.round(ema[i] * s.elapsedNanos() / 1e9), s.bytes(), s.failed(), s.timedOut(),
+                            s.latencySumNanos(), s.latencyMinNanos(), s.latencyMaxNanos(), s.elapsedNanos(), s.reactorAllocatedBytes(), null);
+                }
+                rows.add(new Row(u.header(), u.name(), s, u.coreMask(), "running", u.verifyRange(), u.params()));
+            }
+            printTable(o, rows);
         } else {
-            out.printf(Locale.ROOT, "%10.2f IOPS, %8.2f MiB/s%n", iops, iops * opts.ioSize() / (1 << 20));
+            out.printf(Locale.ROOT, "%10.2f IOPS, %8.2f MiB/s%n", iops, iops * o.ioSize() / (1 << 20));
         }
         out.flush();
     }
 
-    private int report(List<BdevPerfJob.Result> results) {
+    private int report(BdevPerfOptions o, List<BdevPerfJob.Result> results) {
         if (!reported.compareAndSet(false, true)) {
             return 0;
         }
-        List<BdevPerfJob.Snapshot> snaps = new ArrayList<>();
+        List<Row> rows = new ArrayList<>();
         for (BdevPerfJob.Result r : results) {
-            snaps.add(r.counters());
+            BdevPerfUnit u = r.job();
+            rows.add(new Row(u.header(), u.name(), r.counters(), u.coreMask(), r.status(), u.verifyRange(), u.params()));
         }
-        List<Row> rows = table(snaps, true);
-        writeOutputs(rows);
-        // allocation on the reactor threads while the jobs ran: each job measures its own thread, so a reactor
-        // running several jobs is counted once per job; the figure is an upper bound
+        printTable(o, rows);
+        for (BdevPerfJob.Result r : results) {
+            if (!"finished".equals(r.status())) {
+                out.println(" Job " + r.job().name() + " on core mask " + r.job().coreMask() + ": " + r.status()
+                        + (r.error() != null ? " (" + r.error() + ")" : ""));
+            }
+        }
+        for (String n : notes) {
+            out.println(n);
+        }
+        notes.clear();
+        latencyReport(o, rows);
+        lastResults = rows;
+        java.util.Set<String> masks = new java.util.HashSet<>();
+        for (BdevPerfUnit u : units) {
+            if (u.reactor() != null) {
+                masks.add("" + u.reactor().core());
+            }
+        }
+        lastCoreCount = masks.isEmpty() ? o.mask().size() : masks.size();
+        writeOutputs(o, rows);
+        // allocation on the reactor threads while the units ran: each unit measures its own thread, so a reactor
+        // running several is counted once per unit; the figure is an upper bound
         long allocated = 0;
         long ios = 0;
-        for (BdevPerfJob.Snapshot s : snaps) {
-            allocated += s.reactorAllocatedBytes();
-            ios += s.ios() + s.failed();
+        boolean measured = false;
+        for (BdevPerfJob.Result r : results) {
+            BdevPerfJob.Snapshot s = r.counters();
+            if (s.reactorAllocatedBytes() >= 0 && r.job().reactor() != null) {
+                measured = true;
+                allocated += s.reactorAllocatedBytes();
+                ios += s.ios() + s.failed();
+            }
         }
-        out.printf(Locale.ROOT, " Allocated on reactor threads: %.4f bytes per I/O (%d bytes over %d I/O, start-up included)%n",
-                ios > 0 ? (double) allocated / ios : 0.0, allocated, ios);
+        if (measured) {
+            out.printf(Locale.ROOT, " Allocated on reactor threads: %.4f bytes per I/O (%d bytes over %d I/O, start-up included)%n",
+                    ios > 0 ? (double) allocated / ios : 0.0, allocated, ios);
+        }
         int rc = 0;
         double steady = steadyAllocPerIo();
         if (steady >= 0) {
@@ -496,25 +851,30 @@ public final class BdevPerf {
             out.printf(Locale.ROOT, " Allocated on reactor threads in the steady state: %.4f bytes per I/O (%d bytes over %d I/O,"
                     + " after a %.2f s warm-up; the JIT compiled for %d ms in that window)%n", steady, w[0], w[1], steadyMarkNanos / 1e9,
                     jitAtEnd - jitAtSteady);
-        } else {
+            // CPU time the reactor threads got per I/O in the same window: with --idle busy it includes their spinning, and it
+            // does not count time they were descheduled, so it compares paths on a loaded machine better than IOPS do
+            out.printf(Locale.ROOT, " Reactor CPU in the steady state: %.1f ns per I/O%n", w[1] > 0 ? (double) w[2] / w[1] : 0.0);
+        } else if (measured || units.stream().anyMatch(u -> u.reactor() != null)) {
             out.println(" Allocated on reactor threads in the steady state: not measured (the run ended during the warm-up)");
+        } else {
+            out.println(" Allocated on reactor threads in the steady state: not measured (no job runs on a reactor)");
         }
-        if (opts.maxAllocPerIo() >= 0) {
+        if (o.maxAllocPerIo() >= 0) {
             if (steady < 0) {
                 rc = 1;
-                out.println("bdevperf: --max-alloc-per-io " + opts.maxAllocPerIo() + ": no steady-state window to check (the run"
-                        + " ended during the warm-up of " + warmupNanos(opts.timeSeconds()) / 1_000_000 + " ms)");
-            } else if (steady > opts.maxAllocPerIo()) {
+                out.println("bdevperf: --max-alloc-per-io " + o.maxAllocPerIo() + ": no steady-state window to check (the run"
+                        + " ended during the warm-up of " + warmupNanos(o.timeSeconds()) / 1_000_000 + " ms)");
+            } else if (steady > o.maxAllocPerIo()) {
                 rc = 1;
                 out.printf(Locale.ROOT, "bdevperf: --max-alloc-per-io %s: the reactor threads allocated %.4f bytes per I/O in the"
-                        + " steady state, above the bound%n", opts.maxAllocPerIo(), steady);
+                        + " steady state, above the bound%n", o.maxAllocPerIo(), steady);
             }
         }
         for (BdevPerfJob.Result r : results) {
-            if ("failed".equals(r.status())) {
+            if (r.error() != null && "failed".equals(r.status())) {
                 rc = 1;
-                out.println("Job " + r.job().name + " failed: " + r.error());
-            } else if (r.counters().failed() > 0 && !opts.continueOnFailure() && opts.workload() != BdevPerfOptions.Workload.RESET) {
+                out.println("Job " + r.job().name() + " failed: " + r.error());
+            } else if ("failed".equals(r.status())) {
                 rc = 1;
             }
         }
@@ -522,40 +882,97 @@ public final class BdevPerf {
         return rc;
     }
 
+    /** SPDK's percentile cut-offs of {@code -l}'s latency summary. */
+    static final double[] LATENCY_CUTOFFS = {0.01, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9999, 0.99999, 0.999999, 0.9999999};
+
     /**
-     * One line pair of the table: the job header and its counters; for {@code --json-out}, the job's core mask
-     * ({@code 0x1}), its end status and its verify range (blocks; null unless verify/reset).
+     * {@code -l}: per job, SPDK's latency summary (for each cut-off, the end of the first bucket at which that share of
+     * the I/O had completed); {@code -ll}: also the histogram, a line per non-empty bucket with its range, the
+     * cumulative share and its count. Buckets are SPDK's histogram layout (granularity 7; Spindle's ticks are ns).
      */
-    record Row(String header, String name, BdevPerfJob.Snapshot s, String coreMask, String status, long[] verifyRange) {
-        Row(String header, String name, BdevPerfJob.Snapshot s) {
-            this(header, name, s, null, "finished", null);
+    private void latencyReport(BdevPerfOptions o, List<Row> rows) {
+        long total = 0;
+        for (Row r : rows) {
+            total += r.s().ios() + r.s().failed();
+        }
+        if (o.latencyLevel() == 0 || total == 0) {
+            return;
+        }
+        out.println();
+        out.println(" Latency summary");
+        for (Row r : rows) {
+            out.println(" =============================================");
+            out.println(" Job: " + r.name() + " (Core Mask " + r.coreMask() + ")");
+            int[] cut = {0};
+            iterateSpdkBuckets(r.s().latency(), (startNs, endNs, count, tot, soFar) -> {
+                double pct = (double) soFar / tot;
+                while (cut[0] < LATENCY_CUTOFFS.length && pct >= LATENCY_CUTOFFS[cut[0]]) {
+                    out.printf(Locale.ROOT, "%9.5f%% : %9.3fus%n", LATENCY_CUTOFFS[cut[0]] * 100, endNs / 1e3);
+                    cut[0]++;
+                }
+            });
+            out.println();
+        }
+        if (o.latencyLevel() < 2) {
+            return;
+        }
+        out.println(" Latency histogram");
+        for (Row r : rows) {
+            out.println(" =============================================");
+            out.println(" Job: " + r.name() + " (Core Mask " + r.coreMask() + ")");
+            iterateSpdkBuckets(r.s().latency(), (startNs, endNs, count, tot, soFar) -> out.printf(Locale.ROOT, "%9.3f - %9.3f: %9.4f%%  (%9d)%n",
+                    startNs / 1e3, endNs / 1e3, soFar * 100.0 / tot, count));
+            out.println();
         }
     }
 
-    private List<Row> table(List<BdevPerfJob.Snapshot> snaps, boolean withStatus) {
-        List<Row> rows = new ArrayList<>();
-        for (int i = 0; i < snaps.size() && i < jobs.size(); i++) {
-            BdevPerfJob j = jobs.get(i);
-            BdevPerfJob.Result r = withStatus ? j.done().getNow(null) : null;
-            rows.add(new Row(j.header(), j.name, snaps.get(i), "0x" + Long.toHexString(1L << j.core),
-                    r == null ? "running" : r.status(), opts.workload().verifies() ? new long[] {j.rangeStart, j.rangeBlocks} : null));
+    /** A non-empty bucket of SPDK's histogram iteration: [start, end) in ns, its count, the total and the running sum. */
+    interface BucketVisitor {
+        void bucket(long startNs, long endNs, long count, long total, long soFar);
+    }
+
+    /** The histogram's granularity SPDK's bdevperf uses ({@code spdk_histogram_data_alloc}). */
+    static final int SPDK_GRANULARITY = 7;
+
+    /** Walks {@code h} (ns) in SPDK's bucket layout as {@code spdk_histogram_data_iterate} does, non-empty buckets only. */
+    static void iterateSpdkBuckets(org.HdrHistogram.Histogram h, BucketVisitor v) {
+        if (h == null || h.getTotalCount() == 0) {
+            return;
         }
-        printTable(rows);
-        if (withStatus) {
-            for (int i = 0; i < jobs.size(); i++) {
-                BdevPerfJob j = jobs.get(i);
-                BdevPerfJob.Result r = j.done().getNow(null);
-                if (r != null && !"finished".equals(r.status())) {
-                    out.println(" Job " + j.name + " on core " + j.core + ": " + r.status() + (r.error() != null ? " (" + r.error() + ")" : ""));
-                }
+        io.spindle.bdev.SpdkHistogram.Options opt = new io.spindle.bdev.SpdkHistogram.Options(SPDK_GRANULARITY, 0, Long.MAX_VALUE);
+        long[] b = io.spindle.bdev.SpdkHistogram.buckets(h, opt);
+        long total = 0;
+        for (long x : b) {
+            total += x;
+        }
+        int g = SPDK_GRANULARITY;
+        int per = 1 << g;
+        long soFar = 0;
+        long bucket = 0;
+        for (int i = 0; i < b.length; i++) {
+            int range = opt.minRange() + i / per;
+            int index = i % per;
+            long last = bucket;
+            long idx = index + 1L;
+            bucket = range > 0 ? (1L << (range + g - 1)) + (idx << (range - 1)) : idx;
+            long count = b[i];
+            soFar += count;
+            if (count != 0) {
+                v.bucket(last, bucket, count, total, soFar);
             }
         }
-        return rows;
+    }
+
+    /**
+     * One line pair of the table: the job header and its counters; for the JSON, the job's core mask ({@code 0x1}),
+     * its status and its verify range (in I/O units; null unless verify/reset).
+     */
+    record Row(String header, String name, BdevPerfJob.Snapshot s, String coreMask, String status, long[] verifyRange, JobParams p) {
     }
 
     /** SPDK's table: a header, per job its line and row, then the Total row. */
-    private void printTable(List<Row> rows) {
-        out.printf(Locale.ROOT, "%n%98s%n", "Latency(us)");
+    private void printTable(BdevPerfOptions o, List<Row> rows) {
+        out.printf(Locale.ROOT, "%n%107s%n", "Latency(us)");
         out.printf(Locale.ROOT, " %-28s: %10s %10s %10s %10s %8s %10s %10s %10s%n", "Device Information", "runtime(s)", "IOPS", "MiB/s",
                 "Fail/s", "TO/s", "Average", "min", "max");
         double tIops = 0;
@@ -570,7 +987,7 @@ public final class BdevPerf {
             BdevPerfJob.Snapshot s = row.s();
             double sec = s.elapsedNanos() / 1e9;
             double iops = sec > 0 ? s.ios() / sec : 0;
-            double mib = iops * opts.ioSize() / (1 << 20);
+            double mib = sec > 0 ? s.bytes() / sec / (1 << 20) : 0;
             double fail = sec > 0 ? s.failed() / sec : 0;
             double to = sec > 0 ? s.timedOut() / sec : 0;
             long count = s.ios() + s.failed();
@@ -610,128 +1027,22 @@ public final class BdevPerf {
     }
 
     /** {@code --json-out} and {@code --plot}, from the final rows; a failure to write is reported, not fatal. */
-    private void writeOutputs(List<Row> rows) {
-        if (opts.jsonOut() != null) {
+    private void writeOutputs(BdevPerfOptions o, List<Row> rows) {
+        if (o.jsonOut() != null) {
             try {
-                BdevPerfOutput.writeJson(opts, rows, opts.jsonOut());
-                out.println(" Results written to " + opts.jsonOut());
+                BdevPerfOutput.writeJson(o, rows, o.jsonOut(), lastCoreCount);
+                out.println(" Results written to " + o.jsonOut());
             } catch (java.io.IOException | RuntimeException e) {
-                out.println(" --json-out " + opts.jsonOut() + ": cannot write: " + e.getMessage());
+                out.println(" --json-out " + o.jsonOut() + ": cannot write: " + e.getMessage());
             }
         }
-        if (opts.plot() != null) {
+        if (o.plot() != null) {
             try {
-                BdevPerfOutput.plot(opts, rows, opts.plot());
-                out.println(" Latency percentile plot written to " + opts.plot());
+                BdevPerfOutput.plot(o, rows, o.plot());
+                out.println(" Latency percentile plot written to " + o.plot());
             } catch (java.io.IOException | RuntimeException | LinkageError e) {
-                out.println(" --plot " + opts.plot() + ": cannot draw: " + e);
+                out.println(" --plot " + o.plot() + ": cannot draw: " + e);
             }
         }
-    }
-
-    /** {@code --api actor}: one job per target through the typed actor protocol, driven by requester actors. */
-    private int runActorJobs(List<Bdev> targets, Spindle spindle) throws Exception {
-        List<BdevPerfActorJob> aj = new ArrayList<>();
-        for (Bdev b : targets) {
-            aj.add(new BdevPerfActorJob(spindle, b, opts));
-        }
-        out.println("Running I/O for " + opts.timeSeconds() + " seconds... (--api actor: requester actors on "
-                + (opts.actorOn() == BdevPerfActorJob.Placement.REACTOR ? "the reactors" : "Pekko's default dispatcher") + ", "
-                + (opts.actorBatch() == 0 ? "one message per I/O" : "Submit batches of up to " + opts.actorBatch()) + ")");
-        out.flush();
-        for (BdevPerfActorJob j : aj) {
-            j.start();
-        }
-        startTestHook();
-        List<CompletableFuture<?>> ends = new ArrayList<>();
-        ends.add(runEnd);
-        for (BdevPerfActorJob j : aj) {
-            ends.add(j.ended());
-        }
-        CompletableFuture<Object> anyEnd = CompletableFuture.anyOf(runEnd,
-                CompletableFuture.allOf(ends.subList(1, ends.size()).toArray(new CompletableFuture<?>[0])));
-        try {
-            Object why = anyEnd.get(opts.timeSeconds(), TimeUnit.SECONDS);
-            if (why instanceof String w) {
-                out.println("run " + w);
-            }
-        } catch (TimeoutException e) {
-            // the run time is over
-        }
-        List<Row> rows = new ArrayList<>();
-        List<String> notes = new ArrayList<>();
-        long allocated = 0;
-        long ios = 0;
-        boolean measured = false;
-        for (BdevPerfActorJob j : aj) {
-            List<BdevPerfActorJob.Outcome> outcomes = j.drain();
-            for (int i = 0; i < outcomes.size(); i++) {
-                BdevPerfJob.Snapshot s = outcomes.get(i).counters();
-                rows.add(new Row(j.headers().get(i), j.names().get(i), s));
-                if (outcomes.get(i).terminated()) {
-                    notes.add(" Job " + j.name + " (requester " + i + "): terminated (its shards stopped: the bdev was removed); "
-                            + outcomes.get(i).dropped() + " I/O not run");
-                }
-                if (s.reactorAllocatedBytes() >= 0) {
-                    measured = true;
-                    allocated += s.reactorAllocatedBytes();
-                    ios += s.ios() + s.failed();
-                }
-            }
-        }
-        printTable(rows);
-        writeOutputs(rows);
-        for (String n : notes) {
-            out.println(n);
-        }
-        if (measured) {
-            // the requesters run on the reactors: this is everything those threads allocated (shard, Pekko, requester)
-            out.printf(Locale.ROOT, " Allocated on reactor threads: %.1f bytes per I/O (%d bytes over %d I/O; actor path, by design)%n",
-                    ios > 0 ? (double) allocated / ios : 0.0, allocated, ios);
-        }
-        return finishSimple(rows);
-    }
-
-    /** {@code --api facade}: one job per target through BdevFacade's CompletionStages. */
-    private int runFacadeJobs(List<Bdev> targets, Spindle spindle) throws Exception {
-        List<BdevPerfFacadeJob> fj = new ArrayList<>();
-        for (Bdev b : targets) {
-            fj.add(new BdevPerfFacadeJob(spindle, b, opts));
-        }
-        out.println("Running I/O for " + opts.timeSeconds() + " seconds... (--api facade: CompletionStages through BdevServer)");
-        out.flush();
-        for (BdevPerfFacadeJob j : fj) {
-            j.start();
-        }
-        awaitRunEnd();
-        List<Row> rows = new ArrayList<>();
-        for (BdevPerfFacadeJob j : fj) {
-            rows.add(new Row(" Job: " + j.name + " (facade API, workload: " + opts.workload().flag() + ", depth: " + opts.queueDepth()
-                    + ", IO size: " + opts.ioSize() + ")", j.name, j.drain()));
-        }
-        printTable(rows);
-        writeOutputs(rows);
-        return finishSimple(rows);
-    }
-
-    private void awaitRunEnd() throws Exception {
-        try {
-            String why = runEnd.get(opts.timeSeconds(), TimeUnit.SECONDS);
-            out.println("run " + why);
-        } catch (TimeoutException e) {
-            // the run time is over
-        }
-    }
-
-    private int finishSimple(List<Row> rows) {
-        int rc = 0;
-        for (Row r : rows) {
-            if (r.s().failed() > 0 && !opts.continueOnFailure()) {
-                rc = 1;
-            }
-        }
-        exitCode.complete(rc);
-        out.flush();
-        return rc;
     }
 }

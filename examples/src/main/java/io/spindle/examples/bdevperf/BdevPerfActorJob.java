@@ -65,7 +65,7 @@ final class BdevPerfActorJob {
      * @param dropped I/O that never ran because the shard was closing or gone (ENODEV, ESHUTDOWN, or sent to a
      *                shard that had stopped); not counted as failed
      */
-    record Outcome(BdevPerfJob.Snapshot counters, boolean terminated, long dropped) {
+    record Outcome(BdevPerfJob.Snapshot counters, boolean terminated, long dropped, String status) {
     }
 
     final String name;
@@ -76,6 +76,10 @@ final class BdevPerfActorJob {
     private final List<CompletableFuture<Outcome>> done = new ArrayList<>();
     private final List<String> headers = new ArrayList<>();
     private final List<String> names = new ArrayList<>();
+    private final List<JobCounters> counters = new ArrayList<>();
+    private final List<io.spindle.runtime.Reactor> reactors = new ArrayList<>();
+    private final List<Integer> depths = new ArrayList<>();
+    final List<Unit> units = new ArrayList<>();
 
     BdevPerfActorJob(Spindle spindle, Bdev bdev, BdevPerfOptions opts) throws Exception {
         this.name = bdev.name();
@@ -113,7 +117,11 @@ final class BdevPerfActorJob {
                 List<ActorRef<BdevServer.ShardCommand>> one = List.of(s.ref());
                 CompletableFuture<Outcome> f = new CompletableFuture<>();
                 done.add(f);
-                requesters.add(system.systemActorOf(Requester.create(opts, one, depth, sizeInIos, 0x5DEECE66DL * (i + 1), true, f),
+                JobCounters c = new JobCounters();
+                counters.add(c);
+                reactors.add(s.reactor());
+                depths.add(depth);
+                requesters.add(system.systemActorOf(Requester.create(opts, one, depth, sizeInIos, 0x5DEECE66DL * (i + 1), true, f, c),
                         "bdevperf-requester-" + s.reactor().name() + "-" + Integer.toHexString(System.identityHashCode(this)),
                         s.reactor().dispatcher()));
                 headers.add(" Job: " + name + " (actor API on " + s.reactor().name() + " -> its shard, workload: " + opts.workload().flag()
@@ -127,49 +135,130 @@ final class BdevPerfActorJob {
             }
             CompletableFuture<Outcome> f = new CompletableFuture<>();
             done.add(f);
-            requesters.add(system.systemActorOf(Requester.create(opts, all, opts.queueDepth(), sizeInIos, 0x5DEECE66DL, false, f),
+            JobCounters c = new JobCounters();
+            counters.add(c);
+            reactors.add(null);
+            depths.add(opts.queueDepth());
+            requesters.add(system.systemActorOf(Requester.create(opts, all, opts.queueDepth(), sizeInIos, 0x5DEECE66DL, false, f, c),
                     "bdevperf-requester-" + Integer.toHexString(System.identityHashCode(this)), Props.empty()));
             headers.add(" Job: " + name + " (actor API on Pekko's default dispatcher -> " + list.size() + " shards, workload: "
                     + opts.workload().flag() + ", depth: " + opts.queueDepth() + ", " + batch + ", IO size: " + opts.ioSize() + ")");
             names.add(name);
         }
-    }
-
-    /** Sends every requester its start. */
-    void start() {
-        for (ActorRef<Requester.Msg> r : requesters) {
-            r.tell(Requester.Start.INSTANCE);
+        for (int i = 0; i < requesters.size(); i++) {
+            units.add(new Unit(i));
         }
     }
 
-    /** The table's header line per requester. */
-    List<String> headers() {
-        return headers;
+    /** Closes the server once every requester has ended. */
+    java.util.concurrent.CompletionStage<BdevServer.Closed> close() {
+        return AskPattern.<BdevServer.Command, BdevServer.Closed>ask(server, BdevServer.Close::new, T, system.scheduler());
     }
 
-    /** The table's device name per requester. */
-    List<String> names() {
-        return names;
-    }
+    /** One requester as a row of the table. */
+    final class Unit implements BdevPerfUnit {
+        private final int i;
+        private final CompletableFuture<Void> started = new CompletableFuture<>();
+        private final CompletableFuture<BdevPerfJob.Result> result;
 
-    /** Completes when every requester has ended (at {@link #drain()}, or on its own when its shards stopped). */
-    CompletableFuture<Void> ended() {
-        return CompletableFuture.allOf(done.toArray(new CompletableFuture<?>[0]));
-    }
-
-    /** Stops submitting, waits for the I/O in flight, closes the server; returns the final counters per requester. */
-    List<Outcome> drain() throws Exception {
-        for (ActorRef<Requester.Msg> r : requesters) {
-            r.tell(Requester.Stop.INSTANCE); // a dead letter when the requester already finished (its shards stopped)
+        Unit(int i) {
+            this.i = i;
+            this.result = done.get(i).thenApply(o -> {
+                if (o.terminated()) {
+                    notes.add(" Job " + name + " (requester " + i + "): ended early, its shards stopped (the bdev was removed); " + o.dropped()
+                            + " I/O not run");
+                }
+                return new BdevPerfJob.Result(this, o.counters(), BdevPerf.spdkStatus(o.status(), o.counters().failed(), opts.continueOnFailure(),
+                        false), null);
+            });
         }
-        List<Outcome> out = new ArrayList<>();
-        for (CompletableFuture<Outcome> f : done) {
-            out.add(f.get(60, TimeUnit.SECONDS)); // completed as the requester stops, on its own thread
+
+        @Override
+        public void start(long commonStartNanos) {
+            requesters.get(i).tell(new Requester.Start(commonStartNanos));
+            started.complete(null);
         }
-        AskPattern.<BdevServer.Command, BdevServer.Closed>ask(server, BdevServer.Close::new, T, system.scheduler())
-                .toCompletableFuture().get(60, TimeUnit.SECONDS);
-        return out;
+
+        @Override
+        public CompletableFuture<Void> started() {
+            return started;
+        }
+
+        @Override
+        public void drain(String status) {
+            requesters.get(i).tell(new Requester.Stop(status)); // a dead letter when the requester already finished
+        }
+
+        @Override
+        public CompletableFuture<BdevPerfJob.Result> done() {
+            return result;
+        }
+
+        @Override
+        public CompletableFuture<long[]> counters() {
+            CompletableFuture<long[]> f = new CompletableFuture<>();
+            if (result.isDone()) {
+                long[] v = new long[9];
+                BdevPerfJob.Snapshot s = result.join().counters();
+                v[0] = s.ios();
+                v[1] = s.bytes();
+                v[2] = s.failed();
+                v[4] = s.latencySumNanos();
+                v[5] = s.latencyMinNanos();
+                v[6] = s.latencyMaxNanos();
+                v[7] = s.elapsedNanos();
+                v[8] = s.reactorAllocatedBytes();
+                f.complete(v);
+            } else {
+                requesters.get(i).tell(new Requester.Sample(new long[9], f));
+            }
+            return f;
+        }
+
+        @Override
+        public io.spindle.runtime.Reactor reactor() {
+            return reactors.get(i);
+        }
+
+        @Override
+        public long completedOnReactor() {
+            return counters.get(i).completed();
+        }
+
+        @Override
+        public String name() {
+            return names.get(i);
+        }
+
+        @Override
+        public String header() {
+            return headers.get(i);
+        }
+
+        @Override
+        public String coreMask() {
+            io.spindle.runtime.Reactor r = reactors.get(i);
+            return r == null ? "pekko" : "0x" + Long.toHexString(1L << r.core());
+        }
+
+        @Override
+        public long[] verifyRange() {
+            return null;
+        }
+
+        @Override
+        public long startedAtNanos() {
+            return counters.get(i).startNanos;
+        }
+
+        @Override
+        public JobParams params() {
+            return new JobParams(name, opts.workload(), depths.get(i), opts.ioSize(), opts.rwMixRead(), 0, 0, null);
+        }
     }
+
+    /** Lines to print after the table (requesters whose shards stopped). */
+    final List<String> notes = java.util.Collections.synchronizedList(new ArrayList<>());
 
     /**
      * An actor that keeps {@code depth} I/O outstanding on its shards through the actor protocol. Slot
@@ -184,14 +273,16 @@ final class BdevPerfActorJob {
         interface Msg {
         }
 
-        /** Fill the queue. */
-        enum Start implements Msg {
-            INSTANCE
+        /** Fill the queue; the runtime counts from the run's common start. */
+        record Start(long commonStartNanos) implements Msg {
         }
 
         /** Stop submitting; once nothing is outstanding, complete the job's future with the counters and stop. */
-        enum Stop implements Msg {
-            INSTANCE
+        record Stop(String status) implements Msg {
+        }
+
+        /** Copy the counters into {@code into} and complete {@code reply} with it (the progress line). */
+        record Sample(long[] into, CompletableFuture<long[]> reply) implements Msg {
         }
 
         /** A shard's actor terminated (its shard closed: the bdev was removed, or the server closed). */
@@ -229,26 +320,22 @@ final class BdevPerfActorJob {
         private long seq;
         private long rnd;
         private int outstanding;
-        private long ios;
-        private long failed;
         private long dropped;
-        private long latSum;
-        private long latMin = Long.MAX_VALUE;
-        private long latMax;
-        private final org.HdrHistogram.Histogram latency = BdevPerfJob.newHistogram();
-        private long startNanos;
-        private long endNanos;
-        private long startAllocated;
-        private long endAllocated;
+        /** Counters, also read by tasks on this requester's reactor (the steady-state marks). */
+        private final JobCounters c;
+        private String status = "finished";
         private final int[] outstandingOn;
+        /** {@code --actor-buffers own}: each slot's off-heap buffer, lent to the shard with its entry; null for pooled. */
+        private io.spindle.bdev.DmaBuffer[] own;
         private final boolean[] gone;
         private int goneCount;
         private boolean stopping;
         private final CompletableFuture<Outcome> done;
 
         private Requester(ActorContext<Msg> ctx, BdevPerfOptions opts, List<ActorRef<BdevServer.ShardCommand>> shards, int depth,
-                          long sizeInIos, long seed, boolean measureThread, CompletableFuture<Outcome> done) {
+                          long sizeInIos, long seed, boolean measureThread, CompletableFuture<Outcome> done, JobCounters c) {
             super(ctx);
+            this.c = c;
             this.opts = opts;
             this.shards = shards;
             this.nShards = shards.size();
@@ -259,6 +346,7 @@ final class BdevPerfActorJob {
             this.measureThread = measureThread;
             this.rnd = seed;
             this.writeData = new byte[ioSize];
+            // own = per-slot buffers when --actor-buffers own (made at Start, on this actor's thread)
             Arrays.fill(writeData, (byte) 0x5A);
             this.t0 = new long[depth];
             this.completions = ctx.messageAdapter(Completions.class, Got::new);
@@ -275,8 +363,8 @@ final class BdevPerfActorJob {
         }
 
         static Behavior<Msg> create(BdevPerfOptions opts, List<ActorRef<BdevServer.ShardCommand>> shards, int depth, long sizeInIos,
-                                    long seed, boolean measureThread, CompletableFuture<Outcome> done) {
-            return Behaviors.setup(ctx -> new Requester(ctx, opts, shards, depth, sizeInIos, seed, measureThread, done));
+                                    long seed, boolean measureThread, CompletableFuture<Outcome> done, JobCounters c) {
+            return Behaviors.setup(ctx -> new Requester(ctx, opts, shards, depth, sizeInIos, seed, measureThread, done, c));
         }
 
         @Override
@@ -285,21 +373,34 @@ final class BdevPerfActorJob {
                     .onMessage(Got.class, this::onCompletions)
                     .onMessage(GotRead.class, m -> onSingle(m.r()))
                     .onMessage(GotWrite.class, m -> onSingle(m.r()))
-                    .onMessage(Start.class, m -> onStart())
-                    .onMessage(Stop.class, m -> onStop())
+                    .onMessage(Start.class, this::onStart)
+                    .onMessage(Stop.class, this::onStop)
+                    .onMessage(Sample.class, this::onSample)
                     .onMessage(ShardGone.class, this::onShardGone)
                     .build();
         }
 
-        private Behavior<Msg> onStart() {
-            startNanos = System.nanoTime();
+        private Behavior<Msg> onStart(Start m) {
+            if (opts.actorBuffers() == BdevPerfOptions.ActorBuffers.OWN && batchMax > 0) {
+                own = new io.spindle.bdev.DmaBuffer[depth];
+                for (int i = 0; i < depth; i++) {
+                    own[i] = io.spindle.bdev.DmaBuffer.allocate(ioSize, 4096).fill(0, ioSize, (byte) 0x5A);
+                }
+            }
+            c.startNanos = m.commonStartNanos();
             if (measureThread) {
-                startAllocated = THREADS.getCurrentThreadAllocatedBytes();
+                c.allocStart = THREADS.getCurrentThreadAllocatedBytes();
             }
             for (int slot = 0; slot < depth; slot++) {
                 freed[slot % nShards][freedCount[slot % nShards]++] = slot;
             }
-            resubmit(startNanos);
+            resubmit(System.nanoTime());
+            return this;
+        }
+
+        private Behavior<Msg> onSample(Sample m) {
+            c.copyTo(m.into(), ioSize, measureThread);
+            m.reply().complete(m.into());
             return this;
         }
 
@@ -341,19 +442,7 @@ final class BdevPerfActorJob {
         }
 
         private void account(long lat, boolean ok) {
-            latency.recordValue(Math.min(lat, BdevPerfJob.HISTOGRAM_MAX_NANOS));
-            latSum += lat;
-            if (lat < latMin) {
-                latMin = lat;
-            }
-            if (lat > latMax) {
-                latMax = lat;
-            }
-            if (ok) {
-                ios++;
-            } else {
-                failed++;
-            }
+            c.record(lat, ok);
         }
 
         private Behavior<Msg> next(long now) {
@@ -375,9 +464,9 @@ final class BdevPerfActorJob {
             freedCount[s] = 0;
             if (goneCount == nShards && !stopping) {
                 stopping = true;
-                endNanos = System.nanoTime();
+                c.endNanos = System.nanoTime();
                 if (measureThread) {
-                    endAllocated = THREADS.getCurrentThreadAllocatedBytes();
+                    c.allocEnd = THREADS.getCurrentThreadAllocatedBytes();
                 }
             }
             return stopping && outstanding == 0 ? finish() : this;
@@ -411,9 +500,17 @@ final class BdevPerfActorJob {
                             t0[slot] = now;
                             long off = nextOffset();
                             if (nextIsWrite()) {
-                                b.write(off, writeData, slot);
+                                if (own != null) {
+                                    b.write(off, own[slot], 0, ioSize, slot);
+                                } else {
+                                    b.write(off, writeData, slot);
+                                }
                             } else {
-                                b.read(off, ioSize, slot);
+                                if (own != null) {
+                                    b.read(off, own[slot], 0, ioSize, slot);
+                                } else {
+                                    b.read(off, ioSize, slot);
+                                }
                             }
                         }
                         shard.tell(new BdevServer.Submit(b, completions));
@@ -451,12 +548,13 @@ final class BdevPerfActorJob {
             };
         }
 
-        private Behavior<Msg> onStop() {
+        private Behavior<Msg> onStop(Stop m) {
             if (!stopping) {
                 stopping = true;
-                endNanos = System.nanoTime();
+                status = m.status();
+                c.endNanos = System.nanoTime();
                 if (measureThread) {
-                    endAllocated = THREADS.getCurrentThreadAllocatedBytes();
+                    c.allocEnd = THREADS.getCurrentThreadAllocatedBytes();
                 }
             }
             return outstanding == 0 ? finish() : this;
@@ -464,9 +562,13 @@ final class BdevPerfActorJob {
 
         /** Completes the job's future and stops: an actor on a reactor must be gone before Spindle stops. */
         private Behavior<Msg> finish() {
-            done.complete(new Outcome(new BdevPerfJob.Snapshot(ios, ios * ioSize, failed, 0, latSum, latMin == Long.MAX_VALUE ? 0 : latMin,
-                    latMax, endNanos - startNanos, measureThread ? endAllocated - startAllocated : -1, latency.copy()), goneCount == nShards,
-                    dropped));
+            if (own != null) {
+                for (io.spindle.bdev.DmaBuffer b : own) {
+                    b.close(); // every entry was answered: the server holds none of them
+                }
+                own = null;
+            }
+            done.complete(new Outcome(c.finalSnapshot(ioSize, measureThread), goneCount == nShards, dropped, status));
             return Behaviors.stopped();
         }
     }

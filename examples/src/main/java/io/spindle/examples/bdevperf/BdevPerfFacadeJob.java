@@ -3,128 +3,259 @@ package io.spindle.examples.bdevperf;
 import io.spindle.app.Spindle;
 import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevLayer;
+import io.spindle.bdev.DmaBuffer;
 import io.spindle.bdev.actor.BdevFacade;
+import io.spindle.runtime.Reactor;
 
-import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAccumulator;
+import java.util.concurrent.CompletionStage;
+import java.util.function.BiConsumer;
 
 /**
- * {@code --api facade}: the same workloads driven through {@link BdevFacade}'s {@code CompletionStage}s, as
- * plain Java code outside any actor would. It measures what that convenience costs: every I/O is an
- * {@code ask} (a temporary actor and a scheduled timeout), a request and a reply message, a {@code byte[]}
- * copy and a hop to the facade's executor, so this path allocates per I/O by design.
+ * {@code --api facade}: the read/write workloads driven through {@link BdevFacade}, as plain Java code would: one
+ * facade per bdev, and on each reactor a part of the job ({@link Part}, a row of the table) that keeps its share of
+ * {@code -q} outstanding. Each part fills its queue from a task on its reactor, and every completion submits the
+ * next I/O from the continuation, which the facade runs on that reactor: nothing crosses threads and no actor
+ * message is sent per I/O.
  *
- * <p>Threads: requests are sent from whichever thread completes the previous one (the facade's executor);
- * counters are atomics. Ownership: the job owns its facade and closes it (stopping its server) when drained.
+ * <p>{@code --facade stage} (the default) uses the {@code CompletionStage} methods ({@code read(offset, buffer, ...)}
+ * and {@code whenComplete} with one reusable consumer per slot: the stages are the only allocation);
+ * {@code --facade callback} uses the callback methods, which allocate nothing. Both read into and write from the
+ * job's own off-heap buffers, one per slot (the facade's caller-supplied buffers: no copy).
+ *
+ * <p>Threads: built and closed on bdevperf's main thread; each part's state is touched only on its reactor.
+ * Ownership: the job owns the facade (closed once the parts drained) and the parts own their buffers (freed on
+ * their reactor when drained).
  */
 final class BdevPerfFacadeJob {
     final String name;
-    private final BdevPerfOptions opts;
-    private final BdevFacade facade;
-    private final long sizeInIos;
-    private final int ioSize;
-    private final byte[] writeData;
-    private final AtomicLong ios = new AtomicLong();
-    private final AtomicLong failed = new AtomicLong();
-    private final AtomicLong latSum = new AtomicLong();
-    private final LongAccumulator latMin = new LongAccumulator(Math::min, Long.MAX_VALUE);
-    private final LongAccumulator latMax = new LongAccumulator(Math::max, 0);
-    private final AtomicInteger inFlight = new AtomicInteger();
-    private final AtomicLong seq = new AtomicLong();
-    private volatile boolean draining;
-    private final CompletableFuture<Void> drained = new CompletableFuture<>();
-    private long startNanos;
-    private long endNanos;
+    final BdevFacade facade;
+    final List<Part> parts = new ArrayList<>();
 
-    BdevPerfFacadeJob(Spindle spindle, Bdev bdev, BdevPerfOptions opts) {
+    BdevPerfFacadeJob(Spindle spindle, Bdev bdev, BdevPerfOptions opts, JobParams p) {
         this.name = bdev.name();
-        this.opts = opts;
-        if (opts.ioSize() % bdev.blockSize() != 0) {
-            throw new BdevPerfOptions.UsageException("-o " + opts.ioSize() + ": the I/O size must be a multiple of " + bdev.name()
-                    + "'s block size " + bdev.blockSize());
+        if (p.ioSize() > Integer.MAX_VALUE / 2) {
+            throw new BdevPerfOptions.UsageException("-o " + p.ioSize() + ": too large for --api facade");
         }
-        if (opts.ioSize() > Integer.MAX_VALUE / 2) {
-            throw new BdevPerfOptions.UsageException("-o " + opts.ioSize() + ": too large for --api facade");
-        }
-        this.ioSize = (int) opts.ioSize();
-        this.sizeInIos = bdev.sizeBytes() / ioSize;
-        this.writeData = new byte[ioSize];
-        java.util.Arrays.fill(writeData, (byte) 0x5A);
-        this.facade = BdevFacade.open(spindle.system(), BdevLayer.of(spindle), bdev.name(), opts.queueDepth(), Duration.ofSeconds(30));
-    }
-
-    void start() {
-        startNanos = System.nanoTime();
-        for (int i = 0; i < opts.queueDepth(); i++) {
-            submit();
-        }
-    }
-
-    private long nextOffset() {
-        long n = seq.getAndIncrement();
-        if (opts.workload().random()) {
-            long r = n * 0x9E3779B97F4A7C15L;
-            r ^= r >>> 29;
-            return Math.floorMod(r, sizeInIos) * ioSize;
-        }
-        return (n % sizeInIos) * ioSize;
-    }
-
-    private boolean nextIsWrite() {
-        return switch (opts.workload()) {
-            case WRITE, RANDWRITE -> true;
-            case RW, RANDRW -> java.util.concurrent.ThreadLocalRandom.current().nextInt(100) >= opts.rwMixRead();
-            default -> false;
-        };
-    }
-
-    private void submit() {
-        if (draining) {
-            if (inFlight.get() == 0) {
-                drained.complete(null);
+        this.facade = BdevFacade.open(BdevLayer.of(spindle), bdev.name(), BdevFacade.Options.defaults().maxInFlight(Math.max(1, p.queueDepth())));
+        List<Reactor> rs = spindle.reactors().reactors();
+        long sizeInIos = (p.lengthBlocks() != 0 ? p.lengthBlocks() : bdev.numBlocks()) / (p.ioSize() / bdev.blockSize());
+        int n = rs.size();
+        long seed = 0x5DEECE66DL;
+        for (int i = 0; i < n; i++) {
+            int depth = p.queueDepth() / n + (i < p.queueDepth() % n ? 1 : 0);
+            if (depth == 0) {
+                continue;
             }
-            return;
+            parts.add(new Part(this, rs.get(i), opts, p, depth, bdev.blockSize(), sizeInIos, seed += 0x9E3779B97F4A7C15L));
         }
-        inFlight.incrementAndGet();
-        long t0 = System.nanoTime();
-        long off = nextOffset();
-        CompletableFuture<?> f = (nextIsWrite() ? facade.write(off, writeData) : facade.read(off, ioSize)).toCompletableFuture();
-        f.whenComplete((v, e) -> {
-            long lat = System.nanoTime() - t0;
-            latSum.addAndGet(lat);
-            latMin.accumulate(lat);
-            latMax.accumulate(lat);
-            if (e == null) {
-                ios.incrementAndGet();
+    }
+
+    /** Closes the facade once every part has drained. */
+    CompletionStage<Void> close() {
+        return facade.close();
+    }
+
+    /** The facade job's share of the queue on one reactor: one row of the table. */
+    static final class Part implements BdevPerfUnit, BdevFacade.Callback {
+        private final BdevPerfFacadeJob job;
+        private final Reactor reactor;
+        private final BdevPerfOptions opts;
+        private final JobParams p;
+        private final int depth;
+        private final int ioSize;
+        private final OffsetGenerator offsets;
+        private final boolean callbacks;
+        private final CompletableFuture<Void> started = new CompletableFuture<>();
+        private final CompletableFuture<BdevPerfJob.Result> done = new CompletableFuture<>();
+
+        // ---- reactor-thread state
+        private DmaBuffer[] bufs;
+        private long[] submitNanos;
+        private Integer[] slotArg;
+        private List<BiConsumer<Object, Throwable>> onDone;
+        private final JobCounters c = new JobCounters();
+        private int outstanding;
+        private boolean draining;
+        private boolean finished;
+        private String status = "finished";
+        private String error;
+
+        Part(BdevPerfFacadeJob job, Reactor reactor, BdevPerfOptions opts, JobParams p, int depth, int blockSize, long sizeInIos, long seed) {
+            this.job = job;
+            this.reactor = reactor;
+            this.opts = opts;
+            this.p = p;
+            this.depth = depth;
+            this.ioSize = (int) p.ioSize();
+            this.offsets = new OffsetGenerator(p, opts, sizeInIos, blockSize, seed);
+            this.callbacks = opts.facadeCompletion() == BdevPerfOptions.FacadeCompletion.CALLBACK;
+        }
+
+        @Override
+        public void start(long commonStartNanos) {
+            reactor.send(() -> startOnReactor(commonStartNanos));
+        }
+
+        private void startOnReactor(long commonStart) {
+            bufs = new DmaBuffer[depth];
+            submitNanos = new long[depth];
+            slotArg = new Integer[depth];
+            onDone = new ArrayList<>(depth);
+            for (int i = 0; i < depth; i++) {
+                bufs[i] = DmaBuffer.allocate(ioSize, 4096).fill(0, ioSize, (byte) 0x5A);
+                slotArg[i] = i;
+                int slot = i;
+                onDone.add((v, e) -> completed(slot, e == null ? 0 : -1));
+            }
+            c.startNanos = commonStart;
+            c.allocStart = BdevPerfJob.allocatedOnThisThread();
+            started.complete(null);
+            for (int i = 0; i < depth && !draining; i++) {
+                submit(i);
+            }
+            maybeFinish();
+        }
+
+        private void submit(int slot) {
+            long off = offsets.nextOffsetBytes();
+            boolean write = offsets.nextIsWrite();
+            submitNanos[slot] = System.nanoTime();
+            outstanding++;
+            if (callbacks) {
+                int rc = write ? job.facade.write(off, bufs[slot], 0, ioSize, this, slotArg[slot])
+                        : job.facade.read(off, bufs[slot], 0, ioSize, this, slotArg[slot]);
+                if (rc != 0) {
+                    outstanding--;
+                    fail("submit refused: " + io.spindle.runtime.Errno.name(rc));
+                }
             } else {
-                failed.incrementAndGet();
+                CompletionStage<?> st = write ? job.facade.write(off, bufs[slot], 0, ioSize) : job.facade.read(off, bufs[slot], 0, ioSize);
+                st.whenComplete(onDone.get(slot));
             }
-            inFlight.decrementAndGet();
-            submit();
-        });
-    }
-
-    BdevPerfJob.Snapshot snapshot() {
-        long end = endNanos != 0 ? endNanos : System.nanoTime();
-        long min = latMin.get();
-        return new BdevPerfJob.Snapshot(ios.get(), ios.get() * ioSize, failed.get(), 0, latSum.get(), min == Long.MAX_VALUE ? 0 : min,
-                latMax.get(), end - startNanos, 0, null);
-    }
-
-    /** Stops submitting, waits for the in-flight requests, closes the server; returns the final counters. */
-    BdevPerfJob.Snapshot drain() throws Exception {
-        endNanos = System.nanoTime();
-        draining = true;
-        if (inFlight.get() == 0) {
-            drained.complete(null);
         }
-        drained.get(60, TimeUnit.SECONDS);
-        BdevPerfJob.Snapshot s = snapshot();
-        facade.close().toCompletableFuture().get(60, TimeUnit.SECONDS);
-        return s;
+
+        @Override
+        public void onComplete(int rc, Object arg) {
+            completed((Integer) arg, rc);
+        }
+
+        private void completed(int slot, int rc) {
+            outstanding--;
+            c.record(System.nanoTime() - submitNanos[slot], rc == 0);
+            if (rc != 0 && !opts.continueOnFailure()) {
+                fail("I/O failed");
+            }
+            if (!draining) {
+                submit(slot);
+            } else {
+                maybeFinish();
+            }
+        }
+
+        private void fail(String why) {
+            if (error == null) {
+                error = why;
+            }
+            drainOnReactor("failed");
+        }
+
+        @Override
+        public CompletableFuture<Void> started() {
+            return started;
+        }
+
+        @Override
+        public void drain(String st) {
+            reactor.send(() -> drainOnReactor(st));
+        }
+
+        private void drainOnReactor(String st) {
+            if (!draining) {
+                draining = true;
+                c.endNanos = System.nanoTime();
+                c.allocEnd = BdevPerfJob.allocatedOnThisThread();
+                status = st;
+            } else if ("failed".equals(st)) {
+                status = st;
+            }
+            maybeFinish();
+        }
+
+        private void maybeFinish() {
+            if (!draining || outstanding > 0 || finished || bufs == null) {
+                return;
+            }
+            finished = true;
+            BdevPerfJob.Snapshot s = c.finalSnapshot(ioSize, true);
+            for (DmaBuffer b : bufs) {
+                b.close();
+            }
+            done.complete(new BdevPerfJob.Result(this, s, BdevPerf.spdkStatus(status, s.failed(), opts.continueOnFailure(), false), error));
+        }
+
+        @Override
+        public CompletableFuture<BdevPerfJob.Result> done() {
+            return done;
+        }
+
+        @Override
+        public CompletableFuture<long[]> counters() {
+            long[] v = new long[9];
+            CompletableFuture<long[]> f = new CompletableFuture<>();
+            try {
+                reactor.send(() -> {
+                    c.copyTo(v, ioSize, true);
+                    f.complete(v);
+                });
+            } catch (RuntimeException e) {
+                f.completeExceptionally(e);
+            }
+            return f;
+        }
+
+        @Override
+        public Reactor reactor() {
+            return reactor;
+        }
+
+        @Override
+        public long completedOnReactor() {
+            return c.completed();
+        }
+
+        @Override
+        public String name() {
+            return job.name;
+        }
+
+        @Override
+        public String header() {
+            return " Job: " + job.name + " (facade API on " + reactor.name() + ", " + (callbacks ? "callbacks" : "CompletionStages")
+                    + ", Core Mask 0x" + Long.toHexString(1L << reactor.core()) + ", workload: " + p.workload().flag()
+                    + (p.workload().mixed() ? ", percentage: " + p.rwMixRead() : "") + ", depth: " + depth + ", IO size: " + ioSize + ")";
+        }
+
+        @Override
+        public String coreMask() {
+            return "0x" + Long.toHexString(1L << reactor.core());
+        }
+
+        @Override
+        public long[] verifyRange() {
+            return null;
+        }
+
+        @Override
+        public long startedAtNanos() {
+            return c.startNanos;
+        }
+
+        @Override
+        public JobParams params() {
+            return new JobParams(p.name(), p.workload(), depth, p.ioSize(), p.rwMixRead(), p.offsetBlocks(), p.lengthBlocks(), null);
+        }
     }
 }

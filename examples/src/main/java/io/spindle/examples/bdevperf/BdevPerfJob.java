@@ -33,7 +33,7 @@ import java.util.concurrent.TimeUnit;
  * <p>Ownership: the job owns its descriptor, channel and buffers and releases them on its reactor when it
  * has drained ({@link #done()} completes after that).
  */
-final class BdevPerfJob implements IoCallback {
+final class BdevPerfJob implements IoCallback, BdevPerfUnit {
     /** A reset is submitted this often on each job of the {@code reset} workload, as SPDK's bdevperf. */
     static final long RESET_PERIOD_NANOS = TimeUnit.SECONDS.toNanos(10);
 
@@ -44,6 +44,8 @@ final class BdevPerfJob implements IoCallback {
         DmaBuffer verifyBuf;
         long offsetBlocks;
         boolean writePhase;
+        /** verify/reset: the write's latency, added to the read-back's (SPDK counts both in the job's latency). */
+        long writeLatency;
         boolean inFlight;
         boolean timedOut;
         long submitLoopNanos;
@@ -74,8 +76,8 @@ final class BdevPerfJob implements IoCallback {
     private static final com.sun.management.ThreadMXBean THREADS =
             (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
 
-    /** The final outcome: counters plus status ({@code finished}, {@code failed}, {@code terminated}). */
-    record Result(BdevPerfJob job, Snapshot counters, String status, String error) {
+    /** The final outcome: counters plus SPDK's status ({@code finished}, {@code failed}, {@code terminated}). */
+    record Result(BdevPerfUnit job, Snapshot counters, String status, String error) {
     }
 
     final String name;
@@ -83,11 +85,16 @@ final class BdevPerfJob implements IoCallback {
     final Reactor reactor;
     final int core;
     final BdevPerfOptions opts;
+    /** What this job runs: the command line's, or its job file section's. */
+    final JobParams p;
+    /** The core mask in the output. */
+    private final String coreMask;
     private final BdevLayer layer;
     private final PrintStream out;
-    /** First block and number of blocks of this job's range (the whole bdev, or its share with -C). */
-    long rangeStart;
-    long rangeBlocks;
+    /** SPDK's ios_base and size_in_ios: first I/O index and number of I/O of this job's range. */
+    private long iosBase;
+    private long sizeInIos;
+    private OffsetGenerator gen;
 
     // ---- reactor-thread state
     private BdevDescriptor desc;
@@ -95,9 +102,8 @@ final class BdevPerfJob implements IoCallback {
     private Bdev bdev;
     private Task[] tasks;
     private int ioBlocks;
-    private long sizeInIos;
     private long nextSeq;
-    private long rng;
+    private final long seed;
     private long[] outstanding; // verify: offsets in flight (no two I/O overlap)
     private boolean compare;
     private int inFlight;
@@ -131,38 +137,42 @@ final class BdevPerfJob implements IoCallback {
     private final CompletableFuture<Void> started = new CompletableFuture<>();
     private final CompletableFuture<Result> done = new CompletableFuture<>();
 
-    BdevPerfJob(String bdevName, Reactor reactor, int core, BdevPerfOptions opts, BdevLayer layer, PrintStream out, long seed) {
+    BdevPerfJob(JobParams p, String bdevName, Reactor reactor, int core, String coreMask, BdevPerfOptions opts, BdevLayer layer,
+                PrintStream out, long seed) {
         this.name = bdevName;
         this.bdevName = bdevName;
+        this.p = p;
         this.reactor = reactor;
         this.core = core;
+        this.coreMask = coreMask;
         this.opts = opts;
         this.layer = layer;
         this.out = out;
-        this.rng = seed | 1;
+        this.seed = seed;
     }
 
-    /** Completes when the job runs (or fails to start, with the reason). */
-    CompletableFuture<Void> started() {
+    @Override
+    public CompletableFuture<Void> started() {
         return started;
     }
 
-    /** Completes once the job drained and released its descriptor, channel and buffers. */
-    CompletableFuture<Result> done() {
+    @Override
+    public CompletableFuture<Result> done() {
         return done;
     }
 
-    /** Opens the bdev and fills the queue, on the reactor. */
-    void start() {
-        reactor.send(this::startOnReactor);
+    /** Opens the bdev and fills the queue, on the reactor; the runtime counts from {@code commonStart}. */
+    @Override
+    public void start(long commonStart) {
+        reactor.send(() -> startOnReactor(commonStart));
     }
 
-    private void startOnReactor() {
+    private void startOnReactor(long commonStart) {
         try {
-            desc = layer.open(bdevName, opts.workload().writes(), (event, b, d) -> {
+            desc = layer.open(bdevName, p.workload().writes(), (event, b, d) -> {
                 if (event == BdevEvent.REMOVE) {
                     out.println("Job " + name + ": bdev " + bdevName + " removed; draining");
-                    drainOnReactor("terminated");
+                    drainOnReactor("finished"); // SPDK: a removed bdev ends its job; terminated is for a shutdown
                 }
             });
         } catch (BdevException e) {
@@ -171,27 +181,31 @@ final class BdevPerfJob implements IoCallback {
         }
         bdev = desc.bdev();
         int bs = bdev.blockSize();
-        if (opts.ioSize() % bs != 0) {
-            fail("-o " + opts.ioSize() + ": the I/O size must be a multiple of " + bdevName + "'s block size " + bs);
+        if (p.ioSize() % bs != 0) {
+            fail("-o " + p.ioSize() + ": the I/O size must be a multiple of " + bdevName + "'s block size " + bs);
             return;
         }
-        ioBlocks = (int) (opts.ioSize() / bs);
-        if (rangeBlocks == 0) {
-            rangeStart = 0;
-            rangeBlocks = bdev.numBlocks();
-        }
+        ioBlocks = (int) (p.ioSize() / bs);
+        // SPDK: a length selects offset..offset+length (in blocks, counted in whole I/O); else the whole bdev
+        long rangeBlocks = p.lengthBlocks() != 0 ? p.lengthBlocks() : bdev.numBlocks();
+        iosBase = p.lengthBlocks() != 0 ? p.offsetBlocks() / ioBlocks : 0;
         sizeInIos = rangeBlocks / ioBlocks;
         if (sizeInIos == 0) {
-            fail("-o " + opts.ioSize() + ": larger than the job's range of " + rangeBlocks * bs + " bytes on " + bdevName);
+            fail("-o " + p.ioSize() + ": larger than the job's range of " + rangeBlocks * bs + " bytes on " + bdevName);
             return;
         }
+        if ((iosBase + sizeInIos) * ioBlocks > bdev.numBlocks()) {
+            fail("offset " + p.offsetBlocks() + " length " + p.lengthBlocks() + ": beyond " + bdevName + "'s " + bdev.numBlocks() + " blocks");
+            return;
+        }
+        gen = new OffsetGenerator(p.lengthBlocks() != 0 ? p : p.range(0, 0), opts, sizeInIos, bs, seed);
         ch = desc.getIoChannel();
         if (ch == null) {
             fail("no I/O channel for " + bdevName + " on " + reactor.name());
             return;
         }
-        Workload w = opts.workload();
-        int qd = opts.queueDepth();
+        Workload w = p.workload();
+        int qd = p.queueDepth();
         if (w.verifies()) {
             qd = (int) Math.min(qd, sizeInIos); // SPDK: never more slots than distinct offsets
             outstanding = new long[(int) ((sizeInIos + 63) >>> 6)];
@@ -207,11 +221,11 @@ final class BdevPerfJob implements IoCallback {
         for (int i = 0; i < qd; i++) {
             Task t = new Task(i, this);
             if (dataOps) {
-                t.buf = DmaBuffer.allocate(opts.ioSize(), align);
+                t.buf = DmaBuffer.allocate(p.ioSize(), align);
                 if (w.verifies()) {
-                    t.verifyBuf = DmaBuffer.allocate(opts.ioSize(), align);
+                    t.verifyBuf = DmaBuffer.allocate(p.ioSize(), align);
                 } else if (w.writes()) {
-                    t.buf.fill(0, opts.ioSize(), (byte) (0xA5 ^ i));
+                    t.buf.fill(0, p.ioSize(), (byte) (0xA5 ^ i));
                 }
             }
             tasks[i] = t;
@@ -222,7 +236,7 @@ final class BdevPerfJob implements IoCallback {
         if (w == Workload.RESET) {
             resetPoller = reactor.registerPoller("bdevperf_reset_" + name, this::submitReset, RESET_PERIOD_NANOS, TimeUnit.NANOSECONDS);
         }
-        startNanos = System.nanoTime();
+        startNanos = commonStart; // SPDK's g_start_tsc: every job's runtime counts from the run's one start
         allocStart = THREADS.getThreadAllocatedBytes(Thread.currentThread().getId());
         started.complete(null);
         for (Task t : tasks) {
@@ -248,14 +262,8 @@ final class BdevPerfJob implements IoCallback {
     // ------------------------------------------------------------------ submit
 
     private long nextOffsetIndex() {
-        Workload w = opts.workload();
-        if (w.random()) {
-            long r = rng;
-            r ^= r << 13;
-            r ^= r >>> 7;
-            r ^= r << 17;
-            rng = r;
-            return (r >>> 1) % sizeInIos;
+        if (outstanding == null) {
+            return gen.nextIndex();
         }
         long idx = nextSeq;
         if (outstanding != null) {
@@ -270,17 +278,20 @@ final class BdevPerfJob implements IoCallback {
 
     private void submit(Task t) {
         long idx = nextOffsetIndex();
-        t.offsetBlocks = rangeStart + idx * ioBlocks;
+        t.offsetBlocks = (iosBase + idx) * ioBlocks;
         t.timedOut = false;
         t.submitLoopNanos = reactor.now();
-        Workload w = opts.workload();
+        Workload w = p.workload();
         switch (w) {
-            case READ, RANDREAD -> t.writePhase = false;
-            case WRITE, RANDWRITE -> t.writePhase = true;
-            case RW, RANDRW -> t.writePhase = nextPercent() >= opts.rwMixRead();
+            case READ, RANDREAD, WRITE, RANDWRITE, RW, RANDRW -> {
+                t.writePhase = gen.nextIsWrite();
+                if (t.writePhase && opts.uniqueWrites()) {
+                    fillPattern(t, true);
+                }
+            }
             case VERIFY, RESET -> {
                 t.writePhase = true;
-                fillPattern(t);
+                fillPattern(t, opts.uniqueWrites());
             }
             default -> {
             }
@@ -290,19 +301,10 @@ final class BdevPerfJob implements IoCallback {
         issue(t);
     }
 
-    private int nextPercent() {
-        long r = rng;
-        r ^= r << 13;
-        r ^= r >>> 7;
-        r ^= r << 17;
-        rng = r;
-        return (int) ((r >>> 1) % 100);
-    }
-
     /** Submits the task's current step; ENOMEM waits for a free I/O (SPDK's io_wait), anything else drains. */
     private void issue(Task t) {
         int rc;
-        switch (opts.workload()) {
+        switch (p.workload()) {
             case UNMAP -> rc = desc.unmapBlocks(ch, t.offsetBlocks, ioBlocks, this, t);
             case FLUSH -> rc = desc.flushBlocks(ch, t.offsetBlocks, ioBlocks, this, t);
             case WRITE_ZEROES -> rc = desc.writeZeroesBlocks(ch, t.offsetBlocks, ioBlocks, this, t);
@@ -336,12 +338,17 @@ final class BdevPerfJob implements IoCallback {
     @Override
     public void onComplete(BdevIo io, IoStatus status, Object arg) {
         Task t = (Task) arg;
-        if (status == IoStatus.SUCCESS && t.writePhase && opts.workload().verifies()) {
+        if (status == IoStatus.SUCCESS && t.writePhase && p.workload().verifies()) {
             t.writePhase = false; // write done: read it back into the second buffer
+            t.writeLatency = io.latencyNanos();
             issue(t);
             return;
         }
         long lat = io.latencyNanos();
+        if (!t.writePhase && p.workload().verifies()) {
+            lat += t.writeLatency; // one verify I/O is the write and its read-back, as SPDK's histogram counts it
+            t.writeLatency = 0;
+        }
         latency.recordValue(Math.min(lat, HISTOGRAM_MAX_NANOS));
         latSum += lat;
         if (lat < latMin) {
@@ -359,10 +366,10 @@ final class BdevPerfJob implements IoCallback {
                 return;
             }
             ios++;
-            bytes += opts.ioSize();
+            bytes += p.ioSize();
         } else {
             failed++;
-            if (opts.workload() != Workload.RESET && !opts.continueOnFailure()) {
+            if (p.workload() != Workload.RESET && !opts.continueOnFailure()) {
                 out.println("task offset: " + t.offsetBlocks + " on job bdev=" + bdevName + " fails (" + status + ")");
                 taskEnded(t);
                 error = "I/O failed: " + status;
@@ -382,29 +389,46 @@ final class BdevPerfJob implements IoCallback {
         t.inFlight = false;
         inFlight--;
         if (outstanding != null) {
-            long idx = (t.offsetBlocks - rangeStart) / ioBlocks;
+            long idx = t.offsetBlocks / ioBlocks - iosBase;
             outstanding[(int) (idx >>> 6)] &= ~(1L << idx);
         }
     }
 
     // ------------------------------------------------------------------ verify
 
-    /** Each 8-byte word: the block's LBA in the high half, the word index and a per-write sequence below. */
-    private void fillPattern(Task t) {
-        long seq = ++writeSeq;
-        int bs = bdev.blockSize();
-        DmaBuffer b = t.buf;
+    /**
+     * SPDK's {@code generate_data}: without {@code unique}, each 32-bit word is the block's index within the I/O plus
+     * the word's byte offset in the block (the same data for every write); with {@code unique} ({@code -U}), each
+     * 64-bit word is a per-job write counter in its high half and that sum in its low half, so no two writes carry
+     * the same data.
+     */
+    private void fillPattern(Task t, boolean unique) {
+        fillPattern(t.buf, bdev.blockSize(), ioBlocks, unique ? writeSeq++ : 0, unique);
+    }
+
+    /** {@link #fillPattern(Task, boolean)} into {@code b}: {@code ioBlocks} blocks, {@code count} the write counter. */
+    static void fillPattern(DmaBuffer b, int bs, int ioBlocks, long count, boolean unique) {
+        if (unique) {
+            long hi = (count & 0xFFFFFFFFL) << 32;
+            for (int blk = 0; blk < ioBlocks; blk++) {
+                long base = (long) blk * bs;
+                for (int off = 0; off < bs; off += 8) {
+                    b.putLong(base + off, hi | ((blk + off) & 0xFFFFFFFFL));
+                }
+            }
+            return;
+        }
         for (int blk = 0; blk < ioBlocks; blk++) {
-            long lba = t.offsetBlocks + blk;
             long base = (long) blk * bs;
-            for (int wd = 0; wd < bs; wd += 8) {
-                b.putLong(base + wd, (lba << 32) ^ (seq << 12) ^ wd);
+            for (int off = 0; off < bs; off += 8) {
+                // two little-endian 32-bit words: blk + off, then blk + off + 4
+                b.putLong(base + off, ((long) (blk + off + 4) << 32) | ((blk + off) & 0xFFFFFFFFL));
             }
         }
     }
 
     private boolean verify(Task t) {
-        long n = opts.ioSize();
+        long n = p.ioSize();
         DmaBuffer a = t.buf;
         DmaBuffer b = t.verifyBuf;
         for (long off = 0; off < n; off += 8) {
@@ -449,7 +473,8 @@ final class BdevPerfJob implements IoCallback {
     // ------------------------------------------------------------------ drain and results
 
     /** Stops submitting; the job finishes when its in-flight I/O completed. Any thread. */
-    void drain(String status) {
+    @Override
+    public void drain(String status) {
         reactor.send(() -> drainOnReactor(status));
     }
 
@@ -492,7 +517,8 @@ final class BdevPerfJob implements IoCallback {
                 c.latencyMaxNanos(), c.elapsedNanos(), c.reactorAllocatedBytes(), latency.copy());
         release();
         started.complete(null);
-        done.complete(new Result(this, s, endStatus, error));
+        done.complete(new Result(this, s, BdevPerf.spdkStatus(endStatus, s.failed(), opts.continueOnFailure(), p.workload() == Workload.RESET),
+                error));
     }
 
     private void release() {
@@ -529,14 +555,45 @@ final class BdevPerfJob implements IoCallback {
                 startNanos == 0 ? 0 : end - startNanos, alloc, null);
     }
 
-    /** I/O completed so far (successful or failed); on the job's reactor only. */
-    long completedIos() {
+    @Override
+    public long completedOnReactor() {
         return ios + failed;
     }
 
-    /** The reactor the job runs on. */
-    Reactor reactor() {
+    @Override
+    public Reactor reactor() {
         return reactor;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String coreMask() {
+        return coreMask;
+    }
+
+    @Override
+    public long startedAtNanos() {
+        return startNanos;
+    }
+
+    @Override
+    public JobParams params() {
+        int qd = tasks != null ? tasks.length : p.queueDepth();
+        return new JobParams(p.name(), p.workload(), qd, p.ioSize(), p.rwMixRead(), p.offsetBlocks(), p.lengthBlocks(), p.cpumask());
+    }
+
+    @Override
+    public long[] verifyRange() {
+        return p.workload().verifies() ? new long[] {iosBase, sizeInIos} : null;
+    }
+
+    /** CPU time of the calling thread, ns; no allocation. */
+    static long cpuOfThisThread() {
+        return THREADS.getCurrentThreadCpuTime();
     }
 
     /** Bytes the calling thread has allocated since it started (HotSpot's per-thread TLAB accounting); no allocation. */
@@ -549,7 +606,8 @@ final class BdevPerfJob implements IoCallback {
      * copies the counters into an array made here and the caller builds the snapshot on its own thread, so the
      * periodic progress line allocates nothing on the reactor (it would count in the steady-state figure).
      */
-    CompletableFuture<long[]> counters() {
+    @Override
+    public CompletableFuture<long[]> counters() {
         long[] v = new long[9];
         CompletableFuture<long[]> f = new CompletableFuture<>();
         try {
@@ -578,16 +636,17 @@ final class BdevPerfJob implements IoCallback {
     }
 
     /** SPDK's job header line. */
-    String header() {
-        StringBuilder b = new StringBuilder(" Job: ").append(name).append(" (Core Mask 0x").append(Long.toHexString(1L << core))
-                .append(", workload: ").append(opts.workload().flag());
-        if (opts.workload().mixed()) {
-            b.append(", percentage: ").append(opts.rwMixRead());
+    @Override
+    public String header() {
+        StringBuilder b = new StringBuilder(" Job: ").append(name).append(" (Core Mask ").append(coreMask)
+                .append(", workload: ").append(p.workload().flag());
+        if (p.workload().mixed()) {
+            b.append(", percentage: ").append(p.rwMixRead());
         }
-        b.append(", depth: ").append(opts.queueDepth()).append(", IO size: ").append(opts.ioSize()).append(')');
-        if (opts.workload().verifies()) {
-            b.append("\n\t Verification LBA range: start 0x").append(Long.toHexString(rangeStart)).append(" length 0x")
-                    .append(Long.toHexString(rangeBlocks));
+        b.append(", depth: ").append(tasks != null ? tasks.length : p.queueDepth()).append(", IO size: ").append(p.ioSize()).append(')');
+        if (p.workload().verifies()) {
+            b.append("\n\t Verification LBA range: start 0x").append(Long.toHexString(iosBase)).append(" length 0x")
+                    .append(Long.toHexString(sizeInIos));
         }
         return b.toString();
     }

@@ -38,6 +38,17 @@ public record BdevPerfOptions(
         Path jsonOut,
         Path plot,
         double maxAllocPerIo,
+        boolean waitForTests,
+        Path jobFile,
+        int latencyLevel,
+        boolean randomMap,
+        boolean uniqueWrites,
+        double zipfTheta,
+        int emaPeriod,
+        boolean perLcoreThread,
+        FacadeCompletion facadeCompletion,
+        ActorBuffers actorBuffers,
+        java.util.Set<String> given,
         boolean help) {
 
     /** {@code -q} when not given (SPDK's bdevperf requires it). */
@@ -104,6 +115,22 @@ public record BdevPerfOptions(
         FACADE
     }
 
+    /** {@code --facade}: how the facade job learns of completions. */
+    public enum FacadeCompletion {
+        /** {@code CompletionStage}s, one {@code whenComplete} per I/O. */
+        STAGE,
+        /** The callback methods: no allocation per I/O. */
+        CALLBACK
+    }
+
+    /** {@code --actor-buffers}: where the actor job's batched data lives. */
+    public enum ActorBuffers {
+        /** The requester's own off-heap buffer per slot, lent with each batch entry (no copy, no lent buffer back). */
+        OWN,
+        /** The shard's pooled buffers: reads come back as lent buffers that the requester releases; writes copy a byte[]. */
+        POOL
+    }
+
     /** A bad command line; the message is the line to print. */
     public static final class UsageException extends RuntimeException {
         private static final long serialVersionUID = 1L;
@@ -137,17 +164,32 @@ public record BdevPerfOptions(
                 "  --idle <mode>   reactor idle strategy: backoff (default), busy (spin, for benchmarks), park, yield",
                 "  --pin           pin each reactor thread to its core",
                 "  --api <api>     direct (default: descriptor calls on the reactor), actor (typed actor protocol, requester",
-                "                  actors) or facade (BdevFacade CompletionStages)",
+                "                  actors) or facade (BdevFacade: stages or callbacks completed by the reactors)",
                 "  --actor-on <p>  --api actor: where the requester actors run: reactor (default: one per reactor, next to",
                 "                  its shard) or pekko (one on Pekko's default dispatcher, talking to every shard)",
                 "  --actor-batch <n>  --api actor: I/O per Submit message, 1.." + io.spindle.bdev.actor.IoBatch.MAX_ENTRIES
                         + " (default " + DEFAULT_ACTOR_BATCH + "); 0 = one Read/Write message per I/O",
+                "  --actor-buffers <b>  --api actor with batches: own (default: the requester's off-heap buffer per slot, lent",
+                "                  with each entry, no copy) or pool (the shard's pooled buffers, reads lent back and released)",
                 "  -r <sock>       also run the JSON-RPC server on this Unix socket while the jobs run (SPDK's -r):",
                 "                  create, delete and inspect bdevs with spindle rpc during the run",
                 "  --json-out <f>  write the results as JSON, in the shape of SPDK's perform_tests result",
                 "  --plot <f.png>  draw each job's latency percentile curve into a PNG",
                 "  --max-alloc-per-io <bytes>  fail the run (exit 1) when the reactor threads allocate more than this per",
                 "                  I/O in the steady state (after the warm-up, see the allocation line); e.g. 0.01",
+                "  -z              wait for the perform_tests RPC (SPDK's bdevperf.py perform_tests [-q -o -t -M -w]) to run the",
+                "                  tests; the JSON-RPC server listens on -r <sock>, default /var/tmp/spdk.sock; -w and -t may then",
+                "                  come with the RPC",
+                "  -j <file>       job file (FIO-like INI: [global] defaults, then one section per job with filename=Bdev0:Bdev1,",
+                "                  cpumask, bs, iodepth, rwmixread, offset, length, rw); -q -o -M -w -T override [global]",
+                "  -l              after the table, a latency summary per job (percentile cut-offs); -ll also the histogram",
+                "  -D              random map: a random workload uses every offset once before any repeats",
+                "  -U              unique data in every write (a per-write counter in each 8-byte word)",
+                "  -F <theta>      zipf distribution of the random offsets with this theta (> 0, != 1)",
+                "  -P <n>          with -S: IOPS as an exponential moving average over n periods",
+                "  -E              one shared thread per core (Spindle's reactors always are: accepted for SPDK's command lines;",
+                "                  cannot be combined with -j)",
+                "  --facade <c>    --api facade: stage (default: CompletionStages) or callback (the zero-allocation methods)",
                 "  -h, --help      this text");
     }
 
@@ -175,14 +217,69 @@ public record BdevPerfOptions(
         Path jsonOut = null;
         Path plot = null;
         double maxAlloc = -1;
+        boolean z = false;
+        Path jobFile = null;
+        int latency = 0;
+        boolean randomMap = false;
+        boolean unique = false;
+        double zipf = 0;
+        Integer ema = null;
+        boolean perLcore = false;
+        FacadeCompletion facade = null;
+        ActorBuffers actorBuffers = null;
+        java.util.Set<String> given = new java.util.LinkedHashSet<>();
         List<String> a = List.of(args);
         for (int i = 0; i < a.size(); i++) {
             String f = a.get(i);
+            if (f.matches("-l+")) { // SPDK's getopt: -l summary, -ll (or -l -l) histogram too
+                latency += f.length() - 1;
+                continue;
+            }
+            given.add(f);
             switch (f) {
+                case "-z" -> z = true;
+                case "-j" -> {
+                    String v = value(a, ++i, f);
+                    jobFile = Path.of(v);
+                    if (!Files.isReadable(jobFile)) {
+                        throw new UsageException("-j " + v + ": no such readable job file");
+                    }
+                }
+                case "-D" -> randomMap = true;
+                case "-U" -> unique = true;
+                case "-E" -> perLcore = true;
+                case "-F" -> {
+                    String v = value(a, ++i, f);
+                    try {
+                        zipf = Double.parseDouble(v.trim());
+                    } catch (NumberFormatException e) {
+                        zipf = Double.NaN;
+                    }
+                    if (!(zipf >= 0) || Double.isInfinite(zipf) || zipf == 1.0) {
+                        throw new UsageException("-F " + v + ": illegal zipf theta; a number >= 0 and != 1 (e.g. 1.2; 0 = uniform)");
+                    }
+                }
+                case "-P" -> ema = intIn(f, value(a, ++i, f), 1, 1_000_000, "number of moving-average periods");
+                case "--actor-buffers" -> {
+                    String v = value(a, ++i, f);
+                    actorBuffers = switch (v) {
+                        case "own" -> ActorBuffers.OWN;
+                        case "pool" -> ActorBuffers.POOL;
+                        default -> throw new UsageException("--actor-buffers " + v + ": allowed: own, pool");
+                    };
+                }
+                case "--facade" -> {
+                    String v = value(a, ++i, f);
+                    facade = switch (v) {
+                        case "stage" -> FacadeCompletion.STAGE;
+                        case "callback" -> FacadeCompletion.CALLBACK;
+                        default -> throw new UsageException("--facade " + v + ": allowed: stage, callback");
+                    };
+                }
                 case "-h", "--help" -> {
                     return new BdevPerfOptions(1, 4096, Workload.READ, 50, 1, null, null, null, false, 0, 0, false, false,
                             IdleMode.BACKOFF, false, Api.DIRECT, BdevPerfActorJob.Placement.REACTOR, DEFAULT_ACTOR_BATCH, null, null, null,
-                            -1, true);
+                            -1, false, null, 0, false, false, 0, 0, false, FacadeCompletion.STAGE, ActorBuffers.OWN, java.util.Set.of(), true);
                 }
                 case "-q" -> q = intIn(f, value(a, ++i, f), 1, MAX_QUEUE_DEPTH, "queue depth");
                 case "-r", "--rpc-socket" -> rpc = Path.of(value(a, ++i, f));
@@ -267,11 +364,33 @@ public record BdevPerfOptions(
         if (o == null) {
             o = DEFAULT_IO_SIZE; // SPDK requires -o; Spindle defaults it
         }
-        if (w == null) {
+        if (w == null && jobFile == null && !z) {
             throw new UsageException("-w: missing; the workload is required (" + Workload.allowed() + ")");
         }
-        if (t == null) {
+        if (t == null && !z) {
             throw new UsageException("-t: missing; the run time in seconds is required (>= 1)");
+        }
+        if (jobFile != null && perLcore) {
+            throw new UsageException("-E: cannot be combined with -j (SPDK: if bdevperf's config file is used, per lcore thread cannot be used)");
+        }
+        if (ema != null && period == 0) {
+            throw new UsageException("-P " + ema + ": only valid with -S <sec> (the moving average is of the periodic table)");
+        }
+        if (randomMap && w != null && !w.random()) {
+            throw new UsageException("-D: only valid with -w randread, randwrite or randrw, not -w " + w.flag());
+        }
+        if (facade != null && api != Api.FACADE) {
+            throw new UsageException("--facade: only valid with --api facade");
+        }
+        if (jobFile != null && api != Api.DIRECT) {
+            throw new UsageException("-j: only valid with --api direct");
+        }
+        if (w == null) {
+            return new BdevPerfOptions(q, o, null, mix == null ? 50 : mix, t == null ? 0 : t, mask == null ? CoreMask.parse("0x1") : mask, json,
+                    target, everyCore, period, timeout, abort, cont, idle, pin, api, BdevPerfActorJob.Placement.REACTOR, DEFAULT_ACTOR_BATCH, rpc,
+                    jsonOut, plot, maxAlloc, z, jobFile, latency, randomMap, unique, zipf, ema == null ? 0 : ema, perLcore,
+                    facade == null ? FacadeCompletion.STAGE : facade, actorBuffers == null ? ActorBuffers.OWN : actorBuffers,
+                    java.util.Set.copyOf(given), false);
         }
         if (mix != null && !w.mixed()) {
             throw new UsageException("-M " + mix + ": only valid with -w rw or -w randrw, not -w " + w.flag());
@@ -279,11 +398,9 @@ public record BdevPerfOptions(
         if (abort && timeout == 0) {
             throw new UsageException("-X: needs an I/O timeout (-k <sec> > 0)");
         }
-        if (maxAlloc >= 0 && api != Api.DIRECT) {
-            throw new UsageException("--max-alloc-per-io: only valid with --api direct (the actor and facade paths allocate per I/O by design)");
-        }
-        if ((actorOn != null || actorBatch != null) && api != Api.ACTOR) {
-            throw new UsageException((actorOn != null ? "--actor-on" : "--actor-batch") + ": only valid with --api actor");
+        if ((actorOn != null || actorBatch != null || actorBuffers != null) && api != Api.ACTOR) {
+            throw new UsageException((actorOn != null ? "--actor-on" : actorBatch != null ? "--actor-batch" : "--actor-buffers")
+                    + ": only valid with --api actor");
         }
         if (api != Api.DIRECT && !(w == Workload.READ || w == Workload.RANDREAD || w == Workload.WRITE || w == Workload.RANDWRITE
                 || w == Workload.RW || w == Workload.RANDRW)) {
@@ -291,7 +408,69 @@ public record BdevPerfOptions(
         }
         return new BdevPerfOptions(q, o, w, mix == null ? 50 : mix, t, mask == null ? CoreMask.parse("0x1") : mask, json, target,
                 everyCore, period, timeout, abort, cont, idle, pin, api, actorOn == null ? BdevPerfActorJob.Placement.REACTOR : actorOn,
-                actorBatch == null ? DEFAULT_ACTOR_BATCH : actorBatch, rpc, jsonOut, plot, maxAlloc, false);
+                actorBatch == null ? DEFAULT_ACTOR_BATCH : actorBatch, rpc, jsonOut, plot, maxAlloc, z, jobFile, latency, randomMap, unique, zipf,
+                ema == null ? 0 : ema, perLcore, facade == null ? FacadeCompletion.STAGE : facade, actorBuffers == null ? ActorBuffers.OWN : actorBuffers,
+                java.util.Set.copyOf(given), false);
+    }
+
+    /**
+     * These options with {@code perform_tests}' overrides (SPDK's {@code rpc_apply_bdevperf_params}: a value is
+     * applied when present and non-zero; {@code rw_percentage} 0 counts as absent, as in SPDK), checked as the command
+     * line is. Null arguments are absent.
+     *
+     * @throws UsageException naming the parameter and what is allowed
+     */
+    BdevPerfOptions withRpcOverrides(Integer timeInSec, String workloadType, Integer queueDepth, String ioSize, Integer rwPercentage) {
+        Workload w = workload;
+        if (workloadType != null) {
+            w = Workload.parse(workloadType);
+        }
+        int q = queueDepth != null && queueDepth != 0 ? queueDepth : queueDepth();
+        if (q < 1 || q > MAX_QUEUE_DEPTH) {
+            throw new UsageException("queue_depth " + q + ": out of range; queue depth must be 1.." + MAX_QUEUE_DEPTH);
+        }
+        long o = ioSize != null ? size("io_size", ioSize) : ioSize();
+        int t = timeInSec != null && timeInSec != 0 ? timeInSec : timeSeconds();
+        if (t < 1 || t > 24 * 3600) {
+            throw new UsageException("time_in_sec " + t + ": out of range; run time in seconds must be 1..86400");
+        }
+        boolean mixGiven = rwPercentage != null && rwPercentage != 0;
+        int mix = mixGiven ? rwPercentage : rwMixRead();
+        if (mix < 0 || mix > 100) {
+            throw new UsageException("rw_percentage " + mix + ": out of range; read percentage must be 0..100");
+        }
+        if (w == null && jobFile == null) {
+            throw new UsageException("workload_type: missing; give -w on the command line or workload_type (" + Workload.allowed() + ")");
+        }
+        if (w != null && randomMap && !w.random()) {
+            throw new UsageException("-D: only valid with randread, randwrite or randrw, not " + w.flag());
+        }
+        if (w != null && api != Api.DIRECT && !(w == Workload.READ || w == Workload.RANDREAD || w == Workload.WRITE
+                || w == Workload.RANDWRITE || w == Workload.RW || w == Workload.RANDRW)) {
+            throw new UsageException("--api " + api.name().toLowerCase(Locale.ROOT) + ": supports read, write, randread, randwrite, rw, randrw; not "
+                    + w.flag());
+        }
+        java.util.Set<String> g = new java.util.LinkedHashSet<>(given);
+        if (workloadType != null) {
+            g.add("-w");
+        }
+        if (queueDepth != null && queueDepth != 0) {
+            g.add("-q");
+        }
+        if (ioSize != null) {
+            g.add("-o");
+        }
+        if (mixGiven) {
+            g.add("-M");
+        }
+        return new BdevPerfOptions(q, o, w, mix, t, mask, jsonConfig, target, everyCoreEveryBdev, periodSeconds, timeoutSeconds, abortOnTimeout,
+                continueOnFailure, idle, pin, api, actorOn, actorBatch, rpcSocket, jsonOut, plot, maxAllocPerIo, waitForTests, jobFile, latencyLevel,
+                randomMap, uniqueWrites, zipfTheta, emaPeriod, perLcoreThread, facadeCompletion, actorBuffers, java.util.Set.copyOf(g), false);
+    }
+
+    /** Whether the flag was given on the command line (or by a perform_tests override). */
+    boolean given(String flag) {
+        return given.contains(flag);
     }
 
     /** A path whose directory exists, for an output file. */

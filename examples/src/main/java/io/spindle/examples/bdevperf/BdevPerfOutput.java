@@ -31,54 +31,65 @@ final class BdevPerfOutput {
     }
 
     /**
-     * {@code {"results": [{job, core_mask, workload, [percentage,] status, [verify_range,] queue_depth, io_size,
-     * runtime, iops, mibps, io_failed, io_timeout, avg_latency_us, min_latency_us, max_latency_us,
-     * latency_percentiles_us}], "core_count": n}}: SPDK's fields (bdevperf.c {@code performance_dump_job_json}),
-     * plus the HdrHistogram percentiles Spindle records.
+     * SPDK's {@code perform_tests} result ({@code bdevperf_test_done} / {@code performance_dump_job_json}):
+     * {@code {"results": [{job, core_mask, workload, [percentage,] status, [verify_range,] queue_depth, io_size, runtime,
+     * iops, mibps, io_failed, io_timeout, avg_latency_us, min_latency_us, max_latency_us}], "core_count": n}}.
      */
-    static void writeJson(BdevPerfOptions opts, List<BdevPerf.Row> rows, Path file) throws IOException {
+    static ObjectNode resultJson(List<BdevPerf.Row> rows, int coreCount) {
         ObjectNode root = JSON.createObjectNode();
         ArrayNode results = root.putArray("results");
         for (BdevPerf.Row r : rows) {
-            BdevPerfJob.Snapshot s = r.s();
-            ObjectNode o = results.addObject();
-            o.put("job", r.name());
-            if (r.coreMask() != null) {
-                o.put("core_mask", r.coreMask());
-            }
-            o.put("workload", opts.workload().flag());
-            if (opts.workload().mixed()) {
-                o.put("percentage", opts.rwMixRead());
-            }
-            o.put("status", r.status());
-            if (r.verifyRange() != null) {
-                ObjectNode v = o.putObject("verify_range");
-                v.put("start", r.verifyRange()[0]);
-                v.put("length", r.verifyRange()[1]);
-            }
-            o.put("queue_depth", opts.queueDepth());
-            o.put("io_size", opts.ioSize());
-            double sec = s.elapsedNanos() / 1e9;
-            double iops = sec > 0 ? s.ios() / sec : 0;
-            long count = s.ios() + s.failed();
-            o.put("runtime", sec);
-            o.put("iops", iops);
-            o.put("mibps", iops * opts.ioSize() / (1 << 20));
-            o.put("io_failed", s.failed());
-            o.put("io_timeout", s.timedOut());
-            o.put("avg_latency_us", count > 0 ? s.latencySumNanos() / 1e3 / count : 0);
-            o.put("min_latency_us", s.latencyMinNanos() / 1e3);
-            o.put("max_latency_us", s.latencyMaxNanos() / 1e3);
-            Histogram h = s.latency();
+            job(results.addObject(), r);
+        }
+        root.put("core_count", coreCount);
+        return root;
+    }
+
+    private static ObjectNode job(ObjectNode o, BdevPerf.Row r) {
+        BdevPerfJob.Snapshot s = r.s();
+        JobParams p = r.p();
+        o.put("job", r.name());
+        o.put("core_mask", r.coreMask());
+        o.put("workload", p.workload().flag());
+        if (p.workload().mixed()) {
+            o.put("percentage", p.rwMixRead());
+        }
+        o.put("status", r.status());
+        if (r.verifyRange() != null) {
+            ObjectNode v = o.putObject("verify_range");
+            v.put("start", r.verifyRange()[0]);
+            v.put("length", r.verifyRange()[1]);
+        }
+        o.put("queue_depth", p.queueDepth());
+        o.put("io_size", p.ioSize());
+        double sec = s.elapsedNanos() / 1e9;
+        double iops = sec > 0 ? s.ios() / sec : 0;
+        long count = s.ios() + s.failed();
+        o.put("runtime", sec);
+        o.put("iops", iops);
+        o.put("mibps", iops * p.ioSize() / (1 << 20));
+        o.put("io_failed", s.failed());
+        o.put("io_timeout", s.timedOut());
+        o.put("avg_latency_us", count > 0 ? s.latencySumNanos() / 1e3 / count : 0);
+        o.put("min_latency_us", s.latencyMinNanos() / 1e3);
+        o.put("max_latency_us", s.latencyMaxNanos() / 1e3);
+        return o;
+    }
+
+    /** {@code --json-out}: {@link #resultJson} plus each job's HdrHistogram percentiles ({@code latency_percentiles_us}). */
+    static void writeJson(BdevPerfOptions opts, List<BdevPerf.Row> rows, Path file, int coreCount) throws IOException {
+        ObjectNode root = resultJson(rows, coreCount);
+        ArrayNode results = (ArrayNode) root.get("results");
+        for (int i = 0; i < rows.size(); i++) {
+            Histogram h = rows.get(i).s().latency();
             if (h != null && h.getTotalCount() > 0) {
-                ObjectNode p = o.putObject("latency_percentiles_us");
+                ObjectNode p = ((ObjectNode) results.get(i)).putObject("latency_percentiles_us");
                 for (double q : new double[] {50, 90, 99, 99.9, 99.99}) {
                     p.put(String.format(Locale.ROOT, "p%s", q == Math.rint(q) ? String.valueOf((long) q) : String.valueOf(q)),
                             h.getValueAtPercentile(q) / 1e3);
                 }
             }
         }
-        root.put("core_count", opts.mask().size());
         Files.write(file, JSON.writeValueAsBytes(root));
     }
 
@@ -91,7 +102,8 @@ final class BdevPerfOutput {
      */
     static void plot(BdevPerfOptions opts, List<BdevPerf.Row> rows, Path file) throws IOException {
         XYChart chart = new XYChartBuilder().width(1000).height(600)
-                .title("bdevperf " + opts.workload().flag() + ", QD " + opts.queueDepth() + ", " + opts.ioSize() + " B: latency by percentile")
+                .title("bdevperf " + (opts.workload() != null ? opts.workload().flag() + ", QD " + opts.queueDepth() + ", " + opts.ioSize() + " B: " : "")
+                        + "latency by percentile")
                 .xAxisTitle("percentile, in nines: 1 = p90, 2 = p99, 3 = p99.9, 4 = p99.99").yAxisTitle("latency (us)").build();
         chart.getStyler().setYAxisLogarithmic(true);
         chart.getStyler().setMarkerSize(0);
