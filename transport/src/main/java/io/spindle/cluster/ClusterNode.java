@@ -366,7 +366,7 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
         Map<String, NodeExports> next = Map.copyOf(entries);
         for (Map.Entry<String, NodeExports> e : next.entrySet()) {
             NodeExports before = directory.get(e.getKey());
-            if (!e.getKey().equals(selfKey) && !e.getValue().equals(before)) {
+            if (!e.getKey().equals(selfKey) && !e.getValue().equals(before) && !(before == null && e.getValue().exports().isEmpty())) {
                 tell("directory: " + e.getValue().node() + " exports " + names(e.getValue().exports()));
             }
         }
