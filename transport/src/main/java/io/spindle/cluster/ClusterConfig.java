@@ -98,6 +98,8 @@ public final class ClusterConfig {
     private final Duration directoryWriteTimeout;
     private final Duration directoryNotifyInterval;
     private final Duration directoryGossipInterval;
+    private final Duration exportPollInterval;
+    private final Duration leaveTimeout;
     private final AttachDefaults attachDefaults;
 
     /**
@@ -126,6 +128,8 @@ public final class ClusterConfig {
         this.directoryWriteTimeout = b.directoryWriteTimeout;
         this.directoryNotifyInterval = b.directoryNotifyInterval;
         this.directoryGossipInterval = b.directoryGossipInterval;
+        this.exportPollInterval = b.exportPollInterval;
+        this.leaveTimeout = b.leaveTimeout;
         this.attachDefaults = new AttachDefaults(b.ctrlrLossTimeoutSec, b.reconnectDelaySec, b.fastIoFailTimeoutSec);
     }
 
@@ -217,6 +221,16 @@ public final class ClusterConfig {
         return directoryWriteTimeout;
     }
 
+    /** How long a graceful leave may take. */
+    public Duration leaveTimeout() {
+        return leaveTimeout;
+    }
+
+    /** How often this node's target is read for changes of its exports. */
+    public Duration exportPollInterval() {
+        return exportPollInterval;
+    }
+
     /** The controller options of {@code bdev_cluster_attach}. */
     public AttachDefaults attachDefaults() {
         return attachDefaults;
@@ -251,6 +265,11 @@ public final class ClusterConfig {
         m.put("pekko.cluster.distributed-data.notify-subscribers-interval", directoryNotifyInterval.toMillis() + "ms");
         m.put("pekko.cluster.distributed-data.gossip-interval", directoryGossipInterval.toMillis() + "ms");
         m.put("pekko.cluster.jmx.multi-mbeans-in-same-jvm", "on");
+        // a graceful leave needs the members to agree twice (Leaving, then Exiting); on a loaded machine, or while
+        // another member is unreachable, that outlasts Pekko's 5 s / 10 s phases, and a node that terminates before
+        // it is Exiting is seen unreachable and downed instead
+        m.put("pekko.coordinated-shutdown.phases.cluster-leave.timeout", leaveTimeout.toMillis() + "ms");
+        m.put("pekko.coordinated-shutdown.phases.cluster-exiting.timeout", leaveTimeout.toMillis() + "ms");
         m.put("pekko.actor.allow-java-serialization", "off");
         Config c = ConfigFactory.empty();
         for (Map.Entry<String, Object> e : m.entrySet()) {
@@ -317,6 +336,8 @@ public final class ClusterConfig {
         private Duration directoryWriteTimeout;
         private Duration directoryNotifyInterval;
         private Duration directoryGossipInterval;
+        private Duration exportPollInterval;
+        private Duration leaveTimeout;
         private long ctrlrLossTimeoutSec;
         private long reconnectDelaySec;
         private long fastIoFailTimeoutSec;
@@ -341,6 +362,8 @@ public final class ClusterConfig {
             directoryWriteTimeout = c.getDuration("directory.write-timeout");
             directoryNotifyInterval = c.getDuration("directory.notify-interval");
             directoryGossipInterval = c.getDuration("directory.gossip-interval");
+            exportPollInterval = c.getDuration("directory.export-poll-interval");
+            leaveTimeout = c.getDuration("leave-timeout");
             ctrlrLossTimeoutSec = c.getLong("attach.ctrlr-loss-timeout-sec");
             reconnectDelaySec = c.getLong("attach.reconnect-delay-sec");
             fastIoFailTimeoutSec = c.getLong("attach.fast-io-fail-timeout-sec");
@@ -480,6 +503,8 @@ public final class ClusterConfig {
             positive("spindle.cluster.directory.write-timeout", directoryWriteTimeout);
             positive("spindle.cluster.directory.notify-interval", directoryNotifyInterval);
             positive("spindle.cluster.directory.gossip-interval", directoryGossipInterval);
+            positive("spindle.cluster.directory.export-poll-interval", exportPollInterval);
+            positive("spindle.cluster.leave-timeout", leaveTimeout);
             if (ctrlrLossTimeoutSec < -1) {
                 throw new IllegalArgumentException("spindle.cluster.attach.ctrlr-loss-timeout-sec=" + ctrlrLossTimeoutSec + ": must be >= -1 (-1: forever)");
             }

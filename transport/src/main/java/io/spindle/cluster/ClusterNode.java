@@ -21,6 +21,7 @@ import org.apache.pekko.cluster.ddata.typed.javadsl.DistributedData;
 import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
 import org.apache.pekko.cluster.ddata.typed.javadsl.ReplicatorMessageAdapter;
 import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.SelfRemoved;
 import org.apache.pekko.cluster.typed.SelfUp;
 import org.apache.pekko.cluster.typed.Subscribe;
 
@@ -58,8 +59,8 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
     static final Key<LWWMap<String, NodeExports>> DIRECTORY = LWWMapKey.create("spindle-bdev-directory");
 
     /** Messages of the cluster actor. */
-    sealed interface Command permits GetNodes, GetDirectory, Attach, Detach, Unpublish, LocalExports, MemberChange, ReachabilityChange,
-            SelfIsUp, DirectoryChanged, DirectoryRead, Written, AttachDone, DetachDone, RemovalDetachDone {
+    sealed interface Command permits GetNodes, GetDirectory, Attach, Detach, Unpublish, Leave, LocalExports, MemberChange, ReachabilityChange,
+            SelfIsUp, SelfIsRemoved, LeaveTimedOut, DirectoryChanged, DirectoryRead, Written, AttachDone, DetachDone, RemovalDetachDone {
     }
 
     /** {@code cluster_get_nodes}. */
@@ -91,7 +92,22 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
     record Unpublish(CompletableFuture<Void> done) implements Command {
     }
 
+    /**
+     * Leaves the cluster gracefully (Pekko's Leave: Leaving, Exiting, Removed) and completes {@code done} once this
+     * member is Exiting (the leader took the leave; the others remove it even if it stops now) or removed, or after
+     * {@code timeout}; at once when it is down or not a member.
+     */
+    record Leave(java.time.Duration timeout, CompletableFuture<Void> done) implements Command {
+    }
+
     record LocalExports(List<Export> exports) implements Command {
+    }
+
+    record SelfIsRemoved(SelfRemoved removed) implements Command {
+    }
+
+    enum LeaveTimedOut implements Command {
+        INSTANCE
     }
 
     record MemberChange(ClusterEvent.MemberEvent event) implements Command {
@@ -141,6 +157,8 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
     private List<Export> published;
     private boolean unpublished;
     private final Map<String, Attachment> attachments = new LinkedHashMap<>();
+    private final List<CompletableFuture<Void>> leaving = new ArrayList<>();
+    private boolean selfRemoved;
     private final Set<String> attaching = new HashSet<>();
 
     private ClusterNode(ActorContext<Command> ctx, ReplicatorMessageAdapter<Command, LWWMap<String, NodeExports>> replicator,
@@ -159,6 +177,7 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
         cluster.subscriptions().tell(Subscribe.create(ctx.messageAdapter(ClusterEvent.ReachabilityEvent.class, ReachabilityChange::new),
                 ClusterEvent.ReachabilityEvent.class));
         cluster.subscriptions().tell(Subscribe.create(ctx.messageAdapter(SelfUp.class, SelfIsUp::new), SelfUp.class));
+        cluster.subscriptions().tell(Subscribe.create(ctx.messageAdapter(SelfRemoved.class, SelfIsRemoved::new), SelfRemoved.class));
         replicator.subscribe(DIRECTORY, DirectoryChanged::new);
         ActorRef<Command> me = ctx.getSelf();
         this.watch = exportSource.watch(list -> me.tell(new LocalExports(List.copyOf(list))));
@@ -209,6 +228,9 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
                 .onMessage(Attach.class, this::onAttach)
                 .onMessage(Detach.class, this::onDetach)
                 .onMessage(Unpublish.class, this::onUnpublish)
+                .onMessage(Leave.class, this::onLeave)
+                .onMessage(SelfIsRemoved.class, this::onSelfRemoved)
+                .onMessageEquals(LeaveTimedOut.INSTANCE, this::onLeaveTimedOut)
                 .onMessage(LocalExports.class, this::onLocalExports)
                 .onMessage(MemberChange.class, this::onMemberChange)
                 .onMessage(ReachabilityChange.class, this::onReachabilityChange)
@@ -221,6 +243,9 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
                 .onMessage(RemovalDetachDone.class, this::onRemovalDetachDone)
                 .onSignal(PostStop.class, s -> {
                     watch.close();
+                    for (CompletableFuture<Void> f : leaving) {
+                        f.complete(null);
+                    }
                     return this;
                 })
                 .build();
@@ -240,6 +265,10 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
             tell("member leaving: " + who);
         } else if (e instanceof ClusterEvent.MemberExited) {
             tell("member exiting: " + who);
+            if (key(member.uniqueAddress()).equals(selfKey)) {
+                // the leader has taken the leave: the others remove this member now even if it stops at once
+                leaveDone("exiting");
+            }
         } else if (e instanceof ClusterEvent.MemberDowned) {
             tell("member downed: " + who);
         } else if (e instanceof ClusterEvent.MemberRemoved r) {
@@ -291,6 +320,50 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
                 DirectoryRead::new);
         if (published != null && !unpublished) {
             write(published);
+        }
+        return this;
+    }
+
+    private Behavior<Command> onLeave(Leave m) {
+        MemberStatus st = cluster.selfMember().status();
+        if (selfRemoved || cluster.isTerminated() || st == MemberStatus.down() || st == MemberStatus.removed()) {
+            m.done().complete(null);
+            return this;
+        }
+        leaving.add(m.done());
+        if (leaving.size() == 1) {
+            tell("leaving the cluster");
+            cluster.manager().tell(org.apache.pekko.cluster.typed.Leave.create(cluster.selfMember().address()));
+            getContext().scheduleOnce(m.timeout(), getContext().getSelf(), LeaveTimedOut.INSTANCE);
+        }
+        return this;
+    }
+
+    private Behavior<Command> onSelfRemoved(SelfIsRemoved m) {
+        selfRemoved = true;
+        tell("this node (" + config.nodeName() + ") is removed (was " + status(m.removed().previousStatus()) + ")");
+        leaveDone("removed");
+        return this;
+    }
+
+    private void leaveDone(String how) {
+        if (!leaving.isEmpty()) {
+            tell("left the cluster (" + how + ")");
+        }
+        for (CompletableFuture<Void> f : leaving) {
+            f.complete(null);
+        }
+        leaving.clear();
+    }
+
+    private Behavior<Command> onLeaveTimedOut() {
+        if (!leaving.isEmpty()) {
+            getContext().getLog().warn("cluster: node {} not removed within spindle.cluster.leave-timeout={}; stopping anyway",
+                    config.nodeName(), config.leaveTimeout());
+            for (CompletableFuture<Void> f : leaving) {
+                f.complete(null);
+            }
+            leaving.clear();
         }
         return this;
     }

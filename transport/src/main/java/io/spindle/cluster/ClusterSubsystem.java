@@ -17,20 +17,25 @@ import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
 
 /**
- * Spindle as a cluster member: the subsystem {@code cluster} (after {@code bdev}). Its init spawns the cluster actor
- * ({@code spindle/cluster}, {@link ClusterNode}), which joins Pekko Cluster's membership events, publishes this
- * node's exports in the cluster-wide bdev directory and hot-removes the bdevs attached from a member that is gone.
- * Its fini removes this node's directory entry (so the others stop offering its bdevs) before the subsystems
- * initialised earlier unexport; a standalone Spindle then terminates its ActorSystem, whose CoordinatedShutdown
- * leaves the cluster gracefully ({@code cluster-leave}, {@code cluster-exiting}): unexport first, then leave.
+ * Spindle as a cluster member: the subsystem {@code cluster}. Its init spawns the cluster actor ({@code spindle/cluster},
+ * {@link ClusterNode}), which follows Pekko Cluster's membership events, publishes this node's exports in the
+ * cluster-wide bdev directory and hot-removes the bdevs attached from a member that is gone.
+ *
+ * <p><b>Register it before the bdev and nvmf subsystems</b> (it depends on none), so it is initialised first and
+ * finished last: at stop the target unexports first (nvmf fini: every host gets REMOVE, drains, detaches; the
+ * directory sees the exports go), then this fini removes the node's directory entry and, for a standalone Spindle,
+ * leaves the cluster gracefully (Leaving, Exiting, Removed) and waits until it is removed, before the reactors exit
+ * and the ActorSystem terminates. Init fails, saying so, when {@code bdev} or {@code nvmf} was initialised before it.
+ * Embedded in your ActorSystem, the fini only unpublishes: your system stays a member.
  *
  * <p>The ActorSystem must be a cluster member already: created with {@link ClusterConfig#pekkoConfig()} (provider
  * {@code cluster}) and named {@link ClusterConfig#clusterName()}; init fails with a message saying so otherwise.
  * Outside cluster mode, do not add this subsystem: then nothing of the cluster starts.
  *
  * <p>What this node exports and how it attaches others' exports come from {@link #exportSource(ExportSource)} and
- * {@link #remoteBdevs(RemoteBdevs)} (the Aeron target and initiator of {@code io.spindle.transport}); by default it
- * exports nothing and cannot attach.
+ * {@link #remoteBdevs(RemoteBdevs)}; by default they are this node's NVMe-oF-style target and Aeron initiator,
+ * reached through SPDK's methods ({@link NvmfExports}: {@code nvmf_get_subsystems}; {@link NvmeRemoteBdevs}:
+ * {@code bdev_nvme_attach_controller} / {@code bdev_nvme_detach_controller}).
  *
  * <p>Thread-safe: configure before the start; the query methods may be called from any thread once it is
  * initialised. Their stages complete on the ActorSystem's dispatcher.
@@ -42,25 +47,26 @@ public final class ClusterSubsystem implements Subsystem {
     private static final Duration ASK_TIMEOUT = Duration.ofSeconds(30);
 
     private final ClusterConfig config;
-    private volatile ExportSource exportSource = ExportSource.NONE;
-    private volatile RemoteBdevs remoteBdevs = RemoteBdevs.NONE;
+    private volatile ExportSource exportSource;
+    private volatile RemoteBdevs remoteBdevs;
     private volatile Consumer<String> events = line -> {
     };
     private volatile ActorRef<ClusterNode.Command> node;
     private volatile ActorSystem<?> system;
+    private volatile boolean standalone;
 
     /** The subsystem of a member configured by {@code config}. */
     public ClusterSubsystem(ClusterConfig config) {
         this.config = Objects.requireNonNull(config, "config");
     }
 
-    /** What this node exports (default: nothing). Before the start. */
+    /** What this node exports (default: its nvmf target's namespaces, {@link NvmfExports}). Before the start. */
     public ClusterSubsystem exportSource(ExportSource source) {
         this.exportSource = Objects.requireNonNull(source, "source");
         return this;
     }
 
-    /** How this node attaches and detaches others' exports (default: it cannot). Before the start. */
+    /** How this node attaches and detaches others' exports (default: its Aeron initiator, {@link NvmeRemoteBdevs}). Before the start. */
     public ClusterSubsystem remoteBdevs(RemoteBdevs remote) {
         this.remoteBdevs = Objects.requireNonNull(remote, "remote");
         return this;
@@ -88,7 +94,7 @@ public final class ClusterSubsystem implements Subsystem {
 
     @Override
     public List<String> dependsOn() {
-        return List.of("bdev");
+        return List.of();
     }
 
     @Override
@@ -103,8 +109,20 @@ public final class ClusterSubsystem implements Subsystem {
             return CompletableFuture.failedFuture(new IllegalStateException("spindle.cluster.name=" + config.clusterName()
                     + " but the ActorSystem is named " + sys.name() + ": members of one cluster share the ActorSystem name"));
         }
+        for (io.spindle.app.Subsystem other : ctx.config().subsystems()) {
+            if (other == this) {
+                break;
+            }
+            if (other.name().equals("bdev") || other.name().equals("nvmf")) {
+                return CompletableFuture.failedFuture(new IllegalStateException("subsystem=" + NAME + " is initialised after "
+                        + other.name() + ": register it first, so it finishes last (the node unexports, then leaves the cluster)"));
+            }
+        }
         this.system = sys;
-        this.node = ctx.spawn(ClusterNode.create(config, exportSource, remoteBdevs, events), "cluster", Props.empty());
+        this.standalone = ctx.spindle().isStandalone();
+        ExportSource exports = exportSource != null ? exportSource : new NvmfExports(ctx.spindle(), config.exportPollInterval());
+        RemoteBdevs remote = remoteBdevs != null ? remoteBdevs : new NvmeRemoteBdevs(ctx.spindle());
+        this.node = ctx.spawn(ClusterNode.create(config, exports, remote, events), "cluster", Props.empty());
         return CompletableFuture.completedFuture(null);
     }
 
@@ -114,11 +132,21 @@ public final class ClusterSubsystem implements Subsystem {
         if (n == null) {
             return CompletableFuture.completedFuture(null);
         }
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        n.tell(new ClusterNode.Unpublish(done));
+        CompletableFuture<Void> unpublished = new CompletableFuture<>();
+        n.tell(new ClusterNode.Unpublish(unpublished));
         // the entry's removal waits at most the directory's write timeout (WriteAll); a little more for the reply
-        return done.completeOnTimeout(null, config.directoryWriteTimeout().plusSeconds(1).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
-                .thenRun(() -> node = null);
+        CompletableFuture<Void> done = unpublished.completeOnTimeout(null, config.directoryWriteTimeout().plusSeconds(1).toMillis(),
+                java.util.concurrent.TimeUnit.MILLISECONDS);
+        if (standalone) {
+            // leave now, while the ActorSystem is whole: once the app actor (its guardian) stops, the system's actors
+            // stop with it, and a member gone before it is Exiting is downed as unreachable instead of removed
+            done = done.thenCompose(v -> {
+                CompletableFuture<Void> left = new CompletableFuture<>();
+                n.tell(new ClusterNode.Leave(config.leaveTimeout(), left));
+                return left.completeOnTimeout(null, config.leaveTimeout().plusSeconds(2).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            });
+        }
+        return done.thenRun(() -> node = null);
     }
 
     private ActorRef<ClusterNode.Command> node() {

@@ -127,7 +127,6 @@ final class TestCluster implements AutoCloseable {
                         pekko.cluster.retry-unsuccessful-join-after = 1s
                         pekko.cluster.log-info = off
                         pekko.remote.artery.advanced.test-mode = on
-                        pekko.coordinated-shutdown.phases.cluster-exiting.timeout = 5s
                         """))
                 .withFallback(ConfigFactory.load());
         ClusterConfig cc = ClusterConfig.builder(hocon).enabled(true).nodeName(name).port(ports[i]).seedNodes(seeds())
@@ -137,8 +136,8 @@ final class TestCluster implements AutoCloseable {
         ClusterSubsystem cs = configure.apply(new ClusterSubsystem(cc).exportSource(exports).onEvent(events::add));
         Spindle s = Spindle.start(SpindleConfig.builder(cc.pekkoConfig().withFallback(hocon)).name(cc.clusterName())
                 .reactor(ReactorConfig.builder().mask("0x1").conclude())
-                .subsystem(new BdevSubsystem())
                 .subsystem(cs)
+                .subsystem(new BdevSubsystem())
                 .conclude());
         Node n = new Node(name, s, cs, exports, events);
         while (nodes.size() <= i) {

@@ -296,15 +296,16 @@ public final class SpindleTgt {
                 b = SpindleConfig.builder(hocon).name("spindle_tgt");
             }
             b.reactor(ReactorConfig.builder().mask(o.mask()).idle(o.idle()).pin(o.pin()).conclude())
-                    .subsystem(new BdevSubsystem())
                     .rpc(rpc)
                     .waitForStartInit(cfg != null || o.waitForRpc());
             if (cluster != null) {
+                // first, so it finishes last: at stop the node unexports, then leaves the cluster
                 b.subsystem(new ClusterSubsystem(cluster).onEvent(line -> {
                     out.println("spindle tgt: cluster: " + line);
                     out.flush();
                 }));
             }
+            b.subsystem(new BdevSubsystem());
             spindle = Spindle.start(b.conclude());
         } catch (IllegalArgumentException e) {
             err.println("spindle tgt: " + e.getMessage());
