@@ -135,7 +135,7 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
     record DetachDone(Detach request, Throwable failure) implements Command {
     }
 
-    record RemovalDetachDone(String name, String node, Throwable failure) implements Command {
+    record RemovalDetachDone(String name, String node, String nodeKey, Throwable failure) implements Command {
     }
 
     /** One controller {@code bdev_cluster_attach} made. */
@@ -288,18 +288,21 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
         for (Attachment a : List.copyOf(attachments.values())) {
             if (a.nodeKey().equals(key)) {
                 tell("hot-removing " + a.name() + " (bdevs " + String.join(", ", a.bdevs()) + "): its node " + a.nodeName() + " was removed");
-                getContext().pipeToSelf(remote.detach(a.name()), (ok, err) -> new RemovalDetachDone(a.name(), a.nodeName(), err));
+                getContext().pipeToSelf(remote.detach(a.name()), (ok, err) -> new RemovalDetachDone(a.name(), a.nodeName(), a.nodeKey(), err));
             }
         }
     }
 
     private Behavior<Command> onRemovalDetachDone(RemovalDetachDone m) {
-        Attachment a = attachments.remove(m.name());
+        Attachment a = attachments.get(m.name());
+        if (a != null && a.nodeKey().equals(m.nodeKey())) {
+            attachments.remove(m.name()); // not a newer attachment of the same name
+        }
         if (m.failure() != null && remote.attached(m.name())) {
             getContext().getLog().error("cluster: hot-remove of {} (node {} removed) failed", m.name(), m.node(), unwrap(m.failure()));
             tell("hot-remove of " + m.name() + " failed: " + unwrap(m.failure()).getMessage());
-        } else if (a != null) {
-            tell("removed " + m.name() + " (bdevs " + String.join(", ", a.bdevs()) + ")");
+        } else {
+            tell("removed " + m.name() + (m.failure() == null ? "" : " (" + unwrap(m.failure()).getMessage() + ")"));
         }
         return this;
     }
@@ -589,7 +592,7 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
         }
         if (!stillMember) {
             // the member went while we attached: its removal found no attachment to hot-remove, so do it here
-            getContext().pipeToSelf(remote.detach(name), (ok, err) -> new RemovalDetachDone(name, m.target().node(), err));
+            getContext().pipeToSelf(remote.detach(name), (ok, err) -> new RemovalDetachDone(name, m.target().node(), nodeKey, err));
             m.request().result().completeExceptionally(RpcException.errno(Errno.ENODEV, "node=" + m.target().node()
                     + " left the cluster during the attach; " + name + " is detached again"));
             return this;

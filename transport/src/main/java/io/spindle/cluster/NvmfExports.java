@@ -109,7 +109,8 @@ public final class NvmfExports implements ExportSource {
 
     /**
      * The exports in an {@code nvmf_get_subsystems} result: one per namespace whose bdev is registered here (its
-     * block size and count are this node's), with the subsystem's listeners; the discovery subsystem is skipped.
+     * block size and count are this node's), with the subsystem's listeners; the discovery subsystem and subsystems
+     * without a listener (nobody could attach them yet) are skipped.
      */
     static List<Export> exports(JsonNode subsystems, BdevLayer layer) {
         List<Export> out = new ArrayList<>();
@@ -129,6 +130,9 @@ public final class NvmfExports implements ExportSource {
                 } catch (IllegalArgumentException e) {
                     LOG.debug("cluster: listener {} of {} skipped: {}", l, nqn, e.getMessage());
                 }
+            }
+            if (listeners.isEmpty()) {
+                continue; // nobody can attach it yet: it is exported once it has a listener
             }
             for (JsonNode ns : s.path("namespaces")) {
                 String bdevName = ns.path("bdev_name").asText(ns.path("name").asText());
