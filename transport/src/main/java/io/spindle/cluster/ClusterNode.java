@@ -573,7 +573,7 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
         attaching.add(m.name());
         tell("attaching " + target.node() + "'s " + target.export().bdev() + " as controller " + m.name());
         getContext().pipeToSelf(remote.attach(new RemoteBdevs.AttachSpec(m.name(), target.export(), listener, target.node(),
-                target.address(), m.options())), (bdevs, err) -> new AttachDone(m, target, bdevs, err));
+                target.address(), target.uid(), m.options())), (bdevs, err) -> new AttachDone(m, target, bdevs, err));
         return this;
     }
 

@@ -21,7 +21,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * Attaches through the Aeron initiator with SPDK's own methods, called in-process through the RPC dispatcher:
  * {@code bdev_nvme_attach_controller} (trtype AERON, the export's listener and subsystem NQN, the controller
  * options) and {@code bdev_nvme_detach_controller}. The bdevs it creates are the initiator's, with its queue pairs
- * per reactor: the cluster adds no hop to the data path. A node without the initiator answers -95.
+ * per reactor: the cluster adds no hop to the data path. Each bdev it creates gets a {@code driver_specific.cluster}
+ * section naming the node it comes from ({@code node}, {@code address}, {@code uid}, {@code nqn}; for the attached
+ * namespace also the remote {@code bdev} and {@code uuid}). A node without the initiator answers -95.
  *
  * <p>Thread-safe; the stages complete on the ActorSystem's dispatcher.
  */
@@ -66,8 +68,30 @@ public final class NvmeRemoteBdevs implements RemoteBdevs {
                 names.add(n.asText());
             }
             bdevsOf.put(spec.name(), List.copyOf(names));
+            annotate(spec, names);
             return List.copyOf(names);
         });
+    }
+
+    /** Names the node each bdev comes from in its {@code driver_specific.cluster}. */
+    private void annotate(AttachSpec spec, List<String> names) {
+        BdevLayer layer = BdevLayer.of(spindle);
+        for (String n : names) {
+            io.spindle.bdev.Bdev b = layer.get(n);
+            if (b == null) {
+                continue;
+            }
+            ObjectNode c = JsonNodeFactory.instance.objectNode();
+            c.put("node", spec.nodeName());
+            c.put("address", spec.nodeAddress());
+            c.put("uid", spec.nodeUid());
+            c.put("nqn", spec.export().nqn());
+            if (n.equals(spec.name() + "n" + spec.export().nsid())) {
+                c.put("bdev", spec.export().bdev());
+                c.put("uuid", spec.export().uuid());
+            }
+            b.annotate("cluster", c);
+        }
     }
 
     @Override

@@ -13,8 +13,18 @@ import java.util.concurrent.CompletionStage;
  * {@link io.spindle.rpc.RpcException}s with SPDK's codes (they reach the RPC caller as they are).
  */
 public interface RemoteBdevs {
-    /** What to attach. */
-    record AttachSpec(String name, Export export, Listener listener, String nodeName, String nodeAddress,
+    /**
+     * What to attach.
+     *
+     * @param name        the controller name
+     * @param export      the export, as the directory lists it
+     * @param listener    the listener to connect to (one of the export's, trtype AERON)
+     * @param nodeName    the exporting node's name
+     * @param nodeAddress its Pekko address
+     * @param nodeUid     its incarnation
+     * @param options     the controller options
+     */
+    record AttachSpec(String name, Export export, Listener listener, String nodeName, String nodeAddress, long nodeUid,
                       ClusterConfig.AttachDefaults options) {
     }
 

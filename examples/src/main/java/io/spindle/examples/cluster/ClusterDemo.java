@@ -1,37 +1,16 @@
 package io.spindle.examples.cluster;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
 import io.spindle.app.Spindle;
-import io.spindle.app.SpindleConfig;
-import io.spindle.app.Subsystem;
 import io.spindle.bdev.BdevLayer;
-import io.spindle.bdev.BdevSubsystem;
-import io.spindle.cluster.ClusterConfig;
-import io.spindle.cluster.ClusterSubsystem;
 import io.spindle.examples.bdevperf.BdevPerf;
-import io.spindle.rpc.RpcDispatcher;
 import io.spindle.rpc.RpcException;
-import io.spindle.runtime.ReactorConfig;
 
-import java.io.IOException;
 import java.io.PrintStream;
-import java.lang.management.ManagementFactory;
-import java.net.DatagramSocket;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
-import java.util.ServiceLoader;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
  * {@code ./spindle demo cluster}: Spindle as a cluster, narrated for a newcomer, in under a minute.
@@ -56,17 +35,12 @@ import java.util.stream.Stream;
  * <p>Exit status: 0 when every step did what it says (verify without miscompares included), 1 otherwise.
  */
 public final class ClusterDemo {
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration STEP_TIMEOUT = Duration.ofSeconds(90);
 
     private final PrintStream out;
     private final long t0 = System.nanoTime();
-    private Path dir;
-    private final int[] clusterPorts = new int[3];
-    private final int[] aeronPorts = new int[3];
-    private final Process[] procs = new Process[3];
+    private LocalCluster cluster;
     private Spindle node1;
-    private RpcDispatcher rpc;
     private volatile long killedAt;
 
     private ClusterDemo(PrintStream out) {
@@ -132,16 +106,19 @@ public final class ClusterDemo {
         out.println("Spindle cluster demo: three Spindle nodes on 127.0.0.1, one process each, form a Pekko cluster;");
         out.println("node 1 uses the other two nodes' bdevs over Aeron, then node 3 is killed and comes back.");
 
-        dir = Files.createTempDirectory(Path.of("/tmp"), "spindle-demo-");
-        freePorts();
+        cluster = new LocalCluster(3, List.of());
         say("1. Start the nodes",
                 "node 1 is this process; nodes 2 and 3 are `spindle tgt --cluster nodeK` processes, each with a 64 MiB Malloc0\n"
                         + "exported over Aeron (nvmf_create_subsystem / nvmf_subsystem_add_ns / nvmf_subsystem_add_listener in its\n"
-                        + "JSON config). Their logs: " + dir);
-        procs[1] = startNode(2); // the JVMs start while node 1 does
-        procs[2] = startNode(3);
-        startNode1();
-        awaitMembers(3);
+                        + "JSON config). Their logs: " + cluster.dir());
+        cluster.startNode(2, 16384); // the JVMs start while node 1 does
+        cluster.startNode(3, 16384);
+        node1 = cluster.startNode1(line -> {
+            String t = killedAt == 0 ? "" : String.format(Locale.ROOT, " (kill +%.1f s)", (System.nanoTime() - killedAt) / 1e9);
+            out.printf(Locale.ROOT, "[%5.1fs]   node 1 | %s%s%n", secs(), line, t);
+            out.flush();
+        });
+        cluster.awaitMembers(3, STEP_TIMEOUT);
         JsonNode nodes = call("cluster_get_nodes", null);
         for (JsonNode n : nodes.get("nodes")) {
             note(String.format(Locale.ROOT, "%-6s %-32s %-8s%s", n.get("name").asText(), n.get("address").asText(), n.get("status").asText(),
@@ -151,7 +128,8 @@ public final class ClusterDemo {
 
         say("2. The directory", "Each node publishes what it exports (Distributed Data, written to every member).\n"
                 + "cluster_get_bdevs on node 1:");
-        awaitDirectory(2);
+        cluster.awaitExport("node2", STEP_TIMEOUT);
+        cluster.awaitExport("node3", STEP_TIMEOUT);
         for (JsonNode e : call("cluster_get_bdevs", null)) {
             note(String.format(Locale.ROOT, "%-8s on %-6s %s, %d x %d B, %s, listener %s:%s", e.get("name").asText(), e.get("node").asText(),
                     e.get("uuid").asText(), e.get("num_blocks").asLong(), e.get("block_size").asInt(), e.get("nqn").asText(),
@@ -168,7 +146,7 @@ public final class ClusterDemo {
         note("Node2 -> " + call("bdev_cluster_attach", "{\"name\":\"Node2\",\"bdev\":\"Malloc0\",\"node\":\"node2\"}"));
         note("Node3 -> " + call("bdev_cluster_attach", "{\"name\":\"Node3\",\"bdev\":\"Malloc0\",\"node\":\"node3\"}"));
 
-        boolean raid = rpc.method("bdev_raid_create") != null;
+        boolean raid = cluster.hasMethod("bdev_raid_create");
         String target;
         if (raid) {
             call("bdev_raid_create", "{\"name\":\"Raid1\",\"raid_level\":\"raid1\",\"base_bdevs\":[\"Node2n1\",\"Node3n1\"]}");
@@ -191,8 +169,8 @@ public final class ClusterDemo {
             try {
                 Thread.sleep(3000);
                 killedAt = System.nanoTime();
-                procs[2].destroyForcibly(); // SIGKILL
-                out.printf(Locale.ROOT, "[%5.1fs] kill -9 node 3 (pid %d)%n", secs(), procs[2].pid());
+                cluster.process(3).destroyForcibly(); // SIGKILL
+                out.printf(Locale.ROOT, "[%5.1fs] kill -9 node 3 (pid %d)%n", secs(), cluster.process(3).pid());
                 out.flush();
                 long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
                 while (BdevLayer.of(node1).get("Node3n1") != null && System.nanoTime() < deadline) {
@@ -227,11 +205,11 @@ public final class ClusterDemo {
 
         say("5. Restart node 3", "A restarted node joins as a new incarnation (same address, new uid); its Malloc0 is back in the\n"
                 + "directory, and node 1 attaches it again.");
-        procs[2] = startNode(3);
-        awaitMembers(3);
-        awaitDirectory(2);
+        cluster.startNode(3, 16384);
+        cluster.awaitMembers(3, STEP_TIMEOUT);
+        cluster.awaitExport("node3", STEP_TIMEOUT);
         note("Node3 -> " + call("bdev_cluster_attach", "{\"name\":\"Node3\",\"bdev\":\"Malloc0\",\"node\":\"node3\"}"));
-        if (raid && rpc.method("bdev_raid_add_base_bdev") != null) {
+        if (raid && cluster.hasMethod("bdev_raid_add_base_bdev")) {
             try {
                 call("bdev_raid_add_base_bdev", "{\"raid_bdev\":\"Raid1\",\"base_bdev\":\"Node3n1\"}");
                 note("bdev_raid_add_base_bdev Raid1 Node3n1: the mirror is whole again.");
@@ -248,186 +226,24 @@ public final class ClusterDemo {
         return ok ? 0 : 1;
     }
 
-    // ------------------------------------------------------------------ nodes
-
-    private void freePorts() throws IOException {
-        List<AutoCloseable> held = new ArrayList<>();
-        try {
-            for (int i = 0; i < 3; i++) {
-                ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-                held.add(s);
-                clusterPorts[i] = s.getLocalPort();
-                DatagramSocket d = new DatagramSocket(0, InetAddress.getLoopbackAddress());
-                held.add(d);
-                aeronPorts[i] = d.getLocalPort();
-            }
-        } finally {
-            for (AutoCloseable c : held) {
-                try {
-                    c.close();
-                } catch (Exception e) {
-                    // a port we only looked at
-                }
-            }
-        }
-    }
-
-    private String seeds() {
-        return "127.0.0.1:" + clusterPorts[0] + ",127.0.0.1:" + clusterPorts[1] + ",127.0.0.1:" + clusterPorts[2];
-    }
-
-    private void startNode1() {
-        Config hocon = ConfigFactory.parseString("""
-                pekko.loglevel = WARNING
-                pekko.stdout-loglevel = ERROR
-                pekko.cluster.seed-node-timeout = 2s
-                pekko.cluster.retry-unsuccessful-join-after = 2s
-                """).withFallback(ConfigFactory.parseMap(java.util.Map.of("spindle.transport.dir-base", dir.toString())))
-                .withFallback(ConfigFactory.load());
-        ClusterConfig cc = ClusterConfig.builder(hocon).enabled(true).nodeName("node1").port(clusterPorts[0]).seedNodes(List.of(seeds().split(",")))
-                .conclude();
-        SpindleConfig.Builder b = SpindleConfig.builder(cc.pekkoConfig().withFallback(hocon)).name(cc.clusterName())
-                .reactor(ReactorConfig.builder().mask("0x1").conclude())
-                .subsystem(new ClusterSubsystem(cc).onEvent(line -> {
-                    String t = killedAt == 0 ? "" : String.format(Locale.ROOT, " (kill +%.1f s)", (System.nanoTime() - killedAt) / 1e9);
-                    out.printf(Locale.ROOT, "[%5.1fs]   node 1 | %s%s%n", secs(), line, t);
-                    out.flush();
-                }))
-                .subsystem(new BdevSubsystem());
-        for (Subsystem s : ServiceLoader.load(Subsystem.class)) {
-            b.subsystem(s); // keyring, nvmf: what spindle tgt starts too
-        }
-        node1 = Spindle.start(b.conclude());
-        rpc = RpcDispatcher.create(node1);
-    }
-
-    private Process startNode(int k) throws Exception {
-        Path cfg = dir.resolve("node" + k + ".json");
-        String nqn = "nqn.2016-06.io.spindle:node" + k;
-        Files.writeString(cfg, """
-                {"subsystems":[
-                 {"subsystem":"bdev","config":[
-                   {"method":"bdev_malloc_create","params":{"name":"Malloc0","num_blocks":16384,"block_size":4096}},
-                   {"method":"bdev_wait_for_examine"}]},
-                 {"subsystem":"nvmf","config":[
-                   {"method":"nvmf_create_transport","params":{"trtype":"AERON"}},
-                   {"method":"nvmf_create_subsystem","params":{"nqn":"NQN","allow_any_host":true}},
-                   {"method":"nvmf_subsystem_add_ns","params":{"nqn":"NQN","namespace":{"bdev_name":"Malloc0"}}},
-                   {"method":"nvmf_subsystem_add_listener","params":{"nqn":"NQN","listen_address":
-                     {"trtype":"AERON","adrfam":"ipv4","traddr":"127.0.0.1","trsvcid":"PORT"}}}]}]}
-                """.replace("NQN", nqn).replace("PORT", Integer.toString(aeronPorts[k - 1])));
-        List<String> cmd = new ArrayList<>();
-        cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (!a.startsWith("-agentlib") && !a.startsWith("-javaagent")) {
-                cmd.add(a);
-            }
-        }
-        // the Aeron directory under the demo's, so even the killed node's goes with it
-        cmd.addAll(List.of("-Dpekko.cluster.seed-node-timeout=2s", "-Dpekko.cluster.retry-unsuccessful-join-after=2s",
-                "-Dspindle.transport.dir-base=" + dir,
-                "-cp", System.getProperty("java.class.path"), "io.spindle.examples.tgt.SpindleTgt",
-                "--cluster", "node" + k, "--cluster-port", Integer.toString(clusterPorts[k - 1]), "--seed-nodes", seeds(),
-                "-r", dir.resolve("node" + k + ".sock").toString(), "--json", cfg.toString()));
-        Path log = dir.resolve("node" + k + ".log");
-        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-    }
+    // ------------------------------------------------------------------ helpers
 
     private JsonNode call(String method, String params) throws Exception {
-        try {
-            return rpc.call(method, params == null ? null : JSON.readTree(params), new ArrayList<>()).toCompletableFuture()
-                    .get(STEP_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
-        } catch (java.util.concurrent.ExecutionException e) {
-            Throwable c = e.getCause();
-            while (c instanceof java.util.concurrent.CompletionException && c.getCause() != null) {
-                c = c.getCause();
-            }
-            if (c instanceof RpcException r) {
-                throw r;
-            }
-            throw e;
-        }
-    }
-
-    private void awaitMembers(int n) throws Exception {
-        long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
-        while (true) {
-            int up = 0;
-            for (JsonNode m : call("cluster_get_nodes", null).get("nodes")) {
-                up += m.get("status").asText().equals("up") && m.get("reachable").asBoolean() ? 1 : 0;
-            }
-            if (up == n) {
-                return;
-            }
-            for (int k = 1; k < 3; k++) {
-                if (procs[k] != null && !procs[k].isAlive()) {
-                    throw new IllegalStateException("node " + (k + 1) + " exited (" + procs[k].exitValue() + "); its log: " + dir.resolve("node" + (k + 1) + ".log"));
-                }
-            }
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("the cluster did not reach " + n + " members up within " + STEP_TIMEOUT.toSeconds() + " s");
-            }
-            Thread.sleep(100);
-        }
-    }
-
-    private void awaitDirectory(int n) throws Exception {
-        long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
-        while (call("cluster_get_bdevs", null).size() < n) {
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("the directory did not list " + n + " bdevs within " + STEP_TIMEOUT.toSeconds() + " s");
-            }
-            Thread.sleep(50);
-        }
+        return cluster.call(method, params);
     }
 
     private void showLogs() {
-        for (int k = 2; k <= 3 && dir != null; k++) {
-            Path log = dir.resolve("node" + k + ".log");
-            try {
-                List<String> lines = Files.readAllLines(log);
-                out.println("--- last lines of node " + k + "'s log:");
-                lines.subList(Math.max(0, lines.size() - 15), lines.size()).forEach(l -> out.println("  " + l));
-            } catch (IOException e) {
-                // no log
-            }
+        for (int k = 2; k <= 3 && cluster != null; k++) {
+            out.println("--- last lines of node " + k + "'s log:");
+            cluster.tail(k, 15).forEach(l -> out.println("  " + l));
         }
     }
 
-    /** Stops every node gracefully (forcibly when it does not stop in time) and removes the directory. Idempotent. */
-    private synchronized void cleanUp() {
-        List<Process> live = new ArrayList<>();
-        for (int k = 1; k < 3; k++) {
-            Process p = procs[k];
-            if (p != null && p.isAlive()) {
-                p.destroy(); // SIGTERM: spindle tgt unexports, leaves the cluster, exits 0
-                live.add(p);
-            }
-        }
-        if (node1 != null) {
-            try {
-                node1.stop().toCompletableFuture().get(60, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                out.println("node 1 did not stop cleanly: " + e);
-            }
-            node1 = null;
-        }
-        for (Process p : live) {
-            try {
-                if (!p.waitFor(60, TimeUnit.SECONDS)) {
-                    p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-                }
-            } catch (InterruptedException e) {
-                p.destroyForcibly();
-                Thread.currentThread().interrupt();
-            }
-        }
-        if (dir != null && Files.exists(dir)) {
-            try (Stream<Path> s = Files.walk(dir)) {
-                s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            } catch (IOException e) {
-                out.println("could not remove " + dir + ": " + e.getMessage());
-            }
+    /** Stops every node gracefully (forcibly when one does not stop in time) and removes the directory. Idempotent. */
+    private void cleanUp() {
+        LocalCluster c = cluster;
+        if (c != null) {
+            c.close();
         }
     }
 }
