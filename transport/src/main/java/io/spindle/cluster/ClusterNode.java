@@ -160,6 +160,7 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
     private final List<CompletableFuture<Void>> leaving = new ArrayList<>();
     private boolean selfRemoved;
     private final Set<String> attaching = new HashSet<>();
+    private final Set<String> hotRemoving = new HashSet<>();
 
     private ClusterNode(ActorContext<Command> ctx, ReplicatorMessageAdapter<Command, LWWMap<String, NodeExports>> replicator,
                         ClusterConfig config, ExportSource exportSource, RemoteBdevs remote, Consumer<String> events) {
@@ -259,6 +260,11 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
         String who = describe(member);
         if (e instanceof ClusterEvent.MemberUp) {
             tell("member up: " + who);
+            if (!key(member.uniqueAddress()).equals(selfKey)) {
+                // pull the newcomer's entry (and everyone's) now rather than at the next gossip round
+                replicator.askGet(replyTo -> new Replicator.Get<>(DIRECTORY, new Replicator.ReadAll(config.directoryWriteTimeout()), replyTo),
+                        DirectoryRead::new);
+            }
         } else if (e instanceof ClusterEvent.MemberJoined) {
             tell("member joining: " + who);
         } else if (e instanceof ClusterEvent.MemberLeft) {
@@ -271,6 +277,8 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
             }
         } else if (e instanceof ClusterEvent.MemberDowned) {
             tell("member downed: " + who);
+            // down is final (that incarnation never comes back): hot-remove now, not only once the leader removed it
+            hotRemoveAttachmentsOf(member, "downed");
         } else if (e instanceof ClusterEvent.MemberRemoved r) {
             onMemberRemoved(member, r.previousStatus());
         }
@@ -279,21 +287,29 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
 
     private void onMemberRemoved(Member member, MemberStatus previous) {
         String key = key(member.uniqueAddress());
+        // (a downed member's attachments went when it was downed; one that left gracefully has its go now)
         tell("member removed: " + describe(member) + " (was " + status(previous) + ")");
         if (directory.containsKey(key) && !key.equals(selfKey)) {
             // every node that sees the removal drops the entry (idempotent); the others' removals merge
             replicator.askUpdate(replyTo -> new Replicator.Update<>(DIRECTORY, LWWMap.empty(), Replicator.writeLocal(), replyTo,
                     map -> map.remove(self, key)), r -> new Written(r, "remove entry of " + key, null));
         }
+        hotRemoveAttachmentsOf(member, "removed");
+    }
+
+    /** Detaches every attachment to {@code member} not being detached already: its bdevs are hot-removed. */
+    private void hotRemoveAttachmentsOf(Member member, String why) {
+        String key = key(member.uniqueAddress());
         for (Attachment a : List.copyOf(attachments.values())) {
-            if (a.nodeKey().equals(key)) {
-                tell("hot-removing " + a.name() + " (bdevs " + String.join(", ", a.bdevs()) + "): its node " + a.nodeName() + " was removed");
+            if (a.nodeKey().equals(key) && hotRemoving.add(a.name())) {
+                tell("hot-removing " + a.name() + " (bdevs " + String.join(", ", a.bdevs()) + "): its node " + a.nodeName() + " was " + why);
                 getContext().pipeToSelf(remote.detach(a.name()), (ok, err) -> new RemovalDetachDone(a.name(), a.nodeName(), a.nodeKey(), err));
             }
         }
     }
 
     private Behavior<Command> onRemovalDetachDone(RemovalDetachDone m) {
+        hotRemoving.remove(m.name());
         Attachment a = attachments.get(m.name());
         if (a != null && a.nodeKey().equals(m.nodeKey())) {
             attachments.remove(m.name()); // not a newer attachment of the same name

@@ -283,7 +283,7 @@ class ClusterMembershipTest {
         }
         await().atMost(WAIT).untilAsserted(() -> assertThat(remote.detached).containsExactly("Cluster3"));
         assertThat(remote.attached).containsOnlyKeys("Cluster2");
-        assertThat(cluster.node(0).events).anyMatch(l -> l.startsWith("hot-removing Cluster3 (bdevs Cluster3n1): its node node3 was removed"));
+        assertThat(cluster.node(0).events).anyMatch(l -> l.startsWith("hot-removing Cluster3 (bdevs Cluster3n1): its node node3 was downed"));
 
         // node3 restarts on the same address: a new incarnation, its bdevs back in the directory, attachable again
         cluster.start(2);

@@ -50,8 +50,17 @@ public final class ClusterDemo {
     /** Command-line entry point: {@code spindle demo cluster}. */
     public static void main(String[] args) {
         org.slf4j.LoggerFactory.getILoggerFactory();
+        if (args.length >= 1 && args[0].equals("cluster-figures")) {
+            try {
+                System.exit(ClusterFigures.run(java.util.Arrays.copyOfRange(args, 1, args.length), System.out));
+            } catch (Exception e) {
+                System.err.println("cluster-figures: " + e);
+                System.exit(1);
+            }
+        }
         if (args.length != 1 || !args[0].equals("cluster")) {
-            System.err.println("usage: spindle demo cluster   (the only demo so far: three nodes, a kill -9, a rejoin; under a minute)");
+            System.err.println("usage: spindle demo cluster            three nodes, a kill -9, a rejoin, narrated (under a minute)");
+            System.err.println("       spindle demo cluster-figures    the figures of docs/cluster.md [--rounds N] [--fast]");
             System.exit(2);
         }
         System.exit(new ClusterDemo(System.out).run());
