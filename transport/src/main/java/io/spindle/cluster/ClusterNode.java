@@ -60,7 +60,7 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
 
     /** Messages of the cluster actor. */
     sealed interface Command permits GetNodes, GetDirectory, Attach, Detach, Unpublish, Leave, LocalExports, MemberChange, ReachabilityChange,
-            SelfIsUp, SelfIsRemoved, LeaveTimedOut, DirectoryChanged, DirectoryRead, Written, AttachDone, DetachDone, RemovalDetachDone {
+            SelfIsUp, SelfIsRemoved, LeaveTimedOut, PullDirectory, DirectoryChanged, DirectoryRead, Written, AttachDone, DetachDone, RemovalDetachDone {
     }
 
     /** {@code cluster_get_nodes}. */
@@ -107,6 +107,10 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
     }
 
     enum LeaveTimedOut implements Command {
+        INSTANCE
+    }
+
+    enum PullDirectory implements Command {
         INSTANCE
     }
 
@@ -232,6 +236,11 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
                 .onMessage(Leave.class, this::onLeave)
                 .onMessage(SelfIsRemoved.class, this::onSelfRemoved)
                 .onMessageEquals(LeaveTimedOut.INSTANCE, this::onLeaveTimedOut)
+                .onMessageEquals(PullDirectory.INSTANCE, () -> {
+                    replicator.askGet(replyTo -> new Replicator.Get<>(DIRECTORY, new Replicator.ReadAll(config.directoryWriteTimeout()), replyTo),
+                            DirectoryRead::new);
+                    return this;
+                })
                 .onMessage(LocalExports.class, this::onLocalExports)
                 .onMessage(MemberChange.class, this::onMemberChange)
                 .onMessage(ReachabilityChange.class, this::onReachabilityChange)
@@ -261,9 +270,10 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
         if (e instanceof ClusterEvent.MemberUp) {
             tell("member up: " + who);
             if (!key(member.uniqueAddress()).equals(selfKey)) {
-                // pull the newcomer's entry (and everyone's) now rather than at the next gossip round
-                replicator.askGet(replyTo -> new Replicator.Get<>(DIRECTORY, new Replicator.ReadAll(config.directoryWriteTimeout()), replyTo),
-                        DirectoryRead::new);
+                // pull the newcomer's entry (and everyone's) rather than wait for gossip or for the newcomer to learn it
+                // is up; twice, since the replicator learns of the new member about when this actor does
+                getContext().scheduleOnce(java.time.Duration.ofMillis(300), getContext().getSelf(), PullDirectory.INSTANCE);
+                getContext().scheduleOnce(java.time.Duration.ofMillis(1000), getContext().getSelf(), PullDirectory.INSTANCE);
             }
         } else if (e instanceof ClusterEvent.MemberJoined) {
             tell("member joining: " + who);

@@ -146,6 +146,7 @@ public final class ClusterFigures {
                 c.call("bdev_cluster_attach", "{\"name\":\"K3\",\"bdev\":\"Malloc0\",\"node\":\"node3\"}");
                 c.call(2, "bdev_cluster_attach", "{\"name\":\"K3\",\"bdev\":\"Malloc0\",\"node\":\"node3\"}");
                 firstSeen.remove("member unreachable: node3@last");
+                firstSeen.remove("member downed: node3@last");
                 firstSeen.remove("member removed: node3@last");
                 long t = System.nanoTime();
                 c.process(3).destroyForcibly();
@@ -161,11 +162,15 @@ public final class ClusterFigures {
                     }
                     Thread.sleep(10);
                 }
+                while (!firstSeen.containsKey("member removed: node3@last") && System.nanoTime() < deadline) {
+                    Thread.sleep(10);
+                }
                 Long unreachable = firstSeen.get("member unreachable: node3@last");
+                Long downed = firstSeen.get("member downed: node3@last");
                 Long removed = firstSeen.get("member removed: node3@last");
-                kill.add(String.format(Locale.ROOT, "unreachable %.1f s, removed %.1f s, bdev gone on node 1 %.1f s, on node 2 %.1f s",
-                        unreachable == null ? -1 : (unreachable - t) / 1e9, removed == null ? -1 : (removed - t) / 1e9, (gone1 - t) / 1e9,
-                        (gone2 - t) / 1e9));
+                kill.add(String.format(Locale.ROOT, "unreachable %.1f s, downed %.1f s, bdev gone on node 1 %.1f s, on node 2 %.1f s, removed %.1f s",
+                        unreachable == null ? -1 : (unreachable - t) / 1e9, downed == null ? -1 : (downed - t) / 1e9, (gone1 - t) / 1e9,
+                        (gone2 - t) / 1e9, removed == null ? -1 : (removed - t) / 1e9));
                 c.startNode(3, 16384);
             }
             out.println("kill -9 of node 3 -> (times after the kill):");
