@@ -86,10 +86,34 @@ final class TestCluster implements AutoCloseable {
     final int[] ports;
     final List<Node> nodes = new ArrayList<>();
     private final String stableAfter;
+    private final ClusterConfig.Transport transport;
 
     TestCluster(int size, String stableAfter) throws IOException {
-        this.ports = freePorts(size);
+        this(size, stableAfter, ClusterConfig.Transport.TCP);
+    }
+
+    /** With Artery {@code transport}; aeron-udp needs free UDP ports, tcp free TCP ports. */
+    TestCluster(int size, String stableAfter, ClusterConfig.Transport transport) throws IOException {
+        this.ports = transport == ClusterConfig.Transport.TCP ? freePorts(size) : freeUdpPorts(size);
         this.stableAfter = stableAfter;
+        this.transport = transport;
+    }
+
+    static int[] freeUdpPorts(int n) throws IOException {
+        int[] p = new int[n];
+        List<java.net.DatagramSocket> held = new ArrayList<>();
+        try {
+            for (int i = 0; i < n; i++) {
+                java.net.DatagramSocket s = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress());
+                held.add(s);
+                p[i] = s.getLocalPort();
+            }
+        } finally {
+            for (java.net.DatagramSocket s : held) {
+                s.close();
+            }
+        }
+        return p;
     }
 
     static int[] freePorts(int n) throws IOException {
@@ -129,7 +153,7 @@ final class TestCluster implements AutoCloseable {
                         pekko.remote.artery.advanced.test-mode = on
                         """))
                 .withFallback(ConfigFactory.load());
-        ClusterConfig cc = ClusterConfig.builder(hocon).enabled(true).nodeName(name).port(ports[i]).seedNodes(seeds())
+        ClusterConfig cc = ClusterConfig.builder(hocon).enabled(true).nodeName(name).port(ports[i]).seedNodes(seeds()).transport(transport)
                 .stableAfter(java.time.Duration.parse("PT" + stableAfter.toUpperCase())).conclude();
         MutableExports exports = new MutableExports();
         List<String> events = new CopyOnWriteArrayList<>();
