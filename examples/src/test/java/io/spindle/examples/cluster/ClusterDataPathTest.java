@@ -31,14 +31,13 @@ class ClusterDataPathTest {
 
     @BeforeEach
     void transportPresent() {
-        boolean present;
-        try {
-            Class.forName("io.spindle.transport.target.NvmfSubsystem");
-            present = true;
-        } catch (ClassNotFoundException e) {
-            present = false;
+        boolean present = false;
+        for (io.spindle.rpc.spi.RpcMethodProvider p : java.util.ServiceLoader.load(io.spindle.rpc.spi.RpcMethodProvider.class)) {
+            for (io.spindle.rpc.spi.RpcMethod m : p.methods()) {
+                present |= m.name().equals("nvmf_create_transport");
+            }
         }
-        assumeTrue(present, "the Aeron transport (io.spindle.transport) is not on the class path");
+        assumeTrue(present, "the Aeron transport's nvmf target (nvmf_create_transport) is not on the class path");
     }
 
     @AfterEach
