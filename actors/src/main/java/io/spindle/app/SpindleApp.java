@@ -58,7 +58,7 @@ import java.util.function.Function;
  */
 public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
     /** Messages of the app actor. */
-    public sealed interface Command permits Stop, GetReactorStats, OnEachReactor, StartInit, FanOutHop, InitDone, FiniDone,
+    public sealed interface Command permits Stop, GetReactorStats, OnEachReactor, StartInit, InitDone, FiniDone,
             LeakRoundDone, ChildTerminated, CheckReactorsExited, StartTimedOut {
     }
 
@@ -84,10 +84,6 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
      * when the app is not waiting (already initialised, or stopping).
      */
     public record StartInit(CompletableFuture<Void> result) implements Command {
-    }
-
-    /** A fan-out hop reply re-entering the app actor. */
-    record FanOutHop(FanOuts.Hop hop) implements Command {
     }
 
     record InitDone(Subsystem subsystem, Throwable failure) implements Command {
@@ -156,13 +152,14 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
     private boolean startedReported;
     private Cancellable initTimer;
 
-    private SpindleApp(ActorContext<Command> ctx, SpindleConfig config, Consumer<StartResult> listener, boolean ownsSystem) {
+    private SpindleApp(ActorContext<Command> ctx, FanOuts.Origin origin, SpindleConfig config, Consumer<StartResult> listener,
+                       boolean ownsSystem) {
         super(ctx);
         this.config = config;
         this.listener = listener;
         this.reactors = ReactorGroup.create(config.reactor());
         this.reactors.registerDispatchers(ctx.getSystem());
-        this.fanOuts = FanOuts.forActor(reactors, ctx.messageAdapter(FanOuts.Hop.class, FanOutHop::new));
+        this.fanOuts = origin.fanOuts(reactors); // closed by the originator's stop hook, or earlier by stopReactors
         for (Reactor r : reactors.reactors()) {
             ActorRef<ReactorActor.Command> a = ctx.spawn(ReactorActor.create(r), "reactor-" + r.core(), r.dispatcher());
             ctx.watchWith(a, new ChildTerminated(a));
@@ -215,7 +212,7 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
     }
 
     static Behavior<Command> create(SpindleConfig config, Consumer<StartResult> listener, boolean ownsSystem) {
-        return Behaviors.setup(ctx -> new SpindleApp(ctx, config, listener, ownsSystem));
+        return FanOuts.originator((ctx, origin) -> new SpindleApp(ctx, origin, config, listener, ownsSystem));
     }
 
     @Override
@@ -225,10 +222,6 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
                 .onMessage(GetReactorStats.class, this::onGetReactorStats)
                 .onMessage(OnEachReactor.class, this::onOnEachReactor)
                 .onMessage(StartInit.class, this::onStartInit)
-                .onMessage(FanOutHop.class, m -> {
-                    m.hop().run();
-                    return this;
-                })
                 .onMessage(InitDone.class, this::onInitDone)
                 .onMessage(FiniDone.class, this::onFiniDone)
                 .onMessage(LeakRoundDone.class, this::onLeakRoundDone)

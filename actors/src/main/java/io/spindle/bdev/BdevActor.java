@@ -37,7 +37,7 @@ import java.util.concurrent.CompletionStage;
  * A second unregister is answered {@link Errno#EBUSY} at once.
  */
 final class BdevActor extends AbstractBehavior<BdevActor.Command> {
-    sealed interface Command permits Unregister, AllDescriptorsClosed, Hop, DeviceUnregistered, Destructed, SetQos, QosTick,
+    sealed interface Command permits Unregister, AllDescriptorsClosed, DeviceUnregistered, Destructed, SetQos, QosTick,
             GetStats, GetHistogram, Resize, MediaEvent {
     }
 
@@ -77,9 +77,6 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
         INSTANCE
     }
 
-    record Hop(FanOuts.Hop hop) implements Command {
-    }
-
     record DeviceUnregistered(IoDeviceActor.Unregistered reply) implements Command {
     }
 
@@ -95,11 +92,14 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
     private int devicesPending;
     private boolean removing;
 
-    private BdevActor(ActorContext<Command> ctx, Bdev bdev) {
+    /** Set once {@link io.spindle.bdev.spi.BdevDriver#start} has returned: module io_devices are registered only inside it. */
+    private boolean driverStarted;
+
+    private BdevActor(ActorContext<Command> ctx, FanOuts fanOuts, Bdev bdev) {
         super(ctx);
         this.bdev = bdev;
         this.layer = bdev.layer;
-        this.fanOuts = FanOuts.forActor(layer.reactors(), ctx.messageAdapter(FanOuts.Hop.class, Hop::new));
+        this.fanOuts = fanOuts;
         this.unregisteredAdapter = ctx.messageAdapter(IoDeviceActor.Unregistered.class, DeviceUnregistered::new);
         // bdev.actor was set by the registry when it spawned this actor, before the bdev's names were reserved
         IoDevice<BdevChannel> own = IoDevice.register(ctx, layer.reactors(), bdev.name(), new BdevChannelFactory(bdev, layer));
@@ -119,17 +119,24 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
 
             @Override
             public <C> IoDevice<C> registerIoDevice(String name, ChannelFactory<C> factory) {
+                if (driverStarted) {
+                    throw new IllegalStateException("BdevContext.registerIoDevice bdev=" + bdev.name() + " io_device=" + name
+                            + ": only inside BdevDriver.start; a module io_device must be a child of the bdev's actor, registered "
+                            + "before the bdev is visible, so that the bdev's unregister waits for its channels before destruct "
+                            + "(rule: children close before the parent destructs, SPDK #3252)");
+                }
                 IoDevice<C> d = IoDevice.register(getContext(), layer.reactors(), name, factory);
                 devices.add(d);
                 return d;
             }
         });
+        driverStarted = true;
     }
 
     /** @param started run once the bdev's io_devices exist (the registry then makes the bdev visible) */
     static Behavior<Command> create(Bdev bdev, Runnable started) {
-        return Behaviors.setup(ctx -> {
-            BdevActor a = new BdevActor(ctx, bdev);
+        return FanOuts.originator(bdev.layer.reactors(), (ctx, fanOuts) -> {
+            BdevActor a = new BdevActor(ctx, fanOuts, bdev);
             started.run();
             return a;
         });
@@ -139,10 +146,6 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
                 .onMessage(Unregister.class, this::onUnregister)
-                .onMessage(Hop.class, m -> {
-                    m.hop().run();
-                    return this;
-                })
                 .onMessageEquals(AllDescriptorsClosed.INSTANCE, this::onAllDescriptorsClosed)
                 .onMessage(DeviceUnregistered.class, this::onDeviceUnregistered)
                 .onMessage(Destructed.class, this::onDestructed)
@@ -156,8 +159,7 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
                     return this;
                 })
                 .onSignal(PostStop.class, s -> {
-                    stopQosPoller();
-                    fanOuts.close();
+                    stopQosPoller(); // walks still in flight are released by the FanOuts' own stop hook
                     return this;
                 })
                 .build();

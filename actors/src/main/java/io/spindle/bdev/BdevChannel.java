@@ -416,7 +416,7 @@ public final class BdevChannel {
     private BdevIo writesHead;
     /** Lock walks waiting here for overlapping writes to finish: the hop and the lock's owner, index by index. */
     private final java.util.ArrayList<FanOuts.ChannelHop<BdevChannel, Object>> lockHops = new java.util.ArrayList<>();
-    private final java.util.ArrayList<BdevIo> lockHopOwners = new java.util.ArrayList<>();
+    private final java.util.ArrayList<CompareAndWriteLock> lockHopOwners = new java.util.ArrayList<>();
     /** compare_and_writes of this channel that hold their lock and have not issued their write (an abort can end them). */
     private final java.util.ArrayList<BdevIo> compareAndWrites = new java.util.ArrayList<>();
 
@@ -443,16 +443,17 @@ public final class BdevChannel {
         io.wPrev = null;
         io.wNext = null;
         for (int i = lockHops.size() - 1; i >= 0; i--) {
-            if (!writesOverlap(lockHopOwners.get(i))) {
+            CompareAndWriteLock lock = lockHopOwners.get(i);
+            if (!writesOverlap(lock.offsetBlocks, lock.numBlocks)) {
                 lockHopOwners.remove(i);
                 lockHops.remove(i).continueWalk(Errno.OK);
             }
         }
     }
 
-    private boolean writesOverlap(BdevIo owner) {
+    private boolean writesOverlap(long offsetBlocks, long numBlocks) {
         for (BdevIo w = writesHead; w != null; w = w.wNext) {
-            if (w.offsetBlocks < owner.offsetBlocks + owner.numBlocks && owner.offsetBlocks < w.offsetBlocks + w.numBlocks) {
+            if (w.offsetBlocks < offsetBlocks + numBlocks && offsetBlocks < w.offsetBlocks + w.numBlocks) {
                 return true;
             }
         }
@@ -461,23 +462,21 @@ public final class BdevChannel {
 
     /**
      * The lock walk of one compare_and_write: on each channel, continue at once, or once the last overlapping
-     * caller write in flight there completes. Its visit needs the lock's owner, so each pooled I/O makes one the
-     * first time it runs a compare_and_write and reuses it after (no allocation per I/O). The owner's range is
-     * written before the walk starts and read by the hops through the walk's messages.
+     * caller write in flight there completes. Its visit needs the locked range, never the I/O itself (the walk's
+     * context, owned by the originating reactor): the range is copied here before the walk starts and read by the
+     * hops through the walk's messages, and stays unchanged until the walk completed. Each pooled I/O makes one the
+     * first time it runs a compare_and_write and reuses it after (no allocation per I/O).
      */
     static final class CompareAndWriteLock implements FanOuts.ChannelVisitor<BdevIo, BdevChannel, Object> {
-        private final BdevIo owner;
-
-        CompareAndWriteLock(BdevIo owner) {
-            this.owner = owner;
-        }
+        long offsetBlocks;
+        long numBlocks;
 
         @Override
         public void visit(FanOuts.ChannelHop<BdevChannel, Object> hop) {
             BdevChannel c = hop.context();
-            if (c.writesOverlap(owner)) {
+            if (c.writesOverlap(offsetBlocks, numBlocks)) {
                 c.lockHops.add(hop); // continued when the last overlapping write completes
-                c.lockHopOwners.add(owner);
+                c.lockHopOwners.add(this);
             } else {
                 hop.continueWalk(Errno.OK);
             }
@@ -525,9 +524,11 @@ public final class BdevChannel {
         compareAndWrites.add(io);
         CompareAndWriteLock walk = io.cawLock;
         if (walk == null) {
-            walk = new CompareAndWriteLock(io); // once per pooled I/O
+            walk = new CompareAndWriteLock(); // once per pooled I/O
             io.cawLock = walk;
         }
+        walk.offsetBlocks = io.offsetBlocks;
+        walk.numBlocks = io.numBlocks;
         mgmt.fanOuts.forEachChannel(bdev.ioDevice, io, walk);
     }
 

@@ -248,6 +248,14 @@ public final class BdevLayer {
         return f;
     }
 
+    /** Names given to {@link #examine} that were accepted, in order; written by the registry, read by save_config. */
+    final java.util.List<String> examineAllowlist = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** The names accepted by {@link #examine} so far, in the order given (SPDK's examine allowlist). Any thread. */
+    public java.util.List<String> examineAllowlist() {
+        return java.util.List.copyOf(examineAllowlist);
+    }
+
     /** Completes when no examine is in progress (SPDK's {@code bdev_wait_for_examine}). */
     public CompletionStage<Void> waitForExamine() {
         CompletableFuture<Void> f = new CompletableFuture<>();

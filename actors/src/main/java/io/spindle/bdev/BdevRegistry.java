@@ -269,6 +269,7 @@ final class BdevRegistry extends AbstractBehavior<BdevRegistry.Command> {
             m.result().completeExceptionally(new BdevException(Errno.EEXIST, "bdev_examine name=" + m.name() + ": already examined"));
             return this;
         }
+        layer.examineAllowlist.add(m.name()); // save_config writes them back, in order
         Bdev b = layer.get(m.name());
         if (b != null && b.status() == Bdev.Status.READY) {
             examineConfig(b);

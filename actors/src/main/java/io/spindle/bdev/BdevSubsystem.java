@@ -20,10 +20,11 @@ import java.util.function.Function;
  * <p>Config: {@code spindle.bdev.io-pool-size} (I/O objects per reactor, default 1024), or {@link #options}
  * (SPDK's {@code bdev_set_options}), which must be set before init.
  *
- * <p>{@link #writeConfig()} is the {@code bdev} part of {@code save_config}, in SPDK's order:
- * {@code bdev_set_options} (the {@code bdev_io_pool_size} given to {@code bdev_set_options}, not the per-reactor
- * split), each bdev's create call, its {@code bdev_set_qos_limit} with the limits that are set when it has any,
- * then {@code bdev_wait_for_examine}.
+ * <p>{@link #writeConfig()} is the {@code bdev} part of {@code save_config}, in SPDK's order
+ * ({@code spdk_bdev_subsystem_config_json}): {@code bdev_set_options} (the {@code bdev_io_pool_size} given to
+ * {@code bdev_set_options}, not the per-reactor split), a {@code bdev_examine} per name of the examine allowlist
+ * (auto examine off), each bdev's create call, its {@code bdev_set_qos_limit} with the limits that are set when it
+ * has any, its {@code bdev_enable_histogram} when its histogram is on, then {@code bdev_wait_for_examine}.
  */
 public final class BdevSubsystem implements Subsystem {
     private final List<BdevModule> extraModules = new ArrayList<>();
@@ -115,6 +116,12 @@ public final class BdevSubsystem implements Subsystem {
             out.add(e);
         }
         if (l != null) {
+            for (String name : l.examineAllowlist()) {
+                com.fasterxml.jackson.databind.node.ObjectNode e = f.objectNode();
+                e.put("method", "bdev_examine");
+                e.putObject("params").put("name", name);
+                out.add(e);
+            }
             for (Bdev b : l.bdevs()) {
                 if (b.status() != Bdev.Status.READY) {
                     continue;
@@ -135,6 +142,22 @@ public final class BdevSubsystem implements Subsystem {
                     putPositive(p, "rw_mbytes_per_sec", q.rwMbytesPerSec());
                     putPositive(p, "r_mbytes_per_sec", q.rMbytesPerSec());
                     putPositive(p, "w_mbytes_per_sec", q.wMbytesPerSec());
+                    out.add(e);
+                }
+                if (b.histogramEnabled()) {
+                    // SPDK's bdev_enable_histogram_config_json (name, enable), plus the bucket options when not SPDK's
+                    // defaults, so that the round trip keeps them
+                    com.fasterxml.jackson.databind.node.ObjectNode e = f.objectNode();
+                    e.put("method", "bdev_enable_histogram");
+                    com.fasterxml.jackson.databind.node.ObjectNode p = e.putObject("params");
+                    p.put("name", b.name());
+                    p.put("enable", true);
+                    SpdkHistogram.Options ho = b.histogramOptions();
+                    if (!ho.equals(SpdkHistogram.Options.DEFAULT)) {
+                        p.put("granularity", ho.granularity());
+                        p.put("min_nsec", ho.minNsec());
+                        p.put("max_nsec", ho.maxNsec());
+                    }
                     out.add(e);
                 }
             }

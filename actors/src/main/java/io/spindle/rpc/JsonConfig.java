@@ -36,10 +36,20 @@ import java.util.concurrent.TimeoutException;
  * allowed there (e.g. {@code bdev_set_options}) run first, in file order; then {@code framework_start_init}
  * (unless the target waits for it, {@code --wait-for-rpc}); then the rest, in file order.
  *
+ * <p><b>SPDK's configs load</b>, as {@code lib/init/json_config.c} loads them into an application that lacks
+ * some subsystems: the entries of a subsystem this Spindle does not have ({@code iobuf}, {@code sock},
+ * {@code accel}, {@code vmd}, {@code scheduler}, ...) are skipped, with one warning line naming the subsystem.
+ * Inside a subsystem Spindle has, an unknown method is an error, except the option methods of SPDK modules that
+ * Spindle does not have ({@link #SPDK_MODULE_OPTIONS}, e.g. {@code bdev_nvme_set_hotplug}): those are accepted
+ * and do nothing (one info line), since they only tune a module that is not there; a module that Spindle does
+ * have registers the method, and then it is called. A batch array (what {@code save_config --with-batches}
+ * writes) is carried out as SPDK's loader sends it, one JSON-RPC batch whose requests run in order; it runs in
+ * the start-up phase when every method of it is allowed there, else at run time.
+ *
  * <p><b>All or nothing.</b> The whole file is checked before anything runs: valid JSON, the structure, every
- * method known, subsystems known (an unknown one may appear only with an empty config). When an entry then
- * fails, every bdev created by the entries before it is unregistered again, newest first, and the error says
- * so. Every error is one line: the file, the entry ({@code subsystems[bdev].config[3]}), the method and the
+ * method of a subsystem Spindle has known. When an entry then fails, every bdev created by the entries before it
+ * is unregistered again, newest first, and the error says so. Every error is one line: the file, the entry
+ * ({@code subsystems[bdev].config[3]}, {@code subsystems[bdev].config[3][1]} inside a batch), the method and the
  * failing field with its bound.
  *
  * <p>Threads: {@link #apply} blocks the calling thread (a {@code main} thread); never call it on a reactor or
@@ -55,18 +65,38 @@ public final class JsonConfig {
         }
     }
 
-    /** One checked entry: {@code where} names it in errors ({@code file: subsystems[bdev].config[3]}). */
-    private record Entry(String where, String subsystem, String method, JsonNode params) {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(JsonConfig.class);
+
+    /**
+     * Option methods that SPDK's {@code save_config} writes for modules Spindle may not have (the bdev modules
+     * nvme, raid and iscsi write theirs even with no bdev of theirs). In a config they are accepted as a no-op
+     * when no provider has registered the method; when one has, the method is called.
+     */
+    public static final Set<String> SPDK_MODULE_OPTIONS = Set.of("bdev_nvme_set_options", "bdev_nvme_set_hotplug",
+            "bdev_raid_set_options", "bdev_iscsi_set_options", "bdev_aio_set_options");
+
+    /**
+     * One entry: {@code where} names it in errors ({@code file: subsystems[bdev].config[3]}); {@code batch} groups
+     * the requests of one batch array (-1 for a single entry), which share their phase.
+     */
+    private record Entry(String where, String subsystem, String method, JsonNode params, int batch) {
+    }
+
+    /** What {@link #check} decided for an entry. */
+    private enum Disposition {
+        CALL, SKIP_SUBSYSTEM, NO_OP
     }
 
     private final String source;
     private final List<Entry> entries;
     private final boolean[] done;
+    private final Disposition[] disposition;
 
     private JsonConfig(String source, List<Entry> entries) {
         this.source = source;
         this.entries = entries;
         this.done = new boolean[entries.size()];
+        this.disposition = new Disposition[entries.size()];
     }
 
     /**
@@ -102,6 +132,7 @@ public final class JsonConfig {
         }
         List<Entry> out = new ArrayList<>();
         int s = 0;
+        int nextBatch = 0;
         for (JsonNode sub : root.get("subsystems")) {
             if (!sub.isObject() || !sub.path("subsystem").isTextual()) {
                 throw new JsonConfigException(source + ": subsystems[" + s + "]: field \"subsystem\" is required (a string)");
@@ -115,25 +146,33 @@ public final class JsonConfig {
             for (JsonNode e : config == null || config.isNull() ? RpcDispatcher.JSON.createArrayNode() : config) {
                 String where = source + ": subsystems[" + name + "].config[" + i++ + "]";
                 if (e.isArray()) {
-                    throw new JsonConfigException(where + ": batch arrays are not supported in a config file (save_config "
-                            + "--no-with-batches writes single entries)");
+                    int batch = nextBatch++;
+                    int j = 0;
+                    for (JsonNode be : e) {
+                        out.add(entry(where + "[" + j++ + "]", name, be, batch));
+                    }
+                    continue; // an empty batch array is nothing to send, as SPDK's loader skips it
                 }
-                if (!e.isObject() || !e.path("method").isTextual()) {
-                    throw new JsonConfigException(where + ": field \"method\" is required (a string)");
-                }
-                String method = e.get("method").asText();
-                JsonNode params = e.get("params");
-                if (params != null && !params.isNull() && !params.isObject()) {
-                    throw new JsonConfigException(where + " method " + method + ": field \"params\" must be an object");
-                }
-                out.add(new Entry(where, name, method, params == null || params.isNull() ? null : params));
+                out.add(entry(where, name, e, -1));
             }
             s++;
         }
         return new JsonConfig(source, List.copyOf(out));
     }
 
-    /** The number of entries. */
+    private static Entry entry(String where, String subsystem, JsonNode e, int batch) {
+        if (!e.isObject() || !e.path("method").isTextual()) {
+            throw new JsonConfigException(where + ": field \"method\" is required (a string)");
+        }
+        String method = e.get("method").asText();
+        JsonNode params = e.get("params");
+        if (params != null && !params.isNull() && !params.isObject()) {
+            throw new JsonConfigException(where + " method " + method + ": field \"params\" must be an object");
+        }
+        return new Entry(where, subsystem, method, params == null || params.isNull() ? null : params, batch);
+    }
+
+    /** The number of entries (the requests of batch arrays counted one by one). */
     public int size() {
         return entries.size();
     }
@@ -185,22 +224,64 @@ public final class JsonConfig {
         run(spindle, d, before, false);
     }
 
-    /** Every method known and allowed in some state, every subsystem with a config known. */
+    /**
+     * Decides every entry before anything runs: entries of subsystems this Spindle lacks are skipped (one warning
+     * per subsystem), SPDK module options without a provider are no-ops, and any other unknown method is an error.
+     */
     private void check(Spindle spindle, RpcDispatcher d) {
         List<String> names = new ArrayList<>();
         for (Subsystem s : spindle.config().subsystems()) {
             names.add(s.name());
         }
-        for (Entry e : entries) {
+        java.util.Map<String, Integer> skipped = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < entries.size(); i++) {
+            Entry e = entries.get(i);
             if (!names.contains(e.subsystem())) {
-                throw new JsonConfigException(e.where() + " method " + e.method() + ": subsystem " + e.subsystem()
-                        + " is not part of this Spindle (have " + String.join(", ", names) + ")");
-            }
-            if (d.method(e.method()) == null) {
-                throw new JsonConfigException(e.where() + " method " + e.method() + ": method not found (Spindle has no such method; "
-                        + "rpc_get_methods lists them)");
+                disposition[i] = Disposition.SKIP_SUBSYSTEM;
+                skipped.merge(e.subsystem(), 1, Integer::sum);
+            } else if (d.method(e.method()) != null) {
+                disposition[i] = Disposition.CALL;
+            } else if (SPDK_MODULE_OPTIONS.contains(e.method())) {
+                disposition[i] = Disposition.NO_OP;
+            } else {
+                throw new JsonConfigException(e.where() + " method " + e.method() + ": method not found in subsystem " + e.subsystem()
+                        + " (Spindle has no such method; rpc_get_methods lists them)");
             }
         }
+        for (int i = 0; i < entries.size(); i++) {
+            Entry e = entries.get(i);
+            if (e.batch() >= 0 && batchStates(d, e.batch()).isEmpty()) {
+                throw new JsonConfigException(e.where() + " method " + e.method() + ": the batch mixes methods allowed only before "
+                        + "framework_start_init (STARTUP) with methods allowed only after it (RUNTIME); no state runs them all");
+            }
+        }
+        skipped.forEach((sub, n) -> LOG.warn("{}: subsystem {} is not part of this Spindle (have {}); its {} entr{} skipped",
+                source, sub, String.join(", ", names), n, n == 1 ? "y is" : "ies are"));
+    }
+
+    /** Whether entry {@code i} runs in the start-up phase: its method (every method of its batch) allows STARTUP. */
+    private boolean startupEntry(RpcDispatcher d, int i) {
+        Entry e = entries.get(i);
+        return e.batch() < 0 ? states(d, i).contains(RpcState.STARTUP) : batchStates(d, e.batch()).contains(RpcState.STARTUP);
+    }
+
+    /** The states entry {@code i} may run in; skipped and no-op entries run in any. */
+    private java.util.EnumSet<RpcState> states(RpcDispatcher d, int i) {
+        if (disposition[i] != Disposition.CALL) {
+            return java.util.EnumSet.allOf(RpcState.class);
+        }
+        return java.util.EnumSet.copyOf(d.method(entries.get(i).method()).states());
+    }
+
+    /** The states every request of batch {@code batch} may run in (SPDK's loader intersects them). */
+    private java.util.EnumSet<RpcState> batchStates(RpcDispatcher d, int batch) {
+        java.util.EnumSet<RpcState> all = java.util.EnumSet.allOf(RpcState.class);
+        for (int j = 0; j < entries.size(); j++) {
+            if (entries.get(j).batch() == batch) {
+                all.retainAll(states(d, j));
+            }
+        }
+        return all;
     }
 
     /**
@@ -210,10 +291,17 @@ public final class JsonConfig {
     private void run(Spindle spindle, RpcDispatcher d, Set<Bdev> before, boolean startupPhase) {
         for (int i = 0; i < entries.size(); i++) {
             Entry e = entries.get(i);
-            if (done[i] || (startupPhase && !d.method(e.method()).states().contains(RpcState.STARTUP))) {
+            if (done[i] || (startupPhase && !startupEntry(d, i))) {
                 continue;
             }
             done[i] = true;
+            if (disposition[i] == Disposition.SKIP_SUBSYSTEM) {
+                continue;
+            }
+            if (disposition[i] == Disposition.NO_OP) {
+                LOG.info("{} method {}: accepted, no effect (SPDK module option; Spindle has no such module)", e.where(), e.method());
+                continue;
+            }
             List<Runnable> after = new ArrayList<>();
             try {
                 d.call(e.method(), e.params(), after).toCompletableFuture().get(spindle.config().startTimeout().toMillis(),

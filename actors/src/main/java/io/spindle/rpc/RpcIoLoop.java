@@ -25,11 +25,20 @@ import java.util.concurrent.atomic.AtomicInteger;
  * them, hands each to the {@link Handler} (the RPC server actor), and writes the responses it is given back.
  * Nothing else touches a connection's socket or buffers.
  *
- * <p><b>Flow control, per connection.</b> The loop stops reading a connection while it has
- * {@code max-outstanding-per-connection} requests being served, or while more than {@code max-pending-output}
- * bytes of responses wait for a client that does not read them, and reads again when that drains. So a client
- * that pipelines thousands of requests, or never reads, holds a bounded amount of the server's memory and
- * does not slow down anyone else.
+ * <p><b>Order, per connection.</b> A connection's requests are handed over one at a time, in the order they
+ * arrived: the next one only after the previous one's response was queued for writing, as SPDK's server runs a
+ * connection's requests (its handlers answer before the next request is read). A client that pipelines a create, a
+ * get and a delete gets them carried out in that order. Concurrency comes from different connections.
+ *
+ * <p><b>Flow control, per connection.</b> While a request is being served, or while more than
+ * {@code max-pending-output} bytes of responses wait for a client that does not read them, the loop does not
+ * read that connection, and reads again when that drains. So a client that pipelines thousands of requests, or
+ * never reads, holds a bounded amount of the server's memory and does not slow down anyone else.
+ *
+ * <p><b>Connections.</b> At most {@code max-connections} are served; past it the loop stops accepting, and new
+ * clients wait in the kernel's listen backlog (their connect succeeds, their request is read) until a connection
+ * closes, as SPDK's do; none is refused. A connection with nothing in flight and nothing received for
+ * {@code idle-timeout} is closed. A batch of more than {@code max-batch-size} requests is answered -32600.
  *
  * <p><b>Errors on a connection.</b> Invalid JSON is answered -32700 (id null) and the connection is closed
  * after that reply, as SPDK does (a stream cannot be resynchronised). A request over {@code max-request-size}
@@ -57,6 +66,7 @@ final class RpcIoLoop implements Runnable {
         final ArrayDeque<ByteBuffer> out = new ArrayDeque<>();
         SelectionKey key;
         long pendingOut;
+        long lastActive = System.nanoTime();
         int outstanding;
         boolean inputClosed;
         boolean closeAfterFlush;
@@ -87,7 +97,10 @@ final class RpcIoLoop implements Runnable {
     private final java.util.concurrent.atomic.AtomicLong requests = new java.util.concurrent.atomic.AtomicLong();
     private volatile boolean stopping;
     private long nextId;
-    private long refusedLogged;
+    private long backlogLogged;
+    private final List<SelectionKey> acceptKeys = new ArrayList<>();
+    private boolean accepting = true;
+    private long lastIdleCheck = System.nanoTime();
 
     RpcIoLoop(RpcListener listener, RpcServerConfig cfg, Handler handler) throws IOException {
         this.listener = listener;
@@ -98,7 +111,7 @@ final class RpcIoLoop implements Runnable {
             for (ServerSocketChannel s : new ServerSocketChannel[] {listener.unix, listener.tcp}) {
                 if (s != null) {
                     s.configureBlocking(false);
-                    s.register(selector, SelectionKey.OP_ACCEPT);
+                    acceptKeys.add(s.register(selector, SelectionKey.OP_ACCEPT));
                 }
             }
         } catch (IOException e) {
@@ -168,6 +181,7 @@ final class RpcIoLoop implements Runnable {
             while (!stopping) {
                 selector.select(1000);
                 runCommands();
+                closeIdle();
                 Iterator<SelectionKey> it = selector.selectedKeys().iterator();
                 while (it.hasNext()) {
                     SelectionKey k = it.next();
@@ -209,21 +223,54 @@ final class RpcIoLoop implements Runnable {
 
     private void accept(ServerSocketChannel server) throws IOException {
         SocketChannel ch;
-        while ((ch = server.accept()) != null) {
-            if (conns.size() >= cfg.maxConnections()) {
-                long now = System.nanoTime();
-                if (now - refusedLogged > TimeUnit.SECONDS.toNanos(10)) {
-                    refusedLogged = now;
-                    RpcServer.LOG.warn("rpc: connection refused: spindle.rpc.max-connections={} reached", cfg.maxConnections());
-                }
-                ch.close();
-                continue;
-            }
+        while (conns.size() < cfg.maxConnections() && (ch = server.accept()) != null) {
             ch.configureBlocking(false);
             Conn c = new Conn(++nextId, ch, cfg.maxRequestBytes());
             c.key = ch.register(selector, SelectionKey.OP_READ, c);
             conns.add(c);
             connCount.incrementAndGet();
+        }
+        updateAccepting();
+    }
+
+    /**
+     * Accepts while below {@code max-connections}; at the limit stops accepting, so new clients wait in the listen
+     * backlog (as SPDK's) instead of being closed, and accepts again when a connection closes.
+     */
+    private void updateAccepting() {
+        boolean want = conns.size() < cfg.maxConnections();
+        if (want == accepting) {
+            return;
+        }
+        accepting = want;
+        for (SelectionKey k : acceptKeys) {
+            if (k.isValid()) {
+                k.interestOps(want ? SelectionKey.OP_ACCEPT : 0);
+            }
+        }
+        if (!want) {
+            long now = System.nanoTime();
+            if (now - backlogLogged > TimeUnit.SECONDS.toNanos(10)) {
+                backlogLogged = now;
+                RpcServer.LOG.warn("rpc: spindle.rpc.max-connections={} reached; new clients wait in the listen backlog until one closes",
+                        cfg.maxConnections());
+            }
+        }
+    }
+
+    /** Closes connections idle past {@code idle-timeout}: nothing in flight, nothing queued, nothing received. */
+    private void closeIdle() {
+        long timeout = cfg.idleTimeout().toNanos();
+        long now = System.nanoTime();
+        if (timeout == 0 || now - lastIdleCheck < Math.min(timeout, TimeUnit.SECONDS.toNanos(1))) {
+            return;
+        }
+        lastIdleCheck = now;
+        for (Conn c : new ArrayList<>(conns)) {
+            if (c.outstanding == 0 && c.out.isEmpty() && !c.framer.midValue() && c.in.position() == 0 && now - c.lastActive >= timeout) {
+                RpcServer.LOG.info("rpc: {} idle for spindle.rpc.idle-timeout={}; closed", c, cfg.idleTimeout());
+                closeConn(c);
+            }
         }
     }
 
@@ -241,6 +288,7 @@ final class RpcIoLoop implements Runnable {
             return;
         }
         if (n > 0) {
+            c.lastActive = System.nanoTime();
             parse(c);
         }
         settle(c);
@@ -265,6 +313,11 @@ final class RpcIoLoop implements Runnable {
                     c.closeAfterFlush = true;
                     return false;
                 }
+                if (v.isArray() && v.size() > cfg.maxBatchSize()) {
+                    queue(c, RpcDispatcher.error(null, new RpcException(RpcException.INVALID_REQUEST, "Invalid request: a batch of "
+                            + v.size() + " requests exceeds spindle.rpc.max-batch-size=" + cfg.maxBatchSize())));
+                    return canParse(c);
+                }
                 c.outstanding++;
                 requests.incrementAndGet();
                 handler.request(c, v);
@@ -280,10 +333,12 @@ final class RpcIoLoop implements Runnable {
         c.in.compact();
     }
 
-    /** Whether buffered requests may be handed over now (flow control: outstanding requests, queued output). */
+    /**
+     * Whether the next buffered request may be handed over now: none of this connection's is being served (order),
+     * and its queued output is within bounds (flow control).
+     */
     private boolean canParse(Conn c) {
-        return !c.closeAfterFlush && c.outstanding < cfg.maxOutstandingPerConnection()
-                && c.pendingOut <= cfg.maxPendingOutputBytes();
+        return !c.closeAfterFlush && c.outstanding == 0 && c.pendingOut <= cfg.maxPendingOutputBytes();
     }
 
     /** Whether to read more from the client: input still open and {@link #canParse}. */
@@ -317,6 +372,7 @@ final class RpcIoLoop implements Runnable {
 
     private void onResponse(Conn c, byte[] bytes) {
         c.outstanding--;
+        c.lastActive = System.nanoTime();
         if (c.closed) {
             return; // the client went away; its response is dropped
         }
@@ -386,6 +442,9 @@ final class RpcIoLoop implements Runnable {
         c.pendingOut = 0;
         if (conns.remove(c)) {
             connCount.decrementAndGet();
+        }
+        if (!stopping) {
+            updateAccepting();
         }
     }
 

@@ -18,16 +18,18 @@ public final class RpcServerConfig {
     private final int tcpPort;
     private final int maxRequestBytes;
     private final int maxConnections;
-    private final int maxOutstandingPerConnection;
     private final long maxPendingOutputBytes;
+    private final java.time.Duration idleTimeout;
+    private final int maxBatchSize;
 
     private RpcServerConfig(Builder b) {
         this.socket = b.socket;
         this.tcpPort = b.tcpPort;
         this.maxRequestBytes = b.maxRequestBytes;
         this.maxConnections = b.maxConnections;
-        this.maxOutstandingPerConnection = b.maxOutstandingPerConnection;
         this.maxPendingOutputBytes = b.maxPendingOutputBytes;
+        this.idleTimeout = b.idleTimeout;
+        this.maxBatchSize = b.maxBatchSize;
     }
 
     /** A builder with the defaults of {@code reference.conf}. */
@@ -47,8 +49,9 @@ public final class RpcServerConfig {
         b.tcpPort(c.getInt("tcp-port"));
         b.maxRequestBytes(checkedInt("spindle.rpc.max-request-size", c.getBytes("max-request-size")));
         b.maxConnections(c.getInt("max-connections"));
-        b.maxOutstandingPerConnection(c.getInt("max-outstanding-per-connection"));
         b.maxPendingOutputBytes(c.getBytes("max-pending-output"));
+        b.idleTimeout(c.getDuration("idle-timeout"));
+        b.maxBatchSize(c.getInt("max-batch-size"));
         return b.conclude();
     }
 
@@ -79,9 +82,14 @@ public final class RpcServerConfig {
         return maxConnections;
     }
 
-    /** Requests of one connection served at once. */
-    public int maxOutstandingPerConnection() {
-        return maxOutstandingPerConnection;
+    /** A connection with nothing in flight and no byte received for this long is closed; zero: never. */
+    public java.time.Duration idleTimeout() {
+        return idleTimeout;
+    }
+
+    /** The most requests in one batch (a larger batch is answered -32600). */
+    public int maxBatchSize() {
+        return maxBatchSize;
     }
 
     /** Reply bytes queued for one connection before the server stops reading it. */
@@ -100,8 +108,9 @@ public final class RpcServerConfig {
         private int tcpPort = -1;
         private int maxRequestBytes = 4 << 20;
         private int maxConnections = 128;
-        private int maxOutstandingPerConnection = 64;
         private long maxPendingOutputBytes = 16L << 20;
+        private java.time.Duration idleTimeout = java.time.Duration.ofMinutes(10);
+        private int maxBatchSize = 1024;
 
         private Builder() {
         }
@@ -124,15 +133,21 @@ public final class RpcServerConfig {
             return this;
         }
 
-        /** Concurrent connections (at least 1). */
+        /** Concurrent connections (at least 1); more clients wait in the listen backlog until one closes. */
         public Builder maxConnections(int n) {
             this.maxConnections = n;
             return this;
         }
 
-        /** Requests of one connection served at once (at least 1). */
-        public Builder maxOutstandingPerConnection(int n) {
-            this.maxOutstandingPerConnection = n;
+        /** Closes a connection idle this long (nothing in flight, nothing received); zero: never. */
+        public Builder idleTimeout(java.time.Duration d) {
+            this.idleTimeout = d;
+            return this;
+        }
+
+        /** The most requests in one batch (at least 1). */
+        public Builder maxBatchSize(int n) {
+            this.maxBatchSize = n;
             return this;
         }
 
@@ -167,8 +182,11 @@ public final class RpcServerConfig {
             if (maxConnections < 1) {
                 throw new IllegalArgumentException("spindle.rpc.max-connections=" + maxConnections + ": must be >= 1");
             }
-            if (maxOutstandingPerConnection < 1) {
-                throw new IllegalArgumentException("spindle.rpc.max-outstanding-per-connection=" + maxOutstandingPerConnection + ": must be >= 1");
+            if (idleTimeout == null || idleTimeout.isNegative()) {
+                throw new IllegalArgumentException("spindle.rpc.idle-timeout=" + idleTimeout + ": must be >= 0 (0: never)");
+            }
+            if (maxBatchSize < 1) {
+                throw new IllegalArgumentException("spindle.rpc.max-batch-size=" + maxBatchSize + ": must be >= 1");
             }
             if (maxPendingOutputBytes < 64 * 1024) {
                 throw new IllegalArgumentException("spindle.rpc.max-pending-output=" + maxPendingOutputBytes + ": must be >= 65536 bytes");

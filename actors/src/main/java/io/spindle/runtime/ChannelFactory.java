@@ -5,7 +5,10 @@ package io.spindle.runtime;
  * {@code destroy_cb}.
  *
  * <p>Both run on the channel's reactor. {@link #create} may get channels of other io_devices (nested
- * channels); {@link #destroy} must then put them. A create that throws is a failed create: nothing of
+ * channels); {@link #destroy} must then put them. Those puts are waited for: this channel counts as destroyed,
+ * and its device's unregister can complete, only once each nested channel it put was destroyed or found still
+ * held by another holder (see {@link IoChannel}). A nested channel got in create and not put in destroy is logged
+ * as an error and not waited for. A create that throws is a failed create: nothing of
  * <em>this</em> device is left behind (no channel, no reference on the device), {@link IoDevice#getChannel()}
  * returns {@code null} and logs the exception, {@link IoDevice#getChannelOrThrow()} throws an
  * {@link IoChannelException} whose cause is the exception.

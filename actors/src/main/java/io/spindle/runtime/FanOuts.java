@@ -1,12 +1,21 @@
 package io.spindle.runtime;
 
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.BehaviorInterceptor;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
+import org.apache.pekko.actor.typed.Signal;
+import org.apache.pekko.actor.typed.TypedActorContext;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.Objects;
 import java.util.concurrent.Executor;
+import java.util.function.BiFunction;
 
 /**
  * The fan-outs one originator runs: {@code forEachReactor} and {@code forEachChannel}, driven hop by hop by
@@ -19,44 +28,59 @@ import java.util.concurrent.Executor;
  * walk ends, the originator calls {@code complete(context, status)} and then releases the context (closes it
  * if it is {@link AutoCloseable}) exactly once.
  *
- * <p><b>A walk cut short.</b> When the originator stops ({@link #close()}, called from the originating
- * actor's {@code PostStop} or by the originating reactor at its exit), every walk still in flight is ended
- * there: its completion is <em>not</em> called (the originator is gone, nobody can act on it), and its context
- * is released exactly once, by {@code close()}, on the originator's thread. Hops already on a reactor still
- * run their visitor (which never holds the context); their replies are dropped. When a hop cannot be sent
- * because its reactor has exited (the app is stopping), the walk ends with status
- * {@link Errno#ESHUTDOWN} and its completion <em>is</em> called.
+ * <p><b>What a visitor may capture.</b> A visitor object is shared by the originator (fold, complete) and the
+ * reactors (visit). {@code visit} may read immutable values and reactor-owned state of the reactor it runs on,
+ * and returns its result by value; it must not reach the context or any other mutable state of the originator.
+ * A visitor that holds the context itself in a field (an anonymous class or lambda capturing it) is refused when
+ * the walk starts ({@link IllegalArgumentException} naming the field); the runtime cannot see a context reached
+ * through other objects, so keep the context out of the visitor altogether: it arrives as the argument of
+ * {@code fold} and {@code complete}.
+ *
+ * <p><b>Originators and their end.</b> There are two kinds, and neither can forget to release what it started:
+ * <ul>
+ *   <li>an actor: its behavior is made by {@link #originator(ReactorGroup, BiFunction)}, which hands the actor its
+ *   {@code FanOuts}, routes hop replies through the actor's own mailbox (no protocol message needed) and closes
+ *   the {@code FanOuts} when the actor stops or restarts, after the actor's own {@code PostStop};</li>
+ *   <li>a reactor: {@link #forReactor(Reactor)}, closed by the reactor when it exits.</li>
+ * </ul>
+ * When the originator ends ({@link #close()}), every walk still in flight is ended there: its completion is
+ * <em>not</em> called (the originator is gone, nobody can act on it), and its context is released exactly once,
+ * by {@code close()}, on the originator's thread. Hops already on a reactor still run their visitor (which
+ * never holds the context); their replies are dropped. When a hop cannot be sent because its reactor has exited
+ * (the app is stopping), the walk ends with status {@link Errno#ESHUTDOWN} and its completion <em>is</em> called.
  *
  * <p><b>Threads.</b> Every method of this class, and every {@code fold}/{@code complete}, runs in the
- * originator's context: inside the originating actor's message handling, or on the originating reactor.
- * Hop replies re-enter that context through the originator's {@link Executor} ({@link Hop} messages to an
- * actor, {@link Reactor#send} to a reactor). Not thread-safe otherwise.
+ * originator's context: inside the originating actor's message handling, or on the originating reactor. A call
+ * from anywhere else (a future's callback, another actor, another reactor) throws {@link IllegalStateException}
+ * naming the originator and the caller.
  *
- * <p>Example, inside an actor whose protocol has {@code record FanOutHop(FanOuts.Hop hop) implements Command}:
+ * <p>Example, an actor that starts a reactor walk:
  * <pre>{@code
- * FanOuts fanOuts = FanOuts.forActor(group, ctx.messageAdapter(FanOuts.Hop.class, FanOutHop::new));
- * // onMessage(FanOutHop m) -> { m.hop().run(); return this; }   onSignal(PostStop) -> fanOuts.close()
- * fanOuts.forEachReactor(new Totals(), new ReactorVisitor<Totals, ReactorStats>() {
- *     public ReactorStats visit(Reactor r) { return r.stats(); }                    // on each reactor
- *     public void fold(Totals t, Reactor r, ReactorStats s) { t.add(s); }            // on the originator
- *     public void complete(Totals t, int status) { replyTo.tell(t.snapshot()); }     // on the originator
- * });
+ * Behavior<Command> create(ReactorGroup group) {
+ *     return FanOuts.originator(group, (ctx, fanOuts) -> Behaviors.receive(Command.class)
+ *             .onMessage(Collect.class, m -> {
+ *                 fanOuts.forEachReactor(new Totals(), new ReactorVisitor<Totals, ReactorStats>() {
+ *                     public ReactorStats visit(Reactor r) { return r.stats(); }                 // on each reactor
+ *                     public void fold(Totals t, Reactor r, ReactorStats s) { t.add(s); }       // on the actor
+ *                     public void complete(Totals t, int status) { m.replyTo().tell(t.snapshot()); } // on the actor
+ *                 });
+ *                 return Behaviors.same();
+ *             })
+ *             .build());
+ * }
  * }</pre>
  */
 public final class FanOuts implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(FanOuts.class);
 
-    /** A hop reply to run in the originator's context. For actors: wrap it in a message, run it on receipt. */
-    public static final class Hop {
-        private final Runnable step;
+    /** A hop reply on its way to an actor originator; handled by the originator's interceptor, never by user code. */
+    static final class Hop {
+        final FanOuts owner;
+        final Runnable step;
 
-        Hop(Runnable step) {
+        Hop(FanOuts owner, Runnable step) {
+            this.owner = owner;
             this.step = step;
-        }
-
-        /** Runs the reply; call from the originating actor's message handler. */
-        public void run() {
-            step.run();
         }
     }
 
@@ -156,33 +180,188 @@ public final class FanOuts implements AutoCloseable {
     }
 
     private final ReactorGroup group;
+    /** The originating reactor, or null for an actor originator. */
+    private final Reactor originReactor;
+    /** The originating actor, or null for a reactor originator. */
+    private final ActorOrigin originActor;
     private final Executor originator;
     private final ArrayList<Walk> open = new ArrayList<>();
     private boolean closed;
 
-    private FanOuts(ReactorGroup group, Executor originator) {
-        this.group = group;
+    private FanOuts(ReactorGroup group, Reactor originReactor, ActorOrigin originActor, Executor originator) {
+        this.group = Objects.requireNonNull(group, "group");
+        this.originReactor = originReactor;
+        this.originActor = originActor;
         this.originator = originator;
     }
 
     /**
-     * Fan-outs originated by an actor. {@code self} must lead back to the actor (a message adapter); the actor
-     * runs each {@link Hop} it receives and calls {@link #close()} in its {@code PostStop}.
+     * What an actor made by {@link #originator(BiFunction)} gets: the source of its {@code FanOuts}, one per
+     * reactor group it walks. Use it on the actor's thread only, like the {@code ActorContext}.
      */
-    public static FanOuts forActor(ReactorGroup group, ActorRef<Hop> self) {
-        Objects.requireNonNull(self, "self");
-        return new FanOuts(group, step -> self.tell(new Hop(step)));
+    public interface Origin {
+        /**
+         * A {@code FanOuts} for walks over {@code group}, originated by this actor and closed when it stops or
+         * restarts. Each call makes a new one.
+         */
+        FanOuts fanOuts(ReactorGroup group);
+    }
+
+    /**
+     * The behavior of an actor that originates fan-outs over one reactor group; see {@link #originator(BiFunction)}.
+     *
+     * @param group the reactors the walks visit
+     * @param factory builds the actor's behavior from its context and its {@code FanOuts}; called once per start
+     * @param <T> the actor's protocol
+     */
+    public static <T> Behavior<T> originator(ReactorGroup group, BiFunction<ActorContext<T>, FanOuts, Behavior<T>> factory) {
+        Objects.requireNonNull(group, "group");
+        Objects.requireNonNull(factory, "factory");
+        return originator((ctx, origin) -> factory.apply(ctx, origin.fanOuts(group)));
+    }
+
+    /**
+     * The behavior of an actor that originates fan-outs. {@code factory} runs when the actor starts, on its
+     * thread, and gets the actor's context and an {@link Origin} that makes its {@code FanOuts}; it returns the
+     * actor's behavior. Hop replies come back through the actor's own mailbox and are run by an interceptor placed
+     * around that behavior; your protocol needs no message for them. When the actor stops (or restarts under a
+     * supervisor), each of its {@code FanOuts} is closed right after the behavior's own {@code PostStop} (or
+     * {@code PreRestart}): every walk still in flight releases its context there, once, on the actor's thread, and
+     * its completion is not called. Nothing has to be written for it, so it cannot be forgotten (SPDK #1766/#2206).
+     *
+     * <p>A {@code FanOuts} of the actor may be used only while the actor processes a message or signal (including
+     * the factory itself); elsewhere its methods throw {@link IllegalStateException}.
+     *
+     * @param factory builds the actor's behavior; called once per start (again after a restart)
+     * @param <T> the actor's protocol
+     */
+    public static <T> Behavior<T> originator(BiFunction<ActorContext<T>, Origin, Behavior<T>> factory) {
+        Objects.requireNonNull(factory, "factory");
+        Behavior<Object> outer = Behaviors.setup(ctx -> {
+            ActorOrigin origin = new ActorOrigin(ctx.getSelf());
+            @SuppressWarnings("unchecked")
+            ActorContext<T> typed = (ActorContext<T>) (ActorContext<?>) ctx;
+            Behavior<T> inner;
+            Thread prev = origin.enter();
+            try {
+                inner = Objects.requireNonNull(factory.apply(typed, origin), "FanOuts.originator: the factory returned null");
+            } catch (RuntimeException | Error e) {
+                origin.closeAll();
+                throw e;
+            } finally {
+                origin.leave(prev);
+            }
+            return Behaviors.intercept(() -> new OriginatorInterceptor<T>(origin), inner);
+        });
+        return outer.narrow();
     }
 
     /**
      * Fan-outs originated by code on reactor {@code origin} (call on it). Hop replies are messages to that
-     * reactor; its exit waits for these walks and then closes this object.
+     * reactor; its exit waits for these walks and then closes this object. Use it only on {@code origin}.
      */
     public static FanOuts forReactor(Reactor origin) {
         origin.checkOwner("FanOuts.forReactor");
-        FanOuts f = new FanOuts(origin.group(), origin::send);
+        FanOuts f = new FanOuts(origin.group(), origin, null, origin::send);
         origin.addOriginator(f);
         return f;
+    }
+
+    /** Throws unless the caller runs in the originator's context. */
+    private void checkOriginator(String what) {
+        if (originReactor != null) {
+            originReactor.checkOwner(what, " (originator's reactor)");
+        } else if (originActor.thread != Thread.currentThread()) {
+            Reactor cur = Reactor.current();
+            throw new IllegalStateException(what + ": must be called inside the originating actor's message handling: originator=actor "
+                    + originActor.self.path() + " caller=" + (cur == null ? "thread " + Thread.currentThread().getName() : cur.name()));
+        }
+    }
+
+    /** An actor originator: its {@code FanOuts} and the thread running it right now (null between messages). */
+    private static final class ActorOrigin implements Origin {
+        final ActorRef<Object> self;
+        final ArrayList<FanOuts> all = new ArrayList<>(1);
+        Thread thread;
+
+        ActorOrigin(ActorRef<Object> self) {
+            this.self = self;
+        }
+
+        @Override
+        public FanOuts fanOuts(ReactorGroup group) {
+            if (thread != Thread.currentThread()) {
+                throw new IllegalStateException("FanOuts.Origin.fanOuts: must be called inside the actor's message handling: actor="
+                        + self.path() + " caller=thread " + Thread.currentThread().getName());
+            }
+            FanOuts[] holder = new FanOuts[1];
+            FanOuts f = new FanOuts(group, null, this, step -> self.tell(new Hop(holder[0], step)));
+            holder[0] = f;
+            all.add(f);
+            return f;
+        }
+
+        Thread enter() {
+            Thread prev = thread;
+            thread = Thread.currentThread();
+            return prev;
+        }
+
+        void leave(Thread prev) {
+            thread = prev;
+        }
+
+        boolean owns(Hop hop) {
+            return hop.owner != null && hop.owner.originActor == this;
+        }
+
+        void closeAll() {
+            for (int i = 0; i < all.size(); i++) {
+                all.get(i).close();
+            }
+        }
+    }
+
+    /**
+     * Intercepts an actor originator: runs its hop replies and closes its {@code FanOuts} when it stops or
+     * restarts. Every message and signal of the actor passes through here, which also marks the actor's thread
+     * as the originator's for the duration ({@link #checkOriginator}).
+     */
+    private static final class OriginatorInterceptor<T> extends BehaviorInterceptor<Object, T> {
+        private final ActorOrigin origin;
+
+        OriginatorInterceptor(ActorOrigin origin) {
+            super(Object.class);
+            this.origin = origin;
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        public Behavior<T> aroundReceive(TypedActorContext<Object> ctx, Object msg, ReceiveTarget<T> target) {
+            Thread prev = origin.enter();
+            try {
+                if (msg instanceof Hop hop && origin.owns(hop)) {
+                    hop.step.run();
+                    return Behaviors.same();
+                }
+                return target.apply(ctx, (T) msg);
+            } finally {
+                origin.leave(prev);
+            }
+        }
+
+        @Override
+        public Behavior<T> aroundSignal(TypedActorContext<Object> ctx, Signal signal, SignalTarget<T> target) {
+            Thread prev = origin.enter();
+            try {
+                return target.apply(ctx, signal);
+            } finally {
+                if (signal instanceof PostStop || signal instanceof PreRestart) {
+                    origin.closeAll();
+                }
+                origin.leave(prev);
+            }
+        }
     }
 
     /** Walks still in flight. */
@@ -196,11 +375,14 @@ public final class FanOuts implements AutoCloseable {
      * hop (also for a walk that ends early on a non-zero status or {@link Errno#ESHUTDOWN}), never inline.
      *
      * @param context owned by the originator; released after completion (see the class comment)
-     * @throws IllegalStateException after {@link #close()}
+     * @throws IllegalStateException after {@link #close()}, or outside the originator's context
+     * @throws IllegalArgumentException when the visitor holds the context in one of its fields
      */
     public <X, R> void forEachReactor(X context, ReactorVisitor<X, R> visitor) {
         Objects.requireNonNull(visitor, "visitor");
+        checkOriginator("forEachReactor");
         checkOpen("forEachReactor");
+        VisitorCaptures.refuseHeldContext("forEachReactor", visitor, context);
         ReactorWalk<X, R> w = new ReactorWalk<>(this, context, visitor);
         open.add(w);
         // started from a message so that even an immediate ESHUTDOWN completion is never inline in this call
@@ -216,12 +398,15 @@ public final class FanOuts implements AutoCloseable {
      * unregister of the device is answered only after this walk ended: its completion ran and its context
      * was released.
      *
-     * @throws IllegalStateException after {@link #close()}
+     * @throws IllegalStateException after {@link #close()}, or outside the originator's context
+     * @throws IllegalArgumentException when the visitor holds the context in one of its fields
      */
     public <X, C, R> void forEachChannel(IoDevice<C> device, X context, ChannelVisitor<X, C, R> visitor) {
         Objects.requireNonNull(device, "device");
         Objects.requireNonNull(visitor, "visitor");
+        checkOriginator("forEachChannel");
         checkOpen("forEachChannel");
+        VisitorCaptures.refuseHeldContext("forEachChannel io_device=" + device.name(), visitor, context);
         if (device.group() != group) {
             throw new IllegalArgumentException("forEachChannel io_device=" + device.name() + ": belongs to another reactor group");
         }
@@ -253,13 +438,17 @@ public final class FanOuts implements AutoCloseable {
 
     /**
      * Ends every walk in flight without calling its completion and releases each context exactly once, here,
-     * on the originator. Idempotent. Later walks are refused.
+     * on the originator. Idempotent. Later walks are refused. Called for you when the originator ends (the
+     * actor stops or restarts, the reactor exits); call it yourself only to end the walks earlier.
+     *
+     * @throws IllegalStateException outside the originator's context
      */
     @Override
     public void close() {
         if (closed) {
             return;
         }
+        checkOriginator("FanOuts.close");
         closed = true;
         for (Walk w : new ArrayList<>(open)) {
             w.cutShort();

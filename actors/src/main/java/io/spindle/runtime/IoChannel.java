@@ -9,21 +9,41 @@ package io.spindle.runtime;
  * {@link #put()} does not destroy inline: it queues the destroy as a message on the same reactor, and a
  * {@link IoDevice#getChannel()} on that reactor before the message runs revives the channel.
  *
+ * <p><b>Nested channels (the rule behind SPDK #3252).</b> A channel's {@link ChannelFactory#create create} may get
+ * channels of other io_devices, and its {@link ChannelFactory#destroy destroy} puts them. In SPDK that put is
+ * deferred, so the outer device's unregister can complete, and the bdev destruct run, before the nested channel's
+ * destroy has run: a use-after-free when that destroy touches what the destruct freed. In Spindle a put made
+ * while a destroy runs on this reactor is owed to the channel being destroyed: that channel counts as gone (its
+ * device's unregister can complete) only once every such put has been processed, that is once the nested
+ * channel's own destroy has finished (recursively), or once the nested channel was found still referenced by
+ * another holder or revived. A nested channel got in a create and not put by the matching destroy is reported
+ * as an error when that destroy returns. Nothing here costs anything on the data path: it runs only inside a
+ * create or a destroy.
+ *
  * @param <C> context type made by the device's {@link ChannelFactory}
  */
 public final class IoChannel<C> {
     final IoDevice<C> device;
     final Reactor reactor;
-    final C context;
+    C context; // set once by IoDevice.createChannel before the channel is published
     int refs;
     private boolean destroyPending;
     boolean destroyed;
     private final Runnable deferredDestroy = this::onDeferredDestroy;
 
-    IoChannel(IoDevice<C> device, Reactor reactor, C context) {
+    // ---- nested-channel bookkeeping; owner reactor only, touched only inside creates and destroys ----
+    /** Channels got (net of puts) while this channel's create ran: what its destroy must put. */
+    java.util.ArrayList<IoChannel<?>> nestedHeld;
+    /** Puts made by this channel's destroy whose processing has not finished yet. */
+    int nestedPending;
+    /** This channel's factory destroy has returned (its completion may still wait for {@link #nestedPending}). */
+    boolean destroyReturned;
+    /** Channels whose destroy put this one and wait until that put was processed. */
+    private java.util.ArrayList<IoChannel<?>> releaseWaiters;
+
+    IoChannel(IoDevice<C> device, Reactor reactor) {
         this.device = device;
         this.reactor = reactor;
-        this.context = context;
         this.refs = 1;
     }
 
@@ -68,23 +88,84 @@ public final class IoChannel<C> {
         if (refs <= 0) {
             throw new IllegalStateException("IoChannel.put io_device=" + device.name() + " on " + reactor.name() + ": refs=" + refs);
         }
-        if (--refs == 0 && !destroyPending) {
-            destroyPending = true;
-            try {
-                reactor.send(deferredDestroy);
-            } catch (ReactorStoppedException e) {
-                // only during the reactor's final drain: nothing will run later, destroy now
-                onDeferredDestroy();
+        IoChannel<?> creating = reactor.creatingChannel;
+        if (creating != null) {
+            creating.nestedPut(this); // a channel got and put back inside the same create is not held by it
+        }
+        // every put made while a destroy runs here is owed to the channel being destroyed: it counts as gone only
+        // once this put has been processed (see the class comment)
+        IoChannel<?> outer = reactor.destroyingChannel;
+        boolean owed = outer != null && outer != this;
+        if (owed) {
+            outer.nestedPutInDestroy(this);
+            if (releaseWaiters == null) {
+                releaseWaiters = new java.util.ArrayList<>(2);
             }
+            releaseWaiters.add(outer);
+            outer.nestedPending++;
+        }
+        if (--refs == 0) {
+            if (!destroyPending) {
+                destroyPending = true;
+                try {
+                    reactor.send(deferredDestroy);
+                } catch (ReactorStoppedException e) {
+                    // only during the reactor's final drain: nothing will run later, destroy now
+                    onDeferredDestroy();
+                }
+            }
+        } else if (owed) {
+            releaseWaitersNow(); // another holder keeps it: the outer channel's reference is gone, nothing to wait for
         }
     }
 
     private void onDeferredDestroy() {
         destroyPending = false;
         if (refs > 0) {
-            return; // re-acquired before the destroy ran: keep it (channel_destroy_races)
+            releaseWaitersNow(); // re-acquired before the destroy ran: keep it (channel_destroy_races)
+            return;
         }
         device.destroyChannel(this);
+    }
+
+    /** Records a nested get made while this channel's create runs. */
+    void nestedGot(IoChannel<?> nested) {
+        if (nestedHeld == null) {
+            nestedHeld = new java.util.ArrayList<>(2);
+        }
+        nestedHeld.add(nested);
+    }
+
+    /** A put made while this channel's create runs: one reference got in the create is given back. */
+    void nestedPut(IoChannel<?> nested) {
+        if (nestedHeld != null) {
+            nestedHeld.remove(nested);
+        }
+    }
+
+    /** A put made while this channel's destroy runs: ticks off one reference its create got. */
+    void nestedPutInDestroy(IoChannel<?> nested) {
+        if (nestedHeld != null) {
+            nestedHeld.remove(nested);
+        }
+    }
+
+    /** Tells every channel whose destroy put this one that the put has been processed. */
+    void releaseWaitersNow() {
+        java.util.ArrayList<IoChannel<?>> w = releaseWaiters;
+        if (w == null || w.isEmpty()) {
+            return;
+        }
+        releaseWaiters = null;
+        for (int i = 0; i < w.size(); i++) {
+            w.get(i).nestedReleased();
+        }
+    }
+
+    private void nestedReleased() {
+        if (--nestedPending == 0 && destroyReturned) {
+            device.channelDestroyFinished(this);
+        }
     }
 
     @Override

@@ -56,7 +56,13 @@ public final class IoDevice<C> {
      * Registers an io_device owned by the actor of {@code owner}: spawns its actor as a child of the owner,
      * on the owner's dispatcher. Call on the owner's thread (inside its message handling).
      *
+     * <p>Bdev modules register the io_devices of a bdev through {@code BdevContext.registerIoDevice} instead, so
+     * that they are children of the bdev's actor. A channel of any device that a bdev channel's create gets and
+     * its destroy puts is waited for before the bdev's destruct either way (see {@link IoChannel}).
+     *
      * @param name a name for logs, leak reports and {@code thread_get_io_channels}
+     * @throws IllegalStateException when called outside the owner's message handling (a future's callback,
+     *         another thread)
      */
     public static <C> IoDevice<C> register(ActorContext<?> owner, ReactorGroup group, String name, ChannelFactory<C> factory) {
         Objects.requireNonNull(owner, "owner");
@@ -64,7 +70,14 @@ public final class IoDevice<C> {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(factory, "factory");
         IoDevice<C> d = new IoDevice<>(group, name, factory);
-        d.actor = owner.spawnAnonymous(IoDeviceActor.create(d), org.apache.pekko.actor.typed.DispatcherSelector.sameAsParent());
+        try {
+            d.actor = owner.spawnAnonymous(IoDeviceActor.create(d), org.apache.pekko.actor.typed.DispatcherSelector.sameAsParent());
+        } catch (UnsupportedOperationException e) {
+            // Pekko's check that the ActorContext is used on the actor's own thread
+            throw new IllegalStateException("IoDevice.register io_device=" + name + ": must be called inside the owner actor's message "
+                    + "handling, owner=" + owner.getSelf().path() + " caller=thread " + Thread.currentThread().getName()
+                    + " (the device's actor is a child of its owner, so the owner cannot stop before the device's channels are gone)", e);
+        }
         group.addDevice(d);
         return d;
     }
@@ -112,6 +125,9 @@ public final class IoDevice<C> {
                 return null; // every get fails once unregister was requested, also where a channel still lives
             }
             ch.refs++;
+            if (r.creatingChannel != null) {
+                r.creatingChannel.nestedGot(ch);
+            }
             return ch;
         }
         try {
@@ -137,6 +153,9 @@ public final class IoDevice<C> {
         IoChannel<C> ch = (IoChannel<C>) channels[r.index];
         if (ch != null && !unregistered) {
             ch.refs++;
+            if (r.creatingChannel != null) {
+                r.creatingChannel.nestedGot(ch);
+            }
             return ch;
         }
         ch = unregistered ? null : createChannel(r);
@@ -167,31 +186,63 @@ public final class IoDevice<C> {
             channelGone();
             return null;
         }
-        C ctx;
+        IoChannel<C> ch = new IoChannel<>(this, r);
+        IoChannel<?> outer = r.creatingChannel;
+        r.creatingChannel = ch; // gets made by this create are nested channels of ch
         try {
-            ctx = factory.create(this, r);
+            ch.context = factory.create(this, r);
         } catch (Throwable e) {
+            r.creatingChannel = outer;
             channelGone();
+            if (ch.nestedHeld != null && !ch.nestedHeld.isEmpty()) {
+                LOG.error("io_device={} {}: channel create failed without putting back the nested channel(s) it got: {}; "
+                        + "a failing create must put what it got (ChannelFactory)", name, r.name(), ch.nestedHeld);
+            }
             int errno = e instanceof IoChannelException nested ? nested.errno() : Errno.EIO;
             throw new IoChannelException(name, r.name(), errno, "channel create failed: " + e, e);
         }
-        IoChannel<C> ch = new IoChannel<>(this, r, ctx);
+        r.creatingChannel = outer;
         SLOTS.setRelease(channels, r.index, ch);
         r.channelCount++;
+        if (outer != null) {
+            outer.nestedGot(ch);
+        }
         return ch;
     }
 
+    /**
+     * Runs the factory's destroy of {@code ch} on its reactor. The channel counts as gone (and its device may
+     * complete an unregister) only after every put the destroy made has been processed: see {@link IoChannel}.
+     */
     void destroyChannel(IoChannel<C> ch) {
         Reactor r = ch.reactor;
         SLOTS.setRelease(channels, r.index, (IoChannel<?>) null);
         r.channelCount--;
         ch.destroyed = true;
+        IoChannel<?> outer = r.destroyingChannel;
+        r.destroyingChannel = ch; // puts made by this destroy are owed to ch
         try {
             factory.destroy(this, r, ch.context);
         } catch (Throwable e) {
             LOG.error("io_device={} {}: channel destroy threw", name, r.name(), e);
+        } finally {
+            r.destroyingChannel = outer;
         }
+        if (ch.nestedHeld != null && !ch.nestedHeld.isEmpty()) {
+            LOG.error("io_device={} {}: channel destroy did not put the nested channel(s) its create got: {}; they stay "
+                    + "alive (reactor leak report) and are not waited for", name, r.name(), ch.nestedHeld);
+            ch.nestedHeld = null;
+        }
+        ch.destroyReturned = true;
+        if (ch.nestedPending == 0) {
+            channelDestroyFinished(ch);
+        }
+    }
+
+    /** {@code ch}'s destroy and every nested release it owed are done: the channel is gone. */
+    void channelDestroyFinished(IoChannel<?> ch) {
         channelGone();
+        ch.releaseWaitersNow();
     }
 
     /** The channel on {@code r}, or null; a racy hint from other threads, exact on {@code r}. */

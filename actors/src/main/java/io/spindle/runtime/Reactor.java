@@ -107,6 +107,13 @@ public final class Reactor {
     private int registeredPollers;
     int channelCount;
     int pendingUnregisters;
+    /**
+     * The channel whose {@link ChannelFactory#create create} or {@link ChannelFactory#destroy destroy} is running
+     * on this reactor now, or null: gets during a create and puts during a destroy are recorded against it
+     * (nested channels, see {@link IoChannel}). Owner thread only.
+     */
+    IoChannel<?> creatingChannel;
+    IoChannel<?> destroyingChannel;
     private long now;
     private long lastLoopStart;
     private boolean lastBusy;

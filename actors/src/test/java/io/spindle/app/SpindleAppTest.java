@@ -372,7 +372,7 @@ class SpindleAppTest {
         }
     }
 
-    sealed interface OriginatorCmd permits StartWalks, Block, Hop {
+    sealed interface OriginatorCmd permits StartWalks, Block {
     }
 
     /**
@@ -388,13 +388,9 @@ class SpindleAppTest {
     record Block(CountDownLatch blocked, CountDownLatch release) implements OriginatorCmd {
     }
 
-    record Hop(FanOuts.Hop hop) implements OriginatorCmd {
-    }
-
     static Behavior<OriginatorCmd> originator(io.spindle.runtime.ReactorGroup group, AtomicReference<Thread> thread) {
-        return Behaviors.setup(ctx -> {
+        return FanOuts.originator(group, (ctx, fanOuts) -> {
             thread.set(Thread.currentThread());
-            FanOuts fanOuts = FanOuts.forActor(group, ctx.messageAdapter(FanOuts.Hop.class, Hop::new));
             return Behaviors.receive(OriginatorCmd.class)
                     .onMessage(StartWalks.class, m -> {
                         for (int i = 0; i < m.ahead(); i++) {
@@ -411,14 +407,6 @@ class SpindleAppTest {
                         if (!m.release().await(30, TimeUnit.SECONDS)) {
                             throw new IllegalStateException("originator never released");
                         }
-                        return Behaviors.same();
-                    })
-                    .onMessage(Hop.class, m -> {
-                        m.hop().run();
-                        return Behaviors.same();
-                    })
-                    .onSignal(PostStop.class, s -> {
-                        fanOuts.close();
                         return Behaviors.same();
                     })
                     .build();

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
+import java.time.Duration;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -21,7 +22,8 @@ class RpcServerConfigTest {
         assertThat(c.tcpPort()).isZero();
         assertThat(c.maxRequestBytes()).isEqualTo(4 << 20);
         assertThat(c.maxConnections()).isEqualTo(128);
-        assertThat(c.maxOutstandingPerConnection()).isEqualTo(64);
+        assertThat(c.idleTimeout()).isEqualTo(Duration.ofMinutes(10));
+        assertThat(c.maxBatchSize()).isEqualTo(1024);
         assertThat(c.maxPendingOutputBytes()).isEqualTo(16L << 20);
         assertThat(RpcServerConfig.fromConfig(ConfigFactory.parseString("spindle.rpc { enabled = on, listen = \"\", tcp-port = 5260 }")
                 .withFallback(ConfigFactory.load())).socket()).isNull();
@@ -39,5 +41,8 @@ class RpcServerConfigTest {
                 .hasMessageContaining("spindle.rpc.max-request-size=10: must be >= 1024");
         assertThatThrownBy(() -> RpcServerConfig.builder().maxConnections(0).conclude()).hasMessageContaining("max-connections=0");
         assertThatThrownBy(() -> RpcServerConfig.builder().maxPendingOutputBytes(1).conclude()).hasMessageContaining("max-pending-output=1");
+        assertThatThrownBy(() -> RpcServerConfig.builder().idleTimeout(Duration.ofSeconds(-1)).conclude())
+                .hasMessageContaining("spindle.rpc.idle-timeout=PT-1S: must be >= 0");
+        assertThatThrownBy(() -> RpcServerConfig.builder().maxBatchSize(0).conclude()).hasMessageContaining("spindle.rpc.max-batch-size=0: must be >= 1");
     }
 }

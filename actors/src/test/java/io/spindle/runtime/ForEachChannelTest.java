@@ -896,14 +896,10 @@ class ForEachChannelTest {
 
     // ------------------------------------------------------------------ an actor originator cut short
 
-    sealed interface OrigCmd permits StartChannelWalk, WalkHop, StopOriginator {
+    sealed interface OrigCmd permits StartChannelWalk, StopOriginator {
     }
 
     record StartChannelWalk(IoDevice<Chan> device, WalkCtx ctx, Recorder rec) implements OrigCmd {
-    }
-
-    /** The originator's wrapper of {@link FanOuts.Hop}. */
-    record WalkHop(FanOuts.Hop hop) implements OrigCmd {
     }
 
     enum StopOriginator implements OrigCmd {
@@ -911,20 +907,14 @@ class ForEachChannelTest {
     }
 
     static Behavior<OrigCmd> channelOriginator(ReactorGroup group, CompletableFuture<Void> stopped) {
-        return Behaviors.setup(ctx -> {
-            FanOuts fanOuts = FanOuts.forActor(group, ctx.messageAdapter(FanOuts.Hop.class, WalkHop::new));
+        return FanOuts.originator(group, (ctx, fanOuts) -> {
             return Behaviors.receive(OrigCmd.class)
                     .onMessage(StartChannelWalk.class, m -> {
                         fanOuts.forEachChannel(m.device(), m.ctx(), m.rec());
                         return Behaviors.same();
                     })
-                    .onMessage(WalkHop.class, m -> {
-                        m.hop().run();
-                        return Behaviors.same();
-                    })
                     .onMessageEquals(StopOriginator.INSTANCE, Behaviors::stopped)
                     .onSignal(PostStop.class, s -> {
-                        fanOuts.close();
                         stopped.complete(null);
                         return Behaviors.same();
                     })

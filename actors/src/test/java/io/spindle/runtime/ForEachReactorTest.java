@@ -407,7 +407,7 @@ class ForEachReactorTest {
         }
     }
 
-    sealed interface OrigCmd permits StartWalk, WalkHop, StopOriginator {
+    sealed interface OrigCmd permits StartWalk, StopOriginator {
     }
 
     enum StopOriginator implements OrigCmd {
@@ -417,28 +417,18 @@ class ForEachReactorTest {
     record StartWalk(Ctx ctx, Rec rec) implements OrigCmd {
     }
 
-    /** The originator's wrapper of {@link FanOuts.Hop}. */
-    record WalkHop(FanOuts.Hop hop) implements OrigCmd {
-    }
-
-    /** An originating actor: runs hops it receives and closes its fan-outs in PostStop. */
+    /** An originating actor made by {@link FanOuts#originator}: its fan-outs are closed by its stop, after its PostStop. */
     static Behavior<OrigCmd> originator(ReactorGroup group, AtomicReference<Thread> thread, Runnable onPostStop) {
-        return Behaviors.setup(ctx -> {
+        return FanOuts.originator(group, (ctx, fanOuts) -> {
             thread.set(Thread.currentThread());
-            FanOuts fanOuts = FanOuts.forActor(group, ctx.messageAdapter(FanOuts.Hop.class, WalkHop::new));
             return Behaviors.receive(OrigCmd.class)
                     .onMessage(StartWalk.class, m -> {
                         m.rec().originThread.set(Thread.currentThread());
                         fanOuts.forEachReactor(m.ctx(), m.rec());
                         return Behaviors.same();
                     })
-                    .onMessage(WalkHop.class, m -> {
-                        m.hop().run();
-                        return Behaviors.same();
-                    })
                     .onMessageEquals(StopOriginator.INSTANCE, Behaviors::stopped)
                     .onSignal(PostStop.class, s -> {
-                        fanOuts.close();
                         onPostStop.run();
                         return Behaviors.same();
                     })

@@ -187,21 +187,16 @@ class SeedBugRegressionTest {
     record Walk(TracedContext ctx, Visitor visitor) {
     }
 
-    sealed interface Cmd permits StartWalks, FanOutHop {
+    sealed interface Cmd permits StartWalks {
     }
 
     /** Starts one walk per visitor; each context is created here, on the originator's thread. */
     record StartWalks(List<Visitor> visitors, List<Walk> out, CountDownLatch started) implements Cmd {
     }
 
-    /** The originator's wrapper of {@link FanOuts.Hop}. */
-    record FanOutHop(FanOuts.Hop hop) implements Cmd {
-    }
-
     static Behavior<Cmd> originator(ReactorGroup group, AtomicReference<Thread> thread, Consumer<Thread> onPostStop) {
-        return Behaviors.setup(ctx -> {
+        return FanOuts.originator(group, (ctx, fanOuts) -> {
             thread.set(Thread.currentThread());
-            FanOuts fanOuts = FanOuts.forActor(group, ctx.messageAdapter(FanOuts.Hop.class, FanOutHop::new));
             return Behaviors.receive(Cmd.class)
                     .onMessage(StartWalks.class, m -> {
                         for (Visitor v : m.visitors()) {
@@ -212,12 +207,7 @@ class SeedBugRegressionTest {
                         m.started().countDown();
                         return Behaviors.same();
                     })
-                    .onMessage(FanOutHop.class, m -> {
-                        m.hop().run();
-                        return Behaviors.same();
-                    })
                     .onSignal(PostStop.class, s -> {
-                        fanOuts.close();
                         onPostStop.accept(Thread.currentThread());
                         return Behaviors.same();
                     })

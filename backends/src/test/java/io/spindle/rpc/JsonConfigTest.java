@@ -89,29 +89,143 @@ class JsonConfigTest {
 
     @Test
     @Timeout(60)
-    @DisplayName("unknown methods and subsystems are refused before anything runs; an unknown subsystem with no config is fine")
+    @DisplayName("an unknown method of a subsystem Spindle has is refused before anything runs, naming file, entry and method")
     void checkedFirst() {
         Spindle s = start("cfg-check", false);
         try {
             String unknownMethod = """
                     {"subsystems":[{"subsystem":"bdev","config":[
                       {"method":"bdev_malloc_create","params":{"name":"A","block_size":512,"num_blocks":64}},
-                      {"method":"bdev_nvme_attach_controller","params":{}}]}]}
+                      {"method":"bdev_frobnicate","params":{}}]}]}
                     """;
             assertThatThrownBy(() -> JsonConfig.parse(unknownMethod, "x.json").apply(s, true))
-                    .hasMessage("x.json: subsystems[bdev].config[1] method bdev_nvme_attach_controller: method not found (Spindle has no "
-                            + "such method; rpc_get_methods lists them)");
+                    .hasMessage("x.json: subsystems[bdev].config[1] method bdev_frobnicate: method not found in subsystem bdev (Spindle has "
+                            + "no such method; rpc_get_methods lists them)");
             assertThat(names(s)).as("nothing ran").isEmpty();
-            String unknownSub = """
-                    {"subsystems":[{"subsystem":"nvmf","config":[{"method":"bdev_wait_for_examine"}]}]}
-                    """;
-            assertThatThrownBy(() -> JsonConfig.parse(unknownSub, "y.json").apply(s, true))
-                    .hasMessageContaining("subsystem nvmf is not part of this Spindle (have bdev)");
             assertThatThrownBy(() -> JsonConfig.parse("{\"subsystems\": [", "z.json")).hasMessageContaining("z.json: not valid JSON at line 1");
             assertThatThrownBy(() -> JsonConfig.parse("{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"params\":{}}]}]}", "w.json"))
                     .hasMessage("w.json: subsystems[bdev].config[0]: field \"method\" is required (a string)");
+            assertThatThrownBy(() -> JsonConfig.parse("{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[[{\"params\":{}}]]}]}", "v.json"))
+                    .hasMessage("v.json: subsystems[bdev].config[0][0]: field \"method\" is required (a string)");
         } finally {
             assertThat(s.stopAndWait().clean()).isTrue();
+        }
+    }
+
+    private static String fixture(String name) throws java.io.IOException {
+        try (java.io.InputStream in = JsonConfigTest.class.getResourceAsStream("/spdk-configs/" + name)) {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("an spdk_tgt save_config (keyring, iobuf, sock, vmd, accel, scheduler, nbd, ublk; nvme/raid/iscsi options) loads: "
+            + "foreign subsystems skipped, module options accepted, the bdevs created with their UUIDs")
+    void spdkTgtSaveConfigLoads() throws Exception {
+        Spindle s = start("cfg-spdk", true);
+        try {
+            JsonConfig.parse(fixture("spdk_tgt_save_config.json"), "spdk_tgt_save_config.json").apply(s, true);
+            BdevLayer l = BdevLayer.of(s);
+            assertThat(names(s)).containsExactly("Malloc0", "Null0");
+            assertThat(l.get("Malloc0").uuid().toString()).isEqualTo("2b5c8b1e-6a0f-4d0e-9a55-0d7e1b6f3c21");
+            assertThat(l.get("Malloc0").numBlocks()).isEqualTo(16384);
+            assertThat(l.get("Null0").numBlocks()).isEqualTo(262144);
+        } finally {
+            assertThat(s.stopAndWait().clean()).isTrue();
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("batch arrays (save_config --with-batches) load: each batch's requests in order, an empty batch skipped")
+    void batchArraysLoad() throws Exception {
+        Spindle s = start("cfg-batches", true);
+        try {
+            JsonConfig.parse(fixture("spdk_with_batches.json"), "spdk_with_batches.json").apply(s, true);
+            BdevLayer l = BdevLayer.of(s);
+            assertThat(names(s)).containsExactly("Malloc0", "Malloc1", "Null0");
+            assertThat(l.get("Malloc0").qosLimits().rwIosPerSec()).isEqualTo(20000);
+            assertThat(l.get("Malloc1").histogramEnabled()).isTrue();
+        } finally {
+            assertThat(s.stopAndWait().clean()).isTrue();
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("a batch that mixes STARTUP-only and RUNTIME-only methods is refused before anything runs, as SPDK's loader refuses it")
+    void batchWithIncompatibleStatesRefused() {
+        Spindle s = start("cfg-batch-states", false);
+        try {
+            String cfg = """
+                    {"subsystems":[{"subsystem":"bdev","config":[
+                      {"method":"bdev_null_create","params":{"name":"N","block_size":512,"num_blocks":64}},
+                      [{"method":"bdev_set_options","params":{"bdev_io_pool_size":2048}},
+                       {"method":"bdev_malloc_create","params":{"name":"M","block_size":512,"num_blocks":64}}]]}]}
+                    """;
+            assertThatThrownBy(() -> JsonConfig.parse(cfg, "mix.json").apply(s, true))
+                    .hasMessageContaining("mix.json: subsystems[bdev].config[1][0] method bdev_set_options: the batch mixes methods");
+            assertThat(names(s)).as("nothing ran").isEmpty();
+        } finally {
+            assertThat(s.stopAndWait().clean()).isTrue();
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("save_config writes bdev_enable_histogram for a bdev whose histogram is on and bdev_examine when auto examine is off; "
+            + "the round trip keeps both")
+    void saveConfigHistogramAndExamine() throws Exception {
+        String cfg = """
+                {"subsystems":[{"subsystem":"bdev","config":[
+                  {"method":"bdev_set_options","params":{"bdev_auto_examine":false}},
+                  {"method":"bdev_malloc_create","params":{"name":"M0","block_size":512,"num_blocks":2048}},
+                  {"method":"bdev_examine","params":{"name":"M0"}},
+                  {"method":"bdev_examine","params":{"name":"Later"}},
+                  {"method":"bdev_enable_histogram","params":{"name":"M0","enable":true,"granularity":5}}]}]}
+                """;
+        Spindle a = start("cfg-save-hist", true);
+        JsonNode bdevConfig;
+        try {
+            JsonConfig.parse(cfg, "hist.json").apply(a, true);
+            bdevConfig = RpcDispatcher.create(a).call("framework_get_config", RpcHarness.params("{\"name\":\"bdev\"}"), new ArrayList<>())
+                    .toCompletableFuture().get(10, TimeUnit.SECONDS);
+        } finally {
+            assertThat(a.stopAndWait().clean()).isTrue();
+        }
+        List<String> methods = new ArrayList<>();
+        bdevConfig.forEach(e -> methods.add(e.get("method").asText()));
+        assertThat(methods).containsSubsequence("bdev_set_options", "bdev_examine", "bdev_examine", "bdev_malloc_create",
+                "bdev_enable_histogram", "bdev_wait_for_examine");
+        JsonNode hist = null;
+        List<String> examined = new ArrayList<>();
+        for (JsonNode e : bdevConfig) {
+            if (e.get("method").asText().equals("bdev_enable_histogram")) {
+                hist = e.get("params");
+            } else if (e.get("method").asText().equals("bdev_examine")) {
+                examined.add(e.get("params").get("name").asText());
+            }
+        }
+        assertThat(examined).containsExactly("M0", "Later");
+        assertThat(hist.get("name").asText()).isEqualTo("M0");
+        assertThat(hist.get("enable").asBoolean()).isTrue();
+        assertThat(hist.get("granularity").asInt()).isEqualTo(5);
+
+        ObjectNode saved = RpcHarness.JSON.createObjectNode();
+        ObjectNode sub = saved.putArray("subsystems").addObject();
+        sub.put("subsystem", "bdev");
+        sub.set("config", bdevConfig);
+        Spindle b = start("cfg-load-hist", true);
+        try {
+            JsonConfig.parse(saved.toString(), "saved.json").apply(b, true);
+            BdevLayer l = BdevLayer.of(b);
+            assertThat(l.get("M0").histogramEnabled()).isTrue();
+            assertThat(l.get("M0").histogramOptions().granularity()).isEqualTo(5);
+            assertThat(l.examineAllowlist()).containsExactly("M0", "Later");
+            assertThat(l.options().autoExamine()).isFalse();
+        } finally {
+            assertThat(b.stopAndWait().clean()).isTrue();
         }
     }
 

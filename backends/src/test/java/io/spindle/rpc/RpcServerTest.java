@@ -378,7 +378,7 @@ class RpcServerTest {
 
         @Test
         @Timeout(120)
-        @DisplayName("1000 pipelined requests in one write get 1000 responses, each id once")
+        @DisplayName("1000 pipelined requests in one write get 1000 responses, in request order")
         void thousandPipelined() throws Exception {
             try (RpcHarness h = new RpcHarness("rpc-pipeline"); RpcClient c = h.client()) {
                 StringBuilder b = new StringBuilder();
@@ -387,13 +387,71 @@ class RpcServerTest {
                             .append("\",\"id\":").append(i).append('}');
                 }
                 c.sendRaw(utf8(b.toString()));
-                Set<Integer> ids = new HashSet<>();
-                for (int i = 0; i < 1000; i++) {
+                for (int i = 1; i <= 1000; i++) {
                     JsonNode r = c.readResponse();
                     assertThat(r.has("result")).as(r.toString()).isTrue();
-                    assertThat(ids.add(r.get("id").asInt())).as("id " + r.get("id") + " answered twice").isTrue();
+                    assertThat(r.get("id").asInt()).as("responses in request order").isEqualTo(i);
                 }
-                assertThat(ids).hasSize(1000);
+            }
+        }
+
+        @Test
+        @Timeout(120)
+        @DisplayName("50 create -> get -> delete triples pipelined on one connection run in order: 150 successes, no bdev left")
+        void pipelinedCreateGetDeleteRunInOrder() throws Exception {
+            try (RpcHarness h = new RpcHarness("rpc-pipeline-order"); RpcClient c = h.client()) {
+                StringBuilder b = new StringBuilder();
+                int id = 0;
+                for (int i = 0; i < 50; i++) {
+                    String name = "Pipe" + i;
+                    b.append("{\"jsonrpc\":\"2.0\",\"id\":").append(++id).append(",\"method\":\"bdev_malloc_create\",\"params\":{\"name\":\"")
+                            .append(name).append("\",\"block_size\":512,\"num_blocks\":64}}");
+                    b.append("{\"jsonrpc\":\"2.0\",\"id\":").append(++id).append(",\"method\":\"bdev_get_bdevs\",\"params\":{\"name\":\"")
+                            .append(name).append("\"}}");
+                    b.append("{\"jsonrpc\":\"2.0\",\"id\":").append(++id).append(",\"method\":\"bdev_malloc_delete\",\"params\":{\"name\":\"")
+                            .append(name).append("\"}}");
+                }
+                c.sendRaw(utf8(b.toString())); // written without waiting for any reply
+                for (int i = 1; i <= 150; i++) {
+                    JsonNode r = c.readResponse();
+                    assertThat(r.get("id").asInt()).isEqualTo(i);
+                    assertThat(r.has("result")).as("request %d: %s", i, r).isTrue();
+                    if (i % 3 == 2) {
+                        assertThat(r.get("result").get(0).get("name").asText()).isEqualTo("Pipe" + (i / 3));
+                    }
+                }
+                JsonNode all = c.call("bdev_get_bdevs", null);
+                for (JsonNode bd : all) {
+                    assertThat(bd.get("name").asText()).doesNotStartWith("Pipe");
+                }
+            }
+        }
+
+        @Test
+        @Timeout(60)
+        @DisplayName("a batch larger than max-batch-size is answered -32600 naming the bound; one at the bound is served")
+        void batchSizeLimit() throws Exception {
+            try (RpcHarness h = new RpcHarness("rpc-batch-limit", b -> b.maxBatchSize(3), false); RpcClient c = h.client()) {
+                String one = "{\"jsonrpc\":\"2.0\",\"method\":\"spdk_get_version\",\"id\":%d}";
+                c.sendRaw(utf8("[" + String.format(one, 1) + "," + String.format(one, 2) + "," + String.format(one, 3) + ","
+                        + String.format(one, 4) + "]"));
+                JsonNode r = c.readResponse();
+                assertThat(r.get("error").get("code").asInt()).isEqualTo(-32600);
+                assertThat(r.get("error").get("message").asText()).contains("a batch of 4 requests exceeds spindle.rpc.max-batch-size=3");
+                c.sendRaw(utf8("[" + String.format(one, 1) + "," + String.format(one, 2) + "," + String.format(one, 3) + "]"));
+                assertThat(c.readResponse()).hasSize(3);
+            }
+        }
+
+        @Test
+        @Timeout(60)
+        @DisplayName("a connection idle past idle-timeout is closed; a busy one is not")
+        void idleConnectionIsClosed() throws Exception {
+            try (RpcHarness h = new RpcHarness("rpc-idle", b -> b.idleTimeout(Duration.ofMillis(300)), false); RpcClient c = h.client()) {
+                assertThat(c.call("spdk_get_version", null)).isNotNull();
+                awaitNoConnections(h);
+                assertThatThrownBy(() -> c.call("spdk_get_version", null)).isInstanceOf(IOException.class);
+                assertThat(h.call("spdk_get_version", null).get("version").asText()).startsWith("Spindle");
             }
         }
 
@@ -504,21 +562,31 @@ class RpcServerTest {
 
         @Test
         @Timeout(60)
-        @DisplayName("past max-connections a client is accepted and closed at once; the others are unaffected")
+        @DisplayName("past max-connections a client waits in the listen backlog and is served once another connection closes")
         void connectionLimit() throws Exception {
-            try (RpcHarness h = new RpcHarness("rpc-maxconn", b -> b.maxConnections(2), false);
-                 RpcClient a = h.client(); RpcClient b = h.client()) {
-                assertThat(a.call("spdk_get_version", null)).isNotNull();
-                assertThat(b.call("spdk_get_version", null)).isNotNull();
-                try (RpcClient c = h.client()) {
-                    assertThatThrownBy(() -> c.call("spdk_get_version", null)).isInstanceOf(IOException.class);
+            try (RpcHarness h = new RpcHarness("rpc-maxconn", b -> b.maxConnections(2), false)) {
+                RpcClient a = h.client();
+                try (RpcClient b = h.client(); RpcClient c = h.client()) {
+                    assertThat(a.call("spdk_get_version", null)).isNotNull();
+                    assertThat(b.call("spdk_get_version", null)).isNotNull();
+                    ExecutorService pool = Executors.newSingleThreadExecutor();
+                    try {
+                        Future<JsonNode> third = pool.submit(() -> c.call("spdk_get_version", null));
+                        // the third connection is not accepted while two are open: its request waits, unread, in the backlog
+                        await().atMost(Duration.ofSeconds(10)).until(() -> h.spindle.rpcStats().connections() == 2);
+                        assertThat(h.spindle.rpcStats().connections()).isEqualTo(2);
+                        assertThat(third).isNotDone();
+                        a.close();
+                        assertThat(third.get(30, TimeUnit.SECONDS).get("version").asText()).startsWith("Spindle");
+                        assertThat(b.call("spdk_get_version", null)).isNotNull();
+                    } finally {
+                        pool.shutdownNow();
+                    }
                 }
-                assertThat(a.call("spdk_get_version", null)).isNotNull();
             }
         }
     }
 
-    @Nested
     @DisplayName("the socket")
     class Socket {
         @Test

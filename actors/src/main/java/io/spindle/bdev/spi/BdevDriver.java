@@ -13,8 +13,9 @@ import java.util.concurrent.CompletionStage;
  * <p><b>Threads.</b> {@link #createChannel} and {@link #destroyChannel} run on the channel's reactor;
  * {@link #submit} runs on the reactor of the submitting channel and the module completes the I/O on that
  * same reactor (now, or later from a poller or message). {@link #start} and {@link #destruct} run on the
- * bdev's actor. {@link #destruct} runs only after every channel of the bdev, and every channel of every
- * io_device the driver registered through {@link BdevContext}, has been destroyed on its own reactor.
+ * bdev's actor. {@link #destruct} runs only after every channel of the bdev, every channel of every
+ * io_device the driver registered through {@link BdevContext}, and every channel that {@link #createChannel} got
+ * and {@link #destroyChannel} put (whoever registered its device) has been destroyed on its own reactor.
  *
  * @param <C> the module's per-reactor channel context
  */

@@ -175,9 +175,11 @@ public final class BdevPerf {
         }
         // with a config, start as SPDK's app does: its startup entries (bdev_set_options) run before the
         // subsystems are initialised, the rest after
-        Spindle spindle = Spindle.start(SpindleConfig.builder(hocon).name("bdevperf")
+        SpindleConfig.Builder builder = SpindleConfig.builder(hocon).name("bdevperf");
+        io.spindle.examples.Subsystems.addPlugins(builder.subsystem(bdevs)); // keyring, nvmf (bdev_nvme is a bdev module)
+        Spindle spindle = Spindle.start(builder
                 .reactor(ReactorConfig.builder().mask(opts.mask()).idle(opts.idle()).pin(opts.pin()).conclude())
-                .subsystem(bdevs).waitForStartInit(config != null)
+                .waitForStartInit(config != null)
                 .shutdownHandler(sp -> onSignal()) // spdk_kill_instance SIGINT/SIGTERM drains the jobs, as a signal does
                 .rpc(opts.rpcSocket() == null ? null : io.spindle.rpc.RpcServerConfig.builder().socket(opts.rpcSocket()).conclude())
                 .conclude());

@@ -16,7 +16,6 @@ import io.spindle.runtime.ReactorStats;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 import java.util.ArrayList;
@@ -54,16 +53,13 @@ public final class EmbeddedRuntimeExample {
     }
 
     /** Messages of the example's actor. */
-    sealed interface Cmd permits Walk, Teardown, WalkHop, DeviceGone {
+    sealed interface Cmd permits Walk, Teardown, DeviceGone {
     }
 
     record Walk(CompletableFuture<Long> result) implements Cmd {
     }
 
     record Teardown(CompletableFuture<Void> done) implements Cmd {
-    }
-
-    record WalkHop(FanOuts.Hop hop) implements Cmd {
     }
 
     record DeviceGone(IoDeviceActor.Unregistered reply) implements Cmd {
@@ -76,7 +72,9 @@ public final class EmbeddedRuntimeExample {
     }
 
     static Behavior<Cmd> counterActor(Spindle spindle) {
-        return Behaviors.setup(ctx -> {
+        // FanOuts.originator makes this actor an originator of fan-outs: hop replies come back through its mailbox
+        // and, when it stops, every walk still in flight releases its context here; nothing to write for either
+        return FanOuts.originator(spindle.reactors(), (ctx, fanOuts) -> {
             Reactor home = Reactor.current(); // we run on reactor 1
             System.out.println("[actor] running on " + Thread.currentThread().getName() + " (reactor " + home.name() + ")");
             IoDevice<Counter> device = IoDevice.register(ctx, spindle.reactors(), "event_counter", new ChannelFactory<>() {
@@ -111,7 +109,6 @@ public final class EmbeddedRuntimeExample {
                     }
                 });
             }
-            FanOuts fanOuts = FanOuts.forActor(spindle.reactors(), ctx.messageAdapter(FanOuts.Hop.class, WalkHop::new));
             ActorRef<IoDeviceActor.Unregistered> unregistered = ctx.messageAdapter(IoDeviceActor.Unregistered.class, DeviceGone::new);
             java.util.concurrent.atomic.AtomicReference<CompletableFuture<Void>> teardown = new java.util.concurrent.atomic.AtomicReference<>();
             return Behaviors.receive(Cmd.class)
@@ -136,10 +133,6 @@ public final class EmbeddedRuntimeExample {
                         });
                         return Behaviors.same();
                     })
-                    .onMessage(WalkHop.class, m -> {
-                        m.hop().run();
-                        return Behaviors.same();
-                    })
                     .onMessage(Teardown.class, m -> {
                         teardown.set(m.done());
                         // pollers and channels are undone on their own reactors
@@ -161,10 +154,6 @@ public final class EmbeddedRuntimeExample {
                                 + Errno.name(m.reply().status()));
                         teardown.get().complete(null);
                         return Behaviors.stopped();
-                    })
-                    .onSignal(PostStop.class, s -> {
-                        fanOuts.close();
-                        return Behaviors.same();
                     })
                     .build();
         });

@@ -22,8 +22,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * {@code spindle tgt}: a Spindle target, SPDK's {@code spdk_tgt} — reactors, the bdev subsystem and the
- * JSON-RPC server, configured from SPDK's JSON config format, running until SIGINT, SIGTERM or
+ * {@code spindle tgt}: a Spindle target, SPDK's {@code spdk_tgt} — reactors, the bdev subsystem (plus the
+ * {@code keyring} and {@code nvmf} subsystems of the transport module: SPDK's {@code nvmf_*} RPCs with trtype AERON)
+ * and the JSON-RPC server, configured from SPDK's JSON config format, running until SIGINT, SIGTERM or
  * {@code spdk_kill_instance}, then stopping cleanly (bdevs unregistered top-down, the socket file removed).
  *
  * <pre>
@@ -306,7 +307,7 @@ public final class SpindleTgt {
                 }));
             }
             b.subsystem(new BdevSubsystem());
-            spindle = Spindle.start(b.conclude());
+            spindle = Spindle.start(io.spindle.examples.Subsystems.addPlugins(b).conclude());
         } catch (IllegalArgumentException e) {
             err.println("spindle tgt: " + e.getMessage());
             return 2;

@@ -311,8 +311,10 @@ class BdevPerfTest {
             + " | config[0] method bdev_malloc_create: Invalid argument: block_size=1000: must be a power of two >= 512 (code -22)",
         "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"method\":\"bdev_null_create\",\"params\":{\"block_size\":512,\"num_blocks\":8}}]}]}"
             + " | config[0] method bdev_null_create: Invalid parameters: name is required",
+        "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"method\":\"bdev_ocf_create\",\"params\":{}}]}]}"
+            + " | config[0] method bdev_ocf_create: method not found",
         "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"method\":\"bdev_nvme_attach_controller\",\"params\":{}}]}]}"
-            + " | config[0] method bdev_nvme_attach_controller: method not found",
+            + " | config[0] method bdev_nvme_attach_controller: Invalid parameters: name is required",
         "{\"subsystems\":[{\"subsystem\":\"bdev\",\"config\":[{\"method\":\"bdev_malloc_create\",\"params\":{\"name\":\"M\",\"block_size\":512}}]}]}"
             + " | config[0] method bdev_malloc_create: Invalid parameters: num_blocks is required",
         "{\"subsystems\": [ | not valid JSON at line 1",
