@@ -164,7 +164,7 @@ class ClusterMembershipTest {
         cluster = new TestCluster(3, "5s");
         RecordingRemoteBdevs remote = new RecordingRemoteBdevs();
         cluster.start(0, null, c -> c.remoteBdevs(remote));
-        cluster.start(1);
+        cluster.start(1, null, c -> c.remoteBdevs(RemoteBdevs.NONE)); // a member without an initiator
         cluster.start(2);
         awaitAllUp(0, 1, 2);
         String u2 = UUID.randomUUID().toString();
