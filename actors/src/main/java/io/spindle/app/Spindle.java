@@ -3,6 +3,7 @@ package io.spindle.app;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.spindle.rpc.spi.RpcState;
+import io.spindle.runtime.OffReactorFuture;
 import io.spindle.runtime.Reactor;
 import io.spindle.runtime.ReactorGroup;
 import io.spindle.runtime.ReactorStats;
@@ -37,7 +38,10 @@ import java.util.function.Function;
  * gets {@link SpindleApp.Started} with this handle (or {@link SpindleApp.StartFailed}). {@link #stop()} then
  * stops Spindle only; your ActorSystem keeps running.
  *
- * <p>Thread-safe: every method may be called from any thread. {@link #stop()} is idempotent.
+ * <p>Thread-safe: every method may be called from any thread, except that the blocking ones ({@link #start},
+ * {@link #stopAndWait()}) throw {@link io.spindle.runtime.BlockingCallOnReactorException} on a reactor thread, and
+ * the stages returned here refuse a {@code join}/{@code get} there ({@link OffReactorFuture}). {@link #stop()} is
+ * idempotent.
  */
 public final class Spindle {
     private final ActorSystem<?> system;
@@ -47,8 +51,9 @@ public final class Spindle {
     private final boolean ownsSystem;
     private final AtomicBoolean stopRequested = new AtomicBoolean();
     private final AtomicBoolean shutdownRequested = new AtomicBoolean();
-    private final CompletableFuture<SpindleApp.Stopped> stopped = new CompletableFuture<>();
-    private final CompletableFuture<Void> initialized = new CompletableFuture<>();
+    // OffReactorFutures: a join on these (or on stages made from them) on a reactor thread is refused
+    private final CompletableFuture<SpindleApp.Stopped> stopped = new OffReactorFuture<>();
+    private final CompletableFuture<Void> initialized = new OffReactorFuture<>();
     private volatile RpcState rpcState;
     private volatile io.spindle.rpc.RpcServer.Bound rpcBound;
 
@@ -66,8 +71,10 @@ public final class Spindle {
      *
      * @throws SpindleStartException when a subsystem init fails or the start times out; everything that had
      *                               started has been stopped again and the ActorSystem terminated
+     * @throws io.spindle.runtime.BlockingCallOnReactorException when called on a reactor thread (it waits)
      */
     public static Spindle start(SpindleConfig config) {
+        Reactor.refuseBlockingCall("Spindle.start");
         CompletableFuture<SpindleApp.StartResult> result = new CompletableFuture<>();
         Config pekko = ConfigFactory.parseString(
                         "pekko.coordinated-shutdown.phases.service-stop.timeout = " + config.stopTimeout().toMillis() + "ms\n"
@@ -175,8 +182,16 @@ public final class Spindle {
      * what {@code framework_get_reactors} reports.
      */
     public CompletionStage<List<ReactorStats>> reactorStats() {
-        return AskPattern.<SpindleApp.Command, List<ReactorStats>>ask(app, SpindleApp.GetReactorStats::new, Duration.ofSeconds(10),
-                system.scheduler()).thenApplyAsync(l -> l, system.executionContext());
+        CompletableFuture<List<ReactorStats>> f = new OffReactorFuture<>();
+        AskPattern.<SpindleApp.Command, List<ReactorStats>>ask(app, SpindleApp.GetReactorStats::new, Duration.ofSeconds(10),
+                system.scheduler()).whenCompleteAsync((l, e) -> {
+                    if (e != null) {
+                        f.completeExceptionally(e);
+                    } else {
+                        f.complete(l);
+                    }
+                }, system.executionContext());
+        return f;
     }
 
     /**
@@ -235,7 +250,7 @@ public final class Spindle {
      *         when the subsystems were initialised already, or when Spindle is stopping
      */
     public CompletionStage<Void> startInit() {
-        CompletableFuture<Void> f = new CompletableFuture<>();
+        CompletableFuture<Void> f = new OffReactorFuture<>();
         app.tell(new SpindleApp.StartInit(f));
         return f;
     }
@@ -288,13 +303,20 @@ public final class Spindle {
      *         stage for anything slow); with an empty list when Spindle is stopping
      */
     public <T> CompletionStage<List<T>> onEachReactor(Function<Reactor, T> fn) {
-        CompletableFuture<List<T>> f = new CompletableFuture<>();
+        CompletableFuture<List<T>> f = new OffReactorFuture<>();
         app.tell(new SpindleApp.OnEachReactor<>(fn, f));
         return f;
     }
 
-    /** Blocks until the stop completes; convenience for {@code main} methods. */
+    /**
+     * Blocks until the stop completes; convenience for {@code main} methods.
+     *
+     * @throws io.spindle.runtime.BlockingCallOnReactorException when called on a reactor thread (the stop waits for
+     *                                                        every reactor to exit, this one included): use
+     *                                                        {@link #stop()} there
+     */
     public SpindleApp.Stopped stopAndWait() {
+        Reactor.refuseBlockingCall("Spindle.stopAndWait");
         return stop().toCompletableFuture().join();
     }
 

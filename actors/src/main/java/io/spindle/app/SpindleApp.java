@@ -557,7 +557,7 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
             clean = false;
             getContext().getLog().error("{}: reactors did not exit in time", config.name());
         }
-        reactors.close(); // releases dispatcher registrations; threads have ended
+        releaseReactors(); // threads have ended, or we gave up waiting: either way this actor does not join them
         getContext().getLog().info("{}: stopped{}", config.name(), clean ? "" : " (not clean)");
         Stopped stopped = new Stopped(clean, List.copyOf(leaks));
         for (ActorRef<Stopped> r : stopRequesters) {
@@ -579,7 +579,7 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
             getContext().getLog().warn("{}: app actor stopped without the stop protocol; stopping reactors", config.name());
             reactors.requestStop();
             if (!reactors.isManual()) {
-                reactors.close();
+                reactors.release(); // never join reactor threads on an actor's thread
             }
             handle.markStopped(new Stopped(false, List.copyOf(leaks)));
             shutdownHook.cancel();
@@ -588,6 +588,19 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
             }
         }
         return this;
+    }
+
+    /**
+     * The end of the reactors' stop on this actor's thread: threaded reactors are released without a join (a
+     * thread that did not exit in time would hold this actor, and the dispatcher thread under it, for another
+     * exit-timeout); manual ones are closed, which forces out any that still hold resources (no thread to wait for).
+     */
+    private void releaseReactors() {
+        if (reactors.isManual()) {
+            reactors.close();
+        } else {
+            reactors.release();
+        }
     }
 
     private static Throwable unwrap(Throwable t) {

@@ -17,9 +17,10 @@ import java.util.UUID;
  * count changes only by resize); its life-cycle (descriptors, claims, unregister) is guarded by the bdev
  * itself and driven by its actor.
  *
- * <p>Thread-safe to read from anywhere.
+ * <p>Thread-safe to read from anywhere. The fields every submit reads sit a cache line away from the object's lock
+ * word (see {@code BdevHeaderPadding}).
  */
-public final class Bdev {
+public final class Bdev extends BdevHeaderPadding {
     /** Life-cycle states. */
     public enum Status {
         /**
@@ -70,6 +71,13 @@ public final class Bdev {
      * null once the bdev can be looked up (messages sent before the actor has started wait in its mailbox).
      */
     volatile ActorRef<BdevActor.Command> actor;
+    /**
+     * Requests sent to {@link #actor} and not answered yet, each able to answer ENODEV should the actor stop first;
+     * lock-free, so completing a future never takes the bdev's lock.
+     */
+    private final java.util.concurrent.ConcurrentHashMap<java.util.concurrent.CompletableFuture<?>, BdevActor.Request> requests =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    private volatile boolean actorStopped;
 
     // ---- guarded by this ----
     private Status status = Status.REGISTERING;
@@ -361,6 +369,32 @@ public final class Bdev {
     synchronized BdevIo endReset() {
         resetInProgress = pendingResets.poll();
         return resetInProgress;
+    }
+
+    /**
+     * Sends {@code r} to the bdev's actor so that its future completes whatever happens: answered by the actor, or,
+     * when the actor has stopped (after its unregister) or stops before answering, with ENODEV
+     * ({@link BdevActor.Request#answerGone}). Any thread. Control plane only: it allocates.
+     */
+    <R extends BdevActor.Command & BdevActor.Request> void request(R r) {
+        java.util.concurrent.CompletableFuture<?> f = r.replyTo();
+        requests.put(f, r);
+        f.whenComplete((v, e) -> requests.remove(f));
+        // Ordering with actorStopped(): either this read sees the flag (and answers here), or the put above came
+        // before the flag was set, so the sweep there sees the entry. Both may answer; a future completes once.
+        if (actorStopped) {
+            r.answerGone(name);
+            return;
+        }
+        actor.tell(r);
+    }
+
+    /** From the actor's PostStop: answers ENODEV to every request it did not answer, and to those sent later. */
+    void actorStopped() {
+        actorStopped = true;
+        for (BdevActor.Request r : requests.values()) {
+            r.answerGone(name);
+        }
     }
 
     /** Resize; called by the bdev actor under the bdev's lock. */

@@ -41,16 +41,31 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
             GetStats, GetHistogram, Resize, MediaEvent {
     }
 
-    /** Changes the block count; replies 0, EBUSY (shrinking with open descriptors), EINVAL or ENODEV. */
-    record Resize(long numBlocks, CompletableFuture<Integer> replyTo) implements Command {
+    /**
+     * Changes the block count when the module accepts it ({@code BdevDriver#acceptResize}); replies 0, the module's
+     * errno (ENOTSUP by default), EBUSY (shrinking with open descriptors), EINVAL or ENODEV.
+     */
+    record Resize(long numBlocks, CompletableFuture<Integer> replyTo) implements Command, Request {
+        @Override
+        public void answerGone(String bdevName) {
+            replyTo.complete(Errno.ENODEV);
+        }
     }
 
     /** Sends MEDIA_MANAGEMENT to every open descriptor. */
-    record MediaEvent(CompletableFuture<Integer> replyTo) implements Command {
+    record MediaEvent(CompletableFuture<Integer> replyTo) implements Command, Request {
+        @Override
+        public void answerGone(String bdevName) {
+            replyTo.complete(Errno.ENODEV);
+        }
     }
 
     /** Sets (or with {@link QosLimits#NONE} clears) the QoS limits; replies 0 or an errno. */
-    record SetQos(QosLimits limits, CompletableFuture<Integer> replyTo) implements Command {
+    record SetQos(QosLimits limits, CompletableFuture<Integer> replyTo) implements Command, Request {
+        @Override
+        public void answerGone(String bdevName) {
+            replyTo.complete(Errno.ENODEV);
+        }
     }
 
     /** From the QoS poller after each refill: let every channel submit what the new quota admits. */
@@ -62,15 +77,40 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
      * Stats of every live channel, each read (and then reset as {@code reset} says) on its own reactor, plus
      * those merged from destroyed channels as the first entry (reactor null).
      */
-    record GetStats(IoStats.ResetMode reset, CompletableFuture<java.util.List<BdevLayer.ChannelStats>> replyTo) implements Command {
+    record GetStats(IoStats.ResetMode reset, CompletableFuture<java.util.List<BdevLayer.ChannelStats>> replyTo) implements Command, Request {
+        @Override
+        public void answerGone(String bdevName) {
+            replyTo.completeExceptionally(new BdevException(Errno.ENODEV, "bdev_get_iostat name=" + bdevName + ": no such bdev"));
+        }
     }
 
     /** Merged latency histogram (null when never enabled). */
-    record GetHistogram(CompletableFuture<org.HdrHistogram.Histogram> replyTo) implements Command {
+    record GetHistogram(CompletableFuture<org.HdrHistogram.Histogram> replyTo) implements Command, Request {
+        @Override
+        public void answerGone(String bdevName) {
+            replyTo.completeExceptionally(new BdevException(Errno.ENODEV, "bdev_get_histogram name=" + bdevName + ": no such bdev"));
+        }
     }
 
     /** Unregister; {@code replyTo} gets the status (0 or a negative errno). */
-    record Unregister(CompletableFuture<Integer> replyTo) implements Command {
+    record Unregister(CompletableFuture<Integer> replyTo) implements Command, Request {
+        @Override
+        public void answerGone(String bdevName) {
+            replyTo.complete(Errno.ENODEV);
+        }
+    }
+
+    /**
+     * A command that carries a future to answer. Send it with {@link Bdev#request}, never with a bare
+     * {@code tell}: should the actor stop before answering it (it stops after its unregister, and messages still
+     * in its mailbox or sent later would be dead letters), it is answered {@link #answerGone} instead of never.
+     */
+    interface Request {
+        /** The future the actor answers. */
+        CompletableFuture<?> replyTo();
+
+        /** Answers ENODEV (an errno, or a failed stage for the queries): the bdev's actor has stopped. */
+        void answerGone(String bdevName);
     }
 
     enum AllDescriptorsClosed implements Command {
@@ -159,6 +199,7 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
                     return this;
                 })
                 .onSignal(PostStop.class, s -> {
+                    bdev.actorStopped(); // requests not answered yet (in the mailbox, or sent from now on) get ENODEV
                     stopQosPoller(); // walks still in flight are released by the FanOuts' own stop hook
                     return this;
                 })
@@ -269,6 +310,25 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
             m.replyTo().complete(Errno.EINVAL);
             return this;
         }
+        if (bdev.status() != Bdev.Status.READY) {
+            m.replyTo().complete(Errno.ENODEV);
+            return this;
+        }
+        // the module's capability first: a bdev grows only as far as its module's backing store (BdevDriver#acceptResize)
+        int accepted;
+        try {
+            accepted = bdev.driver.acceptResize(bdev, m.numBlocks());
+        } catch (Throwable e) {
+            getContext().getLog().error("bdev={}: module {} acceptResize(num_blocks={}) threw", bdev.name(), bdev.module().name(),
+                    m.numBlocks(), e);
+            accepted = Errno.EIO;
+        }
+        if (accepted != Errno.OK) {
+            layer.trace(bdev, "resize to num_blocks=" + m.numBlocks() + " refused by module " + bdev.module().name() + ": "
+                    + Errno.name(accepted));
+            m.replyTo().complete(accepted < 0 ? accepted : Errno.EIO);
+            return this;
+        }
         synchronized (bdev) {
             if (bdev.status() != Bdev.Status.READY) {
                 m.replyTo().complete(Errno.ENODEV);
@@ -311,7 +371,7 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
             return this;
         }
         if (m.limits().enabled()) {
-            bdev.qos = new Qos(m.limits());
+            bdev.qos = new Qos(m.limits(), layer.reactors().size());
             startQosPoller();
         } else {
             bdev.qos = null;
@@ -322,13 +382,15 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
         return this;
     }
 
-    /** The QoS owner: a 1 ms poller on reactor 0 refills the quotas, then asks this actor to kick the channels. */
+    /**
+     * The QoS owner: a 1 ms poller on reactor 0 refills the bdev's pool; it sends nothing and allocates nothing (each
+     * channel's own poller submits what waited, see {@code BdevChannel#drainQos}).
+     */
     private void startQosPoller() {
         if (qosPollerFuture != null) {
             return;
         }
         Reactor owner = layer.reactors().reactor(0);
-        ActorRef<Command> self = getContext().getSelf();
         CompletableFuture<io.spindle.runtime.Poller> p = new CompletableFuture<>();
         owner.send(() -> p.complete(owner.registerPoller("bdev_qos_" + bdev.name(), () -> {
             Qos q = bdev.qos;
@@ -336,7 +398,6 @@ final class BdevActor extends AbstractBehavior<BdevActor.Command> {
                 return 0;
             }
             q.refill();
-            self.tell(QosTick.INSTANCE);
             return 1;
         }, Qos.SLICE_NANOS, java.util.concurrent.TimeUnit.NANOSECONDS)));
         qosPollerFuture = p;

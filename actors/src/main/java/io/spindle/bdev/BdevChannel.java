@@ -113,8 +113,8 @@ public final class BdevChannel {
         if (t == IoType.READ || t == IoType.WRITE) {
             Qos q = bdev.qos;
             if (q != null && !io.qosAdmitted) {
-                if (!qosQueue.isEmpty() || !q.tryAdmit(t, io.numBlocks * bdev.blockSize)) {
-                    qosQueue.add(io); // waits for the next 1 ms timeslice
+                if (!qosQueue.isEmpty() || !q.tryAdmit(qosCredit, t, io.numBlocks * bdev.blockSize)) {
+                    queueForQos(io); // waits for the next 1 ms timeslice
                     return;
                 }
                 io.qosAdmitted = true;
@@ -145,14 +145,49 @@ public final class BdevChannel {
     // ------------------------------------------------------------------ QoS (SPDK 3.6)
 
     private final ArrayDeque<BdevIo> qosQueue = new ArrayDeque<>(64);
+    /** This channel's share of the current QoS slice (see {@link Qos}): charged here, on this reactor, per I/O. */
+    private final Qos.Credit qosCredit = new Qos.Credit();
+    /** Submits what waits for QoS once a new slice began, on this reactor; registered with the first I/O that waits. */
+    private io.spindle.runtime.Poller qosPoller;
+    /** The slice whose budget the queue head was last tried against (-1: QoS off). */
+    private long qosTriedEpoch = Long.MIN_VALUE;
 
-    /** Called on this reactor after a timeslice refill: submit what the new quota admits. */
+    private void queueForQos(BdevIo io) {
+        qosQueue.add(io);
+        if (qosPoller == null) {
+            // each channel watches for a new slice itself: the owner's refill sends nothing to the channels
+            qosPoller = reactor.registerPoller("bdev_qos_drain_" + bdev.name(), this::pollQos);
+        }
+    }
+
+    /**
+     * Every loop: when I/O waits and a new slice began since it was last tried (the owner's refill moved the slice
+     * number), or QoS was turned off, submits what the budget admits. Only a refill adds to the pool, so trying
+     * again within a slice could admit nothing more. A volatile read and a compare when there is nothing to do.
+     */
+    private int pollQos() {
+        if (qosQueue.isEmpty()) {
+            return 0;
+        }
+        Qos q = bdev.qos;
+        long e = q == null ? -1 : q.epoch();
+        if (e == qosTriedEpoch && q != null) {
+            return 0;
+        }
+        qosTriedEpoch = e;
+        return drainQos();
+    }
+
+    /**
+     * On this reactor, every slice (its poller) and when the limits change (the bdev actor's walk): submits what the
+     * budget now admits, everything when QoS was turned off. Returns how many it submitted.
+     */
     int drainQos() {
         Qos q = bdev.qos;
         int n = 0;
         while (!qosQueue.isEmpty()) {
             BdevIo io = qosQueue.peekFirst();
-            if (q != null && !q.tryAdmit(io.type, io.numBlocks * bdev.blockSize)) {
+            if (q != null && !q.tryAdmit(qosCredit, io.type, io.numBlocks * bdev.blockSize)) {
                 break;
             }
             qosQueue.pollFirst();
@@ -401,7 +436,11 @@ public final class BdevChannel {
         public void complete(BdevIo reset, int status) {
             BdevChannel ch = reset.channel;
             BdevIo next = ch.bdev.endReset();
+            io.spindle.runtime.IoChannel<BdevChannel> ref = reset.resetChannelRef;
             ch.finish(reset);
+            if (ref != null) {
+                ref.put(); // after the callback: the channel may be destroyed now (a message on this reactor)
+            }
             if (next != null) {
                 next.channel.reactor.send(() -> next.channel.runReset(next));
             }
@@ -809,11 +848,29 @@ public final class BdevChannel {
                     BdevLayer.LOG.debug("child beyond limits {}", child);
                 }
             }
-            dispatch(child);
+            if (parent.type == IoType.WRITE_ZEROES || parent.type == IoType.COMPARE) {
+                dispatchEmulated(child);
+            } else {
+                dispatch(child); // a read's or write's slice: QoS charged the parent as a whole
+            }
         }
         if (parent.childrenOutstanding == 0 && (parent.splitRemaining == 0 || parent.splitStatus != IoStatus.SUCCESS)) {
             completeParent(parent);
         }
+    }
+
+    /**
+     * An emulation's child (a write of zeroes, a read to compare) is a read or write the module does: it is charged to
+     * QoS as one, waiting in the QoS queue (in order, behind what waits there) when the slice's budget is spent.
+     */
+    private void dispatchEmulated(BdevIo child) {
+        Qos q = bdev.qos;
+        if (q != null && (!qosQueue.isEmpty() || !q.tryAdmit(qosCredit, child.type, child.numBlocks * bdev.blockSize))) {
+            queueForQos(child); // drainQos submits it (admitted) through submit, which dispatches a child as is
+            return;
+        }
+        child.qosAdmitted = true;
+        dispatch(child);
     }
 
     private long childBlocks(BdevIo parent) {
@@ -960,6 +1017,10 @@ public final class BdevChannel {
      */
     void destroy() {
         destroyed = true;
+        if (qosPoller != null) {
+            qosPoller.unregister();
+            qosPoller = null;
+        }
         if (resetDraining != null) {
             // this channel's reset waits for I/O to drain, and its module channel is gone: end the reset ABORTED
             // (the other channels are unfrozen by the walk that completes it)

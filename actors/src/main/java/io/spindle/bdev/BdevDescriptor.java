@@ -250,6 +250,8 @@ public final class BdevDescriptor {
             return Errno.ENOMEM;
         }
         io.init(IoType.RESET, bc, 0, bdev.numBlocks(), cb, arg);
+        ch.ref(); // the reset holds the channel for its whole life: a put by the caller meanwhile cannot destroy it
+        io.resetChannelRef = ch;
         bc.submit(io);
         return 0;
     }

@@ -50,6 +50,11 @@ public final class BdevIo implements ModuleIo {
     int resetStage;
     /** For RESET with a drain timeout: the reactor-clock time at which it stops waiting and resets the module. */
     long resetDrainDeadline;
+    /**
+     * A reset's own reference on the channel it was submitted on (SPDK's {@code u.reset.ch_ref}): taken at submit,
+     * put once the caller's callback ran, so the channel outlives the reset even when its holder puts it meanwhile.
+     */
+    io.spindle.runtime.IoChannel<BdevChannel> resetChannelRef;
     /** The caller's buffers are misaligned for the bdev: children run on bounce buffers. */
     boolean bounceMode;
     /** Issued a child (split, emulation): its children are counted in the stats, it is not. */
@@ -102,6 +107,7 @@ public final class BdevIo implements ModuleIo {
         abortTarget = null;
         abortedInLayer = 0;
         resetStage = 0;
+        resetChannelRef = null;
         bounceMode = false;
         qosAdmitted = false;
         hasChildren = false;

@@ -5,6 +5,7 @@ import io.spindle.bdev.spi.BdevModule;
 import io.spindle.bdev.spi.BdevSpec;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.IoDevice;
+import io.spindle.runtime.OffReactorFuture;
 import io.spindle.runtime.Reactor;
 import io.spindle.runtime.ReactorGroup;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -20,6 +21,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executor;
 import java.util.function.Consumer;
 
 /**
@@ -28,7 +30,9 @@ import java.util.function.Consumer;
  *
  * <p><b>Threads.</b> Lookups are thread-safe. {@link #open} must be called on a reactor (the descriptor is
  * bound to it). {@link #register} and {@link #unregister} may be called from anywhere; their stages complete
- * on the registry's reactor (reactor 0), so attach only short callbacks or use the async variants.
+ * on the registry's reactor (reactor 0), so attach only short callbacks or use the async variants. The stages
+ * are {@link OffReactorFuture}s: waiting for one ({@code join}/{@code get}) on a reactor thread throws
+ * {@link io.spindle.runtime.BlockingCallOnReactorException} instead of stalling (or deadlocking) the reactor.
  */
 public final class BdevLayer {
     static final Logger LOG = LoggerFactory.getLogger("io.spindle.bdev");
@@ -43,12 +47,21 @@ public final class BdevLayer {
     private volatile IoDevice<BdevMgmt> mgmtDevice;
     private volatile ActorRef<BdevRegistry.Command> registry;
     private volatile Consumer<String> tracer;
+    private final Executor blockingExecutor;
+    /** io_wait entries queued on any reactor (after an ENOMEM); a LongAdder: reactors never share a cache line for it. */
+    final java.util.concurrent.atomic.LongAdder ioWaits = new java.util.concurrent.atomic.LongAdder();
 
     BdevLayer(ReactorGroup reactors, int ioPoolSize, List<BdevModule> modules) {
         this(reactors, BdevOptions.defaults(ioPoolSize), modules);
     }
 
+    /** A layer whose {@link #blockingExecutor()} runs work on the caller's thread (manual-reactor tests). */
     BdevLayer(ReactorGroup reactors, BdevOptions options, List<BdevModule> modules) {
+        this(reactors, options, modules, Runnable::run);
+    }
+
+    BdevLayer(ReactorGroup reactors, BdevOptions options, List<BdevModule> modules, Executor blockingExecutor) {
+        this.blockingExecutor = Objects.requireNonNull(blockingExecutor, "blockingExecutor");
         this.reactors = reactors;
         this.options = options;
         this.ioPoolSize = options.ioPoolSize();
@@ -66,6 +79,26 @@ public final class BdevLayer {
     /** The options the layer was started with. */
     public BdevOptions options() {
         return options;
+    }
+
+    /**
+     * Where modules run control work that may block or take long: allocating and zeroing memory, file system
+     * calls, anything whose time grows with a bdev's size. Never a reactor, never the RPC server's actor (whose
+     * other clients would wait): in a running Spindle it is Pekko's blocking I/O dispatcher
+     * ({@code spindle.bdev.blocking-dispatcher}), or what {@link BdevSubsystem#blockingExecutor} set. Continue
+     * from it with the bdev layer's asynchronous calls (register, ...), which may be made from any thread.
+     */
+    public Executor blockingExecutor() {
+        return blockingExecutor;
+    }
+
+    /**
+     * How many times, since the layer started, a submit found its reactor's I/O pool empty and the caller queued an
+     * io_wait entry ({@code BdevDescriptor.queueIoWait} after ENOMEM), summed over the reactors. A figure that keeps
+     * growing under a steady load says {@code spindle.bdev.io-pool-size} is too small for it. Any thread.
+     */
+    public long ioWaits() {
+        return ioWaits.sum();
     }
 
     /** The reactors. */
@@ -159,7 +192,7 @@ public final class BdevLayer {
      */
     public CompletionStage<Bdev> register(BdevSpec spec) {
         Objects.requireNonNull(spec, "spec");
-        CompletableFuture<Bdev> f = new CompletableFuture<>();
+        CompletableFuture<Bdev> f = new OffReactorFuture<>();
         registryRef().tell(new BdevRegistry.Register(spec, f));
         return f;
     }
@@ -169,13 +202,13 @@ public final class BdevLayer {
      * an unknown name, or EBUSY when an unregister is already under way.
      */
     public CompletionStage<Integer> unregister(String name) {
-        CompletableFuture<Integer> f = new CompletableFuture<>();
+        CompletableFuture<Integer> f = new OffReactorFuture<>();
         Bdev b = get(name);
         if (b == null) {
             f.complete(Errno.ENODEV);
             return f;
         }
-        b.actor.tell(new BdevActor.Unregister(f));
+        b.request(new BdevActor.Unregister(f));
         return f;
     }
 
@@ -243,7 +276,7 @@ public final class BdevLayer {
      */
     public CompletionStage<Integer> examine(String name) {
         Objects.requireNonNull(name, "name");
-        CompletableFuture<Integer> f = new CompletableFuture<>();
+        CompletableFuture<Integer> f = new OffReactorFuture<>();
         registryRef().tell(new BdevRegistry.Examine(name, f));
         return f;
     }
@@ -258,7 +291,7 @@ public final class BdevLayer {
 
     /** Completes when no examine is in progress (SPDK's {@code bdev_wait_for_examine}). */
     public CompletionStage<Void> waitForExamine() {
-        CompletableFuture<Void> f = new CompletableFuture<>();
+        CompletableFuture<Void> f = new OffReactorFuture<>();
         registryRef().tell(new BdevRegistry.WaitForExamine(f));
         return f;
     }
@@ -267,16 +300,32 @@ public final class BdevLayer {
 
     /**
      * Changes the block count of {@code name} and sends RESIZE to every open descriptor (SPDK's
-     * {@code spdk_bdev_notify_blockcnt_change}). Completes with 0, EBUSY when shrinking while descriptors are
-     * open, EINVAL for a count below 1, ENODEV for an unknown or departing bdev. For modules.
+     * {@code spdk_bdev_notify_blockcnt_change}), if the bdev's module accepts the new count
+     * ({@link io.spindle.bdev.spi.BdevDriver#acceptResize}: resize is a module capability, and a module that cannot
+     * hold the count refuses, ENOTSUP by default). Completes with 0; the module's errno; EBUSY when shrinking while
+     * descriptors are open; EINVAL for a count below 1; ENODEV for an unknown or departing bdev. Any thread; the
+     * check and the change are one step on the bdev's actor, ordered with every other resize of the bdev.
      */
     public CompletionStage<Integer> resize(String name, long numBlocks) {
         Bdev b = get(name);
         if (b == null) {
             return CompletableFuture.completedFuture(Errno.ENODEV);
         }
-        CompletableFuture<Integer> f = new CompletableFuture<>();
-        b.actor.tell(new BdevActor.Resize(numBlocks, f));
+        return resize(b, numBlocks);
+    }
+
+    /**
+     * {@link #resize(String, long)} of this very bdev, not of whatever holds its name when the request arrives: a
+     * module's RPC that looked the bdev up and checked it is one of its own resizes exactly that one (ENODEV when
+     * it has gone meanwhile, even if another bdev took the name).
+     */
+    public CompletionStage<Integer> resize(Bdev bdev, long numBlocks) {
+        Objects.requireNonNull(bdev, "bdev");
+        if (bdev.layer != this) {
+            throw new IllegalArgumentException("bdev_resize name=" + bdev.name() + ": a bdev of another bdev layer");
+        }
+        CompletableFuture<Integer> f = new OffReactorFuture<>();
+        bdev.request(new BdevActor.Resize(numBlocks, f));
         return f;
     }
 
@@ -286,8 +335,8 @@ public final class BdevLayer {
         if (b == null) {
             return CompletableFuture.completedFuture(Errno.ENODEV);
         }
-        CompletableFuture<Integer> f = new CompletableFuture<>();
-        b.actor.tell(new BdevActor.MediaEvent(f));
+        CompletableFuture<Integer> f = new OffReactorFuture<>();
+        b.request(new BdevActor.MediaEvent(f));
         return f;
     }
 
@@ -322,8 +371,8 @@ public final class BdevLayer {
         if (b == null) {
             return CompletableFuture.completedFuture(Errno.ENODEV);
         }
-        CompletableFuture<Integer> f = new CompletableFuture<>();
-        b.actor.tell(new BdevActor.SetQos(limits, f));
+        CompletableFuture<Integer> f = new OffReactorFuture<>();
+        b.request(new BdevActor.SetQos(limits, f));
         return f;
     }
 
@@ -364,8 +413,8 @@ public final class BdevLayer {
         if (b == null) {
             return CompletableFuture.failedFuture(new BdevException(Errno.ENODEV, "bdev_get_iostat name=" + name + ": no such bdev"));
         }
-        CompletableFuture<List<ChannelStats>> f = new CompletableFuture<>();
-        b.actor.tell(new BdevActor.GetStats(reset, f));
+        CompletableFuture<List<ChannelStats>> f = new OffReactorFuture<>();
+        b.request(new BdevActor.GetStats(reset, f));
         return f;
     }
 
@@ -406,8 +455,8 @@ public final class BdevLayer {
         if (b == null) {
             return CompletableFuture.failedFuture(new BdevException(Errno.ENODEV, "bdev_get_histogram name=" + name + ": no such bdev"));
         }
-        CompletableFuture<org.HdrHistogram.Histogram> f = new CompletableFuture<>();
-        b.actor.tell(new BdevActor.GetHistogram(f));
+        CompletableFuture<org.HdrHistogram.Histogram> f = new OffReactorFuture<>();
+        b.request(new BdevActor.GetHistogram(f));
         return f;
     }
 

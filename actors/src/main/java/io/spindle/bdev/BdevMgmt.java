@@ -4,6 +4,7 @@ import io.spindle.runtime.Poller;
 import io.spindle.runtime.Reactor;
 
 import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Per-reactor state of the bdev layer (SPDK's bdev mgmt channel): the pool of {@link BdevIo}, the io_wait
@@ -40,12 +41,21 @@ final class BdevMgmt {
     private DmaBuffer zeroes;
     /**
      * Bounce buffers not in use. A buffer is allocated when none is free and fewer than one per pooled I/O exist,
-     * and is kept here, never freed, until this reactor's bdev layer goes ({@link #destroy()}): the cache grows to
-     * the most bounced I/O ever in flight at once on this reactor, and a steady load allocates nothing.
+     * and is reused from here, so a steady bounced load allocates nothing. Memory is given back above a bound: once a
+     * second ({@link #BOUNCE_TRIM_SECONDS}), the buffers that stayed free the whole time beyond
+     * {@code iobuf_large_cache_size} (SPDK's per-thread large-buffer cache, 16 by default) are freed, oldest first; a
+     * load that keeps them busy is never trimmed. The rest goes with this reactor's bdev layer ({@link #destroy()}).
      */
     private final ArrayDeque<DmaBuffer> bounceCache = new ArrayDeque<>(16);
     /** Bounce buffers allocated on this reactor (free or in use); at most the I/O pool size. */
     private int bounceAllocated;
+    /** How often idle bounce buffers above {@link #bounceKeep} are freed. */
+    static final long BOUNCE_TRIM_SECONDS = 1;
+    /** Free bounce buffers kept however long they stay unused. */
+    private final int bounceKeep;
+    /** The fewest bounce buffers free at any moment since the last trim: that many were not needed meanwhile. */
+    private int bounceMinFree;
+    private final Poller bounceTrimmer;
     /** The public per-reactor buffer cache (SPDK's iobuf small/large caches: 128 and 16 by default). */
     final IoBuf iobuf;
 
@@ -62,6 +72,8 @@ final class BdevMgmt {
         this.deferredPoller = reactor.registerPoller("bdev_deferred_completions", this::runDeferred);
         this.fanOuts = io.spindle.runtime.FanOuts.forReactor(reactor);
         this.iobuf = new IoBuf(reactor, layer.options().iobufSmallCacheSize(), layer.options().iobufLargeCacheSize());
+        this.bounceKeep = layer.options().iobufLargeCacheSize();
+        this.bounceTrimmer = reactor.registerPoller("bdev_bounce_trim", this::trimBounce, BOUNCE_TRIM_SECONDS, TimeUnit.SECONDS);
     }
 
     /** Takes a free I/O, or null when the pool is empty (the caller returns ENOMEM). */
@@ -106,6 +118,7 @@ final class BdevMgmt {
         }
         e.queued = true;
         ioWait.add(e);
+        layer.ioWaits.increment(); // the ENOMEM path only, never a completed submit's
         return 0;
     }
 
@@ -231,7 +244,25 @@ final class BdevMgmt {
             b = DmaBuffer.allocate(BOUNCE_SIZE, 4096); // grows the cache: once per new high-water mark
             bounceAllocated++;
         }
+        if (bounceCache.size() < bounceMinFree) {
+            bounceMinFree = bounceCache.size();
+        }
         return b;
+    }
+
+    /**
+     * The trim poller: frees the bounce buffers that stayed free since the last trim, beyond {@link #bounceKeep},
+     * least recently used first (the cache is LIFO). Allocates nothing. Returns how many it freed.
+     */
+    private int trimBounce() {
+        int spare = Math.min(bounceMinFree, bounceCache.size() - bounceKeep);
+        int freed = 0;
+        for (; freed < spare; freed++) {
+            bounceCache.pollLast().close();
+            bounceAllocated--;
+        }
+        bounceMinFree = bounceCache.size();
+        return freed;
     }
 
     /** Gives a bounce buffer back to the cache; it stays allocated until {@link #destroy()}. */
@@ -251,6 +282,7 @@ final class BdevMgmt {
             runDeferred();
         }
         deferredPoller.unregister();
+        bounceTrimmer.unregister();
         if (iobuf.outstanding() != 0) {
             BdevLayer.LOG.error("{}: {} iobuf buffer(s) never put back", reactor.name(), iobuf.outstanding());
         }

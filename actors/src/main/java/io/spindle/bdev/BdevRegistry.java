@@ -312,7 +312,7 @@ final class BdevRegistry extends AbstractBehavior<BdevRegistry.Command> {
         Bdev b = next;
         ActorRef<Command> self = getContext().getSelf();
         CompletableFuture<Integer> f = new CompletableFuture<>();
-        b.actor.tell(new BdevActor.Unregister(f));
+        b.request(new BdevActor.Unregister(f)); // ENODEV, not a dead letter, if its actor stopped meanwhile
         f.whenComplete((st, err) -> self.tell(new BdevGone(b, st)));
     }
 

@@ -33,6 +33,7 @@ public final class BdevSubsystem implements Subsystem {
     private ActorRef<BdevRegistry.Command> registry;
     private volatile BdevOptions options;
     private volatile long ioPoolTotal = -1;
+    private volatile java.util.concurrent.Executor blockingExecutor;
 
     /** A bdev subsystem with the modules found by ServiceLoader. */
     public BdevSubsystem() {
@@ -41,6 +42,19 @@ public final class BdevSubsystem implements Subsystem {
     /** Adds a module instance (in addition to ServiceLoader's). */
     public BdevSubsystem module(BdevModule m) {
         extraModules.add(m);
+        return this;
+    }
+
+    /**
+     * The executor for the layer's blocking control work ({@link BdevLayer#blockingExecutor()}), instead of the
+     * dispatcher named by {@code spindle.bdev.blocking-dispatcher} (default Pekko's
+     * {@code pekko.actor.default-blocking-io-dispatcher}). Its threads must not be reactors. Only before init.
+     */
+    public synchronized BdevSubsystem blockingExecutor(java.util.concurrent.Executor executor) {
+        if (layer != null || registry != null) {
+            throw new IllegalStateException("the bdev blocking executor can only be set before the bdev subsystem is initialised");
+        }
+        this.blockingExecutor = java.util.Objects.requireNonNull(executor, "executor");
         return this;
     }
 
@@ -200,7 +214,13 @@ public final class BdevSubsystem implements Subsystem {
             }
             o = options;
         }
-        BdevLayer l = new BdevLayer(ctx.reactors(), o, mods);
+        java.util.concurrent.Executor blocking = blockingExecutor;
+        if (blocking == null) {
+            String id = c.hasPath("spindle.bdev.blocking-dispatcher") ? c.getString("spindle.bdev.blocking-dispatcher")
+                    : "pekko.actor.default-blocking-io-dispatcher";
+            blocking = ctx.system().dispatchers().lookup(org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(id));
+        }
+        BdevLayer l = new BdevLayer(ctx.reactors(), o, mods, blocking);
         CompletableFuture<Void> done = new CompletableFuture<>();
         synchronized (this) {
             registry = ctx.spawn(BdevRegistry.create(l, done), "bdev", ctx.reactors().reactor(0).dispatcher());

@@ -185,8 +185,15 @@ public final class JsonConfig {
      *                  subsystems are initialised, on a thread of their own; their failure stops Spindle)
      * @throws JsonConfigException naming the entry, the method and the field; what the entries before it
      *                             created has been removed again
+     * @throws io.spindle.runtime.BlockingCallOnReactorException on a reactor thread: it waits for each entry's
+     *                             result, which reactors produce
      */
-    public synchronized void apply(Spindle spindle, boolean startInit) {
+    public void apply(Spindle spindle, boolean startInit) {
+        io.spindle.runtime.Reactor.refuseBlockingCall("JsonConfig.apply"); // before the lock: never hold it on a reactor
+        applyLocked(spindle, startInit);
+    }
+
+    private synchronized void applyLocked(Spindle spindle, boolean startInit) {
         RpcDispatcher d = RpcDispatcher.create(spindle);
         check(spindle, d);
         Set<Bdev> before = bdevsNow(spindle);

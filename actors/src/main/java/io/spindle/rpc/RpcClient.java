@@ -110,8 +110,11 @@ public final class RpcClient implements AutoCloseable {
      * as rpc.py does) and returns the whole response object.
      *
      * @throws IOException when the connection fails or closes, or no response arrives within the timeout
+     * @throws io.spindle.runtime.BlockingCallOnReactorException on a reactor thread (it waits for the server, whose
+     *                                                        methods may need this reactor)
      */
     public JsonNode request(String method, JsonNode params) throws IOException {
+        io.spindle.runtime.Reactor.refuseBlockingCall("RpcClient.request method=" + method);
         ObjectNode req = RpcDispatcher.JSON.createObjectNode();
         req.put("jsonrpc", "2.0");
         req.put("method", method);
@@ -149,8 +152,13 @@ public final class RpcClient implements AutoCloseable {
         return r.get("result");
     }
 
-    /** Reads the next JSON value from the connection (for callers that pipeline raw requests). */
+    /**
+     * Reads the next JSON value from the connection (for callers that pipeline raw requests).
+     *
+     * @throws io.spindle.runtime.BlockingCallOnReactorException on a reactor thread
+     */
     public JsonNode readResponse() throws IOException {
+        io.spindle.runtime.Reactor.refuseBlockingCall("RpcClient.readResponse");
         ScheduledFuture<?> watchdog = timer.schedule(this::abort, timeout.toMillis(), TimeUnit.MILLISECONDS);
         try {
             if (parser == null) {

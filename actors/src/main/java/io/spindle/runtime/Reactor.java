@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.Objects;
 import java.util.PriorityQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -91,10 +90,10 @@ public final class Reactor {
     private final ReactorConfig config;
     private final ReactorClock clock;
     private final ManyToOneConcurrentLinkedQueue<Runnable> tasks = new ManyToOneConcurrentLinkedQueue<>();
-    private final AtomicInteger sendsInProgress = new AtomicInteger();
+    /** What senders touch on every send, padded off the lines this reactor writes each loop (see its Javadoc). */
+    private final ReactorSendSide sendSide = new ReactorSendSide();
     private volatile State state = State.RUNNING;
     private volatile Thread thread;
-    private volatile boolean sleeping;
     private volatile long exitDeadline;
 
     // ---- owner-thread state ----
@@ -156,6 +155,16 @@ public final class Reactor {
             throw new IllegalStateException(what + ": must be called on a reactor, caller thread=" + Thread.currentThread().getName());
         }
         return r;
+    }
+
+    /**
+     * Refuses a blocking call on a reactor thread: throws {@link BlockingCallOnReactorException} naming
+     * {@code what} when the caller is a reactor (of any group; a manual reactor while it is stepped), returns
+     * otherwise. Every Spindle call that waits for reactors or actors ({@code Spindle.stopAndWait},
+     * {@code JsonConfig.apply}, {@link ReactorGroup#close}, a join on an {@link OffReactorFuture}) starts with it.
+     */
+    public static void refuseBlockingCall(String what) {
+        OffReactorFuture.refuseOnReactor(what);
     }
 
     /** Thread name, {@code reactor_<core>}. */
@@ -246,21 +255,31 @@ public final class Reactor {
         Objects.requireNonNull(task, "task");
         // The counter closes the race with exit: the reactor waits until no send is between its state
         // check and its enqueue before the final drain, so an accepted task is always run.
-        sendsInProgress.getAndIncrement();
+        ReactorSendSide side = sendSide;
+        side.enterSend();
         try {
-            if (state == State.EXITED) {
+            if (side.exited) {
                 throw new ReactorStoppedException("send to " + name + " refused: reactor state=EXITED");
             }
             tasks.offer(task);
         } finally {
-            sendsInProgress.getAndDecrement();
+            side.leaveSend();
         }
-        if (sleeping) {
-            Thread t = thread;
+        if (side.sleeping) {
+            Thread t = side.thread;
             if (t != null) {
                 LockSupport.unpark(t);
             }
         }
+    }
+
+    /**
+     * Whether tasks are queued on this reactor and not yet run. Any thread; exact on this reactor, and on a manual
+     * reactor between its steps when no other thread sends to it; elsewhere a hint that may be stale by the time it
+     * is used. For test schedulers that choose which manual reactor steps next.
+     */
+    public boolean hasQueuedTasks() {
+        return !tasks.isEmpty();
     }
 
     // ------------------------------------------------------------------ pollers
@@ -612,6 +631,7 @@ public final class Reactor {
         Thread t = new Thread(this::threadMain, name);
         t.setDaemon(false);
         thread = t;
+        sendSide.thread = t;
         t.start();
     }
 
@@ -703,12 +723,13 @@ public final class Reactor {
         if (nanos <= 0) {
             return;
         }
-        sleeping = true;
+        ReactorSendSide side = sendSide;
+        side.sleeping = true;
         // re-check after publishing 'sleeping': a sender that enqueued before seeing it is caught here
         if (tasks.isEmpty()) {
             LockSupport.parkNanos(this, nanos);
         }
-        sleeping = false;
+        side.sleeping = false;
     }
 
     void wake() {
@@ -766,7 +787,8 @@ public final class Reactor {
             f.close();
         }
         state = State.EXITED;
-        while (sendsInProgress.get() != 0) {
+        sendSide.exited = true;
+        while (sendSide.sendsInProgress != 0) {
             Thread.onSpinWait();
         }
         // tasks accepted before EXITED was visible still run, exactly once
@@ -783,6 +805,7 @@ public final class Reactor {
 
     private void forceExited() {
         state = State.EXITED;
+        sendSide.exited = true;
     }
 
     /**

@@ -288,6 +288,9 @@ public final class ReactorGroup implements AutoCloseable {
      * @return true when all reactors exited within {@code timeout}
      */
     public boolean awaitStopped(Duration timeout) throws InterruptedException {
+        if (!config.manual()) {
+            Reactor.refuseBlockingCall("ReactorGroup.awaitStopped");
+        }
         long deadline = System.nanoTime() + timeout.toNanos();
         if (config.manual()) {
             while (System.nanoTime() - deadline < 0) {
@@ -318,13 +321,13 @@ public final class ReactorGroup implements AutoCloseable {
     /**
      * Stops the reactors and waits for them: a clean exit within {@code exit-timeout} each, forced after.
      * Manual reactors still holding resources after their exit check are forced out with an error log.
-     * Idempotent, any thread except a reactor of this group.
+     * Idempotent, any thread except a reactor ({@link BlockingCallOnReactorException}); on an actor's thread use
+     * {@link #release()}, which does not wait.
      */
     @Override
     public void close() {
-        Reactor cur = Reactor.current();
-        if (cur != null && cur.group == this && !config.manual()) {
-            throw new IllegalStateException("ReactorGroup.close called on its own " + cur.name() + "; stop from another thread");
+        if (!config.manual()) {
+            Reactor.refuseBlockingCall("ReactorGroup.close");
         }
         requestStop();
         try {
@@ -350,6 +353,19 @@ public final class ReactorGroup implements AutoCloseable {
             for (Reactor r : reactors) {
                 DISPATCHER_REACTORS.remove(dispatcherKey(r));
             }
+        }
+    }
+
+    /**
+     * Asks every reactor to exit and drops the group's dispatcher registrations, without waiting for the threads:
+     * the stop for a caller that must not block (an actor, such as the app actor once it has seen the reactors
+     * exit or given up waiting). Threads still running end on their own; {@link #threadsEnded()} tells when.
+     * Idempotent, any thread.
+     */
+    public void release() {
+        requestStop();
+        for (Reactor r : reactors) {
+            DISPATCHER_REACTORS.remove(dispatcherKey(r));
         }
     }
 

@@ -263,6 +263,149 @@ class SpindleAppTest {
     }
 
     @Nested
+    @DisplayName("the stop path")
+    class StopPath {
+        @Test
+        @DisplayName("the RPC server is stopped, and its socket removed, before the first subsystem's fini")
+        void rpcServerStopsBeforeTheFirstFini() throws Exception {
+            java.nio.file.Path dir = java.nio.file.Files.createTempDirectory(java.nio.file.Path.of("/tmp"), "spapp");
+            java.nio.file.Path socket = dir.resolve("s.sock");
+            List<String> log = Collections.synchronizedList(new ArrayList<>());
+            Subsystem probe = new Subsystem() {
+                @Override
+                public String name() {
+                    return "probe";
+                }
+
+                @Override
+                public CompletableFuture<Void> init(SubsystemContext ctx) {
+                    log.add("init socket exists=" + java.nio.file.Files.exists(socket));
+                    return CompletableFuture.completedFuture(null);
+                }
+
+                @Override
+                public CompletableFuture<Void> fini(SubsystemContext ctx) {
+                    log.add("fini socket exists=" + java.nio.file.Files.exists(socket));
+                    return CompletableFuture.completedFuture(null);
+                }
+            };
+            try {
+                Spindle s = Spindle.start(SpindleConfig.builder().name("stop-rpc").reactor(twoReactors()).subsystem(probe)
+                        .rpc(io.spindle.rpc.RpcServerConfig.builder().socket(socket).conclude()).conclude());
+                SpindleApp.Stopped st = s.stopAndWait();
+                assertThat(st.clean()).isTrue();
+                assertThat(log).containsExactly("init socket exists=true", "fini socket exists=false");
+                assertThat(socket).doesNotExist();
+            } finally {
+                try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.walk(dir)) {
+                    files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                }
+            }
+        }
+
+        @Test
+        @DisplayName("two Stop messages (not deduplicated by the handle) are both answered with the same Stopped")
+        void twoStopMessagesAreBothAnswered() {
+            TestProbe<SpindleApp.StartResult> started = testKit.createTestProbe();
+            ActorRef<SpindleApp.Command> app = testKit.spawn(Spindle.create(
+                    SpindleConfig.builder().name("stop-twice").reactor(twoReactors()).conclude(), started.getRef()));
+            started.expectMessageClass(SpindleApp.Started.class, Duration.ofSeconds(20));
+            TestProbe<SpindleApp.Stopped> first = testKit.createTestProbe();
+            TestProbe<SpindleApp.Stopped> second = testKit.createTestProbe();
+            app.tell(new SpindleApp.Stop(first.getRef()));
+            app.tell(new SpindleApp.Stop(second.getRef()));
+            SpindleApp.Stopped a = first.expectMessageClass(SpindleApp.Stopped.class, Duration.ofSeconds(20));
+            SpindleApp.Stopped b = second.expectMessageClass(SpindleApp.Stopped.class, Duration.ofSeconds(20));
+            assertThat(a.clean()).isTrue();
+            assertThat(b).isSameAs(a);
+            first.expectTerminated(app, Duration.ofSeconds(5));
+        }
+
+        @Test
+        @DisplayName("a stop while waiting for framework_start_init stops at once: no subsystem initialised, none finished")
+        void stopWhileWaitingForStartInit() {
+            List<String> log = Collections.synchronizedList(new ArrayList<>());
+            TestProbe<SpindleApp.StartResult> started = testKit.createTestProbe();
+            ActorRef<SpindleApp.Command> app = testKit.spawn(Spindle.create(SpindleConfig.builder().name("stop-waiting")
+                    .reactor(twoReactors()).subsystem(new Recording("bdev", List.of(), log, false)).waitForStartInit(true).conclude(),
+                    started.getRef()));
+            Spindle s = started.expectMessageClass(SpindleApp.Started.class, Duration.ofSeconds(20)).spindle();
+            TestProbe<SpindleApp.Stopped> stop = testKit.createTestProbe();
+            app.tell(new SpindleApp.Stop(stop.getRef()));
+            assertThat(stop.expectMessageClass(SpindleApp.Stopped.class, Duration.ofSeconds(20)).clean()).isTrue();
+            assertThat(log).isEmpty();
+            assertThat(s.whenStopped().toCompletableFuture().join().clean()).isTrue();
+        }
+
+        @Test
+        @DisplayName("the app actor stopped from outside (no Stop): its reactors still stop and whenStopped reports an unclean stop")
+        void appActorStoppedFromOutside() throws Exception {
+            TestProbe<SpindleApp.StartResult> started = testKit.createTestProbe();
+            ActorRef<SpindleApp.Command> app = testKit.spawn(Spindle.create(
+                    SpindleConfig.builder().name("stopped-outside").reactor(twoReactors()).conclude(), started.getRef()));
+            Spindle s = started.expectMessageClass(SpindleApp.Started.class, Duration.ofSeconds(20)).spindle();
+            testKit.stop(app, Duration.ofSeconds(20));
+            SpindleApp.Stopped st = s.whenStopped().toCompletableFuture().get(20, TimeUnit.SECONDS);
+            assertThat(st.clean()).isFalse();
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> LeakCheckExtension.reactorThreads().isEmpty());
+        }
+
+        @Test
+        @DisplayName("the app actor stopped from outside on manual reactors: they are asked to exit, and exit when the test steps them")
+        void appActorStoppedFromOutsideOnManualReactors() throws Exception {
+            TestProbe<SpindleApp.StartResult> started = testKit.createTestProbe();
+            ActorRef<SpindleApp.Command> app = testKit.spawn(Spindle.create(SpindleConfig.builder().name("stopped-outside-manual")
+                    .reactor(ReactorConfig.builder().mask(CoreMask.firstN(2)).manual(true).conclude()).conclude(), started.getRef()));
+            Spindle s = started.expectMessageClass(SpindleApp.Started.class, Duration.ofSeconds(20)).spindle();
+            io.spindle.runtime.ReactorGroup g = s.reactors();
+            CompletableFuture<Void> stopped = CompletableFuture.runAsync(() -> testKit.stop(app, Duration.ofSeconds(20)));
+            g.pollUntil(stopped::isDone, Duration.ofSeconds(20)); // its reactor actors stop on the manual reactors
+            stopped.join();
+            g.pollUntilIdle();
+            assertThat(g.reactors()).allSatisfy(r -> assertThat(r.state()).isEqualTo(Reactor.State.EXITED));
+            assertThat(s.whenStopped().toCompletableFuture().get(20, TimeUnit.SECONDS).clean()).isFalse();
+            g.close(); // a manual group is the test's to close (the app closes only threaded ones)
+        }
+
+        @Test
+        @DisplayName("the app actor stopped from outside during the start: the listener gets StartFailed, the reactors stop")
+        void appActorStoppedDuringTheStart() throws Exception {
+            CompletableFuture<Void> release = new CompletableFuture<>();
+            CountDownLatch inInit = new CountDownLatch(1);
+            Subsystem slow = new Subsystem() {
+                @Override
+                public String name() {
+                    return "slow";
+                }
+
+                @Override
+                public CompletableFuture<Void> init(SubsystemContext ctx) {
+                    inInit.countDown();
+                    return release;
+                }
+
+                @Override
+                public CompletableFuture<Void> fini(SubsystemContext ctx) {
+                    return CompletableFuture.completedFuture(null);
+                }
+            };
+            TestProbe<SpindleApp.StartResult> started = testKit.createTestProbe();
+            ActorRef<SpindleApp.Command> app = testKit.spawn(Spindle.create(SpindleConfig.builder().name("stopped-in-start")
+                    .reactor(twoReactors()).subsystem(slow).conclude(), started.getRef()));
+            try {
+                assertThat(inInit.await(20, TimeUnit.SECONDS)).isTrue();
+                testKit.stop(app, Duration.ofSeconds(20));
+                SpindleApp.StartResult r = started.expectMessageClass(SpindleApp.StartResult.class, Duration.ofSeconds(20));
+                assertThat(r).isInstanceOfSatisfying(SpindleApp.StartFailed.class,
+                        f -> assertThat(f.reason()).isEqualTo("app actor stopped during start"));
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> LeakCheckExtension.reactorThreads().isEmpty());
+            } finally {
+                release.complete(null);
+            }
+        }
+    }
+
+    @Nested
     class Embedded {
         @Test
         void spawnsInTheUsersSystemAndPlacesUserActorsOnReactors() {
@@ -326,7 +469,7 @@ class SpindleAppTest {
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (!java.nio.file.Files.readString(log).contains("STARTED") && System.nanoTime() < deadline) {
-                Thread.sleep(20);
+                Thread.sleep(20); // paces a poll of the child process's log; the condition decides, not the time
             }
             assertThat(java.nio.file.Files.readString(log)).contains("STARTED reactors=2");
             ProcessHandle.of(p.pid()).orElseThrow().destroy(); // SIGTERM
@@ -487,7 +630,10 @@ class SpindleAppTest {
 
             release.countDown();
             org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> all.stream().allMatch(c -> !c.releasedBy.isEmpty()));
+            assertThat(all).as("each walk ended and released once before the originator stops")
+                    .allSatisfy(c -> assertThat(c.releasedBy).hasSize(1));
             testKit.stop(orig, Duration.ofSeconds(10)); // its PostStop closes its FanOuts: nothing may be released twice
+            // checked again below, after the stop: still one release each
 
             Thread originator = origThread.get();
             assertThat(originator.getName()).doesNotStartWith("reactor_").contains("originator-dispatcher");

@@ -260,10 +260,30 @@ class ForEachChannelTest {
         private FanOuts fanOuts; // reactor 0 only
         private boolean unregistered;
 
+        /** Whether the owner (so the device actor) and the unregister listener run on reactor 0: then nothing moves unpolled. */
+        final boolean onReactor0;
+
         Rig(ReactorGroup group) throws Exception {
+            this(group, false);
+        }
+
+        /**
+         * @param onReactor0 place the owner, hence the device actor, and the unregister listener on reactor 0's
+         *                   dispatcher: every step of an unregister then happens only when the test polls, so "not
+         *                   answered yet" is an exact check after a poll until idle, not a wait for silence
+         */
+        Rig(ReactorGroup group, boolean onReactor0) throws Exception {
             this.group = group;
+            this.onReactor0 = onReactor0;
             CompletableFuture<IoDevice<Chan>> dev = new CompletableFuture<>();
-            owner = testKit.spawn(owner(group, name, factory, dev, u -> { }, ownerStopped), "owner-" + name);
+            Behavior<OwnerCmd> b = owner(group, name, factory, dev, u -> { }, ownerStopped);
+            if (onReactor0) {
+                group.registerDispatchers(testKit.system());
+                owner = testKit.spawn(b, "owner-" + name, group.reactor(0).dispatcher());
+                group.pollUntil(dev::isDone, Duration.ofSeconds(10));
+            } else {
+                owner = testKit.spawn(b, "owner-" + name);
+            }
             device = dev.get(10, TimeUnit.SECONDS);
         }
 
@@ -327,11 +347,14 @@ class ForEachChannelTest {
          */
         CompletableFuture<IoDeviceActor.Unregistered> unregisterToListener() {
             CompletableFuture<IoDeviceActor.Unregistered> f = new CompletableFuture<>();
-            ActorRef<IoDeviceActor.Unregistered> listener = testKit.spawn(Behaviors.receiveMessage(u -> {
+            Behavior<IoDeviceActor.Unregistered> l = Behaviors.receiveMessage(u -> {
                 events.add("unregistered");
                 f.complete(u);
                 return Behaviors.stopped();
-            }), "unregister-listener-" + name);
+            });
+            ActorRef<IoDeviceActor.Unregistered> listener = onReactor0
+                    ? testKit.spawn(l, "unregister-listener-" + name, group.reactor(0).dispatcher())
+                    : testKit.spawn(l, "unregister-listener-" + name);
             device.unregister(listener);
             unregistered = true;
             return f;
@@ -352,6 +375,9 @@ class ForEachChannelTest {
                 }
                 if (!ownerStopped.isDone()) {
                     owner.tell(StopOwner.INSTANCE);
+                    if (onReactor0) {
+                        group.pollUntil(ownerStopped::isDone, Duration.ofSeconds(10));
+                    }
                     ownerStopped.get(10, TimeUnit.SECONDS);
                 }
             } catch (Exception e) {
@@ -364,18 +390,6 @@ class ForEachChannelTest {
 
     static ReactorGroup manual(int n) {
         return ReactorGroup.manual(n);
-    }
-
-    /** Whether {@code f} completes within {@code d}; does not consume anything. */
-    static boolean arrivesWithin(CompletableFuture<?> f, Duration d) {
-        try {
-            f.get(d.toMillis(), TimeUnit.MILLISECONDS);
-            return true;
-        } catch (java.util.concurrent.TimeoutException e) {
-            return false;
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
     }
 
     /** The common end-of-walk checks: one completion, one release, on the originator, after the completion. */
@@ -505,7 +519,7 @@ class ForEachChannelTest {
     @Test
     @DisplayName("for_each_channel_unreg: unregister during a walk fails new gets at once; Unregistered only after the walk completed")
     void for_each_channel_unreg() throws Exception {
-        try (Rig rig = new Rig(manual(3))) {
+        try (Rig rig = new Rig(manual(3), true)) {
             ReactorGroup g = rig.group;
             IoChannel<Chan> ch0 = rig.get(0);
             IoChannel<Chan> ch1 = rig.get(1);
@@ -519,8 +533,8 @@ class ForEachChannelTest {
             assertThat(rec.held).containsKey(1);
 
             CompletableFuture<IoDeviceActor.Unregistered> unreg = rig.unregisterToListener();
-            // the device actor runs on Pekko's threads: wait without polling, so the walk stays where it is
-            await().atMost(Duration.ofSeconds(10)).until(rig.device::isUnregistered);
+            // the device actor and the listener run on reactor 0: polling moves the unregister, never the held hop
+            g.pollUntil(rig.device::isUnregistered, Duration.ofSeconds(10));
 
             // new gets fail at once, with the walk still in flight: where no channel exists, and where one does
             assertThat(rig.<IoChannel<Chan>>on(2, rig.device::getChannel)).isNull();
@@ -533,12 +547,14 @@ class ForEachChannelTest {
             g.pollUntilIdle();
             assertThat(rig.factory.destroyed).containsExactly(0);
             assertThat(rig.device.liveChannels()).isEqualTo(1);
-            assertThat(arrivesWithin(unreg, Duration.ofMillis(200))).isFalse();
+            // everything is polled until idle: a reply sent by now would have reached the listener (on reactor 0)
+            assertThat(unreg).as("no reply while the walk is in flight").isNotDone();
             rig.events.add("no reply while the walk is in flight");
 
-            // the walk ends now; inside its completion the unregister must not have been answered yet
+            // the walk ends now; inside its completion (on reactor 0, the listener's reactor too) the unregister must
+            // not have been answered: a reply sent before would have been delivered in an earlier task
             rec.onComplete = () -> {
-                if (arrivesWithin(unreg, Duration.ofMillis(300))) {
+                if (unreg.isDone()) {
                     rec.violations.add("Unregistered arrived before the walk's completion ran");
                 }
             };
@@ -559,7 +575,7 @@ class ForEachChannelTest {
     @Test
     @DisplayName("for_each_channel_unreg: after the walk completed, Unregistered still waits for every channel to be put")
     void for_each_channel_unreg_waitsForChannels() throws Exception {
-        try (Rig rig = new Rig(manual(2))) {
+        try (Rig rig = new Rig(manual(2), true)) {
             ReactorGroup g = rig.group;
             IoChannel<Chan> ch0 = rig.get(0);
             IoChannel<Chan> ch1 = rig.get(1);
@@ -570,17 +586,19 @@ class ForEachChannelTest {
             rig.startWalk(ctx, rec);
             g.pollUntilIdle();
             TestProbe<IoDeviceActor.Unregistered> unreg = rig.unregister();
-            await().atMost(Duration.ofSeconds(10)).until(rig.device::isUnregistered);
+            g.pollUntil(rig.device::isUnregistered, Duration.ofSeconds(10));
 
+            // the device actor runs on reactor 0 and its reply is enqueued at the probe when sent: after a poll until
+            // idle, "no message now" is exact
             rec.continueHeld(g, 0, Errno.OK);
             g.pollUntilIdle();
             assertEndedOnce(rec, ctx, Errno.OK);
             assertThat(rec.visited).containsExactly(0, 1);
-            unreg.expectNoMessage(Duration.ofMillis(200));
+            unreg.expectNoMessage(Duration.ZERO);
 
             rig.put(ch0);
             g.pollUntilIdle();
-            unreg.expectNoMessage(Duration.ofMillis(200));
+            unreg.expectNoMessage(Duration.ZERO);
 
             rig.put(ch1);
             g.pollUntilIdle();

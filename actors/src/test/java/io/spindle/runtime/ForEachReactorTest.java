@@ -444,7 +444,7 @@ class ForEachReactorTest {
                 if (System.nanoTime() - deadline > 0) {
                     throw new AssertionError("condition not met on reactor " + i);
                 }
-                Thread.sleep(1);
+                Thread.sleep(1); // paces a poll for work another thread sends; the condition decides, not the time
             }
         }
     }

@@ -215,6 +215,68 @@ class PublicApiRulesTest {
             }
         }
 
+        /** An io_device whose owner actor, and so its device actor, runs on reactor {@code i} of the manual group. */
+        private IoDevice<IoChannel<?>> deviceOn(ReactorGroup g, int i, String name, Layered f, List<ActorRef<Object>> owners) {
+            CompletableFuture<IoDevice<IoChannel<?>>> d = new CompletableFuture<>();
+            owners.add(kit.spawn(Behaviors.<Object>setup(ctx -> {
+                d.complete(IoDevice.register(ctx, g, name, f));
+                return Behaviors.receiveMessage(m -> Behaviors.stopped());
+            }), g.reactor(i).dispatcher()));
+            g.pollUntil(d::isDone, T);
+            return d.join();
+        }
+
+        @Test
+        @DisplayName("the outer device's unregister stays unanswered while the nested put of its channel's destroy is still queued, however "
+                + "far the device actor's reactor runs ahead (stepped one task at a time)")
+        void outerUnregisterWaitsForTheQueuedNestedDestroy() {
+            ReactorGroup g = ReactorGroup.manual(ReactorConfig.builder().mask(CoreMask.firstN(2)).manual(true).maxTasksPerLoop(1).conclude());
+            List<ActorRef<Object>> owners = new ArrayList<>();
+            try {
+                g.registerDispatchers(kit.system());
+                List<String> log = new CopyOnWriteArrayList<>();
+                Layered fb = new Layered("B", log);
+                Layered fa = new Layered("A", log);
+                IoDevice<IoChannel<?>> b = deviceOn(g, 0, "B", fb, owners);
+                IoDevice<IoChannel<?>> a = deviceOn(g, 0, "A", fa, owners);
+                fa.inner = b;
+                IoChannel<IoChannel<?>> ch = ThreadLibraryTest.on(g, 1, a::getChannel);
+                CompletableFuture<Integer> un = new CompletableFuture<>();
+                ActorRef<IoDeviceActor.Unregistered> replier = kit.spawn(Behaviors.receive(IoDeviceActor.Unregistered.class).onAnyMessage(u -> {
+                    log.add(u.device() + " unregistered");
+                    un.complete(u.status());
+                    return Behaviors.stopped();
+                }).build(), g.reactor(0).dispatcher());
+                a.unregister(replier);
+                g.pollUntilIdle(0);
+                assertThat(a.isUnregistered()).isTrue();
+                g.reactor(1).send(ch::put);
+                g.pollOnce(1); // the put: A's destroy is queued on reactor 1
+                g.pollOnce(1); // A's destroy: it puts B's channel, whose destroy is queued behind it
+                assertThat(log).containsExactly("A create reactor_1", "B create reactor_1", "A destroy reactor_1");
+                g.pollUntilIdle(0); // the device actors' reactor runs as far as it can
+                assertThat(un).as("A's channel is not gone while the put its destroy made is unprocessed").isNotDone();
+                assertThat(a.liveChannels()).isEqualTo(1);
+                g.pollOnce(1); // B's destroy
+                g.pollUntil(un::isDone, T);
+                assertThat(un.join()).isZero();
+                assertThat(log).containsExactly("A create reactor_1", "B create reactor_1", "A destroy reactor_1", "B destroy reactor_1",
+                        "A unregistered");
+                CompletableFuture<Integer> unB = new CompletableFuture<>();
+                ActorRef<IoDeviceActor.Unregistered> replierB = kit.spawn(Behaviors.receive(IoDeviceActor.Unregistered.class).onAnyMessage(u -> {
+                    unB.complete(u.status());
+                    return Behaviors.stopped();
+                }).build(), g.reactor(0).dispatcher());
+                b.unregister(replierB);
+                g.pollUntil(unB::isDone, T);
+                assertThat(unB.join()).isZero();
+            } finally {
+                owners.forEach(o -> o.tell("stop")); // they run on reactor 0: stopped before the group closes
+                g.pollUntilIdle();
+                g.close();
+            }
+        }
+
         private void unregisterAll(ReactorGroup g, List<String> log, IoDevice<?>... devices) {
             List<CompletableFuture<Integer>> fs = new ArrayList<>();
             for (IoDevice<?> d : devices) {
@@ -321,7 +383,9 @@ class PublicApiRulesTest {
                 CompletableFuture<Void> started = new CompletableFuture<>();
                 ActorRef<Cmd> orig = kit.spawn(forgetful(g, thread), "forgetful", g.reactor(0).dispatcher());
                 orig.tell(new Start(50, ctxs, started));
-                g.pollUntil(() -> ctxs.size() == 50 && ctxs.stream().allMatch(c -> c.releases.get() == 1), T);
+                g.pollUntil(started::isDone, T);
+                // pollUntil stepped the reactors until idle: the originator's stop (on reactor 0, right after the message
+                // that started the walks) has run, so every context is released by now, with no waiting for more
                 assertThat(ctxs).hasSize(50).allSatisfy(c -> {
                     assertThat(c.releases).hasValue(1);
                     assertThat(c.releasedOn).isSameAs(thread.get());
@@ -364,9 +428,21 @@ class PublicApiRulesTest {
                     ActorRef<Cmd> orig = kit.spawn(b, "failing-" + restart, g.reactor(0).dispatcher());
                     CompletableFuture<Void> started = new CompletableFuture<>();
                     orig.tell(new Start(10, ctxs, started));
+                    CompletableFuture<Void> terminated = new CompletableFuture<>();
+                    kit.spawn(Behaviors.<Object>setup(w -> {
+                        w.watch(orig);
+                        return Behaviors.receiveSignal((c, sig) -> {
+                            terminated.complete(null);
+                            return Behaviors.stopped();
+                        });
+                    }));
                     orig.tell(Boom.INSTANCE); // right behind Start: it fails while every walk is in flight
-                    g.pollUntil(() -> ctxs.size() == 10 && ctxs.stream().allMatch(c -> c.releases.get() == 1), T);
-                    g.pollUntilIdle();
+                    g.pollUntil(started::isDone, T);
+                    if (!restart) {
+                        // the stop after a failure is decided by the parent (the test kit's guardian, off the reactors)
+                        g.pollUntil(terminated::isDone, T);
+                    }
+                    g.pollUntilIdle(); // the failure and the stop or restart have run; the releases are not waited for
                     assertThat(ctxs).as("restart=%s", restart).allSatisfy(c -> assertThat(c.releases).hasValue(1));
                     if (restart) {
                         CompletableFuture<Void> stopped = CompletableFuture.runAsync(() -> kit.stop(orig)); // it runs on reactor 0
@@ -396,6 +472,131 @@ class PublicApiRulesTest {
                         .hasMessageContaining("caller=thread " + Thread.currentThread().getName());
                 assertThatThrownBy(f::close).isInstanceOf(IllegalStateException.class);
                 assertThat(f.inFlight()).isZero();
+            } finally {
+                g.close();
+            }
+        }
+
+        @Test
+        @DisplayName("an originator whose behavior factory fails after starting a walk releases that walk's context at once")
+        void originatorWhoseFactoryFailsReleases() {
+            ReactorGroup g = ReactorGroup.manual(2);
+            try {
+                g.registerDispatchers(kit.system());
+                List<Ctx> ctxs = new CopyOnWriteArrayList<>();
+                ActorRef<Cmd> orig = kit.spawn(FanOuts.<Cmd>originator(g, (ctx, fanOuts) -> {
+                    Ctx c = new Ctx();
+                    ctxs.add(c);
+                    fanOuts.forEachReactor(c, VISIT);
+                    throw new IllegalStateException("factory fails after starting a walk (expected by the test)");
+                }), "failing-factory", g.reactor(0).dispatcher());
+                CompletableFuture<Void> terminated = new CompletableFuture<>();
+                kit.spawn(Behaviors.<Object>setup(w -> {
+                    w.watch(orig);
+                    return Behaviors.receiveSignal((c, sig) -> {
+                        terminated.complete(null);
+                        return Behaviors.stopped();
+                    });
+                }));
+                g.pollUntil(() -> !ctxs.isEmpty(), T);
+                assertThat(ctxs).singleElement().satisfies(c -> {
+                    assertThat(c.releases).as("released by the failed start itself").hasValue(1);
+                    assertThat(c.bytes.refCount()).isZero();
+                });
+                // the stop after the failure is decided by the parent (the test kit's guardian, off the reactors)
+                g.pollUntil(terminated::isDone, T);
+                g.pollUntilIdle();
+                assertThat(ctxs.get(0).releases).hasValue(1);
+            } finally {
+                g.close();
+            }
+        }
+
+        @Test
+        @DisplayName("an originator whose own PostStop handler throws still releases every walk's context")
+        void originatorWhosePostStopThrowsReleases() {
+            ReactorGroup g = ReactorGroup.manual(2);
+            try {
+                g.registerDispatchers(kit.system());
+                List<Ctx> ctxs = new CopyOnWriteArrayList<>();
+                ActorRef<Cmd> orig = kit.spawn(FanOuts.<Cmd>originator(g, (ctx, fanOuts) -> Behaviors.receive(Cmd.class)
+                        .onMessage(Start.class, m -> {
+                            for (int i = 0; i < m.walks(); i++) {
+                                Ctx c = new Ctx();
+                                m.out().add(c);
+                                fanOuts.forEachReactor(c, VISIT);
+                            }
+                            m.started().complete(null);
+                            return Behaviors.stopped(); // stops mid-walk
+                        })
+                        .onSignal(org.apache.pekko.actor.typed.PostStop.class, sig -> {
+                            throw new IllegalStateException("PostStop fails (expected by the test)");
+                        })
+                        .build()), "throwing-post-stop", g.reactor(0).dispatcher());
+                CompletableFuture<Void> started = new CompletableFuture<>();
+                orig.tell(new Start(5, ctxs, started));
+                g.pollUntil(started::isDone, T); // steps until idle: the stop, and its failing PostStop, have run
+                assertThat(ctxs).hasSize(5).allSatisfy(c -> {
+                    assertThat(c.releases).hasValue(1);
+                    assertThat(c.bytes.refCount()).isZero();
+                });
+            } finally {
+                g.close();
+            }
+        }
+
+        @Test
+        @DisplayName("a signal other than PostStop or PreRestart (Terminated of a watched actor) does not end the originator's walks")
+        void otherSignalsDoNotEndTheWalks() {
+            ReactorGroup g = ReactorGroup.manual(ReactorConfig.builder().mask(CoreMask.firstN(2)).manual(true).maxTasksPerLoop(1).conclude());
+            try {
+                g.registerDispatchers(kit.system());
+                List<Ctx> ctxs = new CopyOnWriteArrayList<>();
+                List<Integer> statuses = new CopyOnWriteArrayList<>();
+                AtomicInteger terminatedSeen = new AtomicInteger();
+                FanOuts.ReactorVisitor<Ctx, Integer> visitor = new FanOuts.ReactorVisitor<>() {
+                    @Override
+                    public Integer visit(Reactor reactor) {
+                        return reactor.index();
+                    }
+
+                    @Override
+                    public void complete(Ctx context, int status) {
+                        statuses.add(status);
+                    }
+                };
+                ActorRef<Cmd> orig = kit.spawn(FanOuts.<Cmd>originator(g, (ctx, fanOuts) -> {
+                    ActorRef<Void> watched = ctx.spawn(Behaviors.<Void>ignore(), "watched",
+                            org.apache.pekko.actor.typed.DispatcherSelector.sameAsParent());
+                    ctx.watch(watched);
+                    return Behaviors.receive(Cmd.class)
+                            .onMessage(Start.class, m -> {
+                                Ctx c = new Ctx();
+                                m.out().add(c);
+                                fanOuts.forEachReactor(c, visitor);
+                                ctx.stop(watched); // its Terminated reaches us while the walk waits for reactor 1
+                                m.started().complete(null);
+                                return Behaviors.same();
+                            })
+                            .onMessageEquals(Boom.INSTANCE, Behaviors::stopped)
+                            .onSignal(org.apache.pekko.actor.typed.Terminated.class, t -> {
+                                terminatedSeen.incrementAndGet();
+                                return Behaviors.same();
+                            })
+                            .build();
+                }), "watching-originator", g.reactor(0).dispatcher());
+                CompletableFuture<Void> started = new CompletableFuture<>();
+                orig.tell(new Start(1, ctxs, started));
+                g.pollUntilIdle(0); // reactor 0 only: the walk's hop to reactor 1 waits there, the Terminated is handled
+                assertThat(started).isDone();
+                assertThat(terminatedSeen).hasValue(1);
+                assertThat(ctxs).singleElement().satisfies(c -> assertThat(c.releases).as("still in flight").hasValue(0));
+                g.pollUntilIdle();
+                assertThat(statuses).as("the walk completed normally").containsExactly(Errno.OK);
+                assertThat(ctxs.get(0).releases).hasValue(1);
+                orig.tell(Boom.INSTANCE); // stops it, on reactor 0
+                g.pollUntilIdle();
+                assertThat(ctxs.get(0).releases).hasValue(1);
             } finally {
                 g.close();
             }

@@ -301,6 +301,11 @@ class SeedBugRegressionTest {
                 assertThat(c.readBack).as("folded on the originator in ascending order").isEqualTo(expected);
                 assertThat(w.visitor().visits).as("visit ran once on each reactor's thread").hasSize(n);
             }
+            testKit.stop(orig, WAIT);
+            orig = null;
+            assertThat(postStop).containsExactly(origThread.get());
+            // its stop closes its FanOuts: a completed walk is not released a second time
+            assertOwnedByOriginator(walks, origThread.get());
         } finally {
             if (orig != null) {
                 testKit.stop(orig, WAIT);
@@ -347,6 +352,11 @@ class SeedBugRegressionTest {
             }
             assertThat(walks.get(0).ctx().statuses).as("the walk in flight at the stop").containsExactly(Errno.OK);
             LOG.info("n={}: statuses at stop: {}", n, statusHistogram(walks));
+            testKit.stop(orig, WAIT);
+            orig = null;
+            // the originator's stop closes its FanOuts after every walk ended: nothing is released or completed twice
+            assertOwnedByOriginator(walks, origThread.get());
+            assertThat(walks).allSatisfy(w -> assertThat(w.ctx().completions).hasValue(1));
         } finally {
             gate.countDown();
             if (orig != null) {
@@ -413,16 +423,21 @@ class SeedBugRegressionTest {
                     testKit.stop(orig, WAIT);
                     origStopped = true;
                     assertThat(postStop).containsExactly(origThread.get());
+                    // released by the stop itself, before it returned: no waiting (a missing stop hook fails here, at once)
+                    assertThat(walks).allSatisfy(w -> assertThat(w.ctx().releases).as("released by the originator's stop").hasValue(1));
                     gate.countDown();
                 }
                 default -> throw new IllegalStateException(mode.name());
             }
             await().atMost(WAIT).until(() -> walks.stream().allMatch(w -> w.ctx().releases.get() >= 1));
+            assertThat(walks).allSatisfy(w -> assertThat(w.ctx().releases).hasValue(1));
             if (!origStopped) {
                 testKit.stop(orig, WAIT);
                 origStopped = true;
+                assertThat(postStop).containsExactly(origThread.get());
             }
             g.close();
+            // after the originator stopped and the group closed: still released exactly once (assertOwnedByOriginator)
             assertThat(g.threadsEnded()).isTrue();
 
             assertThat(walks).hasSize(count);

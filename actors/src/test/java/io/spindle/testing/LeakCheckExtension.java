@@ -40,7 +40,7 @@ public final class LeakCheckExtension implements BeforeEachCallback, AfterEachCa
         long grace = context.getConfigurationParameter(THREAD_GRACE_PARAMETER).map(Long::parseLong).orElse(THREAD_GRACE_MS);
         long deadline = System.currentTimeMillis() + grace;
         while (!alive.isEmpty() && System.currentTimeMillis() < deadline) {
-            Thread.sleep(10);
+            Thread.sleep(10); // paces the re-check while ending threads get their grace period
             alive = reactorThreads();
         }
         if (!alive.isEmpty()) {

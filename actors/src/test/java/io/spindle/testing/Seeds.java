@@ -43,6 +43,30 @@ public final class Seeds {
     }
 
     /**
+     * {@code total} seeds, for a schedule explorer whose schedule count is the figure that matters: seeds
+     * {@code 0 .. fixed-1}, then random seeds drawn now up to {@code total}. {@code -Dspindle.explore=N} makes the
+     * total {@code N} (the fixed seeds first, at most {@code N} of them); {@code -Dspindle.seed=S} gives {@code S}
+     * alone.
+     */
+    public static List<Long> ofTotal(int fixed, int total) {
+        String one = System.getProperty("spindle.seed");
+        if (one != null && !one.isBlank()) {
+            return List.of(Long.parseLong(one.trim()));
+        }
+        String explore = System.getProperty("spindle.explore");
+        int n = explore != null && !explore.isBlank() ? Integer.parseInt(explore.trim()) : total;
+        int f = Math.min(fixed, n);
+        List<Long> out = new ArrayList<>(n);
+        for (long s = 0; s < f; s++) {
+            out.add(s);
+        }
+        for (int i = f; i < n; i++) {
+            out.add(RANDOM.nextLong());
+        }
+        return out;
+    }
+
+    /**
      * Runs {@code body} for each seed; the first failure is rethrown as an {@link AssertionError} whose message
      * starts with the seed and the property that reruns it.
      */

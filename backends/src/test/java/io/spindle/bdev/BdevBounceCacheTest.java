@@ -59,4 +59,52 @@ class BdevBounceCacheTest {
             });
         }
     }
+
+    @Test
+    @DisplayName("the bounce cache gives memory back above iobuf_large_cache_size: buffers that stayed free a whole second are freed,"
+            + " down to the bound; a second in which the load used them frees none")
+    void idleBounceBuffersAboveTheBoundAreFreed() {
+        int n = 40;
+        try (BdevHarness h = new BdevHarness(kit, 1, 128); DmaBuffer buf = DmaBuffer.allocate(n * 4096L + 1)) {
+            TestModule.Opts o = new TestModule.Opts();
+            o.blockSize = 4096;
+            o.numBlocks = 128;
+            o.requiredAlignment = 4096;
+            o.holdIo = true;
+            h.await(h.test.create(h.layer, o));
+            TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
+            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
+            IoChannel<BdevChannel> c = h.on(0, d::getIoChannel);
+            BdevMgmt mgmt = c.context().mgmt;
+            BdevResetTest.Log log = new BdevResetTest.Log();
+            Runnable burst = () -> {
+                h.on(0, () -> {
+                    for (int i = 0; i < n; i++) {
+                        assertThat(d.readBlocks(c, buf, 1 + i * 4096L, i, 1, log, "r")).isZero(); // misaligned: bounced
+                    }
+                    return null;
+                });
+                h.poll();
+                h.on(0, () -> drv.releaseHeld(IoStatus.SUCCESS));
+                h.poll();
+            };
+            burst.run();
+            assertThat(h.on(0, mgmt::bounceBuffersAllocated)).isEqualTo(n);
+            h.group.advanceTime(java.time.Duration.ofSeconds(1));
+            h.poll();
+            assertThat(h.on(0, mgmt::bounceBuffersAllocated)).as("the burst used them all in this second: none freed").isEqualTo(n);
+            h.group.advanceTime(java.time.Duration.ofSeconds(1));
+            h.poll();
+            assertThat(h.on(0, mgmt::bounceBuffersAllocated)).as("a whole second unused: freed down to the bound")
+                    .isEqualTo(BdevOptions.defaults(128).iobufLargeCacheSize());
+            burst.run(); // the next burst allocates again what it needs beyond the bound
+            assertThat(h.on(0, mgmt::bounceBuffersAllocated)).isEqualTo(n);
+            assertThat(log.done).hasSize(2 * n).allMatch(s -> s.equals("READ:SUCCESS@r"));
+            h.on(0, () -> {
+                c.put();
+                d.close();
+                return null;
+            });
+        }
+    }
 }

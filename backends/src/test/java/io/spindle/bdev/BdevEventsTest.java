@@ -29,7 +29,10 @@ class BdevEventsTest {
     @Test
     void resizeNotifiesDescriptorsOnTheirReactorAndRefusesShrinkingUnderThem() {
         try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
-            h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
+            TestModule.Opts o = new TestModule.Opts().name("Malloc0");
+            o.numBlocks = 64;
+            o.resizableTo = 128; // a module with the resize capability (malloc's memory is fixed: BdevResizeTest)
+            h.await(h.test.create(h.layer, o));
             List<String> events = new CopyOnWriteArrayList<>();
             BdevDescriptor d = h.on(1, () -> h.layer.open("Malloc0", false, (e, b, desc) ->
                     events.add(e + "@" + Reactor.current().name() + " blocks=" + b.numBlocks())));

@@ -42,11 +42,21 @@ public final class BdevHarness implements AutoCloseable {
      */
     BdevHarness(ActorTestKit kit, int reactors, BdevOptions options, BdevModule... extra) {
         // one task per step, as SPDK's poll_thread_times(i, 1): every message boundary is a possible interleaving
-        group = ReactorGroup.manual(io.spindle.runtime.ReactorConfig.builder().mask(io.spindle.runtime.CoreMask.firstN(reactors))
-                .manual(true).maxTasksPerLoop(1).conclude());
+        this(kit, io.spindle.runtime.ReactorConfig.builder().mask(io.spindle.runtime.CoreMask.firstN(reactors))
+                .manual(true).maxTasksPerLoop(1).conclude(), options, g -> List.of(extra));
+    }
+
+    /**
+     * Manual reactors built from {@code config} and a bdev layer with {@code options}; the modules are test, malloc,
+     * null, then what {@code extra} returns, given the group once its dispatchers are registered (a module whose own
+     * actor runs on a reactor is made there).
+     */
+    BdevHarness(ActorTestKit kit, io.spindle.runtime.ReactorConfig config, BdevOptions options,
+                java.util.function.Function<ReactorGroup, List<BdevModule>> extra) {
+        group = ReactorGroup.manual(config);
         group.registerDispatchers(kit.system());
         List<BdevModule> mods = new java.util.ArrayList<>(List.of(test, malloc, nul));
-        mods.addAll(List.of(extra));
+        mods.addAll(extra.apply(group));
         layer = new BdevLayer(group, options, mods);
         CompletableFuture<Void> init = new CompletableFuture<>();
         registry = kit.spawn(BdevRegistry.create(layer, init), "bdev-" + SEQ.incrementAndGet(), group.reactor(0).dispatcher());

@@ -162,6 +162,50 @@ class BdevQosStatsTest {
         }
     }
 
+    @Test
+    @DisplayName("emulated write_zeroes and compare: each child (a write of zeroes, a read to compare) is charged to QoS as the module's"
+            + " write or read, one per slice under a 1 per slice limit")
+    void emulatedChildrenPassThroughQos() {
+        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(2 * 128 * 1024)) {
+            TestModule.Opts o = new TestModule.Opts(); // no native WRITE_ZEROES or COMPARE: the layer emulates them
+            Bdev b = h.await(h.test.create(h.layer, o));
+            TestModule.Driver drv = (TestModule.Driver) b.driver;
+            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, bd, desc) -> { }));
+            IoChannel<BdevChannel> c = h.on(0, d::getIoChannel);
+            assertThat(h.await(h.layer.setQosLimits("Test0", QosLimits.of(1000, 0, 0, 0)))).isZero(); // 1 I/O per slice
+            Count cnt = new Count();
+            drv.submitted.clear();
+            // 768 blocks of 512 B: three children of 128 KiB (the zero buffer's size)
+            assertThat(h.on(0, () -> d.writeZeroesBlocks(c, 0, 768, cnt, "wz"))).isZero();
+            h.poll();
+            assertThat(drv.submitted).as("first slice: one child").containsExactly("WRITE 0+256");
+            for (int slice = 2; slice <= 3; slice++) {
+                h.group.advanceTime(Duration.ofMillis(1));
+                h.poll();
+                assertThat(drv.submitted).as("slice %d", slice).hasSize(slice);
+            }
+            assertThat(cnt.done).containsExactly("SUCCESS@wz");
+            // compare of 512 blocks (zeroes against zeroes): two reads of 128 KiB, one per slice
+            drv.submitted.clear();
+            buf.fill(0, buf.capacity(), (byte) 0);
+            h.group.advanceTime(Duration.ofMillis(1));
+            h.poll();
+            assertThat(h.on(0, () -> d.compareBlocks(c, buf, 0, 0, 512, cnt, "cmp"))).isZero();
+            h.poll();
+            assertThat(drv.submitted).as("one read in this slice").containsExactly("READ 0+256");
+            h.group.advanceTime(Duration.ofMillis(1));
+            h.poll();
+            assertThat(drv.submitted).containsExactly("READ 0+256", "READ 256+256");
+            assertThat(cnt.done).containsExactly("SUCCESS@wz", "SUCCESS@cmp");
+            assertThat(h.await(h.layer.setQosLimits("Test0", QosLimits.NONE))).isZero();
+            h.on(0, () -> {
+                c.put();
+                d.close();
+                return null;
+            });
+        }
+    }
+
     /**
      * Submits {@code first} then {@code second} (three 4 KiB I/O each, "r"/"w" for read/write) on reactor 0 under
      * {@code limits} (1 MiB/s, i.e. 1048 B per 1 ms slice), and checks what the byte quota admits slice by slice.

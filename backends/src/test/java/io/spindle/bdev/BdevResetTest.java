@@ -109,6 +109,41 @@ class BdevResetTest {
     }
 
     @Test
+    @DisplayName("a reset holds its channel: the caller puts the channel while the module holds the reset; the channel is destroyed only after the reset completed")
+    void resetHoldsAReferenceOnItsChannel() {
+        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+            TestModule.Opts o = new TestModule.Opts();
+            o.holdReset = true;
+            Bdev bdev = h.await(h.test.create(h.layer, o));
+            TestModule.Driver drv = (TestModule.Driver) bdev.driver;
+            List<String> order = new CopyOnWriteArrayList<>();
+            h.test.log.clear();
+            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
+            IoChannel<BdevChannel> c0 = h.on(0, d::getIoChannel);
+            assertThat(h.on(0, () -> d.reset(c0, (io, st, arg) -> order.add("reset " + st + " channels=" + drv.channels.size()), null))).isZero();
+            h.poll();
+            assertThat(h.test.log).contains("module reset on reactor_0");
+            assertThat(h.on(0, c0::refs)).as("the caller's reference and the reset's").isEqualTo(2);
+            h.on(0, () -> {
+                c0.put(); // the caller is done with the channel while the module still holds the reset
+                return null;
+            });
+            h.poll();
+            assertThat(drv.channels).as("the reset's reference keeps the channel").hasSize(1);
+            assertThat(order).isEmpty();
+            assertThat(h.on(0, drv::releaseReset)).isTrue();
+            h.poll();
+            assertThat(order).as("completed once, on a live channel").containsExactly("reset SUCCESS channels=1");
+            assertThat(drv.channels).as("destroyed once the reset let go").isEmpty();
+            assertThat(h.test.log).noneMatch(x -> x.startsWith("BUG"));
+            h.on(0, () -> {
+                d.close();
+                return null;
+            });
+        }
+    }
+
+    @Test
     @DisplayName("unregister_during_reset: while the module holds the reset the unregister stays pending; the reset completes,"
             + " then the unregister once both channels are put")
     void unregisterDuringReset() {

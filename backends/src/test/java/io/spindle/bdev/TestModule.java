@@ -9,6 +9,7 @@ import io.spindle.runtime.ChannelFactory;
 import io.spindle.runtime.IoChannel;
 import io.spindle.runtime.IoDevice;
 import io.spindle.runtime.Reactor;
+import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.bytes.BytesStore;
 import net.openhft.chronicle.core.UnsafeMemory;
 
@@ -26,9 +27,18 @@ import java.util.function.BiFunction;
  * A bdev module for tests (SPDK's stub module in {@code bdev_ut.c}): a RAM-backed bdev with a chosen set of
  * native I/O types, an event log, I/O held until the test completes it, NOMEM injection, an optional module
  * io_device whose channels the bdev's channels hold (the #3252 shape), and a destruct the test finishes.
+ *
+ * <p>With {@link Opts#moduleDevice} the module has per-bdev state in off-heap memory (a Chronicle {@link Bytes})
+ * that every module channel's destroy writes into and that {@link Driver#destruct()} frees as soon as it begins,
+ * as the module of SPDK #3252 did. A destroy that runs after the destruct is therefore a use-after-free, and
+ * Chronicle's release tracking sees it (the state's reference count is 0, or the write fails): it is recorded in
+ * {@link #violations}, as is a module channel destroyed on another reactor than its own. Tests stop stepping as
+ * soon as {@link #violations} is not empty and fail with it.
  */
 final class TestModule implements BdevModule {
     final List<String> log = new CopyOnWriteArrayList<>();
+    /** Use-after-free and wrong-thread events of module channel destroys; empty when the rules held. */
+    final List<String> violations = new CopyOnWriteArrayList<>();
     final List<String> claims = new CopyOnWriteArrayList<>();
     volatile BiFunction<Bdev, BdevLayer, Integer> examineClaim;
 
@@ -87,6 +97,13 @@ final class TestModule implements BdevModule {
          * {@code io_target}): created after it, destroyed before it; I/O of both share its queue and its availCnt.
          */
         Driver shareChannelsWith;
+        /**
+         * The resize capability: 0 (default) refuses every resize with ENOTSUP, as a module without one; otherwise
+         * the memory holds this many blocks and the bdev may be resized to any count up to it (EINVAL beyond).
+         */
+        long resizableTo;
+        /** The module's channel create throws (a module that cannot set up a channel on this reactor). */
+        boolean failChannelCreate;
 
         Opts name(String n) {
             name = n;
@@ -138,6 +155,12 @@ final class TestModule implements BdevModule {
         final long base;
         volatile Bdev bdev;
         IoDevice<ModuleChannel> moduleDevice;
+        /**
+         * With {@link Opts#moduleDevice}: per-bdev state (one long per reactor) that each module channel's destroy
+         * writes and that {@link #destruct()} frees when it begins (the SPDK #3252 hazard).
+         */
+        Bytes<?> state;
+        private boolean stateFreed;
         final List<Channel> channels = new CopyOnWriteArrayList<>();
         final List<String> submitted = new CopyOnWriteArrayList<>();
         final CompletableFuture<Void> destructGate = new CompletableFuture<>();
@@ -148,9 +171,10 @@ final class TestModule implements BdevModule {
         Driver(TestModule module, Opts opts) {
             this.module = module;
             this.opts = opts;
-            this.mem = BytesStore.nativeStoreWithFixedCapacity(opts.blockSize * opts.numBlocks);
+            long blocks = Math.max(opts.numBlocks, opts.resizableTo);
+            this.mem = BytesStore.nativeStoreWithFixedCapacity(opts.blockSize * blocks);
             this.base = mem.addressForRead(0);
-            UnsafeMemory.MEMORY.setMemory(base, opts.blockSize * opts.numBlocks, (byte) 0);
+            UnsafeMemory.MEMORY.setMemory(base, opts.blockSize * blocks, (byte) 0);
             this.nomemLeft = opts.nomemFirst;
         }
 
@@ -160,8 +184,21 @@ final class TestModule implements BdevModule {
         }
 
         @Override
+        public int acceptResize(Bdev b, long newNumBlocks) {
+            if (opts.resizableTo == 0) {
+                return BdevDriver.super.acceptResize(b, newNumBlocks);
+            }
+            return newNumBlocks <= opts.resizableTo ? io.spindle.runtime.Errno.OK : io.spindle.runtime.Errno.EINVAL;
+        }
+
+        @Override
         public void start(BdevContext ctx) {
             if (opts.moduleDevice) {
+                Bytes<?> st = Bytes.allocateDirect(8L * ctx.reactors().size());
+                st.singleThreadedCheckDisabled(true); // written by every reactor's module channel destroy
+                synchronized (this) {
+                    state = st;
+                }
                 moduleDevice = ctx.registerIoDevice("test_module_" + opts.name, new ChannelFactory<>() {
                     @Override
                     public ModuleChannel create(IoDevice<ModuleChannel> d, Reactor r) {
@@ -171,7 +208,13 @@ final class TestModule implements BdevModule {
 
                     @Override
                     public void destroy(IoDevice<ModuleChannel> d, Reactor r, ModuleChannel c) {
-                        module.log.add("module channel destroyed on " + r.name() + " by " + Reactor.current().name());
+                        Reactor cur = Reactor.current();
+                        if (cur != r) {
+                            module.violations.add("module channel of " + opts.name + " on " + r.name() + " destroyed by "
+                                    + (cur == null ? "thread " + Thread.currentThread().getName() : cur.name()));
+                        }
+                        touchState(r);
+                        module.log.add("module channel destroyed on " + r.name() + " by " + (cur == null ? "none" : cur.name()));
                     }
                 });
             }
@@ -179,6 +222,9 @@ final class TestModule implements BdevModule {
 
         @Override
         public Channel createChannel(Bdev b, Reactor reactor) {
+            if (opts.failChannelCreate) {
+                throw new IllegalStateException("test module " + opts.name + ": channel create on " + reactor.name() + " fails (expected by the test)");
+            }
             if (opts.shareChannelsWith != null) {
                 for (Channel c : opts.shareChannelsWith.channels) {
                     if (c.reactor == reactor) {
@@ -196,11 +242,17 @@ final class TestModule implements BdevModule {
 
         @Override
         public void destroyChannel(Bdev b, Reactor reactor, Channel c) {
+            Reactor cur = Reactor.current();
+            if (cur != reactor) {
+                module.violations.add("bdev channel of " + opts.name + " on " + reactor.name() + " destroyed by "
+                        + (cur == null ? "thread " + Thread.currentThread().getName() : cur.name()));
+            }
             channels.remove(c);
             if (opts.shareChannelsWith != null) {
                 return; // the owner's channel: destroyed with the owner's
             }
             if (c.moduleChannel != null) {
+                module.log.add("bdev channel destroyed on " + reactor.name() + " " + opts.name);
                 c.moduleChannel.put(); // deferred by a message: the #3252 window
             }
             if (!c.held.isEmpty() || c.heldReset != null) {
@@ -338,10 +390,38 @@ final class TestModule implements BdevModule {
             return false;
         }
 
+        /**
+         * The module channel destroy's use of the per-bdev state: one checked read-modify-write of this reactor's slot.
+         * Chronicle's release tracking tells a freed state: its reference count is 0, or the access throws.
+         */
+        void touchState(Reactor r) {
+            Bytes<?> st = state;
+            if (st.refCount() == 0) {
+                module.violations.add("use-after-free: module channel destroy of " + opts.name + " on " + r.name()
+                        + " after destruct freed the module's state (refCount=0)");
+                return;
+            }
+            try {
+                long at = 8L * r.index();
+                st.writeLong(at, st.readLong(at) + 1);
+            } catch (RuntimeException e) {
+                module.violations.add("use-after-free: module channel destroy of " + opts.name + " on " + r.name() + ": " + e);
+            }
+        }
+
+        /** Frees the per-bdev state once (destruct, or a registration that failed). */
+        synchronized void freeState() {
+            if (state != null && !stateFreed) {
+                stateFreed = true;
+                state.releaseLast();
+            }
+        }
+
         @Override
         public CompletionStage<Void> destruct() {
             destructs++;
             module.log.add("destruct begins " + opts.name);
+            freeState(); // what the module channels' destroys touch: they must all have run (SPDK #3252)
             if (!opts.asyncDestruct) {
                 destructGate.complete(null);
             }
@@ -356,6 +436,7 @@ final class TestModule implements BdevModule {
                 released = true;
                 mem.releaseLast();
             }
+            freeState();
         }
     }
 

@@ -37,9 +37,16 @@ final class RpcHarness implements AutoCloseable {
     }
 
     RpcHarness(String name, java.util.function.UnaryOperator<RpcServerConfig.Builder> rpc, boolean waitForStartInit) throws IOException {
+        this(name, rpc, waitForStartInit, b -> { });
+    }
+
+    /** @param bdevSetup configures the bdev subsystem before the start (e.g. its blocking executor) */
+    RpcHarness(String name, java.util.function.UnaryOperator<RpcServerConfig.Builder> rpc, boolean waitForStartInit,
+               java.util.function.Consumer<BdevSubsystem> bdevSetup) throws IOException {
         dir = Files.createTempDirectory(Path.of("/tmp"), "sprpc");
         socket = dir.resolve("spindle.sock");
         BdevSubsystem bdev = new BdevSubsystem();
+        bdevSetup.accept(bdev);
         if (!waitForStartInit) {
             bdev.onStart(l -> l.module(MallocModule.class).create(l, MallocModule.Options.of("Malloc0", 16384, 512)));
         }
@@ -67,6 +74,22 @@ final class RpcHarness implements AutoCloseable {
         try (RpcClient c = client()) {
             return c.request(method, paramsJson == null ? null : JSON.readTree(paramsJson));
         }
+    }
+
+    /** Requests (or batches) the socket loop has handed to the server so far ({@code RpcServer.Stats.requests}). */
+    long requestsHanded() {
+        return spindle.rpcStats().requests();
+    }
+
+    /**
+     * Returns once the server has run the handler of every request the loop handed over, up to {@code count} in
+     * all: waits until the loop has counted them, then round-trips {@code spdk_get_version} on a fresh connection.
+     * The loop hands requests to the server actor from its one thread, in the order it read them, and the actor
+     * runs a request's handler when it takes the request; so that answer comes after those handlers were invoked.
+     */
+    void awaitHandlersInvoked(long count) throws Exception {
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> requestsHanded() >= count);
+        assertThat(call("spdk_get_version", null).has("version")).isTrue();
     }
 
     static ObjectNode params(String json) {

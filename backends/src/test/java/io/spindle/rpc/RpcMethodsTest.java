@@ -158,7 +158,9 @@ class RpcMethodsTest {
             assertThat(h.call("bdev_get_bdevs", "{\"name\":\"" + b.get("uuid").asText() + "\"}").get(0).get("name").asText())
                     .as("look-up by UUID").isEqualTo("Malloc0");
             assertThat(h.call("bdev_malloc_create", "{\"block_size\":512,\"num_blocks\":64}").asText()).isEqualTo("Malloc1");
-            // a bdev that appears while bdev_get_bdevs waits for it
+            // a bdev that appears while bdev_get_bdevs waits for it: its handler has provably looked once and missed
+            // (invoked before Late exists) when Late is created, so only the waiting path can answer it
+            long handed = h.requestsHanded();
             CompletableFuture<JsonNode> waiting = CompletableFuture.supplyAsync(() -> {
                 try {
                     return h.call("bdev_get_bdevs", "{\"name\":\"Late\",\"timeout\":10000}");
@@ -166,7 +168,8 @@ class RpcMethodsTest {
                     throw new IllegalStateException(e);
                 }
             });
-            Thread.sleep(300);
+            h.awaitHandlersInvoked(handed + 1);
+            assertThat(waiting).as("waiting for Late").isNotDone();
             h.call("bdev_null_create", "{\"name\":\"Late\",\"block_size\":512,\"num_blocks\":64}");
             assertThat(waiting.get(20, TimeUnit.SECONDS).get(0).get("name").asText()).isEqualTo("Late");
             assertThat(h.request("bdev_get_bdevs", "{\"name\":\"Never\",\"timeout\":100}").get("error").get("code").asInt()).isEqualTo(-19);
@@ -352,7 +355,9 @@ class RpcMethodsTest {
                         .asBoolean()).isTrue();
                 assertThat(h.request("bdev_set_options", "{\"bdev_io_pool_size\":64,\"bdev_io_cache_size\":64}")
                         .get("error").get("message").asText()).contains("Pool size 64 too small for cache size 64");
-                // a framework_wait_init in flight is answered once the init is done
+                // a framework_wait_init in flight is answered once the init is done: its handler has provably run
+                // (and not answered) before framework_start_init is sent
+                long handed = h.requestsHanded();
                 CompletableFuture<JsonNode> waiter = CompletableFuture.supplyAsync(() -> {
                     try {
                         return h.call("framework_wait_init", null);
@@ -360,7 +365,7 @@ class RpcMethodsTest {
                         throw new IllegalStateException(e);
                     }
                 });
-                Thread.sleep(200);
+                h.awaitHandlersInvoked(handed + 1);
                 assertThat(waiter).isNotDone();
                 assertThat(h.call("framework_start_init", null).asBoolean()).isTrue();
                 assertThat(waiter.get(10, TimeUnit.SECONDS).asBoolean()).isTrue();

@@ -87,7 +87,7 @@ class RpcServerTest {
                 byte[] b = utf8(reqs);
                 for (int i = 0; i < b.length; i += 7) { // 7-byte pieces: values split mid-token
                     c.sendRaw(java.util.Arrays.copyOfRange(b, i, Math.min(b.length, i + 7)));
-                    Thread.sleep(1);
+                    Thread.sleep(1); // spreads the pieces over several reads; the assertions hold however they are read
                 }
                 Set<Integer> ids = new HashSet<>();
                 for (int i = 0; i < 3; i++) {
@@ -209,7 +209,7 @@ class RpcServerTest {
         @CsvSource(delimiter = '|', value = {
             "missing required     | bdev_malloc_create | {\"block_size\":512}                              | num_blocks is required",
             "wrong type           | bdev_malloc_create | {\"block_size\":\"512\",\"num_blocks\":8}        | block_size=\"512\": must be an integer",
-            "out of bounds        | bdev_malloc_create | {\"block_size\":512,\"num_blocks\":0}            | num_blocks=0: must be between 1 and",
+            "out of bounds        | bdev_malloc_create | {\"block_size\":512,\"num_blocks\":-1}           | num_blocks=-1: must be between 0 and",
             "unknown key          | bdev_malloc_create | {\"block_size\":512,\"num_blocks\":8,\"nmae\":\"x\"} | unknown key nmae",
             "unsupported feature  | bdev_malloc_create | {\"block_size\":512,\"num_blocks\":8,\"md_size\":8} | md_size=8: not supported by Spindle",
             "bad uuid             | bdev_null_create   | {\"name\":\"n\",\"block_size\":512,\"num_blocks\":8,\"uuid\":\"x\"} | uuid=\"x\": must be a UUID",
@@ -267,6 +267,13 @@ class RpcServerTest {
                 assertThat(r.get("error").get("code").asInt()).isEqualTo(-22);
                 assertThat(r.get("error").get("message").asText()).isEqualTo("Invalid argument");
                 assertThat(r.get("error").get("data").asText()).contains("block_size=1000: must be a power of two >= 512");
+                // a zero size too, as SPDK's malloc and null creates answer it
+                for (String m : new String[] {"bdev_malloc_create", "bdev_null_create"}) {
+                    r = h.request(m, "{\"name\":\"Zero\",\"block_size\":512,\"num_blocks\":0}");
+                    assertThat(r.get("error").get("code").asInt()).as(m).isEqualTo(-22);
+                    assertThat(r.get("error").get("message").asText()).isEqualTo("Invalid argument");
+                    assertThat(r.get("error").get("data").asText()).contains("num_blocks=0: must be >= 1");
+                }
                 r = h.request("framework_start_init", null);
                 assertThat(r.get("error").get("code").asInt()).as("STARTUP-only method at RUNTIME").isEqualTo(RpcException.INVALID_STATE);
                 assertThat(r.get("error").get("message").asText()).contains("before framework is initialized");
@@ -545,7 +552,7 @@ class RpcServerTest {
                 // the server stops reading it: the writer blocks long before its 100000 requests are out
                 await().atMost(Duration.ofSeconds(30)).until(() -> {
                     long a = sent.get();
-                    Thread.sleep(500);
+                    Thread.sleep(500); // a stalled writer is seen as no progress over a window: the kernel gives no other sign
                     return sent.get() == a && !writerDone.get();
                 });
                 assertThat(h.spindle.rpcStats().maxPendingPerConnection()).as("queued for the client that does not read")

@@ -26,8 +26,10 @@ import java.util.concurrent.Executor;
  * }</pre>
  *
  * <p><b>Threads.</b> Every method may be called from any thread and returns at once. The returned stages are
- * plain {@link CompletableFuture}s completed on the facade's executor (by default the ActorSystem's default
- * dispatcher), never on a reactor; their non-async continuations run there too (or on the caller's thread when
+ * {@link CompletableFuture}s completed on the facade's executor (by default the ActorSystem's default
+ * dispatcher), never on a reactor; they are {@link io.spindle.runtime.OffReactorFuture}s, so a {@code join} or
+ * {@code get} on one (or a stage made from one) that has not completed throws
+ * {@link io.spindle.runtime.BlockingCallOnReactorException} on a reactor thread instead of stalling it; their non-async continuations run there too (or on the caller's thread when
  * the stage is already complete), so keep them short or use the {@code *Async} variants with your own executor.
  * (Pekko's own ask stages turn non-async continuations into tasks on the common pool, which on a 2-core machine
  * means a new thread per task; this facade never hands those out.)
@@ -142,7 +144,7 @@ public final class BdevFacade {
      * released on every reactor and it stopped. Requests sent after this are refused (ESHUTDOWN) or time out.
      */
     public CompletionStage<Void> close() {
-        CompletableFuture<Void> out = new CompletableFuture<>();
+        CompletableFuture<Void> out = new io.spindle.runtime.OffReactorFuture<>();
         AskPattern.<BdevServer.Command, BdevServer.Closed>ask(server, BdevServer.Close::new, timeout, scheduler)
                 .whenCompleteAsync((c, e) -> {
                     if (e != null) {
@@ -157,7 +159,7 @@ public final class BdevFacade {
     /** Asks, then completes a plain future on the executor: the value on success, else a BdevReplyException. */
     private <R extends BdevServer.Reply, T> CompletionStage<T> ask(Function<ActorRef<R>, BdevServer.Command> request,
                                                                    java.util.function.Function<R, T> onSuccess) {
-        CompletableFuture<T> out = new CompletableFuture<>();
+        CompletableFuture<T> out = new io.spindle.runtime.OffReactorFuture<>();
         AskPattern.<BdevServer.Command, R>ask(server, request, timeout, scheduler)
                 .whenCompleteAsync((r, e) -> {
                     if (e != null) {

@@ -52,6 +52,37 @@ public interface BdevDriver<C> {
      */
     void submit(ModuleIo io, C channel);
 
+    /**
+     * The module's resize capability: whether this bdev's block count may become {@code newNumBlocks}. Every
+     * resize, whoever asks for it ({@link io.spindle.bdev.BdevLayer#resize}, a JSON-RPC method, another module
+     * such as a stacked bdev following its base), reaches this method before the count changes; nothing changes
+     * the count without it.
+     *
+     * <p>Return 0 to accept: the module's backing store already holds {@code newNumBlocks} blocks (a module whose
+     * store must grow first, e.g. a file to extend, does that before it asks the layer to resize, off the
+     * reactors). Return a negative errno to refuse; the caller of the resize gets it. The default refuses with
+     * {@link io.spindle.runtime.Errno#ENOTSUP}: a bdev's size is fixed unless its module says otherwise. Modules
+     * that can resize document their rule, e.g. {@code EINVAL} for a count beyond what they can hold, or a shrink
+     * they do not allow (the null module only grows, as SPDK's).
+     *
+     * <p>This is a check, not an action: it must have no side effect, because the layer may still refuse
+     * afterwards ({@code EBUSY} when shrinking under open descriptors). The layer has already refused counts
+     * below 1 ({@code EINVAL}) and bdevs that are not READY ({@code ENODEV}). Runs on the bdev's actor, one resize
+     * at a time, never on the I/O path; it must not block nor call back into the bdev layer synchronously. A
+     * method that throws refuses the resize with {@code EIO} (logged).
+     *
+     * <p>The check is the first line of defence; the second is the module's own: a copy path (a RAM disk's memcpy,
+     * a mapped file's) checks each I/O's range against what the module allocated, and fails the I/O (an error
+     * status) rather than touch memory it does not own, whatever the layer let through.
+     *
+     * @param bdev         the bdev (its {@link Bdev#numBlocks()} is the current count)
+     * @param newNumBlocks the requested count, at least 1
+     * @return 0 to accept, or a negative errno to refuse
+     */
+    default int acceptResize(Bdev bdev, long newNumBlocks) {
+        return io.spindle.runtime.Errno.ENOTSUP;
+    }
+
     /** Frees the bdev's module state; may finish asynchronously (SPDK's destruct returning 1). */
     CompletionStage<Void> destruct();
 

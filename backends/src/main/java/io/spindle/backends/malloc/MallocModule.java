@@ -23,17 +23,20 @@ import java.util.concurrent.CompletionStage;
  * The {@code malloc} bdev module: a RAM disk in Chronicle off-heap memory (SPDK's {@code module/bdev/malloc}).
  * Reads and writes copy between the disk and the caller's buffers; unmap and write_zeroes zero the range.
  * The memory is allocated zeroed at create and released in destruct, which the bdev layer runs only after
- * every channel of the bdev is gone.
+ * every channel of the bdev is gone. Its size is fixed: the driver refuses every resize ({@code ENOTSUP}), and
+ * each I/O's range is checked against the memory before it is queued (outside it, the I/O fails).
  *
  * <p>I/O is queued on the submitting reactor's {@link Channel} and performed, in submission order, by that
  * channel's poller on the next reactor loop, which also completes it (never inside submit). A channel destroyed
  * with I/O still queued performs and completes them first.
  *
- * <p>Threads: {@link #create} and {@link #delete} from anywhere (they go through the registry); the driver's
+ * <p>Threads: {@link #create} and {@link #delete} from anywhere (they return at once; the allocation runs on the
+ * layer's blocking executor, the register goes through the registry); the driver's
  * channel methods, submit and the poller run on the channel's reactor.
  */
 public final class MallocModule implements BdevModule {
     private static final UnsafeMemory MEM = UnsafeMemory.MEMORY;
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(MallocModule.class);
 
     @Override
     public String name() {
@@ -48,11 +51,19 @@ public final class MallocModule implements BdevModule {
         }
     }
 
+    /** Bytes of malloc bdevs being allocated now (reserved against the available memory until registered). */
+    private final java.util.concurrent.atomic.AtomicLong allocating = new java.util.concurrent.atomic.AtomicLong();
+
     /**
-     * Allocates and registers a malloc bdev.
+     * Allocates and registers a malloc bdev. The checks run on the caller's thread and return at once: the
+     * geometry, the name, and the size against the memory this process can still allocate
+     * ({@link io.spindle.backends.HostMemory}, less what other creates in progress have reserved). The memory is
+     * then allocated and zeroed on the layer's {@link BdevLayer#blockingExecutor()}, never on the caller's thread
+     * (an RPC handler's, a reactor), so a multi-GiB create does not hold up other RPCs; the bdev is registered
+     * once it is zeroed.
      *
      * @return completes with the bdev, or fails with {@link BdevException} (EINVAL naming the field, EEXIST,
-     *         ENOMEM when the memory cannot be allocated)
+     *         ENOMEM when the size is above the memory available, naming both, or when the allocation fails)
      */
     public CompletionStage<Bdev> create(BdevLayer layer, Options o) {
         if (o.blockSize() < 512 || Integer.bitCount(o.blockSize()) != 1) {
@@ -63,24 +74,66 @@ public final class MallocModule implements BdevModule {
             return CompletableFuture.failedFuture(new BdevException(Errno.EINVAL, "bdev_malloc_create name=" + o.name()
                     + ": num_blocks=" + o.numBlocks() + ": must be > 0"));
         }
+        if (o.name() != null && layer.get(o.name()) != null) {
+            // early, so a taken name costs no allocation; the register checks again (it is the authority)
+            return CompletableFuture.failedFuture(new BdevException(Errno.EEXIST, "bdev_malloc_create name=" + o.name()
+                    + ": name " + o.name() + " already exists"));
+        }
         long size = o.numBlocks() * o.blockSize();
+        io.spindle.backends.HostMemory.Available avail = io.spindle.backends.HostMemory.available();
+        long others = allocating.getAndAdd(size);
+        if (size > avail.bytes() - others) {
+            allocating.addAndGet(-size);
+            return CompletableFuture.failedFuture(new BdevException(Errno.ENOMEM, "bdev_malloc_create name=" + o.name() + ": size="
+                    + size + " bytes (num_blocks=" + o.numBlocks() + " x block_size=" + o.blockSize() + ") is above the memory available="
+                    + Math.max(0, avail.bytes() - others) + " bytes (" + avail.source() + (others > 0 ? ", less " + others
+                    + " bytes of malloc creates in progress" : "") + ")"));
+        }
+        CompletableFuture<Driver> memory;
+        try {
+            memory = CompletableFuture.supplyAsync(() -> allocateZeroed(o, size), layer.blockingExecutor());
+        } catch (RuntimeException e) { // the executor refused the task (shutting down)
+            allocating.addAndGet(-size);
+            return CompletableFuture.failedFuture(new BdevException(Errno.ESHUTDOWN, "bdev_malloc_create name=" + o.name()
+                    + ": cannot allocate now: " + e));
+        }
+        return memory.whenComplete((d, err) -> allocating.addAndGet(-size)).thenCompose(d -> {
+            BdevSpec spec = BdevSpec.builder(this, d).name(o.name()).productName("Malloc disk").blockSize(o.blockSize())
+                    .numBlocks(o.numBlocks()).uuid(o.uuid()).optimalIoBoundary(o.optimalIoBoundary()).build();
+            return layer.register(spec).whenComplete((b, err) -> {
+                if (err != null) {
+                    d.release(); // registration refused: nothing else holds the memory
+                }
+            });
+        });
+    }
+
+    /** On the blocking executor: the memory, zeroed (SPDK's malloc bdev is zeroed too). */
+    private static Driver allocateZeroed(Options o, long size) {
         BytesStore<?, Void> mem;
         try {
-            mem = BytesStore.nativeStoreWithFixedCapacity(size);
+            mem = BytesStore.lazyNativeBytesStoreWithFixedCapacity(size); // not zeroed by Chronicle: below, in chunks
         } catch (Throwable e) {
-            return CompletableFuture.failedFuture(new BdevException(Errno.ENOMEM, "bdev_malloc_create name=" + o.name() + ": cannot allocate "
-                    + size + " bytes: " + e));
+            throw new java.util.concurrent.CompletionException(new BdevException(Errno.ENOMEM, "bdev_malloc_create name=" + o.name()
+                    + ": cannot allocate " + size + " bytes: " + e));
         }
         long base = mem.addressForRead(0);
-        MEM.setMemory(base, size, (byte) 0);
-        Driver d = new Driver(mem, base, size);
-        BdevSpec spec = BdevSpec.builder(this, d).name(o.name()).productName("Malloc disk").blockSize(o.blockSize())
-                .numBlocks(o.numBlocks()).uuid(o.uuid()).optimalIoBoundary(o.optimalIoBoundary()).build();
-        return layer.register(spec).whenComplete((b, err) -> {
-            if (err != null) {
-                d.release(); // registration refused: nothing else holds the memory
-            }
-        });
+        // In chunks: one Unsafe.setMemory runs without a safepoint poll, so zeroing GiBs in one call holds every
+        // other thread of the JVM (the RPC server's too) at the next safepoint until it ends (measured: a 4 GiB
+        // create zeroed in one call, as Chronicle's nativeStoreWithFixedCapacity does, held another client's
+        // spdk_get_version for up to 16 s even on a blocking dispatcher).
+        for (long off = 0; off < size; off += ZERO_CHUNK) {
+            MEM.setMemory(base + off, Math.min(ZERO_CHUNK, size - off), (byte) 0);
+        }
+        return new Driver(mem, base, size);
+    }
+
+    /** Bytes zeroed per Unsafe call at create (a safepoint may come between two). */
+    private static final long ZERO_CHUNK = 1L << 20;
+
+    /** Bytes of malloc bdevs being allocated and zeroed right now (0 when no create is in progress). */
+    public long allocatingBytes() {
+        return allocating.get();
     }
 
     /** Unregisters a malloc bdev (SPDK's {@code bdev_malloc_delete}); ENODEV when it is not a malloc bdev. */
@@ -230,9 +283,54 @@ public final class MallocModule implements BdevModule {
                 return;
             }
             switch (io.type()) {
-                case READ, WRITE, UNMAP, WRITE_ZEROES, FLUSH, RESET -> ch.enqueue(io);
+                case READ, WRITE, UNMAP, WRITE_ZEROES -> {
+                    if (!withinMemory(io, ch.blockSize)) {
+                        io.complete(IoStatus.FAILED); // a layer bug must fail the I/O, never reach memory we do not own
+                        return;
+                    }
+                    ch.enqueue(io);
+                }
+                case FLUSH, RESET -> ch.enqueue(io);
                 default -> io.complete(IoStatus.FAILED); // no data effect: nothing to order
             }
+        }
+
+        /**
+         * Whether every byte {@code io} would copy or zero lies inside this bdev's own allocation. The bdev layer
+         * has checked the range against the bdev's block count; this checks it against the memory, which is what
+         * the copy touches, so a count the memory does not back (a layer bug, a resize that slipped past
+         * {@link #acceptResize}) fails the I/O instead of corrupting the native heap. No allocation.
+         */
+        boolean withinMemory(ModuleIo io, int bs) {
+            long offsetBlocks = io.offsetBlocks();
+            if (offsetBlocks < 0 || offsetBlocks > size / bs) {
+                return refuse(io, "offset_blocks=" + offsetBlocks);
+            }
+            long room = size - offsetBlocks * bs;
+            if (io.type() == IoType.UNMAP || io.type() == IoType.WRITE_ZEROES) {
+                long n = io.numBlocks();
+                return n >= 0 && n <= room / bs || refuse(io, "num_blocks=" + n);
+            }
+            for (int i = 0; i < io.iovCount(); i++) {
+                long len = io.iovLength(i);
+                if (len < 0 || len > room) {
+                    return refuse(io, "iov[" + i + "].length=" + len);
+                }
+                room -= len;
+            }
+            return true;
+        }
+
+        private boolean refuse(ModuleIo io, String what) {
+            LOG.error("bdev_malloc {}: {} offset_blocks={} num_blocks={}: {} runs past the malloc memory size={} bytes; failed",
+                    io.bdev().name(), io.type(), io.offsetBlocks(), io.numBlocks(), what, size);
+            return false;
+        }
+
+        /** A malloc bdev's memory is fixed at create: the same count is accepted, any other refused with ENOTSUP. */
+        @Override
+        public int acceptResize(Bdev bdev, long newNumBlocks) {
+            return newNumBlocks == size / bdev.blockSize() ? Errno.OK : Errno.ENOTSUP;
         }
 
         /** Performs the data effect of {@code io} (a type {@link #submit} queues): the copy, or the zeroing. */

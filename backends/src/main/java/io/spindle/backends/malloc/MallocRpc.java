@@ -42,7 +42,11 @@ public final class MallocRpc implements RpcMethodProvider {
         if (bs < 512 || bs > 1 << 30 || Long.bitCount(bs) != 1) {
             throw RpcException.errno(io.spindle.runtime.Errno.EINVAL, "block_size=" + bs + ": must be a power of two >= 512"); // a well-typed bad value: EINVAL, as SPDK
         }
-        long nb = p.integer("num_blocks", 1, Long.MAX_VALUE / bs);
+        long nb = p.integer("num_blocks", 0, Long.MAX_VALUE / bs); // negative: SPDK's uint64 decoder refuses it, -32602
+        if (nb == 0) {
+            // a well-typed bad value: SPDK's create answers -EINVAL ("Disk num_blocks must be greater than 0"): -22
+            throw RpcException.errno(io.spindle.runtime.Errno.EINVAL, "num_blocks=0: must be >= 1");
+        }
         UUID uuid = p.uuid("uuid");
         long boundary = p.integer("optimal_io_boundary", 0, 0, Integer.MAX_VALUE);
         ModuleParams.physicalBlockSize(p, bs);

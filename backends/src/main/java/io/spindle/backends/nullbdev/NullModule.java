@@ -141,6 +141,16 @@ public final class NullModule implements BdevModule {
             ch.count++;
         }
 
+        /**
+         * The null module's resize rule, SPDK's {@code bdev_null_resize}: it grows to any count (nothing is
+         * stored), and refuses to shrink with EINVAL. Checked on the bdev's actor in the same step that changes the
+         * count, so a concurrent resize cannot slip in between.
+         */
+        @Override
+        public int acceptResize(Bdev bdev, long newNumBlocks) {
+            return newNumBlocks >= bdev.numBlocks() ? Errno.OK : Errno.EINVAL;
+        }
+
         @Override
         public boolean retainsData() {
             return false; // writes are discarded

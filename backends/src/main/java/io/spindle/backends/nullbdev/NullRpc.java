@@ -13,7 +13,6 @@ import io.spindle.runtime.Errno;
 
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 /**
@@ -50,7 +49,11 @@ public final class NullRpc implements RpcMethodProvider {
         if (bs < 512 || bs > 1 << 30 || Long.bitCount(bs) != 1) {
             throw RpcException.errno(io.spindle.runtime.Errno.EINVAL, "block_size=" + bs + ": must be a power of two >= 512"); // a well-typed bad value: EINVAL, as SPDK
         }
-        long nb = p.integer("num_blocks", 1, Long.MAX_VALUE / bs);
+        long nb = p.integer("num_blocks", 0, Long.MAX_VALUE / bs); // negative: SPDK's uint64 decoder refuses it, -32602
+        if (nb == 0) {
+            // a well-typed bad value: SPDK's create answers -EINVAL ("Disk num_blocks must be greater than 0"): -22
+            throw RpcException.errno(io.spindle.runtime.Errno.EINVAL, "num_blocks=0: must be >= 1");
+        }
         UUID uuid = p.uuid("uuid");
         ModuleParams.physicalBlockSize(p, bs);
         ModuleParams.noMetadata(p);
@@ -86,13 +89,14 @@ public final class NullRpc implements RpcMethodProvider {
             throw RpcException.errno(Errno.EINVAL, name + " is not a null bdev (module " + b.module().name() + ")"); // as SPDK
         }
         long blocks = (mib << 20) / b.blockSize();
-        if (blocks < b.numBlocks()) {
-            throw RpcException.errno(Errno.EINVAL, "Cannot shrink a null bdev: new_size=" + mib + " MiB is " + blocks
-                    + " blocks, below the current " + b.numBlocks());
-        }
-        if (blocks == b.numBlocks()) {
-            return CompletableFuture.completedFuture(Boolean.TRUE);
-        }
-        return l.resize(b.name(), blocks).thenApply(BdevRpc::trueOrErrno);
+        // one step: the grow-only rule is the null driver's acceptResize, checked on the bdev's actor in the same
+        // message that changes the count, and the request goes to this bdev, not to whatever holds the name later
+        return l.resize(b, blocks).thenApply(rc -> {
+            if (rc == Errno.EINVAL) {
+                throw new java.util.concurrent.CompletionException(RpcException.errno(Errno.EINVAL, "Cannot shrink a null bdev: new_size="
+                        + mib + " MiB is " + blocks + " blocks, below the current " + b.numBlocks()));
+            }
+            return BdevRpc.trueOrErrno(rc);
+        });
     }
 }

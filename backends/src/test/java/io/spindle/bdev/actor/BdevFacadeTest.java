@@ -141,4 +141,54 @@ class BdevFacadeTest {
             join(disk.close());
         }
     }
+
+    @Test
+    @DisplayName("on a reactor, a join on a facade or bdev layer stage that has not completed throws BlockingCallOnReactorException; the work still completes")
+    void joinOnAReactorThrowsInsteadOfStallingIt() throws Exception {
+        try (MallocSpindle s = new MallocSpindle("facade-join")) {
+            BdevFacade disk = BdevFacade.open(kit.system(), s.layer, "Malloc0", 32, T);
+            join(disk.write(0, MallocSpindle.pattern(512, 3)));
+            // reactor_0 (the bdev actors', and a shard's) is held, so nothing asked from reactor_1 below can complete
+            // before the join on reactor_1 is reached: the join would block
+            java.util.concurrent.CountDownLatch hold = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+            s.spindle.reactors().reactor(0).send(() -> {
+                held.countDown();
+                try {
+                    hold.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            assertThat(held.await(10, TimeUnit.SECONDS)).isTrue();
+            CompletableFuture<List<Object>> seen = new CompletableFuture<>();
+            List<CompletableFuture<?>> stages = new ArrayList<>();
+            s.spindle.reactors().reactor(1).send(() -> {
+                List<Object> out = new ArrayList<>();
+                CompletableFuture<byte[]> read = disk.read(0, 512).toCompletableFuture();
+                CompletableFuture<?> stats = s.layer.stats("Malloc0").toCompletableFuture();
+                stages.add(read);
+                stages.add(stats);
+                for (CompletableFuture<?> f : List.of(read, read.thenApply(b -> b.length), stats)) {
+                    try {
+                        out.add(f.join());
+                    } catch (RuntimeException e) {
+                        out.add(e);
+                    }
+                }
+                seen.complete(out);
+            });
+            List<Object> out;
+            try {
+                out = seen.get(10, TimeUnit.SECONDS);
+            } finally {
+                hold.countDown();
+            }
+            assertThat(out).hasSize(3).allSatisfy(o -> assertThat(o).isInstanceOf(io.spindle.runtime.BlockingCallOnReactorException.class)
+                    .asString().contains("CompletableFuture.join").contains("reactor=reactor_1"));
+            assertThat((byte[]) join(stages.get(0))).isEqualTo(MallocSpindle.pattern(512, 3));
+            assertThat(join(stages.get(1))).isNotNull();
+            join(disk.close());
+        }
+    }
 }

@@ -123,7 +123,7 @@ class BdevServerShardLifecycleTest {
 
     static void settle() {
         try {
-            Thread.sleep(SETTLE_MS);
+            Thread.sleep(SETTLE_MS); // the server runs on a Pekko thread: a window for it to act wrongly (see SETTLE_MS)
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);

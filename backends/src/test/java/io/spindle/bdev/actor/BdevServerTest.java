@@ -56,6 +56,13 @@ class BdevServerTest {
         return kit.spawn(BdevServer.create(s.layer, "Malloc0", maxInFlight), BdevServer.actorName("Malloc0"));
     }
 
+    /** The shards of a server (one per reactor), to send requests to a reactor's mailbox directly. */
+    static List<BdevServer.Shard> shards(ActorRef<Command> server) {
+        TestProbe<BdevServer.Shards> p = kit.createTestProbe(BdevServer.Shards.class);
+        server.tell(new BdevServer.GetShards(p.ref()));
+        return p.receiveMessage(T).shards();
+    }
+
     /** Close, await Closed and the server's termination. */
     static void close(ActorRef<Command> server) {
         TestProbe<Closed> p = kit.createTestProbe(Closed.class);
@@ -231,29 +238,33 @@ class BdevServerTest {
                 ActorRef<Command> server = server(s, 2);
                 assertThat(read(server, 0, 512).success()).isTrue(); // shards open
                 CountDownLatch release = s.blockReactors();
-                TestProbe<ReadResult> p = kit.createTestProbe(ReadResult.class);
+                // one probe for every reply and the Closed (see ioPoolExhausted): "no other reply" is then an ordering
+                TestProbe<Object> p = kit.createTestProbe(Object.class);
                 try {
                     for (int i = 0; i < 20; i++) {
-                        server.tell(new Read(i * 512L, 512, p.ref()));
+                        server.tell(new Read(i * 512L, 512, p.ref().narrow()));
                     }
                     // the reactors are parked: the two accepted reads cannot complete, the other 18 are answered Busy now
                     for (int i = 0; i < 18; i++) {
-                        ReadResult r = p.receiveMessage(T);
+                        Object r = p.receiveMessage(T);
                         assertThat(r).isInstanceOf(Busy.class);
                         assertThat(((Busy) r).maxInFlight()).isEqualTo(2);
-                        assertThat(r.offset()).isGreaterThanOrEqualTo(1024);
+                        assertThat(((Busy) r).offset()).isGreaterThanOrEqualTo(1024);
                     }
-                    p.expectNoMessage(Duration.ofMillis(100));
+                    // a marker: the server answers in order, so anything else it sent for the 20 would come first
+                    server.tell(new Read(20 * 512L, 512, p.ref().narrow()));
+                    assertThat(p.receiveMessage(T)).as("the marker, and nothing before it").isInstanceOfSatisfying(Busy.class,
+                            b -> assertThat(b.offset()).isEqualTo(20 * 512L));
                 } finally {
                     release.countDown();
                 }
-                List<ReadResult> done = List.of(p.receiveMessage(T), p.receiveMessage(T));
+                List<Object> done = List.of(p.receiveMessage(T), p.receiveMessage(T));
                 assertThat(done).allMatch(r -> r instanceof ReadCompleted c && c.success());
-                assertThat(done).extracting(Reply::offset).containsExactlyInAnyOrder(0L, 512L);
-                p.expectNoMessage(Duration.ofMillis(200));
+                assertThat(done).extracting(r -> ((Reply) r).offset()).containsExactlyInAnyOrder(0L, 512L);
                 // the slots were released before the replies: the next request is accepted
                 assertThat(read(server, 0, 512).success()).isTrue();
-                close(server);
+                server.tell(new Close(p.ref().narrow()));
+                assertThat(p.receiveMessage(T)).as("no reply after the two completions").isEqualTo(new Closed("Malloc0"));
             }
         }
 
@@ -262,28 +273,26 @@ class BdevServerTest {
         void burst() {
             try (MallocSpindle s = new MallocSpindle("srv-burst")) {
                 ActorRef<Command> server = server(s, 8);
-                TestProbe<ReadResult> rp = kit.createTestProbe(ReadResult.class);
-                TestProbe<WriteResult> wp = kit.createTestProbe(WriteResult.class);
+                TestProbe<Object> p = kit.createTestProbe(Object.class); // replies and then Closed: see ioPoolExhausted
                 int n = 2000;
                 for (int i = 0; i < n; i++) {
                     long off = (i % 1024) * 4096L;
                     if (i % 2 == 0) {
-                        server.tell(new Read(off, 4096, rp.ref()));
+                        server.tell(new Read(off, 4096, p.ref().narrow()));
                     } else {
-                        server.tell(new Write(off, MallocSpindle.pattern(4096, i), wp.ref()));
+                        server.tell(new Write(off, MallocSpindle.pattern(4096, i), p.ref().narrow()));
                     }
                 }
                 Map<String, Integer> kinds = new HashMap<>();
-                for (int i = 0; i < n / 2; i++) {
-                    count(kinds, rp.receiveMessage(T));
-                    count(kinds, wp.receiveMessage(T));
+                for (int i = 0; i < n; i++) {
+                    count(kinds, (Reply) p.receiveMessage(T));
                 }
-                rp.expectNoMessage(Duration.ofMillis(200));
-                wp.expectNoMessage(Duration.ZERO);
+                server.tell(new Close(p.ref().narrow()));
+                assertThat(p.receiveMessage(T)).as("exactly one reply each: nothing between the 2000th and Closed")
+                        .isEqualTo(new Closed("Malloc0"));
                 assertThat(kinds.keySet()).isSubsetOf("ok", "busy");
                 assertThat(kinds.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(n);
                 assertThat(kinds.get("ok")).isGreaterThanOrEqualTo(8);
-                close(server);
             }
         }
 
@@ -292,31 +301,37 @@ class BdevServerTest {
         }
 
         @Test
-        @DisplayName("requests beyond the reactor's bdev I/O pool (ENOMEM) wait on io_wait and all complete, none dropped")
-        void ioPoolExhausted() throws Exception {
+        @DisplayName("requests beyond the reactor's bdev I/O pool (ENOMEM) wait on io_wait and all complete, exactly once each")
+        void ioPoolExhausted() {
             try (MallocSpindle s = new MallocSpindle("srv-nomem", 16)) {
                 int n = 400;
                 ActorRef<Command> server = server(s, n);
                 assertThat(read(server, 0, 512).success()).isTrue();
-                TestProbe<WriteResult> p = kit.createTestProbe(WriteResult.class);
-                // park the reactors so each finds 200 requests queued: 64 tasks per loop against 16 bdev I/O
+                List<BdevServer.Shard> shards = shards(server);
+                // one probe for the replies and the Closed: everything a shard answers is enqueued before it stops,
+                // and Closed comes after every shard stopped, so a duplicate reply would arrive before Closed
+                TestProbe<Object> p = kit.createTestProbe(Object.class);
+                long waitsBefore = s.layer.ioWaits();
+                // park the reactors, then put 200 requests in each reactor's shard mailbox (a tell enqueues before it
+                // returns): released, each reactor meets 200 requests against 16 bdev I/O: its mailbox runs (16 requests each, rescheduled within
+                // the same reactor loop, before the malloc poller completes anything) exhaust the pool, so ENOMEM is certain
                 CountDownLatch release = s.blockReactors();
                 try {
                     for (int i = 0; i < n; i++) {
-                        server.tell(new Write(i * 4096L % MallocSpindle.SIZE, MallocSpindle.pattern(4096, i), p.ref()));
+                        shards.get(i % shards.size()).ref().tell(new Write(i * 4096L % MallocSpindle.SIZE, MallocSpindle.pattern(4096, i),
+                                p.ref().narrow()));
                     }
-                    Thread.sleep(200); // let the server forward them all
                 } finally {
                     release.countDown();
                 }
-                List<WriteResult> replies = new ArrayList<>();
                 for (int i = 0; i < n; i++) {
-                    replies.add(p.receiveMessage(T));
+                    assertThat(p.receiveMessage(T)).isInstanceOfSatisfying(WriteResult.class, r -> assertThat(r.success()).isTrue());
                 }
-                p.expectNoMessage(Duration.ofMillis(200));
-                assertThat(replies).allMatch(Reply::success);
+                assertThat(s.layer.ioWaits() - waitsBefore).as("io_wait entries queued after ENOMEM: at least one per reactor")
+                        .isGreaterThanOrEqualTo(shards.size());
                 assertThat(read(server, 399 * 4096L, 4096).data()).isEqualTo(MallocSpindle.pattern(4096, 399));
-                close(server);
+                server.tell(new Close(p.ref().narrow()));
+                assertThat(p.receiveMessage(T)).as("no reply after the 400").isEqualTo(new Closed("Malloc0"));
             }
         }
     }
@@ -325,32 +340,37 @@ class BdevServerTest {
     @DisplayName("Several servers")
     class Several {
         @Test
-        @DisplayName("three servers on one bdev share each reactor's exhausted I/O pool (several io_wait waiters): all requests complete")
-        void sharedPool() throws Exception {
+        @DisplayName("three servers on one bdev share each reactor's exhausted I/O pool (several io_wait waiters): all requests complete, exactly once")
+        void sharedPool() {
             try (MallocSpindle s = new MallocSpindle("srv-shared", 16)) {
                 int n = 300;
                 List<ActorRef<Command>> servers = List.of(server(s, n), server(s, n), server(s, n));
+                List<List<BdevServer.Shard>> shards = new ArrayList<>();
                 for (ActorRef<Command> server : servers) {
                     assertThat(read(server, 0, 512).success()).isTrue();
+                    shards.add(shards(server));
                 }
-                TestProbe<WriteResult> p = kit.createTestProbe(WriteResult.class);
+                TestProbe<Object> p = kit.createTestProbe(Object.class);
+                long waitsBefore = s.layer.ioWaits();
                 CountDownLatch release = s.blockReactors();
                 try {
                     for (int i = 0; i < n; i++) {
-                        for (ActorRef<Command> server : servers) {
-                            server.tell(new Write((i % 1024) * 4096L, MallocSpindle.pattern(4096, i), p.ref()));
+                        for (List<BdevServer.Shard> sh : shards) {
+                            sh.get(i % sh.size()).ref().tell(new Write((i % 1024) * 4096L, MallocSpindle.pattern(4096, i), p.ref().narrow()));
                         }
                     }
-                    Thread.sleep(200);
                 } finally {
                     release.countDown();
                 }
                 for (int i = 0; i < 3 * n; i++) {
-                    assertThat(p.receiveMessage(T).success()).isTrue();
+                    assertThat(p.receiveMessage(T)).isInstanceOfSatisfying(WriteResult.class, r -> assertThat(r.success()).isTrue());
                 }
-                p.expectNoMessage(Duration.ofMillis(200));
+                // on each reactor the first shard to run takes the 16 I/O, and every shard then meets ENOMEM and queues
+                assertThat(s.layer.ioWaits() - waitsBefore).as("several io_wait waiters on each reactor")
+                        .isGreaterThanOrEqualTo(3L * s.spindle.reactors().size());
                 for (ActorRef<Command> server : servers) {
-                    close(server);
+                    server.tell(new Close(p.ref().narrow()));
+                    assertThat(p.receiveMessage(T)).as("no reply after the 900").isEqualTo(new Closed("Malloc0"));
                 }
             }
         }
@@ -387,26 +407,27 @@ class BdevServerTest {
                 int n = 600;
                 ActorRef<Command> server = server(s, n);
                 assertThat(read(server, 0, 512).success()).isTrue();
-                TestProbe<WriteResult> p = kit.createTestProbe(WriteResult.class);
+                TestProbe<Object> p = kit.createTestProbe(Object.class); // replies and then Closed: see ioPoolExhausted
                 java.util.concurrent.CompletableFuture<Integer> unregistered = null;
                 for (int i = 0; i < n; i++) {
-                    server.tell(new Write((i % 512) * 8192L, MallocSpindle.pattern(8192, i), p.ref()));
+                    server.tell(new Write((i % 512) * 8192L, MallocSpindle.pattern(8192, i), p.ref().narrow()));
                     if (i == n / 3) {
                         unregistered = s.layer.unregister("Malloc0").toCompletableFuture();
                     }
                 }
                 Map<String, Integer> kinds = new HashMap<>();
                 for (int i = 0; i < n; i++) {
-                    WriteResult r = p.receiveMessage(T);
+                    Object r = p.receiveMessage(T);
                     String k = r instanceof Completed c ? c.status().name()
                             : r instanceof Refused f ? Errno.name(f.errno()) : r.toString();
                     kinds.merge(k, 1, Integer::sum);
                 }
-                p.expectNoMessage(Duration.ofMillis(200));
                 assertThat(kinds.keySet()).isSubsetOf("SUCCESS", "ABORTED", Errno.name(Errno.ENODEV));
                 assertThat(unregistered.get(10, TimeUnit.SECONDS)).isZero();
                 assertThat(refusedRead(server, 0, 512).errno()).isEqualTo(Errno.ENODEV);
-                close(server);
+                server.tell(new Close(p.ref().narrow()));
+                assertThat(p.receiveMessage(T)).as("exactly one reply each: nothing between the last and Closed")
+                        .isEqualTo(new Closed("Malloc0"));
             }
         }
 

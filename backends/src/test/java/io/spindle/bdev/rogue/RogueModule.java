@@ -17,6 +17,7 @@ import io.spindle.runtime.ReactorGroup;
 import net.openhft.chronicle.bytes.Bytes;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 import java.util.List;
@@ -82,7 +83,7 @@ public final class RogueModule implements BdevModule {
                             .onAnyMessage(u -> {
                                 m.reply().complete(u.status());
                                 return Behaviors.stopped();
-                            }).build());
+                            }).build(), DispatcherSelector.sameAsParent());
                     m.device().unregister(r);
                     return Behaviors.same();
                 })
@@ -116,9 +117,14 @@ public final class RogueModule implements BdevModule {
 
             @Override
             public void destroy(IoDevice<ModuleChannel> device, Reactor reactor, ModuleChannel c) {
+                if (Reactor.current() != reactor) {
+                    violations.add("module channel of " + name + " on " + reactor.name() + " destroyed on another thread: "
+                            + (Reactor.current() == null ? Thread.currentThread().getName() : Reactor.current().name()));
+                }
                 // the #3252 hazard: this touches state that destruct frees
                 if (state.refCount() == 0) {
                     violations.add("use-after-free: module channel destroy on " + reactor.name() + " after destruct freed the state of " + name);
+                    return;
                 }
                 try {
                     state.writeLong(8L * reactor.index(), state.readLong(8L * reactor.index()) + 1);
@@ -166,6 +172,11 @@ public final class RogueModule implements BdevModule {
 
         @Override
         public void destroyChannel(Bdev bdev, Reactor reactor, IoChannel<ModuleChannel> channel) {
+            if (Reactor.current() != reactor) {
+                module.violations.add("bdev channel of " + name + " on " + reactor.name() + " destroyed on another thread: "
+                        + (Reactor.current() == null ? Thread.currentThread().getName() : Reactor.current().name()));
+            }
+            module.log.add("bdev channel destroyed on " + reactor.name());
             channel.put(); // deferred by a message, as SPDK's spdk_put_io_channel
         }
 

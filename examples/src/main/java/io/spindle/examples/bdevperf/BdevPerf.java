@@ -13,6 +13,7 @@ import io.spindle.examples.bdevperf.BdevPerfOptions.UsageException;
 import io.spindle.rpc.JsonConfig;
 import io.spindle.runtime.CoreMask;
 import io.spindle.runtime.ReactorConfig;
+import io.spindle.runtime.Reactor;
 import io.spindle.runtime.ReactorGroup;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
@@ -55,7 +56,25 @@ public final class BdevPerf {
     private Spindle spindleRef;
     private final AtomicBoolean reported = new AtomicBoolean();
     private final CompletableFuture<String> runEnd = new CompletableFuture<>();
-    private final CompletableFuture<Integer> exitCode = new CompletableFuture<>();
+    /** Per reactor {allocated bytes, completed I/O} at the start and the end of the steady-state window, or null. */
+    private volatile long[][] steadyMark;
+    private volatile long[][] endMark;
+    private long steadyMarkNanos;
+    private long jitAtSteady;
+    private long jitAtEnd;
+
+    /** Whether the steady-state allocation window has been measured to its end (test hook; any thread). */
+    boolean steadyWindowClosed() {
+        return endMark != null;
+    }
+
+    /** Milliseconds the JIT compilers have spent so far, or -1 when the JVM does not tell. */
+    static long jitMillis() {
+        java.lang.management.CompilationMXBean c = java.lang.management.ManagementFactory.getCompilationMXBean();
+        return c != null && c.isCompilationTimeMonitoringSupported() ? c.getTotalCompilationTime() : -1;
+    }
+    /** The run's exit status, completed by the main thread once it has reported. */
+    final CompletableFuture<Integer> exitCode = new CompletableFuture<>();
     /** Test hook: runs on a separate thread once the jobs started. */
     java.util.function.Consumer<Spindle> duringRun;
 
@@ -164,7 +183,10 @@ public final class BdevPerf {
         // enough pooled I/O per reactor for every job's queue (with -C each reactor runs a job per bdev)
         int pool = Math.max(1024, opts.queueDepth() * 4 + 64);
         Config hocon = ConfigFactory.parseString("spindle.bdev.io-pool-size = " + pool + "\npekko.loglevel = WARNING\n"
-                + "pekko.stdout-loglevel = WARNING").withFallback(ConfigFactory.load());
+                + "pekko.stdout-loglevel = WARNING\n"
+                // the drain task returns a stage (drainTask): its phase waits for the report, not a thread
+                + "pekko.coordinated-shutdown.phases.before-service-unbind.timeout = " + (DRAIN_WAIT.toSeconds() + 5) + "s")
+                .withFallback(ConfigFactory.load());
         JsonConfig config = null;
         if (opts.jsonConfig() != null) {
             try {
@@ -207,10 +229,7 @@ public final class BdevPerf {
             ReactorGroup reactors = spindle.reactors();
             place(targets, reactors, layer, coreCount);
             CoordinatedShutdown.get(spindle.system()).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "bdevperf-drain",
-                    () -> {
-                        onSignal();
-                        return CompletableFuture.completedFuture(Done.getInstance());
-                    });
+                    this::drainTask);
             return runJobs();
         } finally {
             spindle.stopAndWait();
@@ -301,10 +320,16 @@ public final class BdevPerf {
         long end = start + TimeUnit.SECONDS.toNanos(opts.timeSeconds());
         long periodNanos = TimeUnit.SECONDS.toNanos(opts.periodSeconds() > 0 ? opts.periodSeconds() : 1);
         long nextReport = start + periodNanos;
+        long steadyAt = start + warmupNanos(opts.timeSeconds());
         BdevPerfJob.Snapshot[] last = new BdevPerfJob.Snapshot[jobs.size()];
         String why = null;
         while (why == null) {
             long now = System.nanoTime();
+            if (steadyMark == null && now >= steadyAt && now < end) {
+                steadyMark = markReactors(); // the start of the steady-state allocation window
+                steadyMarkNanos = System.nanoTime() - start;
+                jitAtSteady = jitMillis();
+            }
             if (now >= end) {
                 why = "finished";
                 break;
@@ -314,7 +339,11 @@ public final class BdevPerf {
                 break;
             }
             try {
-                why = runEnd.get(Math.max(1, Math.min(end, nextReport) - now), TimeUnit.NANOSECONDS);
+                long wake = Math.min(end, nextReport);
+                if (steadyMark == null) {
+                    wake = Math.min(wake, steadyAt);
+                }
+                why = runEnd.get(Math.max(1, wake - now), TimeUnit.NANOSECONDS);
             } catch (TimeoutException e) {
                 if (System.nanoTime() >= nextReport && System.nanoTime() < end) {
                     progress(last, periodNanos);
@@ -322,7 +351,52 @@ public final class BdevPerf {
                 }
             }
         }
+        if (steadyMark != null) {
+            endMark = markReactors(); // the end of the window: before the drain, whose teardown is not steady state
+            jitAtEnd = jitMillis();
+        }
         return finishRun(why);
+    }
+
+    /** The warm-up before the steady-state allocation window: half of {@code -t}, at most 5 s (the JIT settles first). */
+    static long warmupNanos(int seconds) {
+        return Math.min(TimeUnit.SECONDS.toNanos(seconds) / 2, TimeUnit.SECONDS.toNanos(5));
+    }
+
+    /**
+     * For each reactor that runs jobs, in one task on it: the bytes its thread has allocated, then the I/O its jobs
+     * have completed. Nothing is allocated on the reactor (the tasks, the arrays and the latch are made here), so a
+     * window between two marks counts only the jobs' and the runtime's own allocation. Null when a reactor did not
+     * answer (it exited).
+     */
+    private long[][] markReactors() throws InterruptedException {
+        List<Reactor> rs = new ArrayList<>();
+        for (BdevPerfJob j : jobs) {
+            if (!rs.contains(j.reactor())) {
+                rs.add(j.reactor());
+            }
+        }
+        long[][] m = new long[rs.size()][2];
+        java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(rs.size());
+        for (int i = 0; i < rs.size(); i++) {
+            Reactor r = rs.get(i);
+            BdevPerfJob[] on = jobs.stream().filter(j -> j.reactor() == r).toArray(BdevPerfJob[]::new);
+            long[] slot = m[i];
+            try {
+                r.send(() -> {
+                    slot[0] = BdevPerfJob.allocatedOnThisThread();
+                    long n = 0;
+                    for (int k = 0; k < on.length; k++) {
+                        n += on[k].completedIos();
+                    }
+                    slot[1] = n;
+                    done.countDown();
+                });
+            } catch (RuntimeException e) {
+                return null;
+            }
+        }
+        return done.await(10, TimeUnit.SECONDS) ? m : null;
     }
 
     private void startTestHook() {
@@ -343,15 +417,32 @@ public final class BdevPerf {
         return true;
     }
 
-    /** SIGINT/SIGTERM, from CoordinatedShutdown: drain, report, and let the stop go on. */
+    /**
+     * SIGINT/SIGTERM through Spindle's shutdown handler (its own {@code spindle-shutdown} thread, which may wait):
+     * drain, report, and let the stop go on.
+     */
     private void onSignal() {
-        if (runEnd.complete("terminated")) {
-            try {
-                exitCode.get(30, TimeUnit.SECONDS); // the main thread reports
-            } catch (Exception e) {
-                // reporting is best effort during shutdown
-            }
+        try {
+            drainTask().toCompletableFuture().get(DRAIN_WAIT.toSeconds() + 5, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            // reporting is best effort during shutdown
         }
+    }
+
+    /** How long a shutdown waits for the main thread to drain the jobs and print the table. */
+    static final java.time.Duration DRAIN_WAIT = java.time.Duration.ofSeconds(30);
+
+    /**
+     * The CoordinatedShutdown task (before-service-unbind): ends the run if it is still going, and returns at once
+     * a stage that completes when the main thread has drained the jobs and reported (at most {@link #DRAIN_WAIT}), so no
+     * CoordinatedShutdown thread waits meanwhile. The phase's timeout is set to cover the wait, so Spindle's stop
+     * (service-stop, a later phase) still comes after the report.
+     */
+    java.util.concurrent.CompletionStage<Done> drainTask() {
+        if (!runEnd.complete("terminated")) {
+            return CompletableFuture.completedFuture(Done.getInstance()); // the run had ended already: nothing to drain
+        }
+        return exitCode.copy().orTimeout(DRAIN_WAIT.toMillis(), TimeUnit.MILLISECONDS).handle((rc, e) -> Done.getInstance());
     }
 
     private int finishRun(String status) throws Exception {
@@ -367,6 +458,31 @@ public final class BdevPerf {
         return rc;
     }
 
+    /** {bytes, I/O} between the steady mark and the end mark, summed over the reactors; null without both. */
+    private long[] steadyWindow() {
+        long[][] a = steadyMark;
+        long[][] b = endMark;
+        if (a == null || b == null) {
+            return null;
+        }
+        long bytes = 0;
+        long n = 0;
+        for (int i = 0; i < a.length; i++) {
+            bytes += b[i][0] - a[i][0];
+            n += b[i][1] - a[i][1];
+        }
+        return new long[] {bytes, n};
+    }
+
+    /** Bytes allocated on the reactor threads per I/O in the steady-state window, or -1 when there was none. */
+    private double steadyAllocPerIo() {
+        long[] w = steadyWindow();
+        if (w == null || w[1] <= 0) {
+            return -1;
+        }
+        return (double) w[0] / w[1];
+    }
+
     private void progress(BdevPerfJob.Snapshot[] last, long periodNanos) {
         long ios = 0;
         double iops = 0;
@@ -374,7 +490,7 @@ public final class BdevPerf {
         for (int i = 0; i < jobs.size(); i++) {
             BdevPerfJob.Snapshot s;
             try {
-                s = jobs.get(i).snapshot().get(5, TimeUnit.SECONDS);
+                s = BdevPerfJob.snapshotOf(jobs.get(i).counters().get(5, TimeUnit.SECONDS));
             } catch (Exception e) {
                 continue;
             }
@@ -414,9 +530,29 @@ public final class BdevPerf {
             allocated += s.reactorAllocatedBytes();
             ios += s.ios() + s.failed();
         }
-        out.printf(Locale.ROOT, " Allocated on reactor threads: %.4f bytes per I/O (%d bytes over %d I/O)%n",
+        out.printf(Locale.ROOT, " Allocated on reactor threads: %.4f bytes per I/O (%d bytes over %d I/O, start-up included)%n",
                 ios > 0 ? (double) allocated / ios : 0.0, allocated, ios);
         int rc = 0;
+        double steady = steadyAllocPerIo();
+        if (steady >= 0) {
+            long[] w = steadyWindow();
+            out.printf(Locale.ROOT, " Allocated on reactor threads in the steady state: %.4f bytes per I/O (%d bytes over %d I/O,"
+                    + " after a %.2f s warm-up; the JIT compiled for %d ms in that window)%n", steady, w[0], w[1], steadyMarkNanos / 1e9,
+                    jitAtEnd - jitAtSteady);
+        } else {
+            out.println(" Allocated on reactor threads in the steady state: not measured (the run ended during the warm-up)");
+        }
+        if (opts.maxAllocPerIo() >= 0) {
+            if (steady < 0) {
+                rc = 1;
+                out.println("bdevperf: --max-alloc-per-io " + opts.maxAllocPerIo() + ": no steady-state window to check (the run"
+                        + " ended during the warm-up of " + warmupNanos(opts.timeSeconds()) / 1_000_000 + " ms)");
+            } else if (steady > opts.maxAllocPerIo()) {
+                rc = 1;
+                out.printf(Locale.ROOT, "bdevperf: --max-alloc-per-io %s: the reactor threads allocated %.4f bytes per I/O in the"
+                        + " steady state, above the bound%n", opts.maxAllocPerIo(), steady);
+            }
+        }
         for (BdevPerfJob.Result r : results) {
             if ("failed".equals(r.status())) {
                 rc = 1;

@@ -529,15 +529,52 @@ final class BdevPerfJob implements IoCallback {
                 startNanos == 0 ? 0 : end - startNanos, alloc, null);
     }
 
-    /** The job's counters now, read on its reactor. Any thread. */
-    CompletableFuture<Snapshot> snapshot() {
-        CompletableFuture<Snapshot> f = new CompletableFuture<>();
+    /** I/O completed so far (successful or failed); on the job's reactor only. */
+    long completedIos() {
+        return ios + failed;
+    }
+
+    /** The reactor the job runs on. */
+    Reactor reactor() {
+        return reactor;
+    }
+
+    /** Bytes the calling thread has allocated since it started (HotSpot's per-thread TLAB accounting); no allocation. */
+    static long allocatedOnThisThread() {
+        return THREADS.getCurrentThreadAllocatedBytes();
+    }
+
+    /**
+     * The job's counters now, read on its reactor, as an array for {@link #snapshotOf}. Any thread. The task
+     * copies the counters into an array made here and the caller builds the snapshot on its own thread, so the
+     * periodic progress line allocates nothing on the reactor (it would count in the steady-state figure).
+     */
+    CompletableFuture<long[]> counters() {
+        long[] v = new long[9];
+        CompletableFuture<long[]> f = new CompletableFuture<>();
         try {
-            reactor.send(() -> f.complete(snapshotNow()));
+            reactor.send(() -> {
+                long end = endNanos != 0 ? endNanos : System.nanoTime();
+                v[0] = ios;
+                v[1] = bytes;
+                v[2] = failed;
+                v[3] = timedOutCount;
+                v[4] = latSum;
+                v[5] = latMin == Long.MAX_VALUE ? 0 : latMin;
+                v[6] = latMax;
+                v[7] = startNanos == 0 ? 0 : end - startNanos;
+                v[8] = allocStart < 0 ? 0 : (allocEnd >= 0 ? allocEnd : allocatedOnThisThread()) - allocStart;
+                f.complete(v);
+            });
         } catch (RuntimeException e) {
             f.completeExceptionally(e);
         }
         return f;
+    }
+
+    /** The snapshot of an array from {@link #counters()}. */
+    static Snapshot snapshotOf(long[] a) {
+        return new Snapshot(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], null);
     }
 
     /** SPDK's job header line. */

@@ -37,6 +37,7 @@ public record BdevPerfOptions(
         Path rpcSocket,
         Path jsonOut,
         Path plot,
+        double maxAllocPerIo,
         boolean help) {
 
     /** {@code -q} when not given (SPDK's bdevperf requires it). */
@@ -145,6 +146,8 @@ public record BdevPerfOptions(
                 "                  create, delete and inspect bdevs with spindle rpc during the run",
                 "  --json-out <f>  write the results as JSON, in the shape of SPDK's perform_tests result",
                 "  --plot <f.png>  draw each job's latency percentile curve into a PNG",
+                "  --max-alloc-per-io <bytes>  fail the run (exit 1) when the reactor threads allocate more than this per",
+                "                  I/O in the steady state (after the warm-up, see the allocation line); e.g. 0.01",
                 "  -h, --help      this text");
     }
 
@@ -171,6 +174,7 @@ public record BdevPerfOptions(
         Path rpc = null;
         Path jsonOut = null;
         Path plot = null;
+        double maxAlloc = -1;
         List<String> a = List.of(args);
         for (int i = 0; i < a.size(); i++) {
             String f = a.get(i);
@@ -178,7 +182,7 @@ public record BdevPerfOptions(
                 case "-h", "--help" -> {
                     return new BdevPerfOptions(1, 4096, Workload.READ, 50, 1, null, null, null, false, 0, 0, false, false,
                             IdleMode.BACKOFF, false, Api.DIRECT, BdevPerfActorJob.Placement.REACTOR, DEFAULT_ACTOR_BATCH, null, null, null,
-                            true);
+                            -1, true);
                 }
                 case "-q" -> q = intIn(f, value(a, ++i, f), 1, MAX_QUEUE_DEPTH, "queue depth");
                 case "-r", "--rpc-socket" -> rpc = Path.of(value(a, ++i, f));
@@ -190,6 +194,17 @@ public record BdevPerfOptions(
                     }
                 }
                 case "-o" -> o = size(f, value(a, ++i, f));
+                case "--max-alloc-per-io" -> {
+                    String v = value(a, ++i, f);
+                    try {
+                        maxAlloc = Double.parseDouble(v.trim());
+                    } catch (NumberFormatException e) {
+                        maxAlloc = Double.NaN;
+                    }
+                    if (!(maxAlloc >= 0) || Double.isInfinite(maxAlloc)) {
+                        throw new UsageException("--max-alloc-per-io " + v + ": bytes per I/O, a number >= 0 (e.g. 0.01)");
+                    }
+                }
                 case "-w" -> w = Workload.parse(value(a, ++i, f));
                 case "-M" -> mix = intIn(f, value(a, ++i, f), 0, 100, "read percentage");
                 case "-t" -> t = intIn(f, value(a, ++i, f), 1, 24 * 3600, "run time in seconds");
@@ -264,6 +279,9 @@ public record BdevPerfOptions(
         if (abort && timeout == 0) {
             throw new UsageException("-X: needs an I/O timeout (-k <sec> > 0)");
         }
+        if (maxAlloc >= 0 && api != Api.DIRECT) {
+            throw new UsageException("--max-alloc-per-io: only valid with --api direct (the actor and facade paths allocate per I/O by design)");
+        }
         if ((actorOn != null || actorBatch != null) && api != Api.ACTOR) {
             throw new UsageException((actorOn != null ? "--actor-on" : "--actor-batch") + ": only valid with --api actor");
         }
@@ -273,7 +291,7 @@ public record BdevPerfOptions(
         }
         return new BdevPerfOptions(q, o, w, mix == null ? 50 : mix, t, mask == null ? CoreMask.parse("0x1") : mask, json, target,
                 everyCore, period, timeout, abort, cont, idle, pin, api, actorOn == null ? BdevPerfActorJob.Placement.REACTOR : actorOn,
-                actorBatch == null ? DEFAULT_ACTOR_BATCH : actorBatch, rpc, jsonOut, plot, false);
+                actorBatch == null ? DEFAULT_ACTOR_BATCH : actorBatch, rpc, jsonOut, plot, maxAlloc, false);
     }
 
     /** A path whose directory exists, for an output file. */

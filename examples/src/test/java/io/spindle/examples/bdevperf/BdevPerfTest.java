@@ -62,6 +62,9 @@ class BdevPerfTest {
         "-q 8 -o 4096 -w read -t 1 -q         | -q: missing value",
         "-q 8 -o 4096 -w read -t 1 --plot /tmp/lat.txt | --plot /tmp/lat.txt: the plot is a PNG file",
         "-q 8 -o 4096 -w read -t 1 --json-out /no/such/dir/r.json | --json-out /no/such/dir/r.json: directory /no/such/dir does not exist",
+        "-q 8 -o 4096 -w read -t 1 --max-alloc-per-io -1 | --max-alloc-per-io -1: bytes per I/O, a number >= 0",
+        "-q 8 -o 4096 -w read -t 1 --max-alloc-per-io lots | --max-alloc-per-io lots: bytes per I/O, a number >= 0",
+        "-q 8 -o 4096 -w read -t 1 --api actor --max-alloc-per-io 0.01 | --max-alloc-per-io: only valid with --api direct",
     })
     @DisplayName("a bad flag or value gets one line naming the flag and what is allowed, exit 2")
     void badCommandLines(String args, String expected) {
@@ -166,7 +169,7 @@ class BdevPerfTest {
         BdevPerf perf = new BdevPerf(o, new PrintStream(buf, true, StandardCharsets.UTF_8));
         perf.duringRun = spindle -> {
             try {
-                Thread.sleep(300);
+                awaitReads(spindle, 1_000); // the jobs run I/O, then the bdev goes under them
                 BdevLayer.of(spindle).unregister("Malloc0").toCompletableFuture().get(20, TimeUnit.SECONDS);
             } catch (Exception e) {
                 throw new IllegalStateException(e);
@@ -238,7 +241,7 @@ class BdevPerfTest {
         BdevPerf perf = new BdevPerf(o, new PrintStream(buf, true, StandardCharsets.UTF_8));
         perf.duringRun = spindle -> {
             try {
-                Thread.sleep(300);
+                awaitReads(spindle, 1_000); // the jobs run I/O, then the bdev goes under them
                 BdevLayer.of(spindle).unregister("Malloc0").toCompletableFuture().get(20, TimeUnit.SECONDS);
             } catch (Exception e) {
                 throw new IllegalStateException(e);
@@ -272,7 +275,7 @@ class BdevPerfTest {
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
             while (!Files.readString(log).contains("IOPS,") && System.nanoTime() < deadline) {
-                Thread.sleep(50);
+                Thread.sleep(50); // paces a poll of the child process's output; the condition decides, not the time
             }
             assertThat(Files.readString(log)).contains("Running I/O for 60 seconds...");
             new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
@@ -467,7 +470,9 @@ class BdevPerfTest {
                 log.append(c.call("bdev_get_iostat", null).get("bdevs").get(0).get("num_read_ops").asLong() > 0 ? "io-counted " : "no-io ");
                 // the null job's bdev goes away under it: that job drains, the malloc job runs on
                 c.call("bdev_null_delete", new com.fasterxml.jackson.databind.ObjectMapper().readTree("{\"name\":\"Null0\"}"));
-                Thread.sleep(500);
+                // the null job has seen the REMOVE (it says so) before the run is ended
+                org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20))
+                        .until(() -> buf.toString(StandardCharsets.UTF_8).contains("bdev Null0 removed; draining"));
                 c.call("spdk_kill_instance", new com.fasterxml.jackson.databind.ObjectMapper().readTree("{\"sig_name\":\"SIGINT\"}"));
                 rpcLog.complete(log.toString());
             } catch (Exception e) {
@@ -484,5 +489,55 @@ class BdevPerfTest {
             Files.deleteIfExists(sock);
             Files.deleteIfExists(sockDir);
         }
+    }
+
+    @Test
+    @DisplayName("the CoordinatedShutdown drain task ends the run and returns at once; its stage completes when the main thread has reported")
+    void coordinatedShutdownDrainTaskHoldsNoThread() {
+        BdevPerf perf = new BdevPerf(BdevPerfOptions.parse("-w", "randread", "-t", "30"), new PrintStream(new ByteArrayOutputStream(), true,
+                StandardCharsets.UTF_8));
+        java.util.concurrent.CompletableFuture<org.apache.pekko.Done> drained = perf.drainTask().toCompletableFuture();
+        assertThat(drained).as("returned before the report: no CoordinatedShutdown thread waits for it").isNotDone();
+        perf.exitCode.complete(0); // the main thread has drained the jobs and printed the table
+        assertThat(drained).isCompleted();
+        assertThat(perf.drainTask().toCompletableFuture()).as("the run had ended: nothing to wait for").isCompleted();
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("--max-alloc-per-io: allocation on a reactor in the steady-state window fails the run (exit 1) with a line naming the bound")
+    void maxAllocPerIoFailsARunThatAllocatesOnAReactor() throws Exception {
+        BdevPerfOptions o = BdevPerfOptions.parse("-q", "16", "-o", "4096", "-w", "randread", "-t", "2", "-m", "0x3", "-C",
+                "--max-alloc-per-io", "0");
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        BdevPerf perf = new BdevPerf(o, new PrintStream(buf, true, StandardCharsets.UTF_8));
+        // a poller on reactor_0 allocates 64 bytes every loop until the steady-state window has closed, so the window,
+        // however short, holds allocation; then it leaves (the jobs drain and Spindle stops clean)
+        perf.duringRun = spindle -> {
+            io.spindle.runtime.Reactor r = spindle.reactors().reactor(0);
+            r.send(() -> {
+                io.spindle.runtime.Poller[] self = new io.spindle.runtime.Poller[1];
+                self[0] = r.registerPoller("allocates", () -> {
+                    sink = new byte[64];
+                    if (perf.steadyWindowClosed()) {
+                        self[0].unregister();
+                    }
+                    return 1;
+                });
+            });
+        };
+        int rc = perf.execute();
+        String out = buf.toString(StandardCharsets.UTF_8);
+        assertEquals(1, rc, out);
+        assertThat(out).contains("Allocated on reactor threads in the steady state: ")
+                .contains("bdevperf: --max-alloc-per-io 0.0: the reactor threads allocated ").contains("above the bound");
+    }
+
+    static volatile byte[] sink;
+
+    /** Waits until {@code n} reads of Malloc0 completed (the bdev's stats, each channel read on its reactor). */
+    static void awaitReads(io.spindle.app.Spindle spindle, long n) {
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20)).until(() ->
+                BdevLayer.of(spindle).stats("Malloc0").toCompletableFuture().get(10, TimeUnit.SECONDS).numReadOps() >= n);
     }
 }

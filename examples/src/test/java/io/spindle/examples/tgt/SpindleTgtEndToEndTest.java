@@ -83,7 +83,7 @@ class SpindleTgtEndToEndTest {
         while (!Files.readString(log).contains(ready)) {
             assertThat(p.isAlive()).as("tgt running; its output:\n" + Files.readString(log)).isTrue();
             assertThat(System.nanoTime() < deadline).as("tgt started within 60 s; its output:\n" + Files.readString(log)).isTrue();
-            Thread.sleep(100);
+            Thread.sleep(100); // paces a poll of the tgt process's log; the condition decides, not the time
         }
         return p;
     }
@@ -218,7 +218,7 @@ class SpindleTgtEndToEndTest {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (!Files.exists(log) || !Files.readString(log).contains("spindle tgt: started")) {
             assertThat(System.nanoTime() < deadline).as("tgt started").isTrue();
-            Thread.sleep(100);
+            Thread.sleep(100); // paces a poll of the tgt process's log; the condition decides, not the time
         }
         String status = Files.readString(Path.of("/proc/" + pid + "/status"));
         long ignored = status.lines().filter(l -> l.startsWith("SigIgn:")).mapToLong(l -> Long.parseUnsignedLong(l.substring(7).trim(), 16))
