@@ -287,6 +287,71 @@ public final class BdevDescriptor {
     }
 
     /**
+     * Submits an I/O on this descriptor that carries the data vector of {@code from}, an I/O a module received
+     * for its own bdev: what SPDK's virtual bdevs do when they pass {@code bdev_io->u.bdev.iovs} on to
+     * {@code spdk_bdev_readv_blocks} of their base. For stacked modules (passthru, split, raid, ...); call it on
+     * the reactor {@code from} was submitted on, between its submit and its completion.
+     *
+     * <p>{@code type} may differ from {@code from}'s (raid1 writes the data of a read back to a failed base). The
+     * range is {@code from.numBlocks()} blocks at {@code offsetBlocks} of this descriptor's bdev. READ, WRITE and
+     * COMPARE move the data through {@code from}'s segments, which must add up to exactly that many blocks of this
+     * bdev; UNMAP, WRITE_ZEROES and FLUSH carry no data. The segments are read during this call only; the memory
+     * they point to must stay valid until {@code cb} runs (it is {@code from}'s, which the module completes
+     * after). Returns, completes and fails exactly as the other submit methods do; RESET goes through
+     * {@link #reset}.
+     *
+     * @return 0, or EINVAL (unsupported {@code type}, a range beyond the bdev, segments that do not add up, no
+     *         callback), EBADF, ENOTSUP, ENOMEM as the other submit methods
+     */
+    public int forward(IoChannel<BdevChannel> ch, IoType type, io.spindle.bdev.spi.ModuleIo from, long offsetBlocks, IoCallback cb,
+                       Object arg) {
+        if (type == null || from == null) {
+            return Errno.EINVAL;
+        }
+        long numBlocks = from.numBlocks();
+        switch (type) {
+            case READ, WRITE, COMPARE -> {
+                BdevChannel bc = channelOf(ch);
+                int rc = check(type, bc, offsetBlocks, numBlocks);
+                if (rc != 0) {
+                    return rc;
+                }
+                int n = from.iovCount();
+                if (cb == null || n <= 0 || n > BdevIo.MAX_IOV) {
+                    return Errno.EINVAL;
+                }
+                long total = 0;
+                for (int i = 0; i < n; i++) {
+                    long len = from.iovLength(i);
+                    if (len <= 0) {
+                        return Errno.EINVAL;
+                    }
+                    total += len;
+                }
+                if (total != numBlocks * bdev.blockSize) {
+                    return Errno.EINVAL;
+                }
+                BdevIo io = take(bc);
+                if (io == null) {
+                    return Errno.ENOMEM;
+                }
+                io.init(type, bc, offsetBlocks, numBlocks, cb, arg);
+                for (int i = 0; i < n; i++) {
+                    io.addIov(from.iovAddress(i), from.iovLength(i));
+                }
+                bc.submit(io);
+                return 0;
+            }
+            case UNMAP, WRITE_ZEROES, FLUSH -> {
+                return rangeIo(type, ch, offsetBlocks, numBlocks, cb, arg);
+            }
+            default -> {
+                return Errno.EINVAL;
+            }
+        }
+    }
+
+    /**
      * Queues {@code entry} to be called back on this reactor when an I/O is free; allowed only right after a
      * submit returned ENOMEM on this reactor.
      *

@@ -24,7 +24,10 @@ import java.util.function.Function;
  * ({@code spdk_bdev_subsystem_config_json}): {@code bdev_set_options} (the {@code bdev_io_pool_size} given to
  * {@code bdev_set_options}, not the per-reactor split), a {@code bdev_examine} per name of the examine allowlist
  * (auto examine off), each bdev's create call, its {@code bdev_set_qos_limit} with the limits that are set when it
- * has any, its {@code bdev_enable_histogram} when its histogram is on, then {@code bdev_wait_for_examine}.
+ * has any, its {@code bdev_enable_histogram} when its histogram is on, every module's own configuration
+ * ({@link BdevModule#writeConfig(BdevLayer)}), then {@code bdev_wait_for_examine}. Unlike SPDK, which writes bdevs in
+ * registration order and relies on deferred creation, every bdev is written after the bdevs it is built on
+ * ({@link io.spindle.bdev.spi.BdevDriver#baseBdevs()}).
  */
 public final class BdevSubsystem implements Subsystem {
     private final List<BdevModule> extraModules = new ArrayList<>();
@@ -136,10 +139,7 @@ public final class BdevSubsystem implements Subsystem {
                 e.putObject("params").put("name", name);
                 out.add(e);
             }
-            for (Bdev b : l.bdevs()) {
-                if (b.status() != Bdev.Status.READY) {
-                    continue;
-                }
+            for (Bdev b : basesFirst(l)) {
                 com.fasterxml.jackson.databind.node.ObjectNode call = b.driver.writeConfig(b);
                 if (call == null) {
                     continue;
@@ -176,10 +176,63 @@ public final class BdevSubsystem implements Subsystem {
                 }
             }
         }
+        if (l != null) {
+            for (BdevModule m : l.modules()) {
+                try {
+                    out.addAll(m.writeConfig(l));
+                } catch (RuntimeException e) {
+                    BdevLayer.LOG.error("bdev module={}: writeConfig threw; its module configuration is not saved", m.name(), e);
+                }
+            }
+        }
         com.fasterxml.jackson.databind.node.ObjectNode w = f.objectNode();
         w.put("method", "bdev_wait_for_examine");
         out.add(w);
         return out;
+    }
+
+    /**
+     * The READY bdevs in registration order, except that each comes after the bdevs its driver names in
+     * {@link io.spindle.bdev.spi.BdevDriver#baseBdevs()} (by name or alias; names not registered are skipped): a
+     * stable depth-first topological order, so a replay of {@code save_config} creates every base before the
+     * virtual bdevs built on it. A cycle (which no module makes) is broken where it closes.
+     */
+    static List<Bdev> basesFirst(BdevLayer l) {
+        List<Bdev> ready = new ArrayList<>();
+        for (Bdev b : l.bdevs()) {
+            if (b.status() == Bdev.Status.READY) {
+                ready.add(b);
+            }
+        }
+        List<Bdev> out = new ArrayList<>(ready.size());
+        java.util.Set<Bdev> done = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        java.util.Set<Bdev> visiting = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (Bdev b : ready) {
+            visit(l, b, ready, done, visiting, out);
+        }
+        return out;
+    }
+
+    private static void visit(BdevLayer l, Bdev b, List<Bdev> ready, java.util.Set<Bdev> done, java.util.Set<Bdev> visiting, List<Bdev> out) {
+        if (done.contains(b) || !visiting.add(b)) {
+            return;
+        }
+        List<String> bases;
+        try {
+            bases = b.driver.baseBdevs();
+        } catch (RuntimeException e) {
+            BdevLayer.LOG.warn("bdev={}: baseBdevs() threw; written in registration order", b.name(), e);
+            bases = List.of();
+        }
+        for (String n : bases) {
+            Bdev base = n == null ? null : l.get(n);
+            if (base != null && ready.contains(base)) {
+                visit(l, base, ready, done, visiting, out);
+            }
+        }
+        visiting.remove(b);
+        done.add(b);
+        out.add(b);
     }
 
     private static void putPositive(com.fasterxml.jackson.databind.node.ObjectNode p, String key, long v) {

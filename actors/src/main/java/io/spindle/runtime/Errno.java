@@ -27,6 +27,14 @@ public final class Errno {
     public static final int ENODEV = -19;
     /** Invalid argument. */
     public static final int EINVAL = -22;
+    /** Permission denied. */
+    public static final int EACCES = -13;
+    /** Is a directory. */
+    public static final int EISDIR = -21;
+    /** No space left on device. */
+    public static final int ENOSPC = -28;
+    /** Read-only file system. */
+    public static final int EROFS = -30;
     /** Not supported. */
     public static final int ENOTSUP = -95;
     /** The reactor or the app is shutting down. */
@@ -53,6 +61,10 @@ public final class Errno {
             case EEXIST -> "EEXIST";
             case ENODEV -> "ENODEV";
             case EINVAL -> "EINVAL";
+            case EACCES -> "EACCES";
+            case EISDIR -> "EISDIR";
+            case ENOSPC -> "ENOSPC";
+            case EROFS -> "EROFS";
             case ENOTSUP -> "ENOTSUP";
             case ESHUTDOWN -> "ESHUTDOWN";
             case EALREADY -> "EALREADY";
@@ -75,6 +87,10 @@ public final class Errno {
             case EEXIST -> "File exists";
             case ENODEV -> "No such device";
             case EINVAL -> "Invalid argument";
+            case EACCES -> "Permission denied";
+            case EISDIR -> "Is a directory";
+            case ENOSPC -> "No space left on device";
+            case EROFS -> "Read-only file system";
             case ENOTSUP -> "Operation not supported";
             case ESHUTDOWN -> "Cannot send after transport endpoint shutdown";
             case EALREADY -> "Operation already in progress";

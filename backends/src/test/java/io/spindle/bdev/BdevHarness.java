@@ -40,7 +40,7 @@ public final class BdevHarness implements AutoCloseable {
      * Manual reactors and a bdev layer with {@code options}; the modules are test, malloc, null, then
      * {@code extra} in that order (examine runs in this order).
      */
-    BdevHarness(ActorTestKit kit, int reactors, BdevOptions options, BdevModule... extra) {
+    public BdevHarness(ActorTestKit kit, int reactors, BdevOptions options, BdevModule... extra) {
         // one task per step, as SPDK's poll_thread_times(i, 1): every message boundary is a possible interleaving
         this(kit, io.spindle.runtime.ReactorConfig.builder().mask(io.spindle.runtime.CoreMask.firstN(reactors))
                 .manual(true).maxTasksPerLoop(1).conclude(), options, g -> List.of(extra));
@@ -72,7 +72,7 @@ public final class BdevHarness implements AutoCloseable {
     }
 
     /** Runs {@code task} on reactor {@code i} and steps until it ran; returns its value. */
-    <X> X on(int i, Supplier<X> task) {
+    public <X> X on(int i, Supplier<X> task) {
         CompletableFuture<X> f = new CompletableFuture<>();
         group.reactor(i).send(() -> {
             try {

@@ -110,6 +110,16 @@ public interface BdevDriver<C> {
     }
 
     /**
+     * Names of the bdevs this bdev is built on (a virtual bdev's bases: SPDK has no such call, its
+     * {@code save_config} relies on deferred creation alone). {@code save_config} writes this bdev's
+     * {@link #writeConfig} after theirs, so a replay creates every base before what stacks on it. Empty (the default)
+     * for a bdev on a device. Called on any thread ({@code save_config} runs on the RPC dispatcher).
+     */
+    default java.util.List<String> baseBdevs() {
+        return java.util.List.of();
+    }
+
+    /**
      * The JSON-RPC call that recreates this bdev, {@code {"method": ..., "params": {...}}} (SPDK's
      * {@code write_config_json}), or null when the bdev is not recreated from configuration.
      */

@@ -44,6 +44,17 @@ public interface BdevModule {
     }
 
     /**
+     * The module's part of {@code save_config} that no registered bdev writes (SPDK's module {@code config_json}):
+     * configuration kept for bdevs that do not exist yet, e.g. a split whose base has not registered, or module
+     * options. Written after every bdev's {@link BdevDriver#writeConfig} and before {@code bdev_wait_for_examine}
+     * (SPDK writes it first and relies on deferred creation; here every call still follows the calls it depends on).
+     * Called on any thread ({@code save_config} runs on the RPC dispatcher). None by default.
+     */
+    default java.util.List<com.fasterxml.jackson.databind.node.ObjectNode> writeConfig(BdevLayer layer) {
+        return java.util.List.of();
+    }
+
+    /**
      * Creates this module's per-I/O context (SPDK's {@code get_ctx_size}): called once for each pooled I/O when a
      * reactor's I/O pool is built (with the first bdev channel on that reactor, before it is returned), on that
      * reactor, so {@code spindle.bdev.io-pool-size} times per reactor and never on the I/O path. The context

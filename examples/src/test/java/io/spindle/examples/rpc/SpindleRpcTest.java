@@ -73,6 +73,60 @@ class SpindleRpcTest {
 
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', value = {
+        "bdev_aio_create /tmp/f.img AIO0 4096 --fallocate | {\"filename\":\"/tmp/f.img\",\"name\":\"AIO0\",\"block_size\":4096,\"readonly\":false,\"fallocate\":true,\"nowait\":false}",
+        "bdev_aio_create /tmp/f.img AIO1 -r -u 0b5f2c9e-1d2a-4c3b-9e8f-7a6b5c4d3e2f | {\"filename\":\"/tmp/f.img\",\"name\":\"AIO1\",\"readonly\":true,\"fallocate\":false,\"uuid\":\"0b5f2c9e-1d2a-4c3b-9e8f-7a6b5c4d3e2f\",\"nowait\":false}",
+        "bdev_aio_rescan AIO0 | {\"name\":\"AIO0\"}",
+        "bdev_aio_delete AIO0 | {\"name\":\"AIO0\"}",
+        "bdev_passthru_create -b Malloc0 -p PT0 | {\"base_bdev_name\":\"Malloc0\",\"name\":\"PT0\"}",
+        "bdev_passthru_delete PT0 | {\"name\":\"PT0\"}",
+        "bdev_split_create Malloc1 2 | {\"base_bdev\":\"Malloc1\",\"split_count\":2}",
+        "bdev_split_create -s 4 Malloc2 8 | {\"base_bdev\":\"Malloc2\",\"split_count\":8,\"split_size_mb\":4}",
+        "bdev_split_delete Malloc1 | {\"base_bdev\":\"Malloc1\"}",
+        "bdev_delay_create -b Malloc0 -d D0 -r 10 -t 20 -w 30 -n 40 | {\"base_bdev_name\":\"Malloc0\",\"name\":\"D0\",\"avg_read_latency\":10,\"p99_read_latency\":20,\"avg_write_latency\":30,\"p99_write_latency\":40}",
+        "bdev_delay_delete D0 | {\"name\":\"D0\"}",
+        "bdev_delay_update_latency D0 p99_write 77 | {\"delay_bdev_name\":\"D0\",\"latency_type\":\"p99_write\",\"latency_us\":77}",
+        "bdev_error_create Malloc0 --uuid 0b5f2c9e-1d2a-4c3b-9e8f-7a6b5c4d3e2f | {\"base_name\":\"Malloc0\",\"uuid\":\"0b5f2c9e-1d2a-4c3b-9e8f-7a6b5c4d3e2f\"}",
+        "bdev_error_delete EE_Malloc0 | {\"name\":\"EE_Malloc0\"}",
+        "bdev_error_inject_error EE_Malloc0 all failure -n 5 | {\"name\":\"EE_Malloc0\",\"io_type\":\"all\",\"error_type\":\"failure\",\"num\":5}",
+        "bdev_error_inject_error EE_Malloc0 read corrupt_data -o 3 -v 255 -q 2 | {\"name\":\"EE_Malloc0\",\"io_type\":\"read\",\"error_type\":\"corrupt_data\",\"queue_depth\":2,\"corrupt_offset\":3,\"corrupt_value\":255}",
+        "bdev_error_resume_pending EE_Malloc0 | {\"name\":\"EE_Malloc0\"}",
+        "bdev_raid_create -n r1 -r raid1 -b M0 --uuid 0b5f2c9e-1d2a-4c3b-9e8f-7a6b5c4d3e2f | {\"name\":\"r1\",\"raid_level\":\"raid1\",\"base_bdevs\":[\"M0\"],\"uuid\":\"0b5f2c9e-1d2a-4c3b-9e8f-7a6b5c4d3e2f\",\"superblock\":false}",
+        "bdev_raid_create -n r0 -z 64 -r 0 -b M0 | {\"name\":\"r0\",\"strip_size_kb\":64,\"raid_level\":\"0\",\"base_bdevs\":[\"M0\"],\"superblock\":false}",
+        "bdev_raid_delete r0 | {\"name\":\"r0\",\"clear_sb\":false}",
+        "bdev_raid_get_bdevs online | {\"category\":\"online\"}",
+        "bdev_raid_add_base_bdev r1 M2 | {\"raid_bdev\":\"r1\",\"base_bdev\":\"M2\"}",
+        "bdev_raid_remove_base_bdev M1 | {\"name\":\"M1\"}",
+        "bdev_raid_set_options -w 512 -b 100 | {\"process_window_size_kb\":512,\"process_max_bandwidth_mb_sec\":100}",
+    })
+    @DisplayName("the aio, passthru, split, delay, error and raid commands send exactly what SPDK's rpc.py --dry-run sends (expected values"
+            + " taken from rpc.py)")
+    void moduleParams(String cmd, String expected) throws Exception {
+        assertThat(dryParams(cmd.trim().split("\\s+"))).isEqualTo(JSON.readTree(expected));
+    }
+
+    @Test
+    @DisplayName("print_array (bdev_split_create's output): the names joined by spaces, shlex-quoted when they need it")
+    void printArray() throws Exception {
+        java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+        SpindleRpc.print(SpindleRpc.Output.ARRAY, JSON.readTree("[\"Malloc1p0\",\"a b\",\"it's\"]"), new java.io.PrintStream(b, true,
+                java.nio.charset.StandardCharsets.UTF_8));
+        assertThat(b.toString(java.nio.charset.StandardCharsets.UTF_8)).isEqualTo("Malloc1p0 'a b' 'it'\"'\"'s'\n");
+    }
+
+    @Test
+    @DisplayName("bdev_raid_create -b takes a whitespace separated list in one argument (argparse type=str.split); bdev_mapped_create's"
+            + " num_blocks is optional")
+    void raidBaseBdevsAndMapped() throws Exception {
+        assertThat(dryParams("bdev_raid_create", "-n", "r", "-r", "concat", "-z", "8", "-b", "A  B C")).isEqualTo(JSON.readTree(
+                "{\"name\":\"r\",\"strip_size_kb\":8,\"raid_level\":\"concat\",\"base_bdevs\":[\"A\",\"B\",\"C\"],\"superblock\":false}"));
+        assertThat(dryParams("bdev_mapped_create", "/tmp/m.img", "Map0", "4096")).isEqualTo(JSON.readTree(
+                "{\"name\":\"Map0\",\"filename\":\"/tmp/m.img\",\"block_size\":4096}"));
+        assertThat(dryParams("bdev_mapped_create", "/tmp/m.img", "Map0", "4096", "1024")).isEqualTo(JSON.readTree(
+                "{\"name\":\"Map0\",\"filename\":\"/tmp/m.img\",\"block_size\":4096,\"num_blocks\":1024}"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
         "bdev_malloc_create 64                     | the following arguments are required: block_size",
         "bdev_malloc_create x 512                  | argument total_size: invalid float value: 'x'",
         "bdev_get_iostat --reset-mode some         | argument --reset-mode: invalid choice: 'some'",
