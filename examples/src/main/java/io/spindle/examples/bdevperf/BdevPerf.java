@@ -168,14 +168,10 @@ public final class BdevPerf {
             perf.duringRun = sp -> duringRun.accept(() -> perf.runEnd.complete("finished"));
         }
         try {
-            BdevLayer layer = BdevLayer.of(spindle);
-            List<Bdev> targets = perf.targets(layer);
-            perf.checkIoSize(targets, o.mask().size());
-            perf.place(targets, spindle.reactors(), layer, o.mask().size());
+            return perf.runOnce(o, null);
         } catch (UsageException e) {
             throw new IllegalArgumentException(e.getMessage(), e);
         }
-        return perf.runJobs();
     }
 
     int execute() throws Exception {
