@@ -241,24 +241,50 @@ public final class ClusterDemo {
         cluster.awaitMembers(3, STEP_TIMEOUT);
         cluster.awaitExport("node3", STEP_TIMEOUT);
         note("Node3 -> " + call("bdev_cluster_attach", "{\"name\":\"Node3\",\"bdev\":\"Malloc0\",\"node\":\"node3\"}"));
+        String verifyOn = "Node3n1";
         if (raid && cluster.hasMethod("bdev_raid_add_base_bdev")) {
             try {
                 call("bdev_raid_add_base_bdev", "{\"raid_bdev\":\"Raid1\",\"base_bdev\":\"Node3n1\"}");
-                note("bdev_raid_add_base_bdev Raid1 Node3n1: the mirror is whole again.");
+                note("bdev_raid_add_base_bdev Raid1 Node3n1: Node3n1 is rebuilt from Node2n1 in the background, while I/O runs.");
+                verifyOn = "Raid1"; // Node3n1 is claimed by the raid now: I/O goes through the mirror
             } catch (RpcException e) {
                 note("bdev_raid_add_base_bdev: " + e.getMessage());
             }
         }
-        int again = BdevPerf.runOn(node1, new String[] {"-q", "16", "-o", "4096", "-w", "verify", "-t", "3", "-T", "Node3n1"},
+        int again = BdevPerf.runOn(node1, new String[] {"-q", "16", "-o", "4096", "-w", "verify", "-t", "3", "-T", verifyOn},
                 new PrintStream(java.io.OutputStream.nullOutputStream()), null);
-        note("3 s of verify on the re-attached Node3n1: " + (again == 0 ? "passed" : "FAILED"));
+        note("3 s of verify on " + (verifyOn.equals("Raid1") ? "Raid1 during the rebuild" : "the re-attached Node3n1") + ": "
+                + (again == 0 ? "passed" : "FAILED"));
         ok &= again == 0;
+        if (verifyOn.equals("Raid1")) {
+            ok &= awaitRebuild();
+        }
 
         say("6. Stop", "Each node unexports, leaves the cluster gracefully, and stops.");
         return ok ? 0 : 1;
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** Waits (bounded) for Raid1's rebuild onto Node3n1 to end, as {@code bdev_raid_get_bdevs} reports it. */
+    private boolean awaitRebuild() throws Exception {
+        long deadline = System.nanoTime() + STEP_TIMEOUT.toNanos();
+        while (System.nanoTime() < deadline) {
+            JsonNode raids = call("bdev_raid_get_bdevs", "{\"category\":\"all\"}");
+            for (JsonNode r : raids) {
+                if (r.path("name").asText().equals("Raid1")) {
+                    if (!r.has("process")) {
+                        note("Raid1's rebuild finished: " + r.path("num_base_bdevs_operational").asInt() + " of "
+                                + r.path("num_base_bdevs").asInt() + " bases operational, state " + r.path("state").asText());
+                        return r.path("num_base_bdevs_operational").asInt() == r.path("num_base_bdevs").asInt();
+                    }
+                }
+            }
+            Thread.sleep(200);
+        }
+        note("Raid1's rebuild did not finish within " + STEP_TIMEOUT.toSeconds() + " s: FAILED");
+        return false;
+    }
 
     private JsonNode call(String method, String params) throws Exception {
         return cluster.call(method, params);
