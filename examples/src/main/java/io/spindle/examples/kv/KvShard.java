@@ -172,6 +172,7 @@ final class KvShard {
 
     private boolean stopping;
     private boolean stopCheckpointDone;
+    private boolean freed;
     private CompletableFuture<Object> stopFuture;
     private ActorRef<Cmd> self;
 
@@ -351,7 +352,8 @@ final class KvShard {
         if (!stopping) {
             compactStep();
         }
-        if (stopping && stopCheckpointDone && !busy && readsInFlight == 0 && !compactReading) {
+        if (stopping && stopCheckpointDone && !busy && readsInFlight == 0 && !compactReading && !freed) {
+            freed = true;
             freeBuffers();
             self.tell(new Stopped());
         }
@@ -469,6 +471,7 @@ final class KvShard {
         long padded = fmt.pad(size);
         if (padded > geo.quarter()) { // cannot happen (see KvGeometry); never write past the slot
             LOG.error("kv shard {}: checkpoint of {} bytes > slot of {}; skipped", id, padded, geo.quarter());
+            stopCheckpointDone |= isStop;
             return;
         }
         byte[] heap = new byte[(int) padded];
@@ -539,6 +542,9 @@ final class KvShard {
             }
             if (isStop) {
                 stopCheckpointDone = true; // recovery scans the log instead
+            }
+            if (ends) {
+                compactDonePending = false; // the next compaction step tries the checkpoint again
             }
         }
         checkpointWaiters.clear();

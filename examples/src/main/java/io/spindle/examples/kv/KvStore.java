@@ -78,7 +78,7 @@ public final class KvStore implements AutoCloseable {
     private final List<ActorRef<KvShard.Cmd>> shards;
     private final List<KvRecovery.Report> recovery;
     private final int maxValue;
-    private boolean closed;
+    private volatile boolean closed;
 
     private KvStore(KvOptions options, ActorSystem<Guardian> system, Spindle spindle, BdevFacade facade, KvGeometry geometry,
                     List<ActorRef<KvShard.Cmd>> shards, List<KvRecovery.Report> recovery) {
@@ -151,7 +151,7 @@ public final class KvStore implements AutoCloseable {
             }
             facade = BdevFacade.open(layer, BDEV);
             int reactors = spindle.reactors().size();
-            KvGeometry geo = superblock(facade, bdev.numBlocks() * bdev.blockSize(), reactors, o);
+            KvGeometry geo = superblock(facade, bdev.numBlocks() * bdev.blockSize(), reactors, o, exists);
             KvFormat fmt = new KvFormat(geo.blockSize(), o.maxValueBytes());
             if (geo.quarter() < 2L * KvShard.batchCapacity(fmt)) {
                 throw new IllegalArgumentException("size=" + size + " too small for " + geo.shards() + " shards: each log half is "
@@ -176,7 +176,7 @@ public final class KvStore implements AutoCloseable {
     }
 
     /** Reads the superblock, or writes one for a new store; the geometry it holds wins over the options. */
-    private static KvGeometry superblock(BdevFacade f, long deviceBytes, int reactors, KvOptions o) throws Exception {
+    private static KvGeometry superblock(BdevFacade f, long deviceBytes, int reactors, KvOptions o, boolean existed) throws Exception {
         int bs = KvOptions.BLOCK_SIZE;
         KvFormat fmt = new KvFormat(bs, o.maxValueBytes());
         try (DmaBuffer b = DmaBuffer.allocate(bs, 4096)) {
@@ -195,6 +195,10 @@ public final class KvStore implements AutoCloseable {
                 }
                 return g;
             }
+            if (existed && !isZero(h)) {
+                throw new IllegalArgumentException("file " + o.file() + " exists and holds no kv superblock: not overwriting it"
+                        + " (remove it, or pick another --file)");
+            }
             KvGeometry g = KvGeometry.forDevice(deviceBytes, reactors, bs);
             if (g.regionSize() <= 0) {
                 throw new IllegalArgumentException("size=" + deviceBytes + " too small for " + reactors + " shards");
@@ -211,6 +215,15 @@ public final class KvStore implements AutoCloseable {
             f.flush(0, bs).toCompletableFuture().get(60, TimeUnit.SECONDS);
             return g;
         }
+    }
+
+    private static boolean isZero(byte[] b) {
+        for (byte x : b) {
+            if (x != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     // ---------------------------------------------------------------- the API
@@ -252,6 +265,9 @@ public final class KvStore implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             return CompletableFuture.failedFuture(e);
         }
+        if (closed) {
+            return CompletableFuture.failedFuture(new IllegalStateException("kv store closed"));
+        }
         CompletableFuture<Void> done = new CompletableFuture<>();
         shards.get(shardOf(key)).tell(new KvShard.Op(key, k, value, false, done));
         return done;
@@ -264,6 +280,9 @@ public final class KvStore implements AutoCloseable {
             k = keyBytes(key);
         } catch (IllegalArgumentException e) {
             return CompletableFuture.failedFuture(e);
+        }
+        if (closed) {
+            return CompletableFuture.failedFuture(new IllegalStateException("kv store closed"));
         }
         CompletableFuture<byte[]> done = new CompletableFuture<>();
         shards.get(shardOf(key)).tell(new KvShard.Get(key, k, done));
@@ -278,6 +297,9 @@ public final class KvStore implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             return CompletableFuture.failedFuture(e);
         }
+        if (closed) {
+            return CompletableFuture.failedFuture(new IllegalStateException("kv store closed"));
+        }
         CompletableFuture<Boolean> done = new CompletableFuture<>();
         shards.get(shardOf(key)).tell(new KvShard.Op(key, k, null, true, done));
         return done;
@@ -285,6 +307,9 @@ public final class KvStore implements AutoCloseable {
 
     /** The keys starting with {@code prefix} ("" for all), sorted, from every shard. */
     public CompletionStage<List<String>> scan(String prefix) {
+        if (closed) {
+            return CompletableFuture.failedFuture(new IllegalStateException("kv store closed"));
+        }
         List<CompletableFuture<List<String>>> parts = new ArrayList<>();
         for (ActorRef<KvShard.Cmd> s : shards) {
             CompletableFuture<List<String>> f = new CompletableFuture<>();
@@ -314,6 +339,11 @@ public final class KvStore implements AutoCloseable {
         List<CompletableFuture<Object>> parts = new ArrayList<>();
         for (ActorRef<KvShard.Cmd> s : shards) {
             CompletableFuture<Object> f = new CompletableFuture<>();
+            if (closed && kind != KvShard.Control.Kind.STOP) {
+                f.completeExceptionally(new IllegalStateException("kv store closed"));
+                parts.add(f);
+                continue;
+            }
             s.tell(new KvShard.Control(kind, f));
             parts.add(f);
         }

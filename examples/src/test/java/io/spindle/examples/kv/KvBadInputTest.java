@@ -65,4 +65,24 @@ class KvBadInputTest {
         assertThatThrownBy(() -> KvOptions.defaults().withMaxValue(0)).hasMessage("max value length 0 out of 1..1048576");
         assertThatThrownBy(() -> KvOptions.defaults().withSize(1000)).hasMessageContaining("size=1000: must be >= 4194304");
     }
+
+    @Test
+    @DisplayName("an existing file that is not a kv store is refused, not overwritten")
+    void foreignFileRefused(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path f = dir.resolve("other.img");
+        byte[] data = new byte[16 << 20];
+        java.util.Arrays.fill(data, (byte) 0x5A);
+        java.nio.file.Files.write(f, data);
+        assertThatThrownBy(() -> KvStore.open(KvOptions.defaults().withFile(f).withMask("0x1")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("holds no kv superblock: not overwriting it");
+        assertThat(java.nio.file.Files.readAllBytes(f)).isEqualTo(data);
+    }
+
+    @Test
+    @DisplayName("requests after close fail with 'kv store closed' instead of hanging")
+    void requestsAfterCloseFail() {
+        kv.close();
+        assertThatThrownBy(() -> await(kv.put("a", bytes("b")))).cause().hasMessage("kv store closed");
+        assertThatThrownBy(() -> await(kv.get("a"))).cause().hasMessage("kv store closed");
+    }
 }
