@@ -675,6 +675,9 @@ final class KvShard {
                 Get g = get;
                 release();
                 get(g);
+                if (stopping) {
+                    pump();
+                }
             } else {
                 finish(new IOException("record of key '" + get.key + "' at offset " + pos + " failed its check (status " + st + ")"), null);
             }
