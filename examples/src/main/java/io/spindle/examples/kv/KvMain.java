@@ -136,6 +136,12 @@ public final class KvMain {
                 default -> { // bench
                     KvBench.Result r = KvBench.run(kv, keys, valueSize, depth, readPercent / 100.0, seconds);
                     KvBench.format(r, kv, valueSize, depth).forEach(System.out::println);
+                    List<KvShard.Stats> st = kv.stats().toCompletableFuture().get(60, TimeUnit.SECONDS);
+                    long batches = st.stream().mapToLong(KvShard.Stats::batches).sum();
+                    long batched = st.stream().mapToLong(KvShard.Stats::batchedOps).sum();
+                    System.out.printf("log: %d writes carrying %d records (%.1f per write: group commit), %d compactions, %d checkpoints%n",
+                            batches, batched, batches == 0 ? 0.0 : (double) batched / batches,
+                            st.stream().mapToLong(KvShard.Stats::compactions).sum(), st.stream().mapToLong(KvShard.Stats::checkpoints).sum());
                     return r.errors() == 0 ? 0 : 1;
                 }
             }
