@@ -252,6 +252,11 @@ public final class SpindleApp extends AbstractBehavior<SpindleApp.Command> {
         }
 
         @Override
+        public Spindle spindle() {
+            return handle;
+        }
+
+        @Override
         public <T> ActorRef<T> spawn(Behavior<T> behavior, String name, Props props) {
             ActorRef<T> ref = getContext().spawn(behavior, name, props);
             getContext().watchWith(ref, new ChildTerminated(ref));

@@ -22,6 +22,14 @@ public interface SubsystemContext {
     SpindleConfig config();
 
     /**
+     * The Spindle handle of this app (the one {@link Spindle#start} returns or {@link SpindleApp.Started} carries), for
+     * a subsystem that keeps it to act later (e.g. call methods in-process through {@link io.spindle.rpc.RpcDispatcher}).
+     */
+    default Spindle spindle() {
+        throw new UnsupportedOperationException("this SubsystemContext has no Spindle handle");
+    }
+
+    /**
      * Spawns an actor as a child of the app actor, so it is stopped before the reactors exit. Use
      * {@code reactors().reactor(i).dispatcher()} as props to place it on a reactor.
      */

@@ -90,6 +90,9 @@ public final class Bdev extends BdevHeaderPadding {
     /** The shared key of a {@link ClaimType#READ_MANY_WRITE_SHARED} claim, 0 otherwise. */
     private long claimKey;
     private final IoStats mergedStats = new IoStats();
+    /** Sections other parts of Spindle add to {@code driver_specific} (see {@link #annotate}). */
+    private final java.util.concurrent.ConcurrentSkipListMap<String, com.fasterxml.jackson.databind.JsonNode> annotations =
+            new java.util.concurrent.ConcurrentSkipListMap<>();
     private BdevIo resetInProgress;
     /** LBA ranges locked by compare_and_write; {@link #lockCount} is the lock-free fast-path check. */
     private final java.util.List<BdevIo> lockedRanges = new java.util.ArrayList<>();
@@ -549,6 +552,26 @@ public final class Bdev extends BdevHeaderPadding {
     private record V2Claim(BdevDescriptor desc, BdevModule module) {
     }
 
+    /**
+     * Adds (or with a null {@code value}, removes) a section of this bdev's {@code driver_specific} written by a part of
+     * Spindle other than its module, next to the module's own section: the cluster names the node a cluster-attached
+     * bdev comes from under {@code "cluster"}. A section named after the module is refused (it is the module's).
+     * Any thread; {@code value} must not be changed afterwards.
+     *
+     * @throws IllegalArgumentException when {@code section} is the module's name or not a lower-case identifier
+     */
+    public void annotate(String section, com.fasterxml.jackson.databind.JsonNode value) {
+        if (section == null || !section.matches("[a-z][a-z0-9_]*") || section.equals(module.name())) {
+            throw new IllegalArgumentException("driver_specific section=" + section + ": must be a lower-case identifier other than the module's ("
+                    + module.name() + ")");
+        }
+        if (value == null) {
+            annotations.remove(section);
+        } else {
+            annotations.put(section, value);
+        }
+    }
+
     /** SPDK's I/O type names in {@code supported_io_types}, in SPDK's order (types Spindle lacks are false). */
     private static final String[] SPDK_IO_TYPES = {"read", "write", "unmap", "flush", "reset", "nvme_admin", "nvme_io", "nvme_io_md",
         "write_zeroes", "zcopy", "get_zone_info", "zone_management", "zone_append", "compare", "compare_and_write", "abort",
@@ -558,7 +581,8 @@ public final class Bdev extends BdevHeaderPadding {
      * This bdev as {@code bdev_get_bdevs} describes it, with SPDK's fields in SPDK's order: name, aliases,
      * product_name, block_size, num_blocks, the preferred/optimal write and unmap geometry (0: none), uuid,
      * assigned_rate_limits, claimed, claim_type (when claimed), zoned, supported_io_types (every SPDK type; those
-     * Spindle lacks are false), driver_specific (an object named after the module, when it has information; else empty). Any thread.
+     * Spindle lacks are false), driver_specific (an object named after the module, when it has information, and the sections added with
+     * {@link #annotate}; else empty). Any thread.
      */
     public com.fasterxml.jackson.databind.node.ObjectNode toJson(com.fasterxml.jackson.databind.ObjectMapper mapper) {
         com.fasterxml.jackson.databind.node.ObjectNode o = mapper.createObjectNode();
@@ -602,6 +626,9 @@ public final class Bdev extends BdevHeaderPadding {
         driver.dumpInfo(mine);
         if (!mine.isEmpty()) {
             ds.set(module.name(), mine); // as SPDK: a module without dump_info_json leaves driver_specific {}
+        }
+        for (java.util.Map.Entry<String, com.fasterxml.jackson.databind.JsonNode> a : annotations.entrySet()) {
+            ds.set(a.getKey(), a.getValue().deepCopy());
         }
         return o;
     }

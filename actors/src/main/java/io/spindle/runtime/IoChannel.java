@@ -40,6 +40,8 @@ public final class IoChannel<C> {
     boolean destroyReturned;
     /** Channels whose destroy put this one and wait until that put was processed. */
     private java.util.ArrayList<IoChannel<?>> releaseWaiters;
+    /** The channels whose create got this one and still hold it (one entry per reference): {@link #nestedHeld}'s mirror. */
+    private java.util.ArrayList<IoChannel<?>> heldBy;
 
     IoChannel(IoDevice<C> device, Reactor reactor) {
         this.device = device;
@@ -91,6 +93,11 @@ public final class IoChannel<C> {
         IoChannel<?> creating = reactor.creatingChannel;
         if (creating != null) {
             creating.nestedPut(this); // a channel got and put back inside the same create is not held by it
+        } else if (heldBy != null && !heldBy.isEmpty() && reactor.destroyingChannel == null) {
+            // a reference a create got, given back while its channel lives (raid dropping a removed base): that
+            // channel's destroy no longer owes it. With several holders the put is charged to the latest; the count
+            // of references each destroy still owes stays right.
+            heldBy.remove(heldBy.size() - 1).nestedHeldRelease(this);
         }
         // every put made while a destroy runs here is owed to the channel being destroyed: it counts as gone only
         // once this put has been processed (see the class comment)
@@ -134,17 +141,39 @@ public final class IoChannel<C> {
             nestedHeld = new java.util.ArrayList<>(2);
         }
         nestedHeld.add(nested);
+        if (nested.heldBy == null) {
+            nested.heldBy = new java.util.ArrayList<>(2);
+        }
+        nested.heldBy.add(this);
     }
 
     /** A put made while this channel's create runs: one reference got in the create is given back. */
     void nestedPut(IoChannel<?> nested) {
-        if (nestedHeld != null) {
-            nestedHeld.remove(nested);
+        if (nestedHeld != null && nestedHeld.remove(nested)) {
+            nested.heldBy.remove(this);
         }
     }
 
     /** A put made while this channel's destroy runs: ticks off one reference its create got. */
     void nestedPutInDestroy(IoChannel<?> nested) {
+        nestedPut(nested);
+    }
+
+    /** After the report of nested channels this channel did not put back: it no longer holds them. */
+    void forgetNested() {
+        if (nestedHeld != null) {
+            for (int i = 0; i < nestedHeld.size(); i++) {
+                java.util.ArrayList<IoChannel<?>> h = nestedHeld.get(i).heldBy;
+                if (h != null) {
+                    h.remove(this);
+                }
+            }
+            nestedHeld = null;
+        }
+    }
+
+    /** A reference this channel's create got was put outside any create or destroy: its destroy no longer owes it. */
+    private void nestedHeldRelease(IoChannel<?> nested) {
         if (nestedHeld != null) {
             nestedHeld.remove(nested);
         }

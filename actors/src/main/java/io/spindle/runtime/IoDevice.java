@@ -197,6 +197,7 @@ public final class IoDevice<C> {
             if (ch.nestedHeld != null && !ch.nestedHeld.isEmpty()) {
                 LOG.error("io_device={} {}: channel create failed without putting back the nested channel(s) it got: {}; "
                         + "a failing create must put what it got (ChannelFactory)", name, r.name(), ch.nestedHeld);
+                ch.forgetNested();
             }
             int errno = e instanceof IoChannelException nested ? nested.errno() : Errno.EIO;
             throw new IoChannelException(name, r.name(), errno, "channel create failed: " + e, e);
@@ -231,7 +232,7 @@ public final class IoDevice<C> {
         if (ch.nestedHeld != null && !ch.nestedHeld.isEmpty()) {
             LOG.error("io_device={} {}: channel destroy did not put the nested channel(s) its create got: {}; they stay "
                     + "alive (reactor leak report) and are not waited for", name, r.name(), ch.nestedHeld);
-            ch.nestedHeld = null;
+            ch.forgetNested();
         }
         ch.destroyReturned = true;
         if (ch.nestedPending == 0) {

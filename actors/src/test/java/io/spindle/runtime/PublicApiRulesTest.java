@@ -118,6 +118,54 @@ class PublicApiRulesTest {
         }
 
         @Test
+        @DisplayName("a nested channel given back while its outer channel lives (raid dropping a removed base) is no longer owed by the outer destroy: no leak report")
+        void nestedChannelPutAtRuntimeIsNotOwedByTheDestroy() {
+            ReactorGroup g = ReactorGroup.manual(1);
+            ch.qos.logback.classic.Logger deviceLog = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(IoDevice.class);
+            ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged = new ch.qos.logback.core.read.ListAppender<>();
+            logged.start();
+            deviceLog.addAppender(logged);
+            try {
+                List<String> log = new CopyOnWriteArrayList<>();
+                Layered fc = new Layered("C", log);
+                Layered fb = new Layered("B", log);
+                Layered fa = new Layered("A", log);
+                IoDevice<IoChannel<?>> c = device(g, "C", fc);
+                IoDevice<IoChannel<?>> b = device(g, "B", fb);
+                IoDevice<IoChannel<?>> a = device(g, "A", fa);
+                fa.inner = b; // A's create gets B's channel, which it drops at runtime
+                fb.inner = c; // B's create gets C's channel, which its destroy forgets: still reported
+                fb.skipPut = true;
+                IoChannel<IoChannel<?>> ch = ThreadLibraryTest.on(g, 0, a::getChannel);
+                ThreadLibraryTest.on(g, 0, () -> {
+                    ch.context().put(); // A gives B's channel back while A's channel lives
+                    return null;
+                });
+                g.pollUntil(() -> log.contains("B destroy reactor_0"), T);
+                CompletableFuture<Integer> un = unregister(a, log);
+                ThreadLibraryTest.on(g, 0, () -> {
+                    ch.put();
+                    return null;
+                });
+                g.pollUntil(un::isDone, T);
+                assertThat(un.join()).isZero();
+                List<String> reports = logged.list.stream().map(e -> e.getFormattedMessage()).filter(m -> m.contains("did not put")).toList();
+                assertThat(reports).as("only B's forgotten put of C is reported").hasSize(1);
+                assertThat(reports.get(0)).contains("io_device=B").contains("IoChannel[C@reactor_0]");
+                IoChannel<?> leaked = ThreadLibraryTest.on(g, 0, () -> c.getChannelOrThrow());
+                ThreadLibraryTest.on(g, 0, () -> {
+                    leaked.put(); // the forgotten reference and this one
+                    leaked.put();
+                    return null;
+                });
+                unregisterAll(g, log, b, c);
+            } finally {
+                deviceLog.detachAppender(logged);
+                g.close();
+            }
+        }
+
+        @Test
         @DisplayName("a nested channel another holder keeps does not hold the outer device: the put is processed at once")
         void sharedNestedChannelDoesNotBlock() {
             ReactorGroup g = ReactorGroup.manual(1);

@@ -135,6 +135,45 @@ public final class BdevPerf {
         }
     }
 
+    /** A run in progress, as {@link #runOn} hands it to its {@code duringRun}. */
+    @FunctionalInterface
+    public interface Run {
+        /** Ends the run now, as its time running out does: the jobs drain and the table is printed. Any thread. */
+        void stop();
+    }
+
+    /**
+     * Runs bdevperf's jobs on a Spindle that is already running (an embedded node, e.g. the cluster demo's node 1),
+     * with the command line's job options ({@code -q -o -w -t -T -M -f -C ...}; {@code -m} names at most as many
+     * cores as the Spindle has reactors; without it the jobs go on reactor 0). The Spindle keeps running; the bdevs
+     * are its leaf bdevs, or {@code -T}'s. {@code duringRun}, when not null, runs on its own thread once the jobs have
+     * started, with a {@link Run} that ends the run early. The table goes to {@code out}.
+     *
+     * @return bdevperf's exit status: 0 when no job failed
+     * @throws IllegalArgumentException for a bad command line or target (the message says which)
+     */
+    public static int runOn(Spindle spindle, String[] args, PrintStream out, java.util.function.Consumer<Run> duringRun) throws Exception {
+        BdevPerfOptions o;
+        try {
+            o = BdevPerfOptions.parse(args);
+        } catch (UsageException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+        if (o.mask().size() > spindle.reactors().size()) {
+            throw new IllegalArgumentException("-m " + o.mask() + ": more cores than the Spindle's " + spindle.reactors().size() + " reactor(s)");
+        }
+        BdevPerf perf = new BdevPerf(o, out);
+        perf.spindleRef = spindle;
+        if (duringRun != null) {
+            perf.duringRun = sp -> duringRun.accept(() -> perf.runEnd.complete("finished"));
+        }
+        try {
+            return perf.runOnce(o, null);
+        } catch (UsageException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+    }
+
     int execute() throws Exception {
         BdevSubsystem bdevs = new BdevSubsystem();
         if (testBdevs != null) {

@@ -45,7 +45,7 @@ public final class SpindleRpc {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final JsonNodeFactory F = JsonNodeFactory.instance;
 
-    /** How a result is printed (rpc.py's {@code print_dict}, {@code print_json}, or nothing). */
+    /** How a result is printed (rpc.py's {@code print_dict}, {@code print_json}, {@code print_array}, or nothing). */
     enum Output { DICT, JSON, ARRAY, NONE }
 
     /** An argument type. */
@@ -256,6 +256,33 @@ public final class SpindleRpc {
                 Output.NONE, a -> map()));
     }
 
+    /**
+     * The cluster's methods (docs/cluster.md; SPDK has none, so rpc.py knows them only through Spindle's rpc.py
+     * plugin, {@code examples/rpc-plugin/spindle_cluster.py}, or a generic call). Flags follow
+     * {@code bdev_nvme_attach_controller}'s where they mean the same.
+     */
+    static {
+        add(new Command("cluster_get_nodes", "Display the cluster's members as this node sees them", List.of(), Output.DICT, a -> map()));
+        add(new Command("cluster_get_bdevs", "Display the cluster-wide bdev directory, or the entries of one bdev", List.of(
+                opt("-b|--name", "name", Type.STR, "bdev name or UUID"),
+                opt("-u|--uuid", "uuid", Type.STR, "bdev UUID"),
+                opt("-n|--node", "node", Type.STR, "only this node's entries (node name or address)")),
+                Output.DICT, a -> map("name", a.get("name"), "uuid", a.get("uuid"), "node", a.get("node"))));
+        add(new Command("bdev_cluster_attach", "Attach another node's bdev found in the cluster directory (through the Aeron initiator)",
+                List.of(req("-b|--name", "name", Type.STR, "Name of the controller, prefix for each bdev name"),
+                        req("-d|--bdev", "bdev", Type.STR, "the remote bdev's name or UUID"),
+                        opt("-n|--node", "node", Type.STR, "the node that exports it (name or address); needed when the name is ambiguous"),
+                        opt("-l|--ctrlr-loss-timeout-sec", "ctrlr_loss_timeout_sec", Type.INT,
+                                "Time to wait until ctrlr is reconnected before deleting ctrlr. -1 (the cluster default) means the cluster decides"),
+                        opt("-o|--reconnect-delay-sec", "reconnect_delay_sec", Type.INT, "Time to delay a reconnect retry"),
+                        opt("-u|--fast-io-fail-timeout-sec", "fast_io_fail_timeout_sec", Type.INT,
+                                "Time to wait until ctrlr is reconnected before failing I/O to ctrlr. 0 means no such timeout")),
+                Output.ARRAY, a -> map("name", a.get("name"), "bdev", a.get("bdev"), "node", a.get("node"), "ctrlr_loss_timeout_sec",
+                        a.get("ctrlr_loss_timeout_sec"), "reconnect_delay_sec", a.get("reconnect_delay_sec"), "fast_io_fail_timeout_sec",
+                        a.get("fast_io_fail_timeout_sec"))));
+        add(new Command("bdev_cluster_detach", "Detach a controller made by bdev_cluster_attach and delete its bdevs", List.of(
+                pos("name", Type.STR, "Name of the controller")), Output.NONE, a -> map("name", a.get("name"))));
+    }
 
     /** A nested params object without its null values (rpc.py builds these without the Nones). */
     private static Map<String, Object> nested(Object... kv) {
@@ -1064,11 +1091,11 @@ public final class SpindleRpc {
             }
             case ARRAY -> {
                 // print_array: " ".join(shlex.quote(v) for v in a)
-                List<String> words = new ArrayList<>();
+                List<String> parts = new ArrayList<>();
                 for (JsonNode v : result) {
-                    words.add(shlexQuote(v.asText()));
+                    parts.add(shlexQuote(v.isTextual() ? v.asText() : PyJson.dumps(v, 2)));
                 }
-                out.println(String.join(" ", words));
+                out.println(String.join(" ", parts));
             }
             case NONE -> {
             }
@@ -1077,14 +1104,14 @@ public final class SpindleRpc {
     }
 
     /** Python's {@code shlex.quote}. */
-    static String shlexQuote(String s) {
-        if (s.isEmpty()) {
+    static String shlexQuote(String v) {
+        if (v.isEmpty()) {
             return "''";
         }
-        if (s.matches("[\\w@%+=:,./-]+")) {
-            return s;
+        if (v.matches("[\\w@%+=:,./-]+")) {
+            return v;
         }
-        return "'" + s.replace("'", "'\"'\"'") + "'";
+        return "'" + v.replace("'", "'\"'\"'") + "'";
     }
 
     /** A call of save_config/load_config failed; the message is rpc.py's report. */

@@ -7,6 +7,8 @@ import io.spindle.app.SpindleApp;
 import io.spindle.app.SpindleConfig;
 import io.spindle.app.SpindleStartException;
 import io.spindle.bdev.BdevSubsystem;
+import io.spindle.cluster.ClusterConfig;
+import io.spindle.cluster.ClusterSubsystem;
 import io.spindle.rpc.JsonConfig;
 import io.spindle.rpc.RpcServerConfig;
 import io.spindle.runtime.CoreMask;
@@ -16,6 +18,8 @@ import io.spindle.runtime.ReactorConfig;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * {@code spindle tgt}: a Spindle target, SPDK's {@code spdk_tgt} — reactors, the bdev subsystem (plus the
@@ -42,7 +46,44 @@ public final class SpindleTgt {
     }
 
     /** The parsed command line. */
-    record Options(CoreMask mask, Path json, Path socket, boolean waitForRpc, int tcpPort, IdleMode idle, boolean pin) {
+    record Options(CoreMask mask, Path json, Path socket, boolean waitForRpc, int tcpPort, IdleMode idle, boolean pin, ClusterOptions cluster) {
+    }
+
+    /**
+     * The cluster flags ({@code --cluster NODE} and the {@code --cluster-*} / {@code --seed-nodes} that refine it); null
+     * fields take the HOCON {@code spindle.cluster} values, or for a node named {@code nodeK} the port {@code 25519+K}.
+     */
+    record ClusterOptions(String node, String name, String host, Integer port, List<String> seeds, ClusterConfig.Transport transport) {
+        /** The port a node named {@code nodeK} (K = 1..) gets by default: 25520 for node1, 25521 for node2, ... */
+        static Integer defaultPort(String node) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("node([1-9][0-9]{0,3})").matcher(node);
+            return m.matches() ? ClusterConfig.BASE_PORT + Integer.parseInt(m.group(1)) - 1 : null;
+        }
+
+        /** The cluster configuration: these flags over the HOCON. */
+        ClusterConfig config(Config hocon) {
+            ClusterConfig.Builder b = ClusterConfig.builder(hocon).enabled(true);
+            if (node != null) {
+                b.nodeName(node);
+            }
+            if (name != null) {
+                b.clusterName(name);
+            }
+            if (host != null) {
+                b.host(host);
+            }
+            Integer p = port != null ? port : node != null ? defaultPort(node) : null;
+            if (p != null) {
+                b.port(p);
+            }
+            if (seeds != null) {
+                b.seedNodes(seeds);
+            }
+            if (transport != null) {
+                b.transport(transport);
+            }
+            return b.conclude();
+        }
     }
 
     /** A bad command line. */
@@ -57,9 +98,15 @@ public final class SpindleTgt {
     static String usage() {
         return String.join("\n",
                 "usage: spindle tgt [-m MASK] [--json FILE] [-r SOCK] [--wait-for-rpc] [--rpc-tcp PORT] [--idle MODE] [--pin]",
+                "                   [--cluster NODE [--cluster-name NAME] [--cluster-host HOST] [--cluster-port PORT]",
+                "                    [--seed-nodes HOST:PORT,...] [--cluster-transport tcp|aeron-udp]]",
                 "",
                 "Runs a Spindle target: reactors, the bdev subsystem and the JSON-RPC server (SPDK's spdk_tgt).",
                 "Stops on SIGINT, SIGTERM or the spdk_kill_instance RPC.",
+                "With --cluster it is also a member of a Pekko cluster (docs/cluster.md): it publishes its exports in the",
+                "cluster-wide bdev directory (cluster_get_bdevs), attaches others' (bdev_cluster_attach), and hot-removes",
+                "the bdevs of a member that is gone. Three nodes on one machine, one flag each:",
+                "  spindle tgt --cluster node1 &  spindle tgt --cluster node2 &  spindle tgt --cluster node3 &",
                 "",
                 "  -m, --cpumask MASK   core mask: 0x3, [0,1], 0-3 (default 0x1)",
                 "  -c, --json FILE      SPDK JSON config to load at start",
@@ -68,6 +115,13 @@ public final class SpindleTgt {
                 "  --rpc-tcp PORT       also listen on 127.0.0.1:PORT (0: any free port, printed at start)",
                 "  --idle MODE          reactor idle strategy: backoff (default), busy, park, yield",
                 "  --pin                pin each reactor thread to its core",
+                "  --cluster NODE       cluster mode, as the node named NODE; a node named nodeK listens on port 25519+K",
+                "                       (node1: 25520) and, without -r, serves RPC on /var/tmp/spindle-NODE.sock",
+                "  --cluster-name NAME  the cluster's name (default spindle: spindle.cluster.name)",
+                "  --cluster-host HOST  the address other members reach this node at (default 127.0.0.1)",
+                "  --cluster-port PORT  Artery port (default: from NODE, else spindle.cluster.port = 25520)",
+                "  --seed-nodes LIST    comma-separated host:port seeds (default 127.0.0.1:25520,127.0.0.1:25521,127.0.0.1:25522)",
+                "  --cluster-transport T  tcp (default) or aeron-udp, for the cluster's control messages",
                 "  -h, --help           this text");
     }
 
@@ -79,6 +133,14 @@ public final class SpindleTgt {
         int tcp = -1;
         IdleMode idle = IdleMode.BACKOFF;
         boolean pin = false;
+        boolean sockGiven = false;
+        String node = null;
+        String clusterName = null;
+        String clusterHost = null;
+        Integer clusterPort = null;
+        List<String> seeds = null;
+        ClusterConfig.Transport transport = null;
+        List<String> clusterFlags = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -96,7 +158,10 @@ public final class SpindleTgt {
                         throw new UsageException(a + " " + json + ": no such readable file");
                     }
                 }
-                case "-r", "--rpc-socket" -> sock = Path.of(value(args, ++i, a));
+                case "-r", "--rpc-socket" -> {
+                    sock = Path.of(value(args, ++i, a));
+                    sockGiven = true;
+                }
                 case "--wait-for-rpc" -> wait = true;
                 case "--rpc-tcp" -> {
                     String v = value(args, ++i, a);
@@ -118,10 +183,63 @@ public final class SpindleTgt {
                     }
                 }
                 case "--pin" -> pin = true;
+                case "--cluster" -> {
+                    node = value(args, ++i, a);
+                    if (node.startsWith("-")) {
+                        throw new UsageException("--cluster " + node + ": needs this node's name (e.g. --cluster node1)");
+                    }
+                }
+                case "--cluster-name" -> {
+                    clusterName = value(args, ++i, a);
+                    clusterFlags.add(a);
+                }
+                case "--cluster-host" -> {
+                    clusterHost = value(args, ++i, a);
+                    clusterFlags.add(a);
+                }
+                case "--cluster-port" -> {
+                    String v = value(args, ++i, a);
+                    try {
+                        clusterPort = Integer.parseInt(v);
+                    } catch (NumberFormatException e) {
+                        clusterPort = -1;
+                    }
+                    if (clusterPort < 0 || clusterPort > 65535) {
+                        throw new UsageException("--cluster-port " + v + ": must be a port 0..65535");
+                    }
+                    clusterFlags.add(a);
+                }
+                case "--seed-nodes" -> {
+                    seeds = new ArrayList<>();
+                    for (String x : value(args, ++i, a).split(",")) {
+                        if (!x.isBlank()) {
+                            seeds.add(x.trim());
+                        }
+                    }
+                    clusterFlags.add(a);
+                }
+                case "--cluster-transport" -> {
+                    String v = value(args, ++i, a);
+                    try {
+                        transport = ClusterConfig.Transport.parse("--cluster-transport", v);
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException(e.getMessage());
+                    }
+                    clusterFlags.add(a);
+                }
                 default -> throw new UsageException("unknown option " + a + " (spindle tgt --help)");
             }
         }
-        return new Options(mask == null ? CoreMask.parse("0x1") : mask, json, sock, wait, tcp, idle, pin);
+        ClusterOptions cluster = null;
+        if (node != null) {
+            cluster = new ClusterOptions(node, clusterName, clusterHost, clusterPort, seeds, transport);
+            if (!sockGiven) {
+                sock = Path.of("/var/tmp/spindle-" + node + ".sock");
+            }
+        } else if (!clusterFlags.isEmpty()) {
+            throw new UsageException(clusterFlags.get(0) + " needs --cluster NODE");
+        }
+        return new Options(mask == null ? CoreMask.parse("0x1") : mask, json, sock, wait, tcp, idle, pin, cluster);
     }
 
     private static String value(String[] args, int i, String flag) {
@@ -158,16 +276,38 @@ public final class SpindleTgt {
             return 2;
         }
         Spindle spindle;
+        ClusterConfig cluster = null;
         try {
             Config hocon = ConfigFactory.parseString("pekko.loglevel = WARNING\npekko.stdout-loglevel = WARNING")
                     .withFallback(ConfigFactory.load());
+            if (o.cluster() != null) {
+                cluster = o.cluster().config(hocon);
+            } else if (hocon.getBoolean("spindle.cluster.enabled")) {
+                cluster = ClusterConfig.fromConfig(hocon);
+            }
             RpcServerConfig rpc = RpcServerConfig.builder().socket(o.socket()).tcpPort(o.tcpPort()).conclude();
-            spindle = Spindle.start(io.spindle.examples.Subsystems.addPlugins(SpindleConfig.builder(hocon).name("spindle_tgt")
-                    .reactor(ReactorConfig.builder().mask(o.mask()).idle(o.idle()).pin(o.pin()).conclude())
-                    .subsystem(new BdevSubsystem()))
+            SpindleConfig.Builder b;
+            if (cluster != null) {
+                // a cluster member: the ActorSystem is named after the cluster and runs Pekko Cluster (nothing of it otherwise).
+                // Pekko's stdout logger, used while the system terminates, would print the benign "exiting-completed" warning
+                // of a last member's leave on stdout
+                b = SpindleConfig.builder(cluster.pekkoConfig().withFallback(ConfigFactory.parseString("pekko.stdout-loglevel = ERROR"))
+                        .withFallback(hocon)).name(cluster.clusterName());
+            } else {
+                b = SpindleConfig.builder(hocon).name("spindle_tgt");
+            }
+            b.reactor(ReactorConfig.builder().mask(o.mask()).idle(o.idle()).pin(o.pin()).conclude())
                     .rpc(rpc)
-                    .waitForStartInit(cfg != null || o.waitForRpc())
-                    .conclude());
+                    .waitForStartInit(cfg != null || o.waitForRpc());
+            if (cluster != null) {
+                // first, so it finishes last: at stop the node unexports, then leaves the cluster
+                b.subsystem(new ClusterSubsystem(cluster).onEvent(line -> {
+                    out.println("spindle tgt: cluster: " + line);
+                    out.flush();
+                }));
+            }
+            b.subsystem(new BdevSubsystem());
+            spindle = Spindle.start(io.spindle.examples.Subsystems.addPlugins(b).conclude());
         } catch (IllegalArgumentException e) {
             err.println("spindle tgt: " + e.getMessage());
             return 2;
@@ -177,6 +317,10 @@ public final class SpindleTgt {
         }
         out.println("spindle tgt: reactors on core mask " + o.mask() + "; RPC server listening on " + spindle.rpcSocketPath()
                 + (spindle.rpcTcpAddress() != null ? " and tcp " + spindle.rpcTcpAddress() : ""));
+        if (cluster != null) {
+            out.println("spindle tgt: cluster member " + cluster.nodeName() + " of " + cluster.clusterName() + " at " + cluster.host() + ":"
+                    + cluster.port() + " (" + cluster.transport().pekkoName() + "), seeds " + cluster.seedNodes());
+        }
         if (cfg != null) {
             try {
                 cfg.apply(spindle, !o.waitForRpc());

@@ -38,15 +38,19 @@ class KvLauncherTest {
     }
 
     @Test
-    @Timeout(60)
+    @Timeout(120)
     @DisplayName("./spindle --help lists the example command and every example; an unknown example exits 2 naming them")
     void helpListsTheExamples(@TempDir Path dir) throws Exception {
         Run help = spindle(dir, "--help");
         assertThat(help.rc()).isZero();
         assertThat(help.out()).contains("example    run an example by name").contains("embedded").contains("kv ").contains("hello");
+        // example cluster is ./spindle demo cluster: with an extra argument the demo prints its usage instead of running
+        Run cluster = spindle(dir, "example", "cluster", "--no-such-flag");
+        assertThat(cluster.rc()).isEqualTo(2);
+        assertThat(cluster.err()).contains("usage: spindle demo cluster");
         Run bad = spindle(dir, "example", "nope");
         assertThat(bad.rc()).isEqualTo(2);
-        assertThat(bad.err()).contains("unknown example 'nope'").contains("hello, embedded, kv");
+        assertThat(bad.err()).contains("unknown example 'nope'").contains("hello, embedded, kv, cluster");
     }
 
     @Test
