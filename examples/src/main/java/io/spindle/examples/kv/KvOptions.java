@@ -43,22 +43,27 @@ public record KvOptions(Path file, boolean malloc, long sizeBytes, String reacto
         return new KvOptions(DEFAULT_FILE, false, DEFAULT_SIZE, "0x3", DEFAULT_MAX_VALUE);
     }
 
+    /** These options on the mapped bdev in file {@code f}. */
     public KvOptions withFile(Path f) {
         return new KvOptions(f, false, sizeBytes, reactorMask, maxValueBytes);
     }
 
+    /** These options on a RAM disk ({@code true}) or on the file. */
     public KvOptions withMalloc(boolean m) {
         return new KvOptions(file, m, sizeBytes, reactorMask, maxValueBytes);
     }
 
+    /** These options with a new bdev of {@code bytes}. */
     public KvOptions withSize(long bytes) {
         return new KvOptions(file, malloc, bytes, reactorMask, maxValueBytes);
     }
 
+    /** These options on the reactors of core mask {@code mask}. */
     public KvOptions withMask(String mask) {
         return new KvOptions(file, malloc, sizeBytes, mask, maxValueBytes);
     }
 
+    /** These options accepting values up to {@code bytes}. */
     public KvOptions withMaxValue(int bytes) {
         return new KvOptions(file, malloc, sizeBytes, reactorMask, bytes);
     }

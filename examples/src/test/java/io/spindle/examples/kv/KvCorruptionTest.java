@@ -84,7 +84,15 @@ class KvCorruptionTest {
         Path image = crashImage(dir);
         long at = recordOffset(image, "rec-015");
         flip(image, at + KvFormat.HEADER + 10); // a byte of its value: the CRC no longer matches
+        ch.qos.logback.classic.Logger log = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(KvRecovery.class);
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines = new ch.qos.logback.core.read.ListAppender<>();
+        lines.start();
+        log.addAppender(lines);
         try (KvStore kv = KvStore.open(reopen(image))) {
+            assertThat(lines.list).as("one log line for the skipped record").hasSize(1);
+            assertThat(lines.list.get(0).getLevel()).isEqualTo(ch.qos.logback.classic.Level.WARN);
+            assertThat(lines.list.get(0).getFormattedMessage())
+                    .isEqualTo("kv shard 0: skipped 512 bytes of corrupt log at offset " + at + "; the records after them are recovered");
             for (int i = 0; i < N; i++) {
                 byte[] v = await(kv.get(String.format("rec-%03d", i)));
                 assertThat(v).as("rec-%03d", i).isEqualTo(i == 15 ? null : bytes("value-" + i));
@@ -95,6 +103,7 @@ class KvCorruptionTest {
             // the store goes on: new writes land after the recovered log and survive a restart
             await(kv.put("rec-015", bytes("again")));
         }
+        log.detachAppender(lines);
         try (KvStore kv = KvStore.open(reopen(image))) {
             assertThat(await(kv.get("rec-015"))).isEqualTo(bytes("again"));
             assertThat(await(kv.get("rec-039"))).isEqualTo(bytes("value-39"));
