@@ -39,7 +39,7 @@ import java.util.concurrent.TimeUnit;
  *       reactors, then the io_device unregistered (the reply comes once every channel is destroyed), then
  *       Spindle stops (a last round over the reactors reports anything left), then your system.</li>
  * </ol>
- * Run it with {@code java <JVM flags of the parent pom> -cp <classpath> io.spindle.examples.embedded.EmbeddedRuntimeExample};
+ * Run it with {@code ./spindle example embedded};
  * its test, {@code EmbeddedRuntimeExampleTest}, runs the same story. It prints what happens and exits 0, or 1 on
  * an unexpected status.
  */
@@ -161,6 +161,7 @@ public final class EmbeddedRuntimeExample {
 
     /** Runs the example; exits with status 1 on an unexpected result. */
     public static void main(String[] args) throws Exception {
+        org.slf4j.LoggerFactory.getILoggerFactory(); // initialise logging first: no SLF4J replay warning from Pekko's threads
         int exit = run("0x3");
         System.exit(exit);
     }
