@@ -62,6 +62,8 @@ class AuthTest {
             host.rpc("keyring_file_add_key", "{\"name\":\"key1\",\"path\":\"" + other + "\"}");
             RpcException missing = host.rpcError("bdev_nvme_attach_controller", RemoteBdevUdpTest.attach("Nvme0", port, ",\"hostnqn\":\"" + HOST + "\""));
             assertThat(missing.detail()).contains("requires DH-HMAC-CHAP").contains("no dhchap_key");
+            // a failed attach answers once its controller is gone: the name is free for the retry that follows
+            assertThat(host.rpc("bdev_nvme_get_controllers", null)).isEmpty();
             RpcException wrong = host.rpcError("bdev_nvme_attach_controller", RemoteBdevUdpTest.attach("Nvme0", port, ",\"hostnqn\":\"" + HOST
                     + "\",\"dhchap_key\":\"key1\""));
             assertThat(wrong.detail()).contains("dhchap_key=key1").contains("wrong key");

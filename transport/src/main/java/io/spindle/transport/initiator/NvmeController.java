@@ -496,7 +496,7 @@ public final class NvmeController {
             if (e != null) {
                 transport.execute(() -> {
                     delete("registering its bdevs failed: " + e.getMessage());
-                    attached.completeExceptionally(e.getCause() != null ? e.getCause() : e);
+                    failAttachWhenDeleted(e.getCause() != null ? e.getCause() : e);
                 });
             } else {
                 LOG.info("bdev_nvme {}: attached {} at {}:{} (cntlid={}): {}", opts.name(), opts.subnqn(), opts.traddr(), opts.trsvcid(), cntlid, names);
@@ -557,7 +557,7 @@ public final class NvmeController {
         if (!everEnabled) {
             LOG.warn("bdev_nvme {}: attach failed: {}", opts.name(), why);
             deleteNow(IoStatus.FAILED);
-            attached.completeExceptionally(new BdevException(Errno.EIO, "bdev_nvme_attach_controller name=" + opts.name() + ": " + why));
+            failAttachWhenDeleted(new BdevException(Errno.EIO, "bdev_nvme_attach_controller name=" + opts.name() + ": " + why));
             return;
         }
         if (opts.reconnectDelaySec() == 0 || opts.ctrlrLossTimeoutSec() == 0) {
@@ -570,6 +570,15 @@ public final class NvmeController {
         LOG.info("bdev_nvme {}: reconnect failed ({}); next attempt in {} s", opts.name(), why, opts.reconnectDelaySec());
         state = State.RESETTING;
         nextAttemptNs = System.nanoTime() + opts.reconnectDelaySec() * 1_000_000_000L;
+    }
+
+    /**
+     * Fails the attach once the controller is deleted (its queue pairs shut down, its name free again), so a caller
+     * that retries the same name right after the error does not find it still in use, as SPDK frees a failed
+     * controller before its attach RPC answers.
+     */
+    private void failAttachWhenDeleted(Throwable why) {
+        deleted.whenComplete((v, e) -> attached.completeExceptionally(why));
     }
 
     /** A refusal (host not allowed, authentication failed): not retried on first attach. */
