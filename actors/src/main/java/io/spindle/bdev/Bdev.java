@@ -625,7 +625,8 @@ public final class Bdev extends BdevHeaderPadding {
         com.fasterxml.jackson.databind.node.ObjectNode mine = ds.objectNode();
         driver.dumpInfo(mine);
         if (!mine.isEmpty()) {
-            ds.set(module.name(), mine); // as SPDK: a module without dump_info_json leaves driver_specific {}
+            // as SPDK: a module without dump_info_json leaves driver_specific {}
+            ds.set(module.name(), driver.dumpInfoAsArray() ? ds.arrayNode().add(mine) : mine);
         }
         for (java.util.Map.Entry<String, com.fasterxml.jackson.databind.JsonNode> a : annotations.entrySet()) {
             ds.set(a.getKey(), a.getValue().deepCopy());

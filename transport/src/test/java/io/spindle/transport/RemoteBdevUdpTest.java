@@ -27,7 +27,8 @@ class RemoteBdevUdpTest {
             assertThat(b.get("block_size").asInt()).isEqualTo(4096);
             assertThat(b.get("num_blocks").asLong()).isEqualTo(8192);
             assertThat(b.get("uuid").asText()).isEqualTo(tgt.layer.get("Malloc0").uuid().toString());
-            JsonNode ds = b.get("driver_specific").get("nvme");
+            JsonNode ds = b.get("driver_specific").get("nvme").get(0); // SPDK's one-element array (one path)
+            assertThat(b.get("driver_specific").get("nvme").size()).isEqualTo(1);
             assertThat(ds.get("controller").asText()).isEqualTo("Nvme0");
             assertThat(ds.get("trid").get("traddr").asText()).isEqualTo("127.0.0.1");
             assertThat(ds.get("trid").get("subnqn").asText()).isEqualTo(NQN);

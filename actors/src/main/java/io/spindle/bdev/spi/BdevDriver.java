@@ -110,6 +110,14 @@ public interface BdevDriver<C> {
     }
 
     /**
+     * Whether {@link #dumpInfo}'s object is written as a one-element array under the module's name, as SPDK's
+     * {@code bdev_nvme} writes {@code driver_specific.nvme} (one element per path). Default false: the object itself.
+     */
+    default boolean dumpInfoAsArray() {
+        return false;
+    }
+
+    /**
      * Names of the bdevs this bdev is built on (a virtual bdev's bases: SPDK has no such call, its
      * {@code save_config} relies on deferred creation alone). {@code save_config} writes this bdev's
      * {@link #writeConfig} after theirs, so a replay creates every base before what stacks on it. Empty (the default)

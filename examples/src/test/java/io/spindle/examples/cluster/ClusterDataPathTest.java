@@ -79,7 +79,7 @@ class ClusterDataPathTest {
         JsonNode b = cluster.call("bdev_get_bdevs", "{\"name\":\"Node3n1\"}").get(0);
         assertThat(b.get("driver_specific").get("cluster").get("node").asText()).isEqualTo("node3");
         assertThat(b.get("driver_specific").get("cluster").get("bdev").asText()).isEqualTo("Malloc0");
-        assertThat(b.get("driver_specific").get("nvme").get("controller").asText()).isEqualTo("Node3");
+        assertThat(b.get("driver_specific").get("nvme").get(0).get("controller").asText()).isEqualTo("Node3");
         IoLoop two = io("Node2n1");
         IoLoop three = io("Node3n1");
         await().atMost(WAIT).until(() -> two.okCount.get() > 200 && three.okCount.get() > 200);

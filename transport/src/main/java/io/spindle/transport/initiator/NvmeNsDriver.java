@@ -57,9 +57,14 @@ final class NvmeNsDriver implements BdevDriver<HostQpair> {
 
     /**
      * {@code driver_specific.nvme}: the controller, its transport id, controller and namespace data, as SPDK's
-     * {@code bdev_nvme} writes them (SPDK writes a one-element array of this object, one per path; the SPI gives the
-     * module one object, so Spindle's is the object itself).
+     * {@code bdev_nvme} writes them, in a one-element array as SPDK's (one element per path; Spindle has one path per
+     * controller): see {@link #dumpInfoAsArray()}.
      */
+    @Override
+    public boolean dumpInfoAsArray() {
+        return true;
+    }
+
     @Override
     public void dumpInfo(ObjectNode o) {
         o.put("controller", ctrl.name());
