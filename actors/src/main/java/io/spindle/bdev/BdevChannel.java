@@ -67,12 +67,9 @@ public final class BdevChannel {
     /** Entry point for an accepted I/O (validated by the descriptor). */
     void submit(BdevIo io) {
         BdevMgmt m = mgmt;
-        if (m.stampValid) {
-            m.stampValid = false;
-            io.submitNanos = m.stampNanos;
-        } else {
-            io.submitNanos = System.nanoTime();
-        }
+        // inside a completion callback (or a batch of them) the I/O takes the completion's timestamp: one clock read
+        // serves the completion and the resubmit it makes, and every nested completion and submit inside it
+        io.submitNanos = m.stampValid ? m.stampNanos : System.nanoTime();
         IoType t = io.type;
         if (t == IoType.RESET) {
             startReset(io); // a reset is never refused by a freeze: it queues behind the one in progress
@@ -270,7 +267,8 @@ public final class BdevChannel {
         if (io.abortedInLayer > 0 && io.status == IoStatus.FAILED) {
             io.status = IoStatus.SUCCESS; // an ABORT: the module found nothing more, but the layer aborted some
         }
-        long now = System.nanoTime();
+        BdevMgmt m = mgmt;
+        long now = m.stampValid ? m.stampNanos : System.nanoTime(); // a nested or batched completion shares the clock read
         long lat = now - io.submitNanos;
         if (!io.hasChildren) {
             // SPDK's bdev_io_update_io_stat: every I/O that went to the module (a split's or an emulation's children
@@ -297,7 +295,8 @@ public final class BdevChannel {
         if (bdev.histogramEnabled) {
             recordHistogram(lat);
         }
-        BdevMgmt m = mgmt;
+        boolean outerValid = m.stampValid;
+        long outerNanos = m.stampNanos;
         m.stampNanos = now;
         m.stampValid = true;
         try {
@@ -305,7 +304,8 @@ public final class BdevChannel {
         } catch (Throwable e) {
             BdevLayer.LOG.error("bdev={}: completion callback threw for {}", bdev.name(), io, e);
         } finally {
-            m.stampValid = false;
+            m.stampValid = outerValid; // a nested completion hands the outer one's timestamp back
+            m.stampNanos = outerNanos;
             m.release(io);
         }
     }
