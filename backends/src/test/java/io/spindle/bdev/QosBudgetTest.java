@@ -81,16 +81,25 @@ class QosBudgetTest {
         Qos q = new Qos(QosLimits.of(1_000_000, 100, 100, 100), 4);
         Qos.Credit c = new Qos.Credit();
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
-        for (int i = 0; i < 20_000; i++) { // warm up: class init, JIT
-            q.refill();
-            q.tryAdmit(c, IoType.READ, 4096);
-        }
-        long before = threads.getCurrentThreadAllocatedBytes();
-        for (int i = 0; i < 100_000; i++) {
+        // warm up with the same mix as the measured loop, so no branch of it is first taken while measuring
+        for (int i = 0; i < 50_000; i++) {
             q.refill();
             q.tryAdmit(c, i % 2 == 0 ? IoType.READ : IoType.WRITE, 4096);
         }
-        long after = threads.getCurrentThreadAllocatedBytes();
-        assertThat(after - before).isZero();
+        // a one-off (a deoptimisation rematerialising a few objects, a compiled method replacing the interpreted
+        // one) may still land in one round; an allocation per refill or admit lands in every round (>= 100 000 B)
+        long[] rounds = new long[5];
+        for (int r = 0; r < rounds.length; r++) {
+            long before = threads.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < 100_000; i++) {
+                q.refill();
+                q.tryAdmit(c, i % 2 == 0 ? IoType.READ : IoType.WRITE, 4096);
+            }
+            rounds[r] = threads.getCurrentThreadAllocatedBytes() - before;
+            if (rounds[r] == 0) {
+                return;
+            }
+        }
+        assertThat(rounds).as("bytes allocated per round of 100 000 refills and admits").contains(0L);
     }
 }
