@@ -169,6 +169,7 @@ public final class NvmfRpc implements RpcMethodProvider {
                 n.put("aeron_driver", at.config().external() ? "external" : "embedded");
                 n.put("aeron_threading_mode", at.config().threadingMode().name().toLowerCase(java.util.Locale.ROOT));
                 n.put("aeron_mtu", at.config().mtu());
+                n.put("aeron_loopback_mtu", at.config().external() ? at.config().mtu() : at.config().loopbackMtu());
             }
         }
         return CompletableFuture.completedFuture(arr);
