@@ -426,8 +426,61 @@ public final class NvmfTarget {
                 s.namespaces.put(fid, ns);
             }
             f.complete(fid);
+            announceNamespace(ns);
         });
         return f;
+    }
+
+    /**
+     * Tells every controller connected to the namespace's subsystem that it was added (ASYNC_EVENT NS_ADDED with its
+     * identify data, as NVMe's namespace-attribute-changed notice): their hosts create its bdev without reconnecting.
+     * A controller still connecting learns it from its connect response instead. Any thread; the frames are sent on
+     * the transport's control thread.
+     */
+    private void announceNamespace(Namespace ns) {
+        AeronTransport t = transport();
+        if (t == null) {
+            return;
+        }
+        AdminCodec.NsInfo info = new AdminCodec.NsInfo(ns.nsid, ns.blockSize, ns.numBlocks, ns.uuid);
+        t.execute(() -> {
+            if (ns.removing) {
+                return;
+            }
+            // every queue pair takes its reactor's channel of the namespace first, then the hosts are told, so a
+            // host's first command for it finds it served
+            List<CompletableFuture<Void>> taken = new ArrayList<>();
+            for (TargetController c : ns.subsys.controllers) {
+                for (TargetQpair q : c.qpairs) {
+                    if (q != null) {
+                        CompletableFuture<Void> done = new CompletableFuture<>();
+                        taken.add(done);
+                        try {
+                            q.reactor().send(() -> {
+                                try {
+                                    q.addNamespace(ns);
+                                } finally {
+                                    done.complete(null);
+                                }
+                            });
+                        } catch (RuntimeException e) {
+                            done.complete(null); // the reactor is stopping: the queue pair goes with it
+                        }
+                    }
+                }
+            }
+            CompletableFuture.allOf(taken.toArray(new CompletableFuture<?>[0])).whenComplete((v, e) -> t.execute(() -> {
+                if (ns.removing) {
+                    return;
+                }
+                for (TargetController c : ns.subsys.controllers) {
+                    if (c.state == CtrlState.READY) {
+                        sendAdmin(c, AdminCodec.encode(adminBuf, 0, new AdminCodec.AsyncEvent(c.cntlid, AdminCodec.EVENT_NS_ADDED, ns.nsid,
+                                "bdev " + ns.bdevName + " added", info)));
+                    }
+                }
+            }));
+        });
     }
 
     /** {@code nvmf_subsystem_remove_ns}. */
