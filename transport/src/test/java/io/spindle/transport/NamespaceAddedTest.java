@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * A namespace added on the target while a host is connected reaches the host without a reconnect (ASYNC_EVENT
@@ -43,6 +44,33 @@ class NamespaceAddedTest {
             tgt.rpc("nvmf_subsystem_remove_ns", "{\"nqn\":\"" + RemoteBdevUdpTest.NQN + "\",\"nsid\":3}");
             Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> host.layer.get("Nvme0n3") == null);
             assertThat(host.layer.get("Nvme0n1")).as("the other namespaces stay").isNotNull();
+        }
+    }
+
+    @Test
+    void anExportedBdevIsClaimedByTheTargetAndAClaimedBdevCannotBeExported() throws Exception {
+        int port = Node.freeUdpPort();
+        try (Node tgt = Node.target("tgt_nsclaim", "")) {
+            tgt.export(RemoteBdevUdpTest.NQN, "127.0.0.1", "ipv4", port, true);
+            JsonNode m0 = tgt.rpc("bdev_get_bdevs", "{\"name\":\"Malloc0\"}").get(0);
+            assertThat(m0.get("claimed").asBoolean()).as("Malloc0 exported as nsid 1").isTrue();
+            assertThat(m0.get("claim_type").asText()).isEqualTo("exclusive_write");
+            // nothing else may stack on an exported bdev (SPDK: the nvmf target's module claim)
+            assertThatThrownBy(() -> tgt.rpc("bdev_passthru_create", "{\"base_bdev_name\":\"Malloc0\",\"name\":\"PT0\"}"))
+                    .isInstanceOf(Node.RpcFailure.class);
+            assertThat(tgt.layer.get("PT0")).isNull();
+
+            // a bdev another module claimed cannot become a namespace; the error names the bdev and the holder
+            tgt.rpc("bdev_malloc_create", "{\"name\":\"Malloc8\",\"num_blocks\":256,\"block_size\":512}");
+            tgt.rpc("bdev_passthru_create", "{\"base_bdev_name\":\"Malloc8\",\"name\":\"PT8\"}");
+            assertThatThrownBy(() -> tgt.rpc("nvmf_subsystem_add_ns", "{\"nqn\":\"" + RemoteBdevUdpTest.NQN
+                    + "\",\"namespace\":{\"bdev_name\":\"Malloc8\"}}")).hasMessageContaining("bdev_name=Malloc8").hasMessageContaining("claimed");
+
+            // removing the namespace releases the claim
+            tgt.rpc("nvmf_subsystem_remove_ns", "{\"nqn\":\"" + RemoteBdevUdpTest.NQN + "\",\"nsid\":1}");
+            Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> !tgt.rpc("bdev_get_bdevs", "{\"name\":\"Malloc0\"}").get(0).get("claimed").asBoolean());
+            tgt.rpc("bdev_passthru_create", "{\"base_bdev_name\":\"Malloc0\",\"name\":\"PT0\"}");
+            assertThat(tgt.layer.get("PT0")).isNotNull();
         }
     }
 }
