@@ -1,15 +1,9 @@
 package io.spindle.benchmarks;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
 import io.spindle.runtime.ChannelFactory;
 import io.spindle.runtime.IoChannel;
 import io.spindle.runtime.IoDevice;
-import io.spindle.runtime.Poller;
 import io.spindle.runtime.Reactor;
-import io.spindle.runtime.ReactorGroup;
-import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -25,7 +19,6 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -41,8 +34,9 @@ import java.util.concurrent.TimeUnit;
  * iteration's own cost (see {@link ReactorLoopBench}) is spread over the pairs, well under 0.1 ns each.
  * Every channel got is passed to a {@link Blackhole} (about 1 ns) so the JIT cannot fold the get/put away.
  *
- * <p>{@link IoDevice#register} needs a Pekko owner: the trial's {@link ActorSystem}'s guardian registers the
- * device and is terminated at tear-down, after the held reference is put and the channel destroyed.
+ * <p>{@link IoDevice#register} needs a Pekko owner: {@link BenchRig#ioDevice} registers the device from the
+ * guardian of an actor system the rig terminates at tear-down, after the held reference is put and the channel
+ * destroyed.
  *
  * <p>Run: {@code java -jar benchmarks/target/benchmarks.jar ChannelGetBench -prof gc}.
  */
@@ -83,37 +77,26 @@ public class ChannelGetBench {
     }
 
     private final CountingFactory factory = new CountingFactory();
-    private ActorSystem<Void> system;
-    private ReactorGroup group;
+    private BenchRig rig;
     private Reactor reactor;
     private IoDevice<Ctx> device;
     private IoChannel<Ctx> held;
-    private Poller poller;
     private Blackhole blackhole;
 
+    /** A manual reactor ({@link BenchRig#manual()}), the device, its channel held, the measuring poller. */
     @Setup(Level.Trial)
     public void setUp(Blackhole bh) throws Exception {
         blackhole = bh;
-        group = ReactorGroup.manual(1);
-        reactor = group.reactor(0);
-        CompletableFuture<IoDevice<Ctx>> deviceHolder = new CompletableFuture<>();
-        Config quiet = ConfigFactory.parseString("pekko.loglevel = WARNING\npekko.stdout-loglevel = WARNING")
-                .withFallback(ConfigFactory.load());
-        system = ActorSystem.create(Behaviors.setup(ctx -> {
-            deviceHolder.complete(IoDevice.register(ctx, group, "bench", factory));
-            return Behaviors.empty();
-        }), "bench", quiet);
-        device = deviceHolder.get(30, TimeUnit.SECONDS);
+        rig = BenchRig.manual();
+        reactor = rig.reactor();
+        device = rig.ioDevice("bench", factory);
 
         // on the reactor: create the channel and keep that first reference for the whole trial, then start
         // the measuring poller
-        reactor.send(() -> {
-            held = device.getChannel();
-            poller = reactor.registerPoller("get-put", this::getPutPairs);
-        });
-        group.pollOnce(0);
-        if (held == null || poller == null || factory.creates != 1) {
-            throw new IllegalStateException("setup failed: held=" + held + " poller=" + poller + " creates=" + factory.creates);
+        held = rig.callOnReactor(device::getChannel);
+        rig.poller("get-put", this::getPutPairs);
+        if (held == null || factory.creates != 1) {
+            throw new IllegalStateException("setup failed: held=" + held + " creates=" + factory.creates);
         }
     }
 
@@ -129,22 +112,19 @@ public class ChannelGetBench {
         return PAIRS;
     }
 
+    /** The poller stopped, the held reference put, its destroy run and counted; then {@link BenchRig#close()}. */
     @TearDown(Level.Trial)
     public void tearDown() throws Exception {
         try {
-            reactor.send(() -> {
-                poller.unregister();
-                held.put(); // the last reference: queues the deferred destroy, run by the next iteration
-            });
-            group.pollUntilIdle(0);
+            rig.unregisterPollers();
+            rig.onReactor(held::put); // the last reference: queues the deferred destroy, run by the next iterations
+            rig.drain();
             if (factory.creates != 1 || factory.destroys != 1 || device.liveChannels() != 0) {
                 throw new IllegalStateException("fast path not taken throughout: creates=" + factory.creates
                         + " destroys=" + factory.destroys + " liveChannels=" + device.liveChannels());
             }
         } finally {
-            system.terminate();
-            system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
-            group.close();
+            rig.close();
         }
     }
 

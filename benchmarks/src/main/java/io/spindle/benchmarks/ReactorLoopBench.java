@@ -1,6 +1,5 @@
 package io.spindle.benchmarks;
 
-import io.spindle.runtime.Poller;
 import io.spindle.runtime.Reactor;
 import io.spindle.runtime.ReactorGroup;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -53,31 +52,22 @@ public class ReactorLoopBench {
     @Param({"0", "1"})
     public int work;
 
-    private ReactorGroup group;
+    private BenchRig rig;
     private Reactor reactor;
-    private Poller poller;
 
+    /** A manual reactor ({@link BenchRig#manual()}) with the no-op poller, registered by the first pollOnce. */
     @Setup(Level.Trial)
-    public void setUp() {
-        group = ReactorGroup.manual(1);
-        reactor = group.reactor(0);
+    public void setUp() throws Exception {
+        rig = BenchRig.manual();
+        reactor = rig.reactor();
         final int w = work;
-        // registerPoller must run on the reactor: in manual mode that is inside pollOnce
-        reactor.send(() -> poller = reactor.registerPoller("bench-noop", () -> w));
-        group.pollOnce(0);
-        if (poller == null) {
-            throw new IllegalStateException("poller was not registered by the first pollOnce");
-        }
+        rig.poller("bench-noop", () -> w);
     }
 
+    /** The poller unregistered, the reactor stepped until idle, closed and checked exited ({@link BenchRig#close()}). */
     @TearDown(Level.Trial)
-    public void tearDown() {
-        reactor.send(() -> poller.unregister());
-        group.pollUntilIdle(0);
-        group.close();
-        if (reactor.state() != Reactor.State.EXITED) {
-            throw new IllegalStateException("reactor did not exit: state=" + reactor.state());
-        }
+    public void tearDown() throws Exception {
+        rig.close();
     }
 
     /** One loop iteration: no task, one active poller. */

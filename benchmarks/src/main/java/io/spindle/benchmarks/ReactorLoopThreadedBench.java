@@ -1,9 +1,7 @@
 package io.spindle.benchmarks;
 
 import io.spindle.runtime.IdleMode;
-import io.spindle.runtime.Poller;
 import io.spindle.runtime.Reactor;
-import io.spindle.runtime.ReactorConfig;
 import io.spindle.runtime.ReactorGroup;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -20,7 +18,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
@@ -68,9 +65,8 @@ public class ReactorLoopThreadedBench {
     @Param({"0", "1"})
     public int work;
 
-    private ReactorGroup group;
+    private BenchRig rig;
     private Reactor reactor;
-    private Poller poller;
 
     /** Loop iterations counted during one JMH iteration; JMH divides the iteration's time by it. */
     @State(Scope.Thread)
@@ -86,29 +82,19 @@ public class ReactorLoopThreadedBench {
         }
     }
 
+    /** A started busy reactor ({@link BenchRig#threaded()}) with the no-op poller. */
     @Setup(Level.Trial)
-    public void setUp() {
-        group = ReactorGroup.start(ReactorConfig.builder().mask("0x1").idle(IdleMode.BUSY).conclude());
-        reactor = group.reactor(0);
+    public void setUp() throws Exception {
+        rig = BenchRig.threaded();
+        reactor = rig.reactor();
         final int w = work;
-        CompletableFuture<Poller> registered = new CompletableFuture<>();
-        // registerPoller must run on the reactor
-        reactor.send(() -> registered.complete(reactor.registerPoller("bench-noop", () -> w)));
-        poller = registered.orTimeout(10, TimeUnit.SECONDS).join();
+        rig.poller("bench-noop", () -> w);
     }
 
+    /** The poller unregistered, the reactor stopped and its thread checked ended ({@link BenchRig#close()}). */
     @TearDown(Level.Trial)
-    public void tearDown() {
-        CompletableFuture<Void> gone = new CompletableFuture<>();
-        reactor.send(() -> {
-            poller.unregister();
-            gone.complete(null);
-        });
-        gone.orTimeout(10, TimeUnit.SECONDS).join();
-        group.close();
-        if (!group.threadsEnded()) {
-            throw new IllegalStateException("reactor thread still alive after close");
-        }
+    public void tearDown() throws Exception {
+        rig.close();
     }
 
     /** One counting window: the reactor's loop iterations while this thread is parked. */

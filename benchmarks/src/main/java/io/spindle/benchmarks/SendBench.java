@@ -2,8 +2,6 @@ package io.spindle.benchmarks;
 
 import io.spindle.runtime.IdleMode;
 import io.spindle.runtime.Reactor;
-import io.spindle.runtime.ReactorConfig;
-import io.spindle.runtime.ReactorGroup;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -54,24 +52,22 @@ public class SendBench {
     /** Most tasks one producer may have sent but not yet seen run. */
     public static final long WINDOW = 65_536;
 
-    /** The reactor, shared by all producer threads of a trial. */
+    /** The reactor ({@link BenchRig#threaded()}), shared by all producer threads of a trial. */
     @State(Scope.Benchmark)
     public static class Rig {
-        ReactorGroup group;
+        BenchRig shared;
         Reactor reactor;
 
         @Setup(Level.Trial)
         public void setUp() {
-            group = ReactorGroup.start(ReactorConfig.builder().mask("0x1").idle(IdleMode.BUSY).conclude());
-            reactor = group.reactor(0);
+            shared = BenchRig.threaded();
+            reactor = shared.reactor();
         }
 
+        /** The reactor stopped and its thread checked ended ({@link BenchRig#close()}). */
         @TearDown(Level.Trial)
-        public void tearDown() {
-            group.close();
-            if (!group.threadsEnded()) {
-                throw new IllegalStateException("reactor thread still alive after close");
-            }
+        public void tearDown() throws Exception {
+            shared.close();
         }
     }
 
