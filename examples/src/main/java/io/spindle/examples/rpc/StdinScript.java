@@ -111,7 +111,8 @@ final class StdinScript {
                 } catch (RpcException | RpcCallFailed | IOException e) {
                     out.println("Exception:");
                     out.println(executed.toString().strip() + " <<<");
-                    out.println(e instanceof RpcException r ? SpindleRpc.errorReport(c.name(), SpindleRpc.params(c.params().build(a)), client.lastId(), r)
+                    out.println(e instanceof RpcException r
+                            ? SpindleRpc.errorReport(c.name(), SpindleRpc.params(c.params().build(a)), client.lastId(), r)
                             : e.getMessage());
                     return 1;
                 }
@@ -162,4 +163,5 @@ final class StdinScript {
                 client.close();
             }
         }
+    }
 }
