@@ -67,7 +67,7 @@ final class BdevReadRig implements AutoCloseable, IoCallback {
      * @param ioBytes  bytes per read (a multiple of 4096)
      * @param qd       reads kept in flight
      */
-    BdevReadRig(String backend, int sizeMiB, int ioBytes, int qd) throws Exception {
+    BdevReadRig(String backend, int sizeMiB, int ioBytes, int qd) {
         int blockSize = 4096;
         this.numBlocks = (long) sizeMiB * 1024 * 1024 / blockSize;
         this.ioBlocks = ioBytes / blockSize;
@@ -174,7 +174,7 @@ final class BdevReadRig implements AutoCloseable, IoCallback {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() {
         try {
             rig.onReactor(() -> {
                 ch.put();

@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 
 /**
@@ -122,10 +123,10 @@ final class BenchRig implements AutoCloseable {
     }
 
     /**
-     * Runs {@code task} on the reactor and waits for it; its exception is rethrown here. A manual reactor is
-     * stepped once ({@code pollOnce}), which runs the task; a threaded one is given 30 s.
+     * Runs {@code task} on the reactor and waits for it; its exception is rethrown here (unchecked). A manual
+     * reactor is stepped once ({@code pollOnce}), which runs the task; a threaded one is given 30 s.
      */
-    void onReactor(Runnable task) throws Exception {
+    void onReactor(Runnable task) {
         callOnReactor(() -> {
             task.run();
             return null;
@@ -133,7 +134,7 @@ final class BenchRig implements AutoCloseable {
     }
 
     /** {@link #onReactor(Runnable)} for a task with a result, which is returned. */
-    <T> T callOnReactor(Supplier<T> task) throws Exception {
+    <T> T callOnReactor(Supplier<T> task) {
         CompletableFuture<T> f = new CompletableFuture<>();
         reactor.send(() -> {
             try {
@@ -148,25 +149,41 @@ final class BenchRig implements AutoCloseable {
                 throw new IllegalStateException("task did not run in one pollOnce of reactor=" + reactor.name());
             }
         }
+        return await(f, "task on reactor=" + reactor.name());
+    }
+
+    /**
+     * Waits up to 30 s for {@code f}; its failure is rethrown unchecked (an {@link Error} or a
+     * {@link RuntimeException} as is), as are a timeout and an interrupt (the interrupt flag set again).
+     */
+    private static <T> T await(CompletableFuture<T> f, String what) {
         try {
             return f.get(30, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
-            if (e.getCause() instanceof Exception x) {
-                throw x;
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
             }
-            throw e;
+            if (e.getCause() instanceof Error r) {
+                throw r;
+            }
+            throw new IllegalStateException(what + " failed", e.getCause());
+        } catch (TimeoutException e) {
+            throw new IllegalStateException(what + " not done within timeout=30s", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(what + " interrupted", e);
         }
     }
 
     /** Registers an active poller on the reactor (registerPoller runs there); {@link #close()} unregisters it. */
-    Poller poller(String name, PollerFn fn) throws Exception {
+    Poller poller(String name, PollerFn fn) {
         Poller p = callOnReactor(() -> reactor.registerPoller(name, fn));
         pollers.add(p);
         return p;
     }
 
     /** Unregisters, on the reactor, the pollers registered through {@link #poller}. Idempotent. */
-    void unregisterPollers() throws Exception {
+    void unregisterPollers() {
         if (pollers.isEmpty()) {
             return;
         }
@@ -186,7 +203,7 @@ final class BenchRig implements AutoCloseable {
      * Registers an io_device on the rig's group; its owner is the guardian of an actor system the rig starts
      * (once, Pekko logging at WARNING) and terminates at {@link #close()}.
      */
-    <C> IoDevice<C> ioDevice(String name, ChannelFactory<C> factory) throws Exception {
+    <C> IoDevice<C> ioDevice(String name, ChannelFactory<C> factory) {
         if (owner != null) {
             throw new IllegalStateException("one io_device per rig: already registered, name=" + name);
         }
@@ -197,18 +214,18 @@ final class BenchRig implements AutoCloseable {
             device.complete(IoDevice.register(ctx, group, name, factory));
             return Behaviors.empty();
         }), "bench", quiet);
-        return device.get(30, TimeUnit.SECONDS);
+        return await(device, "io_device registration name=" + name);
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() {
         try {
             unregisterPollers();
             drain();
         } finally {
             if (owner != null) {
                 owner.terminate();
-                owner.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+                await(owner.getWhenTerminated().toCompletableFuture(), "actor system termination");
             }
             if (spindle != null) {
                 SpindleApp.Stopped stopped = spindle.stopAndWait();

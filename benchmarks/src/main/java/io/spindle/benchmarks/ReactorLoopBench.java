@@ -4,7 +4,6 @@ import io.spindle.runtime.Reactor;
 import io.spindle.runtime.ReactorGroup;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
@@ -39,15 +38,9 @@ import java.util.concurrent.TimeUnit;
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 1, jvmArgsAppend = {
-    JvmFlags.OPENS_JDK_INTERNAL_MISC, JvmFlags.OPENS_JAVA_UTIL_ZIP, JvmFlags.EXPORTS_JDK_INTERNAL_MISC,
-    JvmFlags.EXPORTS_JDK_INTERNAL_REF, JvmFlags.EXPORTS_JDK_INTERNAL_UTIL, JvmFlags.EXPORTS_SUN_NIO_CH,
-    JvmFlags.EXPORTS_SUN_MISC, JvmFlags.EXPORTS_JAVAC_FILE, JvmFlags.OPENS_JAVAC, JvmFlags.OPENS_JAVA_LANG,
-    JvmFlags.OPENS_JAVA_LANG_REFLECT, JvmFlags.OPENS_JAVA_IO, JvmFlags.OPENS_JAVA_UTIL, JvmFlags.CHRONICLE_ANALYTICS_OFF,
-})
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-public class ReactorLoopBench {
+public class ReactorLoopBench extends SpindleBench {
     /** The poller's return value: 0 = idle iteration, 1 = busy iteration. */
     @Param({"0", "1"})
     public int work;
@@ -57,7 +50,7 @@ public class ReactorLoopBench {
 
     /** A manual reactor ({@link BenchRig#manual()}) with the no-op poller, registered by the first pollOnce. */
     @Setup(Level.Trial)
-    public void setUp() throws Exception {
+    public void setUp() {
         rig = BenchRig.manual();
         reactor = rig.reactor();
         final int w = work;
@@ -66,7 +59,7 @@ public class ReactorLoopBench {
 
     /** The poller unregistered, the reactor stepped until idle, closed and checked exited ({@link BenchRig#close()}). */
     @TearDown(Level.Trial)
-    public void tearDown() throws Exception {
+    public void tearDown() {
         rig.close();
     }
 

@@ -6,7 +6,6 @@ import io.spindle.runtime.ReactorGroup;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
@@ -49,15 +48,9 @@ import java.util.concurrent.locks.LockSupport;
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 1, jvmArgsAppend = {
-    JvmFlags.OPENS_JDK_INTERNAL_MISC, JvmFlags.OPENS_JAVA_UTIL_ZIP, JvmFlags.EXPORTS_JDK_INTERNAL_MISC,
-    JvmFlags.EXPORTS_JDK_INTERNAL_REF, JvmFlags.EXPORTS_JDK_INTERNAL_UTIL, JvmFlags.EXPORTS_SUN_NIO_CH,
-    JvmFlags.EXPORTS_SUN_MISC, JvmFlags.EXPORTS_JAVAC_FILE, JvmFlags.OPENS_JAVAC, JvmFlags.OPENS_JAVA_LANG,
-    JvmFlags.OPENS_JAVA_LANG_REFLECT, JvmFlags.OPENS_JAVA_IO, JvmFlags.OPENS_JAVA_UTIL, JvmFlags.CHRONICLE_ANALYTICS_OFF,
-})
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-public class ReactorLoopThreadedBench {
+public class ReactorLoopThreadedBench extends SpindleBench {
     /** Length of one counting window. */
     public static final long WINDOW_MICROS = 1_000;
 
@@ -84,7 +77,7 @@ public class ReactorLoopThreadedBench {
 
     /** A started busy reactor ({@link BenchRig#threaded()}) with the no-op poller. */
     @Setup(Level.Trial)
-    public void setUp() throws Exception {
+    public void setUp() {
         rig = BenchRig.threaded();
         reactor = rig.reactor();
         final int w = work;
@@ -93,7 +86,7 @@ public class ReactorLoopThreadedBench {
 
     /** The poller unregistered, the reactor stopped and its thread checked ended ({@link BenchRig#close()}). */
     @TearDown(Level.Trial)
-    public void tearDown() throws Exception {
+    public void tearDown() {
         rig.close();
     }
 
