@@ -91,6 +91,9 @@ final class BenchRig implements AutoCloseable {
      * @param blockSize the bdev's block size
      */
     static BenchRig bdev(String backend, long numBlocks, int blockSize) {
+        if (!backend.equals("null") && !backend.equals("malloc")) {
+            throw new IllegalArgumentException("backend must be null or malloc, not backend=" + backend);
+        }
         BdevSubsystem bdevs = new BdevSubsystem().onStart(layer -> switch (backend) {
             case "null" -> layer.module(NullModule.class).create(layer, NullModule.Options.of(BDEV, numBlocks, blockSize));
             case "malloc" -> layer.module(MallocModule.class).create(layer, MallocModule.Options.of(BDEV, numBlocks, blockSize));
