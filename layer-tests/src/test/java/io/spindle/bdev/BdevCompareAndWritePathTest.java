@@ -1,5 +1,6 @@
 package io.spindle.bdev;
 
+import io.spindle.backends.BackendHarness;
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.runtime.IoChannel;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
@@ -33,7 +34,7 @@ class BdevCompareAndWritePathTest {
     @DisplayName("compare_and_write: its read and write are split at max_rw_size and a misaligned write buffer is bounced, as a"
             + " caller's read and write are")
     void readAndWriteAreSplitAndBounced() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(4 * 512);
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(4 * 512);
              DmaBuffer w = DmaBuffer.allocate(4 * 512 + 1); DmaBuffer r = DmaBuffer.allocate(4 * 512)) {
             TestModule.Opts o = new TestModule.Opts();
             o.maxRwSize = 2;
@@ -71,7 +72,7 @@ class BdevCompareAndWritePathTest {
     @Test
     @DisplayName("compare_and_write under QoS: its read and its write are each charged (rw_ios_per_sec 1000: one per 1 ms slice)")
     void readAndWriteAreChargedToQos() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             assertThat(h.await(h.layer.setQosLimits("Malloc0", QosLimits.of(1000, 0, 0, 0)))).isZero();
             BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> { }));
@@ -98,7 +99,7 @@ class BdevCompareAndWritePathTest {
     @DisplayName("bdev_lock_lba_range: a compare_and_write overlapping one that holds the lock waits for its unlock, so the"
             + " second compares against the first one's data (MISCOMPARE) instead of both writing")
     void overlappingCompareAndWritesExcludeEachOther() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer a = DmaBuffer.allocate(512);
+        try (BackendHarness h = new BackendHarness(kit, 2, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer a = DmaBuffer.allocate(512);
              DmaBuffer b = DmaBuffer.allocate(512); DmaBuffer r = DmaBuffer.allocate(512)) {
             TestModule.Opts o = new TestModule.Opts();
             o.holdIo = true;
@@ -146,7 +147,7 @@ class BdevCompareAndWritePathTest {
     @DisplayName("bdev_lock_lba_range: the lock waits for an overlapping write queued in the layer for module resources on"
             + " another channel, not only for writes at the module, so that write cannot land between the read and the write")
     void lockWaitsForWritesQueuedInTheLayer() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512);
+        try (BackendHarness h = new BackendHarness(kit, 2, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512);
              DmaBuffer other = DmaBuffer.allocate(512); DmaBuffer r = DmaBuffer.allocate(512)) {
             TestModule.Opts o = new TestModule.Opts();
             o.holdIo = true;
@@ -192,7 +193,7 @@ class BdevCompareAndWritePathTest {
     @DisplayName("bdev_io_abort (compare_and_write): one still waiting for its lock walk is aborted in the layer on a module"
             + " without ABORT: it completes ABORTED, reads and writes nothing, and unlocks the range")
     void waitingCompareAndWriteIsAbortable() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512)) {
             TestModule.Opts o = new TestModule.Opts();
             o.holdIo = true;
             o.types = EnumSet.of(IoType.READ, IoType.WRITE);
@@ -228,7 +229,7 @@ class BdevCompareAndWritePathTest {
     @Test
     @DisplayName("compare_and_write allocates no walk visitor per I/O: the pooled I/O that ran one reuses its lock walk")
     void pooledIoReusesItsLockWalk() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> { }));
             IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);

@@ -1,5 +1,6 @@
 package io.spindle.bdev;
 
+import io.spindle.backends.BackendHarness;
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.IoChannel;
@@ -27,7 +28,7 @@ class BdevCompareAndWriteTest {
     @Test
     @DisplayName("compare_and_write: writes only when the data matches; MISCOMPARE writes nothing")
     void writesOnlyOnMatch() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(1024); DmaBuffer w = DmaBuffer.allocate(1024);
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(1024); DmaBuffer w = DmaBuffer.allocate(1024);
              DmaBuffer r = DmaBuffer.allocate(1024)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             assertThat(h.layer.get("Malloc0").supports(IoType.COMPARE_AND_WRITE)).isTrue();
@@ -61,7 +62,7 @@ class BdevCompareAndWriteTest {
     @Test
     @DisplayName("lock_lba_range: an overlapping write from another reactor waits for the compare-and-write; a disjoint one does not")
     void overlappingWritesWaitForTheLock() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512);
+        try (BackendHarness h = new BackendHarness(kit, 2, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512);
              DmaBuffer other = DmaBuffer.allocate(512); DmaBuffer r = DmaBuffer.allocate(512)) {
             TestModule.Opts o = new TestModule.Opts();
             o.holdIo = true;

@@ -1,5 +1,6 @@
 package io.spindle.bdev;
 
+import io.spindle.backends.BackendHarness;
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.IoChannel;
@@ -28,7 +29,7 @@ class BdevEventsTest {
 
     @Test
     void resizeNotifiesDescriptorsOnTheirReactorAndRefusesShrinkingUnderThem() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 2, 64)) {
             TestModule.Opts o = new TestModule.Opts().name("Malloc0");
             o.numBlocks = 64;
             o.resizableTo = 128; // a module with the resize capability (malloc's memory is fixed: BdevResizeTest)
@@ -56,7 +57,7 @@ class BdevEventsTest {
 
     @Test
     void iobufCacheReusesBuffersOnItsReactor() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             assertThatThrownBy(() -> h.on(0, () -> h.layer.iobuf())).hasMessageContaining("no bdev channel on this reactor");
             BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> { }));
@@ -91,7 +92,7 @@ class BdevEventsTest {
     @Test
     @DisplayName("module per-I/O contexts: exactly io-pool-size per reactor, built with the reactor's pool at channel create, none per I/O")
     void moduleIoContextsArePreallocatedOncePerPooledIo() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 16); DmaBuffer buf = DmaBuffer.allocate(512)) {
+        try (BackendHarness h = new BackendHarness(kit, 2, 16); DmaBuffer buf = DmaBuffer.allocate(512)) {
             h.await(h.test.create(h.layer, new TestModule.Opts()));
             BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
             assertThat(h.test.ioContexts.get()).as("no pool before the first channel").isZero();

@@ -2,6 +2,7 @@ package io.spindle.bdev;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.spindle.backends.BackendHarness;
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.runtime.IoChannel;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
@@ -28,7 +29,7 @@ class BdevIoStatsTest {
     @DisplayName("bdev_io_update_io_stat: read, write and unmap count bytes, ops and latency; a native write_zeroes, flush and reset"
             + " count nothing; a failed I/O counts in io_error by status")
     void onlyReadWriteUnmapCountAndErrorsByStatus() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8 * 512)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8 * 512)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> { }));
             IoChannel<BdevChannel> c = h.on(0, d::getIoChannel);
@@ -88,7 +89,7 @@ class BdevIoStatsTest {
     @DisplayName("bdev_io_update_io_stat: a split read counts each child; an emulated write_zeroes counts its writes, an emulated"
             + " compare its reads; the parent counts nothing of its own")
     void childrenCountParentsDoNot() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8 * 512)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8 * 512)) {
             TestModule.Opts o = new TestModule.Opts();
             o.maxRwSize = 2;
             o.types = EnumSet.of(IoType.READ, IoType.WRITE); // write_zeroes and compare emulated

@@ -1,5 +1,6 @@
 package io.spindle.bdev;
 
+import io.spindle.backends.BackendHarness;
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.runtime.IoChannel;
 import org.HdrHistogram.Histogram;
@@ -38,7 +39,7 @@ class BdevQosStatsTest {
     @Test
     @DisplayName("basic_qos: rw_ios_per_sec admits limit/1000 I/O per 1 ms timeslice across channels; the rest waits")
     void basicQos() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
+        try (BackendHarness h = new BackendHarness(kit, 2, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             assertThat(QosLimits.of(1500, 0, 0, 0).rwIosPerSec()).as("rounded up to a multiple of 1000").isEqualTo(2000);
             assertThatThrownBy(() -> QosLimits.of(-1, 0, 0, 0)).hasMessageContaining("rw_ios_per_sec=-1");
@@ -98,7 +99,7 @@ class BdevQosStatsTest {
     @DisplayName("channel destroy: I/O still queued in the layer (QoS, module NOMEM) completes ABORTED exactly once,"
             + " counted in the bdev's merged stats")
     void queuedIoIsAbortedWhenTheChannelIsDestroyed() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
             // QoS: one I/O per 1 ms slice, five submitted: four wait in the QoS queue when the channel goes
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             assertThat(h.await(h.layer.setQosLimits("Malloc0", QosLimits.of(1000, 0, 0, 0)))).isZero();
@@ -166,7 +167,7 @@ class BdevQosStatsTest {
     @DisplayName("emulated write_zeroes and compare: each child (a write of zeroes, a read to compare) is charged to QoS as the module's"
             + " write or read, one per slice under a 1 per slice limit")
     void emulatedChildrenPassThroughQos() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(2 * 128 * 1024)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(2 * 128 * 1024)) {
             TestModule.Opts o = new TestModule.Opts(); // no native WRITE_ZEROES or COMPARE: the layer emulates them
             Bdev b = h.await(h.test.create(h.layer, o));
             TestModule.Driver drv = (TestModule.Driver) b.driver;
@@ -210,7 +211,7 @@ class BdevQosStatsTest {
      * Submits {@code first} then {@code second} (three 4 KiB I/O each, "r"/"w" for read/write) on reactor 0 under
      * {@code limits} (1 MiB/s, i.e. 1048 B per 1 ms slice), and checks what the byte quota admits slice by slice.
      */
-    private void byteLimit(BdevHarness h, BdevDescriptor d, IoChannel<BdevChannel> c, DmaBuffer buf, QosLimits limits, String first,
+    private void byteLimit(BackendHarness h, BdevDescriptor d, IoChannel<BdevChannel> c, DmaBuffer buf, QosLimits limits, String first,
                            String second, List<String> admittedAtOnce) {
         assertThat(h.await(h.layer.setQosLimits("Malloc0", limits))).isZero();
         assertThat(h.layer.get("Malloc0").qosLimits()).isEqualTo(limits);
@@ -245,7 +246,7 @@ class BdevQosStatsTest {
     @DisplayName("basic_qos (bytes): rw_mbytes_per_sec limits reads and writes, r_ only reads, w_ only writes, per 1 ms slice with the"
             + " overrun charged to the next slices")
     void basicQosByteLimits() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(4096)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(4096)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> { }));
             IoChannel<BdevChannel> c = h.on(0, d::getIoChannel);
@@ -266,7 +267,7 @@ class BdevQosStatsTest {
     @Test
     @DisplayName("a buffer misaligned for the bdev is bounced, not refused: data lands and reads back")
     void misalignedBuffersAreBounced() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8 * 4096 + 1); DmaBuffer back = DmaBuffer.allocate(8 * 4096 + 3)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8 * 4096 + 1); DmaBuffer back = DmaBuffer.allocate(8 * 4096 + 3)) {
             TestModule.Opts o = new TestModule.Opts();
             o.requiredAlignment = 4096;
             o.blockSize = 4096;
@@ -295,7 +296,7 @@ class BdevQosStatsTest {
 
     @Test
     void statsMergeLiveAndDestroyedChannelsAndHistogramsAreOptIn() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64); DmaBuffer buf = DmaBuffer.allocate(4096)) {
+        try (BackendHarness h = new BackendHarness(kit, 2, 64); DmaBuffer buf = DmaBuffer.allocate(4096)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             assertThat(h.await(h.layer.histogram("Malloc0"))).as("off by default").isNull();
             assertThat(h.layer.enableHistogram("Malloc0", true)).isTrue();
