@@ -60,8 +60,9 @@ class BdevEventsTest {
         try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             assertThatThrownBy(() -> h.on(0, () -> h.layer.iobuf())).hasMessageContaining("no bdev channel on this reactor");
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+            BdevHarness.Opened o = h.open(0, "Malloc0");
+            BdevDescriptor d = o.desc;
+            IoChannel<BdevChannel> ch = o.ch;
             List<Object> seen = h.on(0, () -> {
                 IoBuf io = h.layer.iobuf();
                 DmaBuffer s1 = io.getSmall();
@@ -81,11 +82,7 @@ class BdevEventsTest {
             });
             assertThat(seen).containsExactly(true, true, 0);
             assertThatThrownBy(() -> h.layer.iobuf()).isInstanceOf(IllegalStateException.class);
-            h.on(0, () -> {
-                ch.put();
-                d.close();
-                return null;
-            });
+            o.close();
         }
     }
 

@@ -31,8 +31,9 @@ class BdevIoStatsTest {
     void onlyReadWriteUnmapCountAndErrorsByStatus() {
         try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8 * 512)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> c = h.on(0, d::getIoChannel);
+            BdevHarness.Opened o = h.open(0, "Malloc0");
+            BdevDescriptor d = o.desc;
+            IoChannel<BdevChannel> c = o.ch;
             BdevResetTest.Log log = new BdevResetTest.Log();
             h.on(0, () -> {
                 assertThat(d.writeBlocks(c, buf, 0, 0, 8, log, "w")).isZero();
@@ -77,11 +78,7 @@ class BdevIoStatsTest {
             json = new ObjectMapper().createObjectNode();
             s.writeJson(json);
             assertThat(json.get("io_error").get("aborted").asLong()).isEqualTo(1);
-            h.on(0, () -> {
-                c.put();
-                d.close();
-                return null;
-            });
+            o.close();
         }
     }
 
@@ -94,8 +91,9 @@ class BdevIoStatsTest {
             o.maxRwSize = 2;
             o.types = EnumSet.of(IoType.READ, IoType.WRITE); // write_zeroes and compare emulated
             h.await(h.test.create(h.layer, o));
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> c = h.on(0, d::getIoChannel);
+            BdevHarness.Opened opened = h.open(0, "Test0");
+            BdevDescriptor d = opened.desc;
+            IoChannel<BdevChannel> c = opened.ch;
             BdevResetTest.Log log = new BdevResetTest.Log();
             assertThat(h.on(0, () -> d.readBlocks(c, buf, 0, 0, 8, log, "split"))).isZero();
             h.poll();
@@ -118,11 +116,7 @@ class BdevIoStatsTest {
             assertThat(s.numWriteOps()).isEqualTo(3);
             assertThat(s.ioErrors()).isZero();
             assertThat(log.done).containsExactly("READ:SUCCESS@split", "WRITE_ZEROES:SUCCESS@zeroes", "COMPARE:SUCCESS@cmp");
-            h.on(0, () -> {
-                c.put();
-                d.close();
-                return null;
-            });
+            opened.close();
         }
     }
 }

@@ -97,9 +97,10 @@ class BdevJsonAndMultiTest {
                     desc.close(); // the channel is put by the test below: the unregister waits for it too
                 }
             }));
-            BdevDescriptor bd = h.on(0, () -> h.layer.open("B", true, (e, b, desc) -> { }));
+            BdevHarness.Opened oBd = h.open(0, "B");
             IoChannel<BdevChannel> ca = h.on(0, a::getIoChannel);
-            IoChannel<BdevChannel> cbh = h.on(0, bd::getIoChannel);
+            BdevDescriptor bd = oBd.desc;
+            IoChannel<BdevChannel> cbh = oBd.ch;
             h.on(0, () -> {
                 assertThat(a.readBlocks(ca, buf, 0, 0, 1, cb, "a0")).isZero();
                 assertThat(a.readBlocks(ca, buf, 0, 2, 1, cb, "a1")).isZero();
@@ -120,11 +121,7 @@ class BdevJsonAndMultiTest {
             h.group.advanceTime(Duration.ofMillis(11));
             h.poll();
             assertThat(done).contains("b0:SUCCESS");
-            h.on(0, () -> {
-                cbh.put();
-                bd.close();
-                return null;
-            });
+            oBd.close();
         }
     }
 }

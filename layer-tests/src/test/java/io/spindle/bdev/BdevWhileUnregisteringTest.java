@@ -80,10 +80,11 @@ class BdevWhileUnregisteringTest {
             TestModule.Opts o = new TestModule.Opts();
             o.failChannelCreate = true;
             h.await(h.test.create(h.layer, o));
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
+            BdevHarness.Opened opened = h.open(0, "Test0");
             h.poll();
             List<Reactor.ChannelInfo> before = h.on(0, () -> Reactor.current().channels());
-            IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+            BdevDescriptor d = opened.desc;
+            IoChannel<BdevChannel> ch = opened.ch;
             assertThat(ch).isNull();
             h.poll();
             assertThat(h.on(0, () -> Reactor.current().channels())).as("nothing left: the bdev_mgr reference was given back")
