@@ -80,11 +80,10 @@ class BdevWhileUnregisteringTest {
             TestModule.Opts o = new TestModule.Opts();
             o.failChannelCreate = true;
             h.await(h.test.create(h.layer, o));
-            BdevHarness.Opened opened = h.open(0, "Test0");
+            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
             h.poll();
             List<Reactor.ChannelInfo> before = h.on(0, () -> Reactor.current().channels());
-            BdevDescriptor d = opened.desc;
-            IoChannel<BdevChannel> ch = opened.ch;
+            IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
             assertThat(ch).isNull();
             h.poll();
             assertThat(h.on(0, () -> Reactor.current().channels())).as("nothing left: the bdev_mgr reference was given back")
