@@ -6,7 +6,7 @@ import io.spindle.backends.malloc.MallocModule;
 import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevChannel;
 import io.spindle.bdev.BdevDescriptor;
-import io.spindle.bdev.BdevHarness;
+import io.spindle.backends.BackendHarness;
 import io.spindle.bdev.BdevOptions;
 import io.spindle.bdev.DmaBuffer;
 import io.spindle.bdev.IoCallback;
@@ -41,19 +41,19 @@ class DelayModuleTest {
         kit.shutdownTestKit();
     }
 
-    static BdevHarness harness(DelayModule dm) {
-        return new BdevHarness(kit, 2, BdevOptions.defaults(1024), dm);
+    static BackendHarness harness(DelayModule dm) {
+        return new BackendHarness(kit, 2, BdevOptions.defaults(1024), dm);
     }
 
     /** Submits {@code n} I/O of {@code type} on reactor 0 (one descriptor and channel, kept open); records statuses. */
     static final class Load implements AutoCloseable {
-        final BdevHarness h;
+        final BackendHarness h;
         final List<IoStatus> done = new CopyOnWriteArrayList<>();
         final DmaBuffer buf = DmaBuffer.allocate(4096);
         BdevDescriptor desc;
         IoChannel<BdevChannel> ch;
 
-        Load(BdevHarness h, String bdev) {
+        Load(BackendHarness h, String bdev) {
             this.h = h;
             h.on(0, () -> {
                 desc = h.layer.open(bdev, true, (e, b, d) -> { });
@@ -94,7 +94,7 @@ class DelayModuleTest {
     @DisplayName("a read completes after avg_read_latency and a write after avg_write_latency, not a nanosecond earlier; the data is the base's")
     void readsAndWritesWaitTheirLatency() {
         DelayModule dm = new DelayModule();
-        try (BdevHarness h = harness(dm)) {
+        try (BackendHarness h = harness(dm)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             // p99 = avg: every I/O waits exactly the average
             assertThat(h.await(dm.create(h.layer, "Delay0", "Malloc0", null, new DelayModule.Latencies(100, 100, 300, 300)))).isEqualTo("Delay0");
@@ -134,7 +134,7 @@ class DelayModuleTest {
     @DisplayName("about 1% of reads take the p99 latency, the rest the average (SPDK's rand % 100 == 0 draw)")
     void p99Draw() {
         DelayModule dm = new DelayModule();
-        try (BdevHarness h = harness(dm)) {
+        try (BackendHarness h = harness(dm)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             h.await(dm.create(h.layer, "Delay0", "Malloc0", null, new DelayModule.Latencies(10, 10_000, 10, 10_000)));
             try (Load l = new Load(h, "Delay0")) {
@@ -161,7 +161,7 @@ class DelayModuleTest {
     @DisplayName("unmap and flush are not delayed; bdev_delay_update_latency applies to completions from then on")
     void onlyReadsAndWritesAreDelayedAndUpdatesApply() {
         DelayModule dm = new DelayModule();
-        try (BdevHarness h = harness(dm)) {
+        try (BackendHarness h = harness(dm)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             h.await(dm.create(h.layer, "Delay0", "Malloc0", null, DelayModule.Latencies.all(1_000_000)));
             try (Load l = new Load(h, "Delay0")) {
@@ -191,7 +191,7 @@ class DelayModuleTest {
     @DisplayName("RESET aborts every I/O waiting on every channel (ABORTED), then resets the base and succeeds")
     void resetAbortsWaitingIo() {
         DelayModule dm = new DelayModule();
-        try (BdevHarness h = harness(dm)) {
+        try (BackendHarness h = harness(dm)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             h.await(dm.create(h.layer, "Delay0", "Malloc0", null, DelayModule.Latencies.all(1_000_000)));
             try (Load l = new Load(h, "Delay0")) {
@@ -210,7 +210,7 @@ class DelayModuleTest {
             + " delay namespace; the base is claimed; hot-remove unregisters and the association brings it back; delete forgets it")
     void lifecycle() {
         DelayModule dm = new DelayModule();
-        try (BdevHarness h = harness(dm)) {
+        try (BackendHarness h = harness(dm)) {
             Bdev base = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             assertThatThrownBy(() -> h.await(dm.create(h.layer, "D", "Malloc0", null, new DelayModule.Latencies(10, 5, 1, 1))))
                     .satisfies(t -> assertThat(Vbdevs.errnoOf(t, 0)).isEqualTo(Errno.EINVAL));

@@ -5,7 +5,7 @@ import io.spindle.backends.Vbdevs;
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.bdev.BdevChannel;
 import io.spindle.bdev.BdevDescriptor;
-import io.spindle.bdev.BdevHarness;
+import io.spindle.backends.BackendHarness;
 import io.spindle.bdev.BdevOptions;
 import io.spindle.bdev.DmaBuffer;
 import io.spindle.bdev.IoCallback;
@@ -40,8 +40,8 @@ class ErrorModuleTest {
         kit.shutdownTestKit();
     }
 
-    static BdevHarness harness(ErrorModule em) {
-        return new BdevHarness(kit, 2, BdevOptions.defaults(256), em);
+    static BackendHarness harness(ErrorModule em) {
+        return new BackendHarness(kit, 2, BdevOptions.defaults(256), em);
     }
 
     static ErrorModule.Injection inj(IoType t, ErrorModule.ErrorType e, long num) {
@@ -50,13 +50,13 @@ class ErrorModuleTest {
 
     /** One descriptor and channel on reactor 0 kept open; I/O submitted in batches, statuses recorded. */
     static final class Load implements AutoCloseable {
-        final BdevHarness h;
+        final BackendHarness h;
         final List<IoStatus> done = new CopyOnWriteArrayList<>();
         final DmaBuffer buf = DmaBuffer.allocate(512);
         BdevDescriptor desc;
         IoChannel<BdevChannel> ch;
 
-        Load(BdevHarness h, String bdev) {
+        Load(BackendHarness h, String bdev) {
             this.h = h;
             h.on(0, () -> {
                 desc = h.layer.open(bdev, true, (e, b, d) -> { });
@@ -102,7 +102,7 @@ class ErrorModuleTest {
     @DisplayName("error_test_suite: 'all failure -n 5' fails exactly 5 I/O of any type, shared by every channel, then I/O passes")
     void allFailureN5() {
         ErrorModule em = new ErrorModule();
-        try (BdevHarness h = harness(em)) {
+        try (BackendHarness h = harness(em)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Dev_1", 64, 512)));
             h.await(em.create(h.layer, "Dev_1", null));
             assertThat(h.layer.get("EE_Dev_1")).isNotNull();
@@ -127,7 +127,7 @@ class ErrorModuleTest {
     @DisplayName("an error fires only while the channel has at least queue_depth I/O at the base")
     void queueDepthGate() {
         ErrorModule em = new ErrorModule();
-        try (BdevHarness h = harness(em)) {
+        try (BackendHarness h = harness(em)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Dev", 64, 512)));
             h.await(em.create(h.layer, "Dev", null));
             h.await(em.injectError(h.layer, "EE_Dev", new ErrorModule.Injection(IoType.READ, ErrorModule.ErrorType.FAILURE, 100, 4, 0, 0)));
@@ -146,7 +146,7 @@ class ErrorModuleTest {
     @DisplayName("nomem: the layer requeues and retries, the caller sees success; pending: parked until bdev_error_resume_pending")
     void nomemAndPending() {
         ErrorModule em = new ErrorModule();
-        try (BdevHarness h = harness(em)) {
+        try (BackendHarness h = harness(em)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Dev", 64, 512)));
             h.await(em.create(h.layer, "Dev", null));
             h.await(em.injectError(h.layer, "EE_Dev", inj(IoType.WRITE, ErrorModule.ErrorType.NOMEM, 3)));
@@ -172,7 +172,7 @@ class ErrorModuleTest {
     @DisplayName("a RESET aborts the parked I/O on every channel (ABORTED) and succeeds")
     void resetAbortsPending() {
         ErrorModule em = new ErrorModule();
-        try (BdevHarness h = harness(em)) {
+        try (BackendHarness h = harness(em)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Dev", 64, 512)));
             h.await(em.create(h.layer, "Dev", null));
             h.await(em.injectError(h.layer, "EE_Dev", inj(null, ErrorModule.ErrorType.PENDING, 10)));
@@ -191,7 +191,7 @@ class ErrorModuleTest {
             + " corrupted; corrupt_value 0 is refused")
     void corruptData() {
         ErrorModule em = new ErrorModule();
-        try (BdevHarness h = harness(em)) {
+        try (BackendHarness h = harness(em)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Dev", 64, 512)));
             h.await(em.create(h.layer, "Dev", null));
             IoKit io = new IoKit(h.layer);
@@ -220,7 +220,7 @@ class ErrorModuleTest {
             + " delete; unknown names are ENODEV")
     void lifecycle() {
         ErrorModule em = new ErrorModule();
-        try (BdevHarness h = harness(em)) {
+        try (BackendHarness h = harness(em)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Dev", 64, 512)));
             UUID u = UUID.randomUUID();
             h.await(em.create(h.layer, "Dev", u));

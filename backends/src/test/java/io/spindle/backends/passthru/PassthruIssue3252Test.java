@@ -2,7 +2,7 @@ package io.spindle.backends.passthru;
 
 import io.spindle.backends.Issue3252Interleavings;
 import io.spindle.backends.malloc.MallocModule;
-import io.spindle.bdev.BdevHarness;
+import io.spindle.backends.BackendHarness;
 import io.spindle.bdev.BdevOptions;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.junit.jupiter.api.AfterAll;
@@ -33,7 +33,7 @@ class PassthruIssue3252Test {
         PassthruModule pt = new PassthruModule();
         List<String> trace = new CopyOnWriteArrayList<>();
         pt.trace = trace::add;
-        try (BdevHarness h = new BdevHarness(kit, 4, BdevOptions.defaults(64), pt)) {
+        try (BackendHarness h = new BackendHarness(kit, 4, BdevOptions.defaults(64), pt)) {
             for (int seed = 0; seed < 40; seed++) {
                 String base = "M" + seed;
                 String name = "PT" + seed;
@@ -52,7 +52,7 @@ class PassthruIssue3252Test {
         PassthruModule pt = new PassthruModule();
         List<String> trace = new CopyOnWriteArrayList<>();
         pt.trace = trace::add;
-        try (BdevHarness h = new BdevHarness(kit, 4, BdevOptions.defaults(64), pt)) {
+        try (BackendHarness h = new BackendHarness(kit, 4, BdevOptions.defaults(64), pt)) {
             for (int seed = 100; seed < 140; seed++) {
                 String base = "M" + seed;
                 String name = "PT" + seed;

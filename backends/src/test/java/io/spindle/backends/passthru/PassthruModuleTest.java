@@ -5,7 +5,7 @@ import io.spindle.backends.Vbdevs;
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevException;
-import io.spindle.bdev.BdevHarness;
+import io.spindle.backends.BackendHarness;
 import io.spindle.bdev.BdevOptions;
 import io.spindle.bdev.ClaimType;
 import io.spindle.bdev.DmaBuffer;
@@ -45,15 +45,15 @@ class PassthruModuleTest {
         return t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
     }
 
-    static BdevHarness harness(int reactors, PassthruModule pt) {
-        return new BdevHarness(kit, reactors, BdevOptions.defaults(64), pt);
+    static BackendHarness harness(int reactors, PassthruModule pt) {
+        return new BackendHarness(kit, reactors, BdevOptions.defaults(64), pt);
     }
 
     @Test
     @DisplayName("create over a malloc: same geometry, product passthru, the base claimed exclusive_write, UUID = SHA-1(SPDK's namespace, base UUID)")
     void createClaimsTheBaseAndCopiesItsGeometry() {
         PassthruModule pt = new PassthruModule();
-        try (BdevHarness h = harness(1, pt)) {
+        try (BackendHarness h = harness(1, pt)) {
             Bdev base = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 256, 512)));
             assertThat(h.await(pt.create(h.layer, "TestPT", "Malloc0", null))).isEqualTo("TestPT");
             Bdev b = h.layer.get("TestPT");
@@ -74,7 +74,7 @@ class PassthruModuleTest {
     @DisplayName("a UUID given at create is used; without one the UUID is the same on every re-creation over the same base")
     void uuidGivenOrDerivedStably() {
         PassthruModule pt = new PassthruModule();
-        try (BdevHarness h = harness(1, pt)) {
+        try (BackendHarness h = harness(1, pt)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             UUID u = UUID.randomUUID();
             h.await(pt.create(h.layer, "PT1", "Malloc0", u));
@@ -93,7 +93,7 @@ class PassthruModuleTest {
     @DisplayName("data written through the passthru is the base's data and the other way round, for every I/O type")
     void ioGoesThroughUnchanged() {
         PassthruModule pt = new PassthruModule();
-        try (BdevHarness h = harness(2, pt)) {
+        try (BackendHarness h = harness(2, pt)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 256, 512)));
             h.await(pt.create(h.layer, "PT0", "Malloc0", null));
             IoKit io = new IoKit(h.layer);
@@ -128,7 +128,7 @@ class PassthruModuleTest {
     @DisplayName("deferred creation: a passthru over a bdev that does not exist yet is accepted and built when the base registers")
     void deferredCreation() {
         PassthruModule pt = new PassthruModule();
-        try (BdevHarness h = harness(1, pt)) {
+        try (BackendHarness h = harness(1, pt)) {
             assertThat(h.await(pt.create(h.layer, "PT0", "Later", null))).isEqualTo("PT0");
             assertThat(h.layer.get("PT0")).isNull();
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Later", 64, 4096)));
@@ -144,7 +144,7 @@ class PassthruModuleTest {
     @DisplayName("a second passthru of the same name is EEXIST; a base claimed by another module is EPERM and leaves no association")
     void duplicatesAndClaimedBases() {
         PassthruModule pt = new PassthruModule();
-        try (BdevHarness h = harness(1, pt)) {
+        try (BackendHarness h = harness(1, pt)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             h.await(pt.create(h.layer, "PT0", "Malloc0", null));
             assertThatThrownBy(() -> h.await(pt.create(h.layer, "PT0", "Malloc0", null)))
@@ -164,7 +164,7 @@ class PassthruModuleTest {
             + " association stays, so the passthru is back when the base is")
     void hotRemoveUnregistersAndTheBaseComingBackRebuildsIt() {
         PassthruModule pt = new PassthruModule();
-        try (BdevHarness h = harness(2, pt)) {
+        try (BackendHarness h = harness(2, pt)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             h.await(pt.create(h.layer, "PT0", "Malloc0", null));
             List<String> events = new ArrayList<>();
@@ -191,7 +191,7 @@ class PassthruModuleTest {
             + " an unknown name is ENODEV")
     void deleteDropsTheAssociation() {
         PassthruModule pt = new PassthruModule();
-        try (BdevHarness h = harness(1, pt)) {
+        try (BackendHarness h = harness(1, pt)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             h.await(pt.create(h.layer, "PT0", "Malloc0", null));
             assertThat(h.await(pt.delete(h.layer, "PT0"))).isEqualTo(Errno.OK);
@@ -215,7 +215,7 @@ class PassthruModuleTest {
     @DisplayName("a passthru over a passthru: I/O goes through both; the subsystem's fini unregisters top-down")
     void stacksOnItself() {
         PassthruModule pt = new PassthruModule();
-        try (BdevHarness h = harness(2, pt)) {
+        try (BackendHarness h = harness(2, pt)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             h.await(pt.create(h.layer, "PT0", "Malloc0", null));
             h.await(pt.create(h.layer, "PT1", "PT0", null));

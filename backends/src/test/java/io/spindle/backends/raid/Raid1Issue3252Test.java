@@ -2,7 +2,7 @@ package io.spindle.backends.raid;
 
 import io.spindle.backends.Issue3252Interleavings;
 import io.spindle.backends.malloc.MallocModule;
-import io.spindle.bdev.BdevHarness;
+import io.spindle.backends.BackendHarness;
 import io.spindle.bdev.BdevOptions;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.junit.jupiter.api.AfterAll;
@@ -34,7 +34,7 @@ class Raid1Issue3252Test {
         RaidModule raid = new RaidModule();
         List<String> trace = new CopyOnWriteArrayList<>();
         raid.trace = trace::add;
-        try (BdevHarness h = new BdevHarness(kit, 4, BdevOptions.defaults(64), raid)) {
+        try (BackendHarness h = new BackendHarness(kit, 4, BdevOptions.defaults(64), raid)) {
             for (int seed = 0; seed < 40; seed++) {
                 String name = "R" + seed;
                 h.await(h.malloc.create(h.layer, MallocModule.Options.of("A" + seed, 64, 512)));

@@ -8,7 +8,7 @@ import io.spindle.backends.malloc.MallocModule;
 import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevChannel;
 import io.spindle.bdev.BdevDescriptor;
-import io.spindle.bdev.BdevHarness;
+import io.spindle.backends.BackendHarness;
 import io.spindle.bdev.BdevOptions;
 import io.spindle.bdev.ClaimType;
 import io.spindle.bdev.DmaBuffer;
@@ -50,7 +50,7 @@ class RaidModuleTest {
     static final class Env implements AutoCloseable {
         final RaidModule raid = new RaidModule();
         final ErrorModule error = new ErrorModule();
-        final BdevHarness h = new BdevHarness(kit, 2, BdevOptions.defaults(512), raid, error);
+        final BackendHarness h = new BackendHarness(kit, 2, BdevOptions.defaults(512), raid, error);
         final IoKit io = new IoKit(h.layer);
 
         void mallocs(String prefix, int n, long blocks, int bs) {

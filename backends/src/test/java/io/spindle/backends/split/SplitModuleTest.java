@@ -6,7 +6,7 @@ import io.spindle.backends.malloc.MallocModule;
 import io.spindle.backends.part.Part;
 import io.spindle.backends.part.PartBase;
 import io.spindle.bdev.Bdev;
-import io.spindle.bdev.BdevHarness;
+import io.spindle.backends.BackendHarness;
 import io.spindle.bdev.BdevOptions;
 import io.spindle.bdev.ClaimType;
 import io.spindle.bdev.IoStatus;
@@ -43,8 +43,8 @@ class SplitModuleTest {
         return t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
     }
 
-    static BdevHarness harness(SplitModule split) {
-        return new BdevHarness(kit, 2, BdevOptions.defaults(64), split);
+    static BackendHarness harness(SplitModule split) {
+        return new BackendHarness(kit, 2, BdevOptions.defaults(64), split);
     }
 
     /** A part of the split module built directly on a PartBase, for the part.c cases. */
@@ -61,7 +61,7 @@ class SplitModuleTest {
                 + " hot-remove of the base removes both parts and frees the base")
         void partTest() {
             SplitModule m = new SplitModule();
-            try (BdevHarness h = harness(m)) {
+            try (BackendHarness h = harness(m)) {
                 h.await(h.malloc.create(h.layer, MallocModule.Options.of("base", 256, 512)));
                 int[] freed = {0};
                 PartBase pb = h.on(0, () -> PartBase.construct(h.layer, "base", m, PartBase::hotremove, () -> freed[0]++));
@@ -94,7 +94,7 @@ class SplitModuleTest {
         @DisplayName("part_free_test: the base is freed (claim released, descriptor closed, free callback run) only when its last part is destructed")
         void partFreeTest() {
             SplitModule m = new SplitModule();
-            try (BdevHarness h = harness(m)) {
+            try (BackendHarness h = harness(m)) {
                 h.await(h.malloc.create(h.layer, MallocModule.Options.of("base", 256, 512)));
                 int[] freed = {0};
                 PartBase pb = h.on(0, () -> PartBase.construct(h.layer, "base", m, PartBase::hotremove, () -> freed[0]++));
@@ -115,7 +115,7 @@ class SplitModuleTest {
         @DisplayName("part_get_io_channel_test: a part's channel holds the base's channel on the same reactor; I/O lands at the part's offset")
         void partGetIoChannelTest() {
             SplitModule m = new SplitModule();
-            try (BdevHarness h = harness(m)) {
+            try (BackendHarness h = harness(m)) {
                 h.await(h.malloc.create(h.layer, MallocModule.Options.of("base", 256, 512)));
                 PartBase pb = h.on(0, () -> PartBase.construct(h.layer, "base", m, PartBase::hotremove, () -> { }));
                 h.await(h.on(0, () -> Part.construct(new TestPart(pb, "p1", 100, 100), "test", null)));
@@ -139,7 +139,7 @@ class SplitModuleTest {
         @DisplayName("part_construct_ext: a UUID given is used; without one it is SHA-1 of (base UUID, offset, count) in SPDK's part namespace")
         void partConstructExt() {
             SplitModule m = new SplitModule();
-            try (BdevHarness h = harness(m)) {
+            try (BackendHarness h = harness(m)) {
                 Bdev base = h.await(h.malloc.create(h.layer, MallocModule.Options.of("base", 256, 512)));
                 PartBase pb = h.on(0, () -> PartBase.construct(h.layer, "base", m, PartBase::hotremove, () -> { }));
                 UUID u = UUID.randomUUID();
@@ -156,7 +156,7 @@ class SplitModuleTest {
     @DisplayName("bdev_split_create Malloc1 2: two halves named Malloc1p0/p1, one shared claim; data lands at each part's offset of the base")
     void splitInTwo() {
         SplitModule m = new SplitModule();
-        try (BdevHarness h = harness(m)) {
+        try (BackendHarness h = harness(m)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc1", 1000, 512)));
             assertThat(h.await(m.create(h.layer, "Malloc1", 2, 0))).containsExactly("Malloc1p0", "Malloc1p1");
             assertThat(h.layer.get("Malloc1p0").numBlocks()).isEqualTo(500);
@@ -179,7 +179,7 @@ class SplitModuleTest {
             + " of the block size, count 0 and a second split of one base are refused and leave no entry")
     void sizesClampingAndErrors() {
         SplitModule m = new SplitModule();
-        try (BdevHarness h = harness(m)) {
+        try (BackendHarness h = harness(m)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc2", 20 * 2048, 512))); // 20 MiB
             assertThat(h.await(m.create(h.layer, "Malloc2", 8, 4))).containsExactly("Malloc2p0", "Malloc2p1", "Malloc2p2", "Malloc2p3", "Malloc2p4");
             assertThat(h.layer.get("Malloc2p4").numBlocks()).isEqualTo(4 * 2048);
@@ -201,7 +201,7 @@ class SplitModuleTest {
     @DisplayName("deferred: a split of a missing base answers [] and is built when the base registers")
     void deferred() {
         SplitModule m = new SplitModule();
-        try (BdevHarness h = harness(m)) {
+        try (BackendHarness h = harness(m)) {
             assertThat(h.await(m.create(h.layer, "Later", 4, 0))).isEmpty();
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Later", 400, 512)));
             h.poll();
@@ -215,7 +215,7 @@ class SplitModuleTest {
     @DisplayName("hot-remove of the base unregisters every part and drops the entry: the split does not come back with the base")
     void hotRemoveDropsTheEntry() {
         SplitModule m = new SplitModule();
-        try (BdevHarness h = harness(m)) {
+        try (BackendHarness h = harness(m)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc1", 100, 512)));
             h.await(m.create(h.layer, "Malloc1", 2, 0));
             var d = h.on(1, () -> h.layer.open("Malloc1p1", false, (e, b, desc) -> desc.close()));
@@ -233,7 +233,7 @@ class SplitModuleTest {
     @DisplayName("bdev_split_delete unregisters the parts and frees the base; an unknown base is ENOENT; a deferred entry is dropped")
     void delete() {
         SplitModule m = new SplitModule();
-        try (BdevHarness h = harness(m)) {
+        try (BackendHarness h = harness(m)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc1", 100, 512)));
             h.await(m.create(h.layer, "Malloc1", 4, 0));
             assertThat(h.await(m.delete(h.layer, "Malloc1"))).isEqualTo(Errno.OK);

@@ -2,6 +2,7 @@ package io.spindle.bdev;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.spindle.backends.BackendHarness;
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.runtime.IoChannel;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
@@ -28,10 +29,11 @@ class BdevIoStatsTest {
     @DisplayName("bdev_io_update_io_stat: read, write and unmap count bytes, ops and latency; a native write_zeroes, flush and reset"
             + " count nothing; a failed I/O counts in io_error by status")
     void onlyReadWriteUnmapCountAndErrorsByStatus() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8 * 512)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8 * 512)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> c = h.on(0, d::getIoChannel);
+            BdevHarness.Opened o = h.open(0, "Malloc0");
+            BdevDescriptor d = o.desc;
+            IoChannel<BdevChannel> c = o.ch;
             BdevResetTest.Log log = new BdevResetTest.Log();
             h.on(0, () -> {
                 assertThat(d.writeBlocks(c, buf, 0, 0, 8, log, "w")).isZero();
@@ -76,11 +78,7 @@ class BdevIoStatsTest {
             json = new ObjectMapper().createObjectNode();
             s.writeJson(json);
             assertThat(json.get("io_error").get("aborted").asLong()).isEqualTo(1);
-            h.on(0, () -> {
-                c.put();
-                d.close();
-                return null;
-            });
+            o.close();
         }
     }
 
@@ -88,13 +86,14 @@ class BdevIoStatsTest {
     @DisplayName("bdev_io_update_io_stat: a split read counts each child; an emulated write_zeroes counts its writes, an emulated"
             + " compare its reads; the parent counts nothing of its own")
     void childrenCountParentsDoNot() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8 * 512)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8 * 512)) {
             TestModule.Opts o = new TestModule.Opts();
             o.maxRwSize = 2;
             o.types = EnumSet.of(IoType.READ, IoType.WRITE); // write_zeroes and compare emulated
             h.await(h.test.create(h.layer, o));
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> c = h.on(0, d::getIoChannel);
+            BdevHarness.Opened opened = h.open(0, "Test0");
+            BdevDescriptor d = opened.desc;
+            IoChannel<BdevChannel> c = opened.ch;
             BdevResetTest.Log log = new BdevResetTest.Log();
             assertThat(h.on(0, () -> d.readBlocks(c, buf, 0, 0, 8, log, "split"))).isZero();
             h.poll();
@@ -117,11 +116,7 @@ class BdevIoStatsTest {
             assertThat(s.numWriteOps()).isEqualTo(3);
             assertThat(s.ioErrors()).isZero();
             assertThat(log.done).containsExactly("READ:SUCCESS@split", "WRITE_ZEROES:SUCCESS@zeroes", "COMPARE:SUCCESS@cmp");
-            h.on(0, () -> {
-                c.put();
-                d.close();
-                return null;
-            });
+            opened.close();
         }
     }
 }

@@ -2,7 +2,7 @@ package io.spindle.bdev.actor;
 
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.bdev.Bdev;
-import io.spindle.bdev.BdevHarness;
+import io.spindle.backends.BackendHarness;
 import io.spindle.bdev.IoStatus;
 import io.spindle.bdev.actor.BdevServer.Close;
 import io.spindle.bdev.actor.BdevServer.Closed;
@@ -101,7 +101,7 @@ class BdevServerShardLifecycleTest {
     }
 
     /** The shards of a server on a reactor, stepping the reactors until it answered. */
-    static List<Shard> shards(BdevHarness h, ActorRef<Command> server) {
+    static List<Shard> shards(BackendHarness h, ActorRef<Command> server) {
         Shards s = h.await(AskPattern.<Command, Shards>ask(server, GetShards::new, T, kit.scheduler()));
         return s.shards();
     }
@@ -134,7 +134,7 @@ class BdevServerShardLifecycleTest {
     @DisplayName("Close while a Submit waits in a shard's mailbox behind the shutdown task: the shard closes first, the Submit is still "
             + "answered (ESHUTDOWN, each entry once), and only then come Closed and the server's stop")
     void closeWaitsForTheSubmitsQueuedToItsShards() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             ActorRef<Command> server = kit.spawn(BdevServer.create(h.layer, "Malloc0", 16), BdevServer.actorName("Malloc0"));
             Bdev bdev = h.layer.get("Malloc0");
@@ -166,7 +166,7 @@ class BdevServerShardLifecycleTest {
     @DisplayName("a Submit the server forwards to a shard that closed on REMOVE before the server heard of it is answered ENODEV, "
             + "not lost with the shard actor's stop")
     void submitForwardedToAJustClosedShardIsAnswered() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 2, 64)) {
             Bdev bdev = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             // the server itself on reactor_1: the test decides when it reads its mailbox
             ActorRef<Command> server = kit.spawn(BdevServer.create(h.layer, "Malloc0", 16), BdevServer.actorName("Malloc0"),
@@ -208,7 +208,7 @@ class BdevServerShardLifecycleTest {
     @DisplayName("a server stopped without Close: a Submit already in its shard's mailbox is answered, and every answer reaches the "
             + "watching requester before the shard's Terminated")
     void serverStoppedAbruptlyStillAnswersWhatItsShardsHold() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             CompletableFuture<ActorRef<Command>> spawned = new CompletableFuture<>();
             // a parent that stops the server on any message: ActorContext.stop, no Close

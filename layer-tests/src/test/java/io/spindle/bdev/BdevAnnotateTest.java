@@ -2,6 +2,7 @@ package io.spindle.bdev;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.spindle.backends.BackendHarness;
 import io.spindle.backends.malloc.MallocModule;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.junit.jupiter.api.AfterAll;
@@ -25,7 +26,7 @@ class BdevAnnotateTest {
     @Test
     @DisplayName("annotate adds a driver_specific section beside the module's, a null value removes it, the module's own name is refused")
     void annotateAddsAndRemovesASection() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 128, 4096)));
             ObjectMapper m = new ObjectMapper();
             ObjectNode cluster = m.createObjectNode().put("node", "node3").put("address", "pekko://spindle@127.0.0.1:25522");

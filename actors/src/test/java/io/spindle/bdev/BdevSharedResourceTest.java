@@ -41,10 +41,12 @@ class BdevSharedResourceTest {
             ob.types = oa.types;
             ob.shareChannelsWith = drvA;
             h.await(h.test.create(h.layer, ob));
-            BdevDescriptor da = h.on(0, () -> h.layer.open("A", true, (e, b, d) -> { }));
-            BdevDescriptor db = h.on(0, () -> h.layer.open("B", true, (e, b, d) -> { }));
-            IoChannel<BdevChannel> ca = h.on(0, da::getIoChannel);
-            IoChannel<BdevChannel> cb = h.on(0, db::getIoChannel);
+            BdevHarness.Opened openedA = h.open(0, "A");
+            BdevHarness.Opened openedB = h.open(0, "B");
+            BdevDescriptor da = openedA.desc;
+            IoChannel<BdevChannel> ca = openedA.ch;
+            BdevDescriptor db = openedB.desc;
+            IoChannel<BdevChannel> cb = openedB.ch;
             BdevSharedResource shared = ca.context().shared;
             assertThat(cb.context().shared).as("one module channel: one shared resource").isSameAs(shared);
             BdevResetTest.Log log = new BdevResetTest.Log();
@@ -92,17 +94,9 @@ class BdevSharedResourceTest {
             h.group.advanceTime(Duration.ofMillis(20));
             h.poll();
             assertThat(log.done).hasSize(2 * avail + 3);
-            h.on(0, () -> {
-                cb.put();
-                db.close();
-                return null;
-            });
+            openedB.close();
             h.poll();
-            h.on(0, () -> {
-                ca.put();
-                da.close();
-                return null;
-            });
+            openedA.close();
         }
     }
 }

@@ -32,8 +32,9 @@ class BdevBounceCacheTest {
             o.holdIo = true;
             h.await(h.test.create(h.layer, o));
             TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> c = h.on(0, d::getIoChannel);
+            BdevHarness.Opened opened = h.open(0, "Test0");
+            BdevDescriptor d = opened.desc;
+            IoChannel<BdevChannel> c = opened.ch;
             BdevMgmt mgmt = c.context().mgmt;
             BdevResetTest.Log log = new BdevResetTest.Log();
             for (int round = 1; round <= 2; round++) {
@@ -52,11 +53,7 @@ class BdevBounceCacheTest {
                 assertThat(log.done).hasSize(round * n).allMatch(s -> s.equals("READ:SUCCESS@r"));
             }
             assertThat(h.test.log).noneMatch(s -> s.startsWith("BUG"));
-            h.on(0, () -> {
-                c.put();
-                d.close();
-                return null;
-            });
+            opened.close();
         }
     }
 
@@ -73,8 +70,9 @@ class BdevBounceCacheTest {
             o.holdIo = true;
             h.await(h.test.create(h.layer, o));
             TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> c = h.on(0, d::getIoChannel);
+            BdevHarness.Opened opened = h.open(0, "Test0");
+            BdevDescriptor d = opened.desc;
+            IoChannel<BdevChannel> c = opened.ch;
             BdevMgmt mgmt = c.context().mgmt;
             BdevResetTest.Log log = new BdevResetTest.Log();
             Runnable burst = () -> {
@@ -100,11 +98,7 @@ class BdevBounceCacheTest {
             burst.run(); // the next burst allocates again what it needs beyond the bound
             assertThat(h.on(0, mgmt::bounceBuffersAllocated)).isEqualTo(n);
             assertThat(log.done).hasSize(2 * n).allMatch(s -> s.equals("READ:SUCCESS@r"));
-            h.on(0, () -> {
-                c.put();
-                d.close();
-                return null;
-            });
+            opened.close();
         }
     }
 }

@@ -2,6 +2,7 @@ package io.spindle.bdev;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.spindle.backends.BackendHarness;
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.backends.nullbdev.NullModule;
 import io.spindle.runtime.IoChannel;
@@ -30,7 +31,7 @@ class BdevJsonAndMultiTest {
 
     @Test
     void bdevJsonHasSpdkFieldsAndConfigRecreatesTheBdev() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 128, 4096)));
             ObjectMapper m = new ObjectMapper();
             ObjectNode j = b.toJson(m);
@@ -54,7 +55,7 @@ class BdevJsonAndMultiTest {
 
     @Test
     void nullBdevCompletesFromItsPollerAndZeroFillsOnlyWhenAsked() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(4096)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(4096)) {
             h.await(h.nul.create(h.layer, NullModule.Options.of("Null0", 1024, 4096)));
             h.await(h.nul.create(h.layer, new NullModule.Options("Null1", 1024, 4096, null, true)));
             List<String> done = new CopyOnWriteArrayList<>();
@@ -83,7 +84,7 @@ class BdevJsonAndMultiTest {
     @Test
     @DisplayName("enomem_multi_bdev_unregister: unregistering a bdev aborts its NOMEM-queued I/O; another bdev's still completes")
     void enomemMultiBdevUnregister() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
             for (String n : List.of("A", "B")) {
                 TestModule.Opts o = new TestModule.Opts().name(n);
                 o.nomemFirst = 1;
@@ -96,9 +97,10 @@ class BdevJsonAndMultiTest {
                     desc.close(); // the channel is put by the test below: the unregister waits for it too
                 }
             }));
-            BdevDescriptor bd = h.on(0, () -> h.layer.open("B", true, (e, b, desc) -> { }));
+            BdevHarness.Opened oBd = h.open(0, "B");
             IoChannel<BdevChannel> ca = h.on(0, a::getIoChannel);
-            IoChannel<BdevChannel> cbh = h.on(0, bd::getIoChannel);
+            BdevDescriptor bd = oBd.desc;
+            IoChannel<BdevChannel> cbh = oBd.ch;
             h.on(0, () -> {
                 assertThat(a.readBlocks(ca, buf, 0, 0, 1, cb, "a0")).isZero();
                 assertThat(a.readBlocks(ca, buf, 0, 2, 1, cb, "a1")).isZero();
@@ -108,22 +110,18 @@ class BdevJsonAndMultiTest {
             h.poll();
             assertThat(done).isEmpty(); // all three wait for module resources
             CompletableFuture<Integer> un = h.layer.unregister("A").toCompletableFuture();
-            h.group.pollUntil(() -> done.size() >= 2, BdevHarness.T);
+            h.group.pollUntil(() -> done.size() >= 2, BackendHarness.T);
             assertThat(done).containsExactlyInAnyOrder("a0:ABORTED", "a1:ABORTED");
             h.on(0, () -> {
                 ca.put();
                 return null;
             });
-            h.group.pollUntil(un::isDone, BdevHarness.T);
+            h.group.pollUntil(un::isDone, BackendHarness.T);
             assertThat(un.join()).isZero();
             h.group.advanceTime(Duration.ofMillis(11));
             h.poll();
             assertThat(done).contains("b0:SUCCESS");
-            h.on(0, () -> {
-                cbh.put();
-                bd.close();
-                return null;
-            });
+            oBd.close();
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.spindle.bdev;
 
+import io.spindle.backends.BackendHarness;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.IoChannel;
 import io.spindle.runtime.Reactor;
@@ -32,7 +33,7 @@ class BdevWhileUnregisteringTest {
     @Test
     @DisplayName("resize, media management and QoS limits on a bdev being unregistered are ENODEV; the unregister completes at the close")
     void requestsDuringUnregisterAreEnodev() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 2, 64)) {
             h.await(h.malloc.create(h.layer, io.spindle.backends.malloc.MallocModule.Options.of("Malloc0", 64, 512)));
             BdevDescriptor d = h.on(1, () -> h.layer.open("Malloc0", true, (e, b, desc) -> { }));
             CompletableFuture<Integer> un = h.layer.unregister("Malloc0").toCompletableFuture();
@@ -53,7 +54,7 @@ class BdevWhileUnregisteringTest {
     @Test
     @DisplayName("a QoS tick queued behind the unregister starts no channel walk, and the unregister completes")
     void qosTickAfterTheUnregisterStartsNothing() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             h.await(h.malloc.create(h.layer, io.spindle.backends.malloc.MallocModule.Options.of("Malloc0", 64, 512)));
             assertThat(h.await(h.layer.setQosLimits("Malloc0", QosLimits.of(1000, 0, 0, 0)))).isZero();
             h.poll();
@@ -75,7 +76,7 @@ class BdevWhileUnregisteringTest {
     @DisplayName("a module channel create that fails: getIoChannel is null, the reactor's bdev_mgr channel reference is given back, the bdev "
             + "unregisters")
     void failedModuleChannelCreateLeavesNothing() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             TestModule.Opts o = new TestModule.Opts();
             o.failChannelCreate = true;
             h.await(h.test.create(h.layer, o));

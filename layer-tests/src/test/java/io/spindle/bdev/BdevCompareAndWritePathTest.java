@@ -1,5 +1,6 @@
 package io.spindle.bdev;
 
+import io.spindle.backends.BackendHarness;
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.runtime.IoChannel;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
@@ -33,7 +34,7 @@ class BdevCompareAndWritePathTest {
     @DisplayName("compare_and_write: its read and write are split at max_rw_size and a misaligned write buffer is bounced, as a"
             + " caller's read and write are")
     void readAndWriteAreSplitAndBounced() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(4 * 512);
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(4 * 512);
              DmaBuffer w = DmaBuffer.allocate(4 * 512 + 1); DmaBuffer r = DmaBuffer.allocate(4 * 512)) {
             TestModule.Opts o = new TestModule.Opts();
             o.maxRwSize = 2;
@@ -41,8 +42,9 @@ class BdevCompareAndWritePathTest {
             o.types = EnumSet.of(IoType.READ, IoType.WRITE);
             h.await(h.test.create(h.layer, o));
             TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+            BdevHarness.Opened opened = h.open(0, "Test0");
+            BdevDescriptor d = opened.desc;
+            IoChannel<BdevChannel> ch = opened.ch;
             List<String> done = new CopyOnWriteArrayList<>();
             IoCallback cb = (io, st, arg) -> done.add(arg + ":" + st);
             cmp.fill(0, 4 * 512, (byte) 0);
@@ -60,22 +62,19 @@ class BdevCompareAndWritePathTest {
             IoStats s = h.await(h.layer.stats("Test0"));
             assertThat(s.numReadOps()).as("its two reads and the check's two").isEqualTo(4);
             assertThat(s.numWriteOps()).isEqualTo(2);
-            h.on(0, () -> {
-                ch.put();
-                d.close();
-                return null;
-            });
+            opened.close();
         }
     }
 
     @Test
     @DisplayName("compare_and_write under QoS: its read and its write are each charged (rw_ios_per_sec 1000: one per 1 ms slice)")
     void readAndWriteAreChargedToQos() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             assertThat(h.await(h.layer.setQosLimits("Malloc0", QosLimits.of(1000, 0, 0, 0)))).isZero();
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+            BdevHarness.Opened o = h.open(0, "Malloc0");
+            BdevDescriptor d = o.desc;
+            IoChannel<BdevChannel> ch = o.ch;
             List<String> done = new CopyOnWriteArrayList<>();
             cmp.fill(0, 512, (byte) 0);
             w.fill(0, 512, (byte) 0x5a);
@@ -86,11 +85,7 @@ class BdevCompareAndWritePathTest {
             h.poll();
             assertThat(done).containsExactly("SUCCESS");
             assertThat(h.await(h.layer.setQosLimits("Malloc0", QosLimits.NONE))).isZero();
-            h.on(0, () -> {
-                ch.put();
-                d.close();
-                return null;
-            });
+            o.close();
         }
     }
 
@@ -98,7 +93,7 @@ class BdevCompareAndWritePathTest {
     @DisplayName("bdev_lock_lba_range: a compare_and_write overlapping one that holds the lock waits for its unlock, so the"
             + " second compares against the first one's data (MISCOMPARE) instead of both writing")
     void overlappingCompareAndWritesExcludeEachOther() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer a = DmaBuffer.allocate(512);
+        try (BackendHarness h = new BackendHarness(kit, 2, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer a = DmaBuffer.allocate(512);
              DmaBuffer b = DmaBuffer.allocate(512); DmaBuffer r = DmaBuffer.allocate(512)) {
             TestModule.Opts o = new TestModule.Opts();
             o.holdIo = true;
@@ -146,17 +141,19 @@ class BdevCompareAndWritePathTest {
     @DisplayName("bdev_lock_lba_range: the lock waits for an overlapping write queued in the layer for module resources on"
             + " another channel, not only for writes at the module, so that write cannot land between the read and the write")
     void lockWaitsForWritesQueuedInTheLayer() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512);
+        try (BackendHarness h = new BackendHarness(kit, 2, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512);
              DmaBuffer other = DmaBuffer.allocate(512); DmaBuffer r = DmaBuffer.allocate(512)) {
             TestModule.Opts o = new TestModule.Opts();
             o.holdIo = true;
             o.nomemFirst = 1; // the first I/O the module sees is answered NOMEM: the layer queues it and retries in 10 ms
             h.await(h.test.create(h.layer, o));
             TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
-            BdevDescriptor d0 = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
-            BdevDescriptor d1 = h.on(1, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> c0 = h.on(0, d0::getIoChannel);
-            IoChannel<BdevChannel> c1 = h.on(1, d1::getIoChannel);
+            BdevHarness.Opened o0 = h.open(0, "Test0");
+            BdevHarness.Opened o1 = h.open(1, "Test0");
+            BdevDescriptor d0 = o0.desc;
+            IoChannel<BdevChannel> c0 = o0.ch;
+            BdevDescriptor d1 = o1.desc;
+            IoChannel<BdevChannel> c1 = o1.ch;
             List<String> done = new CopyOnWriteArrayList<>();
             IoCallback cb = (io, st, arg) -> done.add(arg + ":" + st);
             cmp.fill(0, 512, (byte) 0);
@@ -175,16 +172,8 @@ class BdevCompareAndWritePathTest {
             assertThat(h.on(0, () -> d0.readBlocks(c0, r, 0, 7, 1, cb, "check"))).isZero();
             h.poll();
             assertThat(r.getByte(0)).isEqualTo((byte) 0x44);
-            h.on(0, () -> {
-                c0.put();
-                d0.close();
-                return null;
-            });
-            h.on(1, () -> {
-                c1.put();
-                d1.close();
-                return null;
-            });
+            o0.close();
+            o1.close();
         }
     }
 
@@ -192,14 +181,15 @@ class BdevCompareAndWritePathTest {
     @DisplayName("bdev_io_abort (compare_and_write): one still waiting for its lock walk is aborted in the layer on a module"
             + " without ABORT: it completes ABORTED, reads and writes nothing, and unlocks the range")
     void waitingCompareAndWriteIsAbortable() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512)) {
             TestModule.Opts o = new TestModule.Opts();
             o.holdIo = true;
             o.types = EnumSet.of(IoType.READ, IoType.WRITE);
             h.await(h.test.create(h.layer, o));
             TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+            BdevHarness.Opened opened = h.open(0, "Test0");
+            BdevDescriptor d = opened.desc;
+            IoChannel<BdevChannel> ch = opened.ch;
             BdevResetTest.Log log = new BdevResetTest.Log();
             cmp.fill(0, 512, (byte) 0);
             assertThat(h.on(0, () -> d.writeBlocks(ch, w, 0, 9, 1, log, "early"))).isZero();
@@ -217,21 +207,18 @@ class BdevCompareAndWritePathTest {
             assertThat(h.on(0, () -> d.writeBlocks(ch, w, 0, 9, 1, log, "after"))).as("the range is unlocked").isZero();
             h.poll();
             assertThat(log.done).endsWith("WRITE:SUCCESS@after");
-            h.on(0, () -> {
-                ch.put();
-                d.close();
-                return null;
-            });
+            opened.close();
         }
     }
 
     @Test
     @DisplayName("compare_and_write allocates no walk visitor per I/O: the pooled I/O that ran one reuses its lock walk")
     void pooledIoReusesItsLockWalk() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+            BdevHarness.Opened o = h.open(0, "Malloc0");
+            BdevDescriptor d = o.desc;
+            IoChannel<BdevChannel> ch = o.ch;
             List<BdevIo> ios = new CopyOnWriteArrayList<>();
             List<Object> walks = new CopyOnWriteArrayList<>();
             IoCallback cb = (io, st, arg) -> {
@@ -249,11 +236,7 @@ class BdevCompareAndWritePathTest {
             assertThat(ios.get(2)).isSameAs(ios.get(0));
             assertThat(walks.get(0)).isNotNull();
             assertThat(walks).allSatisfy(x -> assertThat(x).isSameAs(walks.get(0)));
-            h.on(0, () -> {
-                ch.put();
-                d.close();
-                return null;
-            });
+            o.close();
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.spindle.bdev;
 
+import io.spindle.backends.BackendHarness;
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.IoChannel;
@@ -57,7 +58,7 @@ class BdevLayerTest {
     class Register {
         @Test
         void rejectsBadGeometryNamingTheField() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
                 TestModule.Opts o = new TestModule.Opts();
                 o.blockSize = 1000;
                 assertThatThrownBy(() -> h.await(h.test.create(h.layer, o)))
@@ -76,7 +77,7 @@ class BdevLayerTest {
 
         @Test
         void namesAliasesAndUuidsAreUniqueAndLookedUp() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
                 Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
                 assertThat(b.uuid()).isNotNull();
                 assertThat(b.aliases()).contains(b.uuid().toString());
@@ -96,7 +97,7 @@ class BdevLayerTest {
         @DisplayName("register race: while a bdev registers its actor ref is already set, lookups miss it and unregister,"
                 + " resize, QoS, stats and media events from another thread answer ENODEV")
         void callsWhileRegisteringAnswerEnodevAndTheActorRefIsSetAtSpawn() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
                 CompletableFuture<Bdev> reg = h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)).toCompletableFuture();
                 // step reactor 0 one task at a time until the registry has reserved the names; the bdev's actor
                 // (spawned in the same step) has not started yet: its setup is a later task on reactor 0
@@ -140,7 +141,7 @@ class BdevLayerTest {
         @Test
         @DisplayName("bdev_open_ext: the event handler is required; unknown names are ENODEV; off-reactor is refused")
         void bdevOpenExt() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
                 h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
                 assertThatThrownBy(() -> h.on(0, () -> h.layer.open("Malloc0", true, null)))
                         .satisfies(t -> assertThat(cause(t)).hasMessageContaining("event handler is required").hasMessageContaining("EINVAL"));
@@ -157,7 +158,7 @@ class BdevLayerTest {
         @ParameterizedTest(name = "block size {0}")
         @ValueSource(ints = {512, 4096})
         void mallocWritesAndReadsBackAndNeverCompletesInline(int bs) {
-            try (BdevHarness h = new BdevHarness(kit, 2, 64); DmaBuffer w = DmaBuffer.allocate(4 * bs); DmaBuffer r = DmaBuffer.allocate(4 * bs)) {
+            try (BackendHarness h = new BackendHarness(kit, 2, 64); DmaBuffer w = DmaBuffer.allocate(4 * bs); DmaBuffer r = DmaBuffer.allocate(4 * bs)) {
                 h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 256, bs)));
                 for (int i = 0; i < 4 * bs; i++) {
                     w.put(i, new byte[]{(byte) (i * 7 + 3)});
@@ -187,7 +188,7 @@ class BdevLayerTest {
 
         @Test
         void vectoredReadAndWriteCoverTheSegmentsInOrder() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer a = DmaBuffer.allocate(512); DmaBuffer b = DmaBuffer.allocate(1024);
+            try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer a = DmaBuffer.allocate(512); DmaBuffer b = DmaBuffer.allocate(1024);
                  DmaBuffer out = DmaBuffer.allocate(1536)) {
                 h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
                 a.fill(0, 512, (byte) 1);
@@ -218,7 +219,7 @@ class BdevLayerTest {
 
         @Test
         void invalidRequestsReturnAnErrnoAndNeverCallBack() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8192)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8192)) {
                 h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
                 BdevDescriptor ro = h.on(0, () -> h.layer.open("Malloc0", false, IGNORE));
                 IoChannel<BdevChannel> ch = h.on(0, ro::getIoChannel);
@@ -244,7 +245,7 @@ class BdevLayerTest {
 
         @Test
         void unsupportedTypesAreEnotsup() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
                 TestModule.Opts o = new TestModule.Opts();
                 o.types = EnumSet.of(IoType.READ);
                 h.await(h.test.create(h.layer, o));
@@ -265,7 +266,7 @@ class BdevLayerTest {
         @Test
         @DisplayName("bdev_io_wait_test: ENOMEM when the reactor's pool is empty, io_wait callback when one frees")
         void bdevIoWaitTest() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 16); DmaBuffer buf = DmaBuffer.allocate(512)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 16); DmaBuffer buf = DmaBuffer.allocate(512)) {
                 TestModule.Opts o = new TestModule.Opts();
                 o.holdIo = true;
                 h.await(h.test.create(h.layer, o));
@@ -305,7 +306,7 @@ class BdevLayerTest {
         @Test
         @DisplayName("bdev_io_wait_test with several waiters: each freed I/O goes to the oldest waiter, whose resubmit succeeds")
         void severalIoWaitersEachResubmitInOrder() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 16); DmaBuffer buf = DmaBuffer.allocate(512)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 16); DmaBuffer buf = DmaBuffer.allocate(512)) {
                 TestModule.Opts o = new TestModule.Opts();
                 o.holdIo = true;
                 h.await(h.test.create(h.layer, o));
@@ -344,7 +345,7 @@ class BdevLayerTest {
         @DisplayName("enomem: a module's NOMEM requeues the I/O at the head; it is retried when outstanding I/O drops to"
                 + " max(n/2, n-8), or by a 10 ms poller when none is outstanding; every I/O completes once")
         void enomem() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 128); DmaBuffer buf = DmaBuffer.allocate(512)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 128); DmaBuffer buf = DmaBuffer.allocate(512)) {
                 // SPDK's enomem: the module takes AVAIL = 20 I/O; the 21st gets NOMEM, the rest queue behind it
                 TestModule.Opts a = new TestModule.Opts().name("Test1");
                 a.holdIo = true;
@@ -444,7 +445,7 @@ class BdevLayerTest {
         @Test
         @DisplayName("bdev_io_boundary_split_test: I/O crossing optimal_io_boundary is split, one completion to the caller")
         void bdevIoBoundarySplitTest() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(40 * 512)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(40 * 512)) {
                 TestModule.Opts o = new TestModule.Opts();
                 o.optimalIoBoundary = 16;
                 h.await(h.test.create(h.layer, o));
@@ -480,7 +481,7 @@ class BdevLayerTest {
         @Test
         @DisplayName("bdev_io_max_size_and_segment_split_test: I/O above max_rw_size is split, vector segments follow")
         void bdevIoMaxSizeAndSegmentSplitTest() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer a = DmaBuffer.allocate(3 * 512); DmaBuffer b = DmaBuffer.allocate(7 * 512)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer a = DmaBuffer.allocate(3 * 512); DmaBuffer b = DmaBuffer.allocate(7 * 512)) {
                 TestModule.Opts o = new TestModule.Opts();
                 o.maxRwSize = 4;
                 h.await(h.test.create(h.layer, o));
@@ -504,7 +505,7 @@ class BdevLayerTest {
         @Test
         @DisplayName("bdev_write_zeroes: emulated with writes of a zero buffer when the module lacks it")
         void bdevWriteZeroes() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(600 * 512)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(600 * 512)) {
                 TestModule.Opts o = new TestModule.Opts();
                 o.types = EnumSet.of(IoType.READ, IoType.WRITE);
                 h.await(h.test.create(h.layer, o));
@@ -541,7 +542,7 @@ class BdevLayerTest {
         @Test
         @DisplayName("bdev_compare_emulated: read + compare; MISCOMPARE when the data differs")
         void bdevCompareEmulated() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8 * 512)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8 * 512)) {
                 h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
                 BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, IGNORE));
                 IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
@@ -568,11 +569,11 @@ class BdevLayerTest {
     class Claims {
         static final long KEY = 0x5eed;
 
-        BdevDescriptor open(BdevHarness h, boolean writable) {
+        BdevDescriptor open(BackendHarness h, boolean writable) {
             return h.on(0, () -> h.layer.open("Malloc0", writable, IGNORE));
         }
 
-        void close(BdevHarness h, BdevDescriptor d) {
+        void close(BackendHarness h, BdevDescriptor d) {
             h.on(0, () -> {
                 d.close();
                 return null;
@@ -588,7 +589,7 @@ class BdevLayerTest {
         @Test
         @DisplayName("claim_v2_rwo: one writer; it blocks writers and every other claim; no key allowed; released at close")
         void claimV2Rwo() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
                 Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
                 // claim, then release by closing the descriptor
                 BdevDescriptor d = open(h, true);
@@ -639,7 +640,7 @@ class BdevLayerTest {
         @Test
         @DisplayName("claim_v2_rom: read-only claimers share; writers, other claims, keys and writable claimers are refused")
         void claimV2Rom() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
                 Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
                 BdevDescriptor d = open(h, false);
                 assertThat(h.layer.claimDescriptor(d, ClaimType.READ_MANY_WRITE_NONE, 0, h.test)).isZero();
@@ -693,7 +694,7 @@ class BdevLayerTest {
         @Test
         @DisplayName("claim_v2_rwm: writers with the same non-zero key share; other keys, claims and unclaimed writers refused")
         void claimV2Rwm() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
                 Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
                 BdevDescriptor d1 = open(h, true);
                 assertThat(h.layer.claimDescriptor(d1, ClaimType.READ_MANY_WRITE_SHARED, 0, h.test)).as("no key").isEqualTo(Errno.EINVAL);
@@ -738,7 +739,7 @@ class BdevLayerTest {
         @Test
         @DisplayName("claim_v2_existing_writer: with two writers open, no v2 claim is granted (EPERM; EINVAL for read_many_write_none)")
         void claimV2ExistingWriter() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
                 Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
                 BdevDescriptor d1 = open(h, true);
                 BdevDescriptor d2 = open(h, true);
@@ -758,7 +759,7 @@ class BdevLayerTest {
         @Test
         @DisplayName("claim_v2_existing_v1: under a v1 claim every v2 claim is EPERM and the v1 claim stays")
         void claimV2ExistingV1() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
                 Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
                 assertThat(h.layer.claimBdev(b, null, h.test)).isZero();
                 assertThat(b.claimType()).isEqualTo(ClaimType.EXCL_WRITE);
@@ -785,7 +786,7 @@ class BdevLayerTest {
         @Test
         @DisplayName("claim_v1_existing_v2: a v1 claim is EPERM under any v2 claim and granted once its descriptor closed")
         void claimV1ExistingV2() {
-            try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
                 Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
                 for (ClaimType type : List.of(ClaimType.READ_MANY_WRITE_ONE, ClaimType.READ_MANY_WRITE_SHARED, ClaimType.READ_MANY_WRITE_NONE)) {
                     BdevDescriptor d = open(h, false);
@@ -800,7 +801,7 @@ class BdevLayerTest {
         }
 
         /** Registers a malloc bdev and, with auto examine off, names it for bdev_examine; waits for examine. */
-        Bdev examined(BdevHarness h, String name, boolean auto) {
+        Bdev examined(BackendHarness h, String name, boolean auto) {
             Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of(name, 64, 512)));
             if (!auto) {
                 assertThat(h.await(h.layer.examine(name))).isZero();
@@ -809,7 +810,7 @@ class BdevLayerTest {
             return b;
         }
 
-        void resetExamine(BdevHarness h, ExamineModule... mods) {
+        void resetExamine(BackendHarness h, ExamineModule... mods) {
             h.on(0, () -> {
                 for (ExamineModule m : mods) {
                     m.reset();
@@ -827,7 +828,7 @@ class BdevLayerTest {
             ExamineModule ex0 = new ExamineModule("ut_examine0");
             ExamineModule ex1 = new ExamineModule("ut_examine1");
             BdevOptions opts = new BdevOptions(64, BdevOptions.DEFAULT_IO_CACHE_SIZE, auto, 128, 16);
-            try (BdevHarness h = new BdevHarness(kit, 1, opts, ex0, ex1)) {
+            try (BackendHarness h = new BackendHarness(kit, 1, opts, ex0, ex1)) {
                 // one module claims: both examine_config, only the claimer's examine_disk
                 ex0.claimType = ClaimType.READ_MANY_WRITE_NONE;
                 Bdev b0 = examined(h, "Malloc0", auto);

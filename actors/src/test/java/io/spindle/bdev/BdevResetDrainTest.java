@@ -40,10 +40,12 @@ class BdevResetDrainTest {
             Bdev bdev = h.await(h.test.create(h.layer, held(5)));
             assertThat(bdev.resetIoDrainTimeout()).isEqualTo(5);
             TestModule.Driver drv = (TestModule.Driver) bdev.driver;
-            BdevDescriptor d0 = h.on(0, () -> h.layer.open("Test0", true, (e, b, d) -> { }));
-            BdevDescriptor d1 = h.on(1, () -> h.layer.open("Test0", true, (e, b, d) -> { }));
-            IoChannel<BdevChannel> c0 = h.on(0, d0::getIoChannel);
-            IoChannel<BdevChannel> c1 = h.on(1, d1::getIoChannel);
+            BdevHarness.Opened o0 = h.open(0, "Test0");
+            BdevHarness.Opened o1 = h.open(1, "Test0");
+            BdevDescriptor d0 = o0.desc;
+            IoChannel<BdevChannel> c0 = o0.ch;
+            BdevDescriptor d1 = o1.desc;
+            IoChannel<BdevChannel> c1 = o1.ch;
             BdevResetTest.Log log = new BdevResetTest.Log();
 
             // nothing outstanding: the drain check passes at once and the module is not reset
@@ -80,8 +82,8 @@ class BdevResetDrainTest {
             assertThat(h.on(1, () -> d1.readBlocks(c1, buf, 0, 1, 1, log, "after"))).isZero();
             h.poll();
             assertThat(log.done).endsWith("READ:SUCCESS@after");
-            close(h, d0, c0, 0);
-            close(h, d1, c1, 1);
+            o0.close();
+            o1.close();
         }
     }
 
@@ -91,10 +93,12 @@ class BdevResetDrainTest {
     void timeoutResetsTheModule() {
         try (BdevHarness h = new BdevHarness(kit, 2, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
             Bdev bdev = h.await(h.test.create(h.layer, held(1)));
-            BdevDescriptor d0 = h.on(0, () -> h.layer.open("Test0", true, (e, b, d) -> { }));
-            BdevDescriptor d1 = h.on(1, () -> h.layer.open("Test0", true, (e, b, d) -> { }));
-            IoChannel<BdevChannel> c0 = h.on(0, d0::getIoChannel);
-            IoChannel<BdevChannel> c1 = h.on(1, d1::getIoChannel);
+            BdevHarness.Opened o0 = h.open(0, "Test0");
+            BdevHarness.Opened o1 = h.open(1, "Test0");
+            BdevDescriptor d0 = o0.desc;
+            IoChannel<BdevChannel> c0 = o0.ch;
+            BdevDescriptor d1 = o1.desc;
+            IoChannel<BdevChannel> c1 = o1.ch;
             BdevResetTest.Log log = new BdevResetTest.Log();
             assertThat(h.on(1, () -> d1.readBlocks(c1, buf, 0, 3, 1, log, "stuck"))).isZero();
             h.poll();
@@ -114,27 +118,21 @@ class BdevResetDrainTest {
             h.on(1, () -> ((TestModule.Driver) bdev.driver).releaseHeld(IoStatus.ABORTED));
             h.poll();
             assertThat(log.done).containsExactly("RESET:SUCCESS@reset", "READ:ABORTED@stuck");
-            close(h, d0, c0, 0);
-            close(h, d1, c1, 1);
+            o0.close();
+            o1.close();
 
             // reset_io_drain_timeout 0 (SPDK's default): the module is reset at once, nothing outstanding or not
             h.await(h.test.create(h.layer, held(0).name("Test1")));
-            BdevDescriptor z = h.on(0, () -> h.layer.open("Test1", true, (e, b, d) -> { }));
-            IoChannel<BdevChannel> zc = h.on(0, z::getIoChannel);
+            BdevHarness.Opened oZ = h.open(0, "Test1");
+            BdevDescriptor z = oZ.desc;
+            IoChannel<BdevChannel> zc = oZ.ch;
             h.test.log.clear();
             assertThat(h.on(0, () -> z.reset(zc, log, "now"))).isZero();
             h.poll();
             assertThat(h.test.log).containsExactly("module reset on reactor_0");
             assertThat(log.done).endsWith("RESET:SUCCESS@now");
-            close(h, z, zc, 0);
+            oZ.close();
         }
     }
 
-    private static void close(BdevHarness h, BdevDescriptor d, IoChannel<BdevChannel> c, int reactor) {
-        h.on(reactor, () -> {
-            c.put();
-            d.close();
-            return null;
-        });
-    }
 }

@@ -1,5 +1,6 @@
 package io.spindle.bdev;
 
+import io.spindle.backends.BackendHarness;
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.IoChannel;
@@ -28,7 +29,7 @@ class BdevEventsTest {
 
     @Test
     void resizeNotifiesDescriptorsOnTheirReactorAndRefusesShrinkingUnderThem() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 2, 64)) {
             TestModule.Opts o = new TestModule.Opts().name("Malloc0");
             o.numBlocks = 64;
             o.resizableTo = 128; // a module with the resize capability (malloc's memory is fixed: BdevResizeTest)
@@ -56,11 +57,12 @@ class BdevEventsTest {
 
     @Test
     void iobufCacheReusesBuffersOnItsReactor() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             assertThatThrownBy(() -> h.on(0, () -> h.layer.iobuf())).hasMessageContaining("no bdev channel on this reactor");
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+            BdevHarness.Opened o = h.open(0, "Malloc0");
+            BdevDescriptor d = o.desc;
+            IoChannel<BdevChannel> ch = o.ch;
             List<Object> seen = h.on(0, () -> {
                 IoBuf io = h.layer.iobuf();
                 DmaBuffer s1 = io.getSmall();
@@ -80,18 +82,14 @@ class BdevEventsTest {
             });
             assertThat(seen).containsExactly(true, true, 0);
             assertThatThrownBy(() -> h.layer.iobuf()).isInstanceOf(IllegalStateException.class);
-            h.on(0, () -> {
-                ch.put();
-                d.close();
-                return null;
-            });
+            o.close();
         }
     }
 
     @Test
     @DisplayName("module per-I/O contexts: exactly io-pool-size per reactor, built with the reactor's pool at channel create, none per I/O")
     void moduleIoContextsArePreallocatedOncePerPooledIo() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 16); DmaBuffer buf = DmaBuffer.allocate(512)) {
+        try (BackendHarness h = new BackendHarness(kit, 2, 16); DmaBuffer buf = DmaBuffer.allocate(512)) {
             h.await(h.test.create(h.layer, new TestModule.Opts()));
             BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
             assertThat(h.test.ioContexts.get()).as("no pool before the first channel").isZero();

@@ -1,5 +1,6 @@
 package io.spindle.bdev;
 
+import io.spindle.backends.BackendHarness;
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.runtime.IoChannel;
 import org.HdrHistogram.Histogram;
@@ -38,16 +39,18 @@ class BdevQosStatsTest {
     @Test
     @DisplayName("basic_qos: rw_ios_per_sec admits limit/1000 I/O per 1 ms timeslice across channels; the rest waits")
     void basicQos() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
+        try (BackendHarness h = new BackendHarness(kit, 2, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             assertThat(QosLimits.of(1500, 0, 0, 0).rwIosPerSec()).as("rounded up to a multiple of 1000").isEqualTo(2000);
             assertThatThrownBy(() -> QosLimits.of(-1, 0, 0, 0)).hasMessageContaining("rw_ios_per_sec=-1");
             assertThat(h.await(h.layer.setQosLimits("Malloc0", QosLimits.of(2000, 0, 0, 0)))).isZero();
             assertThat(h.layer.get("Malloc0").qosLimits().rwIosPerSec()).isEqualTo(2000);
-            BdevDescriptor d0 = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, d) -> { }));
-            BdevDescriptor d1 = h.on(1, () -> h.layer.open("Malloc0", true, (e, b, d) -> { }));
-            IoChannel<BdevChannel> c0 = h.on(0, d0::getIoChannel);
-            IoChannel<BdevChannel> c1 = h.on(1, d1::getIoChannel);
+            BdevHarness.Opened o0 = h.open(0, "Malloc0");
+            BdevHarness.Opened o1 = h.open(1, "Malloc0");
+            BdevDescriptor d0 = o0.desc;
+            IoChannel<BdevChannel> c0 = o0.ch;
+            BdevDescriptor d1 = o1.desc;
+            IoChannel<BdevChannel> c1 = o1.ch;
             Count cnt = new Count();
             h.on(0, () -> {
                 for (int i = 0; i < 3; i++) {
@@ -81,16 +84,8 @@ class BdevQosStatsTest {
             assertThat(h.await(h.layer.setQosLimits("Malloc0", QosLimits.NONE))).isZero();
             h.poll();
             assertThat(cnt.done).hasSize(11);
-            h.on(0, () -> {
-                c0.put();
-                d0.close();
-                return null;
-            });
-            h.on(1, () -> {
-                c1.put();
-                d1.close();
-                return null;
-            });
+            o0.close();
+            o1.close();
         }
     }
 
@@ -98,12 +93,13 @@ class BdevQosStatsTest {
     @DisplayName("channel destroy: I/O still queued in the layer (QoS, module NOMEM) completes ABORTED exactly once,"
             + " counted in the bdev's merged stats")
     void queuedIoIsAbortedWhenTheChannelIsDestroyed() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
             // QoS: one I/O per 1 ms slice, five submitted: four wait in the QoS queue when the channel goes
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             assertThat(h.await(h.layer.setQosLimits("Malloc0", QosLimits.of(1000, 0, 0, 0)))).isZero();
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, x) -> { }));
-            IoChannel<BdevChannel> c = h.on(0, d::getIoChannel);
+            BdevHarness.Opened opened = h.open(0, "Malloc0");
+            BdevDescriptor d = opened.desc;
+            IoChannel<BdevChannel> c = opened.ch;
             Count cnt = new Count();
             h.on(0, () -> {
                 for (int i = 0; i < 5; i++) {
@@ -134,8 +130,9 @@ class BdevQosStatsTest {
             TestModule.Opts o = new TestModule.Opts();
             o.nomemFirst = Integer.MAX_VALUE;
             h.await(h.test.create(h.layer, o));
-            BdevDescriptor t = h.on(0, () -> h.layer.open("Test0", true, (e, b, x) -> { }));
-            IoChannel<BdevChannel> tc = h.on(0, t::getIoChannel);
+            BdevHarness.Opened oT = h.open(0, "Test0");
+            BdevDescriptor t = oT.desc;
+            IoChannel<BdevChannel> tc = oT.ch;
             Count nomem = new Count();
             h.on(0, () -> {
                 for (int i = 0; i < 3; i++) {
@@ -166,7 +163,7 @@ class BdevQosStatsTest {
     @DisplayName("emulated write_zeroes and compare: each child (a write of zeroes, a read to compare) is charged to QoS as the module's"
             + " write or read, one per slice under a 1 per slice limit")
     void emulatedChildrenPassThroughQos() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(2 * 128 * 1024)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(2 * 128 * 1024)) {
             TestModule.Opts o = new TestModule.Opts(); // no native WRITE_ZEROES or COMPARE: the layer emulates them
             Bdev b = h.await(h.test.create(h.layer, o));
             TestModule.Driver drv = (TestModule.Driver) b.driver;
@@ -210,7 +207,7 @@ class BdevQosStatsTest {
      * Submits {@code first} then {@code second} (three 4 KiB I/O each, "r"/"w" for read/write) on reactor 0 under
      * {@code limits} (1 MiB/s, i.e. 1048 B per 1 ms slice), and checks what the byte quota admits slice by slice.
      */
-    private void byteLimit(BdevHarness h, BdevDescriptor d, IoChannel<BdevChannel> c, DmaBuffer buf, QosLimits limits, String first,
+    private void byteLimit(BackendHarness h, BdevDescriptor d, IoChannel<BdevChannel> c, DmaBuffer buf, QosLimits limits, String first,
                            String second, List<String> admittedAtOnce) {
         assertThat(h.await(h.layer.setQosLimits("Malloc0", limits))).isZero();
         assertThat(h.layer.get("Malloc0").qosLimits()).isEqualTo(limits);
@@ -245,35 +242,33 @@ class BdevQosStatsTest {
     @DisplayName("basic_qos (bytes): rw_mbytes_per_sec limits reads and writes, r_ only reads, w_ only writes, per 1 ms slice with the"
             + " overrun charged to the next slices")
     void basicQosByteLimits() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(4096)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(4096)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> c = h.on(0, d::getIoChannel);
+            BdevHarness.Opened o = h.open(0, "Malloc0");
+            BdevDescriptor d = o.desc;
+            IoChannel<BdevChannel> c = o.ch;
             // rw: one I/O of either type per quota; reads and writes share it
             byteLimit(h, d, c, buf, QosLimits.of(0, 1, 0, 0), "r", "w", List.of("SUCCESS@r0"));
             // r: writes pass (submitted first, so no read ahead of them waits), then one read
             byteLimit(h, d, c, buf, QosLimits.of(0, 0, 1, 0), "w", "r", List.of("SUCCESS@w0", "SUCCESS@w1", "SUCCESS@w2", "SUCCESS@r0"));
             // w: reads pass, then one write
             byteLimit(h, d, c, buf, QosLimits.of(0, 0, 0, 1), "r", "w", List.of("SUCCESS@r0", "SUCCESS@r1", "SUCCESS@r2", "SUCCESS@w0"));
-            h.on(0, () -> {
-                c.put();
-                d.close();
-                return null;
-            });
+            o.close();
         }
     }
 
     @Test
     @DisplayName("a buffer misaligned for the bdev is bounced, not refused: data lands and reads back")
     void misalignedBuffersAreBounced() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8 * 4096 + 1); DmaBuffer back = DmaBuffer.allocate(8 * 4096 + 3)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(8 * 4096 + 1); DmaBuffer back = DmaBuffer.allocate(8 * 4096 + 3)) {
             TestModule.Opts o = new TestModule.Opts();
             o.requiredAlignment = 4096;
             o.blockSize = 4096;
             o.numBlocks = 64;
             h.await(h.test.create(h.layer, o));
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+            BdevHarness.Opened opened = h.open(0, "Test0");
+            BdevDescriptor d = opened.desc;
+            IoChannel<BdevChannel> ch = opened.ch;
             Count cnt = new Count();
             for (int i = 0; i < 8 * 4096; i++) {
                 buf.put(1 + i, new byte[]{(byte) (i * 13)});
@@ -285,17 +280,13 @@ class BdevQosStatsTest {
             assertThat(cnt.done).containsExactly("SUCCESS@w", "SUCCESS@r");
             assertThat(back.get(3, 8 * 4096)).isEqualTo(buf.get(1, 8 * 4096));
             assertThat(h.test.log).noneMatch(s -> s.startsWith("BUG"));
-            h.on(0, () -> {
-                ch.put();
-                d.close();
-                return null;
-            });
+            opened.close();
         }
     }
 
     @Test
     void statsMergeLiveAndDestroyedChannelsAndHistogramsAreOptIn() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64); DmaBuffer buf = DmaBuffer.allocate(4096)) {
+        try (BackendHarness h = new BackendHarness(kit, 2, 64); DmaBuffer buf = DmaBuffer.allocate(4096)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             assertThat(h.await(h.layer.histogram("Malloc0"))).as("off by default").isNull();
             assertThat(h.layer.enableHistogram("Malloc0", true)).isTrue();

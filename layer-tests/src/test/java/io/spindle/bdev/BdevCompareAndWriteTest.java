@@ -1,5 +1,6 @@
 package io.spindle.bdev;
 
+import io.spindle.backends.BackendHarness;
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.IoChannel;
@@ -27,12 +28,13 @@ class BdevCompareAndWriteTest {
     @Test
     @DisplayName("compare_and_write: writes only when the data matches; MISCOMPARE writes nothing")
     void writesOnlyOnMatch() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(1024); DmaBuffer w = DmaBuffer.allocate(1024);
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer cmp = DmaBuffer.allocate(1024); DmaBuffer w = DmaBuffer.allocate(1024);
              DmaBuffer r = DmaBuffer.allocate(1024)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             assertThat(h.layer.get("Malloc0").supports(IoType.COMPARE_AND_WRITE)).isTrue();
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+            BdevHarness.Opened o = h.open(0, "Malloc0");
+            BdevDescriptor d = o.desc;
+            IoChannel<BdevChannel> ch = o.ch;
             List<String> done = new CopyOnWriteArrayList<>();
             IoCallback cb = (io, st, arg) -> done.add(arg + ":" + st);
             cmp.fill(0, 1024, (byte) 0); // the disk starts zeroed
@@ -50,27 +52,25 @@ class BdevCompareAndWriteTest {
             assertThat(r.getByte(1023)).as("nothing written on MISCOMPARE").isEqualTo((byte) 0x11);
             assertThat(done).containsExactly("match:SUCCESS", "read:SUCCESS", "stale:MISCOMPARE", "read2:SUCCESS");
             assertThat(h.on(0, () -> d.compareAndWriteBlocks(ch, cmp, 0, w, 0, 0, 512, cb, "too big"))).isEqualTo(Errno.EINVAL);
-            h.on(0, () -> {
-                ch.put();
-                d.close();
-                return null;
-            });
+            o.close();
         }
     }
 
     @Test
     @DisplayName("lock_lba_range: an overlapping write from another reactor waits for the compare-and-write; a disjoint one does not")
     void overlappingWritesWaitForTheLock() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512);
+        try (BackendHarness h = new BackendHarness(kit, 2, 64); DmaBuffer cmp = DmaBuffer.allocate(512); DmaBuffer w = DmaBuffer.allocate(512);
              DmaBuffer other = DmaBuffer.allocate(512); DmaBuffer r = DmaBuffer.allocate(512)) {
             TestModule.Opts o = new TestModule.Opts();
             o.holdIo = true;
             h.await(h.test.create(h.layer, o));
             TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
-            BdevDescriptor d0 = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
-            BdevDescriptor d1 = h.on(1, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> c0 = h.on(0, d0::getIoChannel);
-            IoChannel<BdevChannel> c1 = h.on(1, d1::getIoChannel);
+            BdevHarness.Opened o0 = h.open(0, "Test0");
+            BdevHarness.Opened o1 = h.open(1, "Test0");
+            BdevDescriptor d0 = o0.desc;
+            IoChannel<BdevChannel> c0 = o0.ch;
+            BdevDescriptor d1 = o1.desc;
+            IoChannel<BdevChannel> c1 = o1.ch;
             List<String> done = new CopyOnWriteArrayList<>();
             IoCallback cb = (io, st, arg) -> done.add(arg + ":" + st);
             cmp.fill(0, 512, (byte) 0);
@@ -99,16 +99,8 @@ class BdevCompareAndWriteTest {
             assertThat(h.on(0, () -> d0.readBlocks(c0, r, 0, 7, 1, cb, "check"))).isZero();
             h.poll();
             assertThat(r.getByte(0)).isEqualTo((byte) 0x44);
-            h.on(0, () -> {
-                c0.put();
-                d0.close();
-                return null;
-            });
-            h.on(1, () -> {
-                c1.put();
-                d1.close();
-                return null;
-            });
+            o0.close();
+            o1.close();
         }
     }
 }

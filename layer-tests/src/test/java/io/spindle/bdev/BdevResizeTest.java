@@ -1,5 +1,6 @@
 package io.spindle.bdev;
 
+import io.spindle.backends.BackendHarness;
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.backends.nullbdev.NullModule;
 import io.spindle.runtime.Errno;
@@ -34,7 +35,7 @@ class BdevResizeTest {
     @Test
     @DisplayName("BdevLayer.resize of a malloc bdev beyond its memory is refused (ENOTSUP), so I/O at the would-be new end is refused (EINVAL)")
     void mallocResizeBeyondItsMemoryIsRefusedAndIoThereNeverReachesTheModule() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
             Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             assertThat(h.await(h.layer.resize("Malloc0", 128))).as("by name").isEqualTo(Errno.ENOTSUP);
             assertThat(h.await(h.layer.resize(b, 1 << 20))).as("by bdev, as another module would").isEqualTo(Errno.ENOTSUP);
@@ -56,7 +57,7 @@ class BdevResizeTest {
     @Test
     @DisplayName("a malloc copy checks the range against its own memory: a count the layer got wrong fails the I/O (FAILED), in-range I/O is unharmed")
     void mallocCopyPathFailsIoOutsideItsMemory() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(2 * 512)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer buf = DmaBuffer.allocate(2 * 512)) {
             Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, IGNORE));
             IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
@@ -104,7 +105,7 @@ class BdevResizeTest {
     @Test
     @DisplayName("a module without the resize capability refuses every resize with ENOTSUP, whoever asks")
     void moduleWithoutResizeCapabilityRefusesWithEnotsup() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             Bdev b = h.await(h.test.create(h.layer, new TestModule.Opts()));
             assertThat(h.await(h.layer.resize("Test0", 2048))).isEqualTo(Errno.ENOTSUP);
             assertThat(h.await(h.layer.resize(b, 512))).isEqualTo(Errno.ENOTSUP);
@@ -115,7 +116,7 @@ class BdevResizeTest {
     @Test
     @DisplayName("a module that can resize takes counts up to what it holds and refuses beyond with its errno; the layer's own checks come first")
     void resizableModuleSetsItsBound() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             TestModule.Opts o = new TestModule.Opts();
             o.numBlocks = 64;
             o.resizableTo = 128;
@@ -131,7 +132,7 @@ class BdevResizeTest {
     @Test
     @DisplayName("the null bdev's grow-only rule is decided in the resize step itself: a shrink queued behind a grow is refused against the grown count")
     void nullShrinkRuleIsCheckedInTheResizeStep() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             Bdev b = h.await(h.nul.create(h.layer, NullModule.Options.of("Null0", 64, 512)));
             // both requests are made before either runs: a check made by the caller (64 blocks now, so 96 grows)
             // would let the second one through and shrink the bdev from 128 to 96
@@ -144,7 +145,7 @@ class BdevResizeTest {
         }
     }
 
-    private static void close(BdevHarness h, BdevDescriptor d, IoChannel<BdevChannel> ch) {
+    private static void close(BackendHarness h, BdevDescriptor d, IoChannel<BdevChannel> ch) {
         h.on(0, () -> {
             ch.put();
             d.close();

@@ -1,5 +1,6 @@
 package io.spindle.bdev;
 
+import io.spindle.backends.BackendHarness;
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.runtime.IoChannel;
 import io.spindle.runtime.Poller;
@@ -47,7 +48,7 @@ class MallocQueueTest {
     @Test
     @DisplayName("a write queued before a read of the same blocks on the same channel lands first; completions run later, once, in order")
     void writeQueuedBeforeReadLandsFirst() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, BS)));
             BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> {
             }));
@@ -86,7 +87,7 @@ class MallocQueueTest {
     @Test
     @DisplayName("a completion callback's resubmit joins the queue behind the I/O already queued (FIFO across poller runs)")
     void resubmitFromCallbackQueuesBehind() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, BS)));
             BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> {
             }));
@@ -130,7 +131,7 @@ class MallocQueueTest {
      * on, after that loop's tasks: a channel destroy that {@code work} queues by its last {@code put} runs
      * while the I/O {@code work} submitted is still queued in the module.
      */
-    private static void fromPoller(BdevHarness h, Runnable work) {
+    private static void fromPoller(BackendHarness h, Runnable work) {
         AtomicReference<Poller> self = new AtomicReference<>();
         self.set(h.on(0, () -> Reactor.current().registerPoller("test_once", () -> {
             Poller p = self.get();
@@ -146,7 +147,7 @@ class MallocQueueTest {
     @Test
     @DisplayName("I/O still queued when its channel is destroyed is performed and completes exactly once, in order")
     void queuedIoAtChannelDestroyCompletes() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, BS)));
             BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> {
             }));
@@ -190,7 +191,7 @@ class MallocQueueTest {
     @Test
     @DisplayName("null module, the reference: I/O still queued when its channel is destroyed completes exactly once, not lost")
     void nullQueuedIoAtChannelDestroyCompletes() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             h.await(h.nul.create(h.layer, io.spindle.backends.nullbdev.NullModule.Options.of("Null0", 64, BS)));
             BdevDescriptor d = h.on(0, () -> h.layer.open("Null0", true, (e, b, desc) -> {
             }));
@@ -222,7 +223,7 @@ class MallocQueueTest {
     @Test
     @DisplayName("unregister with I/O queued on a channel: the I/O completes before the channel goes, the memory is freed after")
     void queuedIoAtUnregisterCompletesBeforeDestruct() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, BS)));
             List<String> events = new CopyOnWriteArrayList<>();
             BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, b, desc) -> events.add(e.name())));
@@ -244,7 +245,7 @@ class MallocQueueTest {
                     ch.put();
                     d.close();
                 });
-                h.group.pollUntil(un::isDone, BdevHarness.T);
+                h.group.pollUntil(un::isDone, BackendHarness.T);
                 assertThat(un.join()).isZero();
                 assertThat(completionsAtUnregisterReply).containsExactly(4);
                 assertThat(log).containsExactly("r0:SUCCESS", "r1:SUCCESS", "r2:SUCCESS", "r3:SUCCESS");

@@ -47,10 +47,12 @@ class BdevResetTest {
         try (BdevHarness h = new BdevHarness(kit, 2, 64); DmaBuffer buf = DmaBuffer.allocate(512)) {
             h.await(h.test.create(h.layer, held()));
             TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
-            BdevDescriptor d0 = h.on(0, () -> h.layer.open("Test0", true, (e, b, d) -> { }));
-            BdevDescriptor d1 = h.on(1, () -> h.layer.open("Test0", true, (e, b, d) -> { }));
-            IoChannel<BdevChannel> c0 = h.on(0, d0::getIoChannel);
-            IoChannel<BdevChannel> c1 = h.on(1, d1::getIoChannel);
+            BdevHarness.Opened o0 = h.open(0, "Test0");
+            BdevHarness.Opened o1 = h.open(1, "Test0");
+            BdevDescriptor d0 = o0.desc;
+            IoChannel<BdevChannel> c0 = o0.ch;
+            BdevDescriptor d1 = o1.desc;
+            IoChannel<BdevChannel> c1 = o1.ch;
             Log log = new Log();
             assertThat(h.on(0, () -> d0.readBlocks(c0, buf, 0, 0, 1, log, "held-0"))).isZero();
             h.group.reactor(0).send(() -> assertThat(d0.reset(c0, log, "reset")).isZero());
@@ -70,16 +72,8 @@ class BdevResetTest {
             assertThat(h.on(1, () -> d1.readBlocks(c1, buf, 0, 1, 1, log, "after"))).isZero();
             h.poll();
             assertThat(log.done).contains("READ:SUCCESS@after");
-            h.on(0, () -> {
-                c0.put();
-                d0.close();
-                return null;
-            });
-            h.on(1, () -> {
-                c1.put();
-                d1.close();
-                return null;
-            });
+            o0.close();
+            o1.close();
         }
     }
 
@@ -88,10 +82,12 @@ class BdevResetTest {
     void putChannelDuringReset() {
         try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
             h.await(h.test.create(h.layer, new TestModule.Opts()));
-            BdevDescriptor d0 = h.on(0, () -> h.layer.open("Test0", true, (e, b, d) -> { }));
-            BdevDescriptor d1 = h.on(1, () -> h.layer.open("Test0", true, (e, b, d) -> { }));
-            IoChannel<BdevChannel> c0 = h.on(0, d0::getIoChannel);
-            IoChannel<BdevChannel> c1 = h.on(1, d1::getIoChannel);
+            BdevHarness.Opened o0 = h.open(0, "Test0");
+            BdevHarness.Opened o1 = h.open(1, "Test0");
+            BdevDescriptor d0 = o0.desc;
+            IoChannel<BdevChannel> c0 = o0.ch;
+            BdevDescriptor d1 = o1.desc;
+            IoChannel<BdevChannel> c1 = o1.ch;
             Log log = new Log();
             h.group.reactor(0).send(() -> assertThat(d0.reset(c0, log, "reset")).isZero());
             h.group.reactor(1).send(() -> {
@@ -100,11 +96,7 @@ class BdevResetTest {
             });
             h.poll();
             assertThat(log.done).containsExactly("RESET:SUCCESS@reset");
-            h.on(0, () -> {
-                c0.put();
-                d0.close();
-                return null;
-            });
+            o0.close();
         }
     }
 
@@ -118,8 +110,9 @@ class BdevResetTest {
             TestModule.Driver drv = (TestModule.Driver) bdev.driver;
             List<String> order = new CopyOnWriteArrayList<>();
             h.test.log.clear();
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> c0 = h.on(0, d::getIoChannel);
+            BdevHarness.Opened opened = h.open(0, "Test0");
+            BdevDescriptor d = opened.desc;
+            IoChannel<BdevChannel> c0 = opened.ch;
             assertThat(h.on(0, () -> d.reset(c0, (io, st, arg) -> order.add("reset " + st + " channels=" + drv.channels.size()), null))).isZero();
             h.poll();
             assertThat(h.test.log).contains("module reset on reactor_0");
@@ -206,8 +199,9 @@ class BdevResetTest {
             TestModule.Opts o = held();
             o.types = EnumSet.of(IoType.READ, IoType.WRITE, IoType.ABORT);
             h.await(h.test.create(h.layer, o));
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+            BdevHarness.Opened opened = h.open(0, "Test0");
+            BdevDescriptor d = opened.desc;
+            IoChannel<BdevChannel> ch = opened.ch;
             Log log = new Log();
             String target = "victim";
             assertThat(h.on(0, () -> d.readBlocks(ch, buf, 0, 0, 1, log, target))).isZero();
@@ -217,15 +211,12 @@ class BdevResetTest {
             assertThat(h.on(0, () -> d.abort(ch, "nobody", log, "abort2"))).isZero();
             h.poll();
             assertThat(log.done).contains("ABORT:FAILED@abort2");
-            h.on(0, () -> {
-                ch.put();
-                d.close();
-                return null;
-            });
+            opened.close();
 
             h.await(h.test.create(h.layer, held().name("Test1")));
-            BdevDescriptor d1 = h.on(0, () -> h.layer.open("Test1", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> ch1 = h.on(0, d1::getIoChannel);
+            BdevHarness.Opened o1 = h.open(0, "Test1");
+            BdevDescriptor d1 = o1.desc;
+            IoChannel<BdevChannel> ch1 = o1.ch;
             assertThat(h.on(0, () -> d1.abort(ch1, target, log, "x"))).isEqualTo(Errno.ENOTSUP);
             TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test1").driver;
             h.on(0, () -> {
@@ -248,8 +239,9 @@ class BdevResetTest {
             o.types = EnumSet.of(IoType.READ, IoType.WRITE);
             h.await(h.test.create(h.layer, o));
             TestModule.Driver drv = (TestModule.Driver) h.layer.get("Test0").driver;
-            BdevDescriptor d = h.on(0, () -> h.layer.open("Test0", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> ch = h.on(0, d::getIoChannel);
+            BdevHarness.Opened opened = h.open(0, "Test0");
+            BdevDescriptor d = opened.desc;
+            IoChannel<BdevChannel> ch = opened.ch;
             Log log = new Log();
             assertThat(h.on(0, () -> d.readBlocks(ch, buf, 0, 0, 1, log, "a"))).isZero();
             assertThat(h.on(0, () -> d.readBlocks(ch, buf, 0, 1, 1, log, "b"))).isZero();
@@ -264,11 +256,7 @@ class BdevResetTest {
             h.poll();
             assertThat(log.done).containsExactlyInAnyOrder("READ:ABORTED@b", "ABORT:SUCCESS@abort-b", "READ:SUCCESS@a");
             assertThat(drv.submitted).as("the aborted I/O is never retried").containsExactly("READ 0+1", "READ 1+1");
-            h.on(0, () -> {
-                ch.put();
-                d.close();
-                return null;
-            });
+            opened.close();
 
             // split: max_rw_size 2 blocks, the module holds I/O and has ABORT
             TestModule.Opts s = held().name("Test1");
@@ -276,8 +264,9 @@ class BdevResetTest {
             s.types = EnumSet.of(IoType.READ, IoType.WRITE, IoType.ABORT);
             h.await(h.test.create(h.layer, s));
             TestModule.Driver drv1 = (TestModule.Driver) h.layer.get("Test1").driver;
-            BdevDescriptor d1 = h.on(0, () -> h.layer.open("Test1", true, (e, b, desc) -> { }));
-            IoChannel<BdevChannel> ch1 = h.on(0, d1::getIoChannel);
+            BdevHarness.Opened o1 = h.open(0, "Test1");
+            BdevDescriptor d1 = o1.desc;
+            IoChannel<BdevChannel> ch1 = o1.ch;
             Log log1 = new Log();
             assertThat(h.on(0, () -> d1.readBlocks(ch1, buf, 0, 0, 8, log1, "big"))).isZero();
             h.poll();
@@ -291,11 +280,7 @@ class BdevResetTest {
             h.group.advanceTime(java.time.Duration.ofMillis(20));
             h.poll();
             assertThat(log1.done).as("once").hasSize(2);
-            h.on(0, () -> {
-                ch1.put();
-                d1.close();
-                return null;
-            });
+            o1.close();
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.spindle.bdev;
 
+import io.spindle.backends.BackendHarness;
 import io.spindle.app.Spindle;
 import io.spindle.app.SpindleConfig;
 import io.spindle.backends.malloc.MallocModule;
@@ -50,7 +51,7 @@ class BdevUnregisterTest {
     @DisplayName("unregister_and_close: the unregister waits for the open descriptor, which gets exactly one REMOVE; a descriptor"
             + " closed before anything ran gets none and the unregister completes")
     void unregisterAndClose() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             List<String> events = new CopyOnWriteArrayList<>();
             BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", true, (e, bd, desc) -> events.add(e.name())));
@@ -92,7 +93,7 @@ class BdevUnregisterTest {
     @Test
     @DisplayName("a bdev whose actor has stopped answers ENODEV to unregister, resize, QoS, media events, stats and histogram (no dead letter)")
     void requestsToAStoppedBdevActorAnswerEnodev() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             assertThat(h.await(h.layer.unregister("Malloc0"))).isZero();
             h.poll(); // the actor has stopped
@@ -109,13 +110,13 @@ class BdevUnregisterTest {
     @Test
     @DisplayName("requests still in a bdev actor's mailbox when it stops after its unregister are answered ENODEV")
     void requestsQueuedBehindTheLastStepAnswerEnodev() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             TestModule.Opts o = new TestModule.Opts();
             o.asyncDestruct = true;
             Bdev b = h.await(h.test.create(h.layer, o));
             TestModule.Driver drv = (TestModule.Driver) b.driver;
             CompletableFuture<Integer> un = h.layer.unregister("Test0").toCompletableFuture();
-            h.group.pollUntil(() -> drv.destructs == 1, BdevHarness.T);
+            h.group.pollUntil(() -> drv.destructs == 1, BackendHarness.T);
             h.poll();
             assertThat(un).as("waits for the module's destruct").isNotDone();
             // the destruct completes on this thread: its Destructed message, the actor's last, is now in the
@@ -162,7 +163,7 @@ class BdevUnregisterTest {
     @Test
     @DisplayName("event_notify_and_close: events in flight on the descriptor's reactor when it closes there are dropped")
     void eventNotifyAndClose() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 2, 64)) {
             // a null bdev: it can grow (a malloc bdev's memory is fixed)
             Bdev b = h.await(h.nul.create(h.layer, io.spindle.backends.nullbdev.NullModule.Options.of("Malloc0", 64, 512)));
             List<String> events = new CopyOnWriteArrayList<>();
@@ -202,7 +203,7 @@ class BdevUnregisterTest {
     @Test
     @DisplayName("bdev_close_while_hotremove: the descriptor closes while REMOVE is in flight to it; no event, the unregister completes")
     void bdevCloseWhileHotremove() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 2, 64)) {
             Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             List<String> events = new CopyOnWriteArrayList<>();
             BdevDescriptor d = h.on(1, () -> h.layer.open("Malloc0", true, (e, bd, desc) -> events.add(e.name())));
@@ -218,7 +219,7 @@ class BdevUnregisterTest {
             }
             assertThat(d.isClosed()).isTrue();
             assertThat(un).as("the unregister reply waits for the bdev actor on reactor_0").isNotDone();
-            h.group.pollUntil(un::isDone, BdevHarness.T);
+            h.group.pollUntil(un::isDone, BackendHarness.T);
             assertThat(un.join()).isZero();
             assertThat(events).as("REMOVE reached a closed descriptor: dropped").isEmpty();
             assertThat(b.status()).isEqualTo(Bdev.Status.REMOVED);
@@ -228,7 +229,7 @@ class BdevUnregisterTest {
     @Test
     @DisplayName("unregister_and_close_different_threads: close on reactor 1; the unregister completes only after reactor 0 runs")
     void unregisterAndCloseDifferentThreads() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 2, 64)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             List<String> events = new CopyOnWriteArrayList<>();
             BdevDescriptor d = h.on(1, () -> h.layer.open("Malloc0", true, (e, b, desc) -> {
@@ -243,7 +244,7 @@ class BdevUnregisterTest {
             assertThat(events).containsExactly("REMOVE@reactor_1");
             assertThat(d.isClosed()).isTrue();
             assertThat(un).as("the bdev actor on reactor 0 has not run yet").isNotDone();
-            h.group.pollUntil(un::isDone, BdevHarness.T);
+            h.group.pollUntil(un::isDone, BackendHarness.T);
             assertThat(un.join()).isZero();
         }
     }
@@ -251,7 +252,7 @@ class BdevUnregisterTest {
     @Test
     @DisplayName("bdev_close on another reactor, or off any reactor, fails naming both and leaves the descriptor open")
     void closeOnAnotherReactorFailsClearly() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 2, 64)) {
             Bdev b = h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             BdevDescriptor d = h.on(1, () -> h.layer.open("Malloc0", true, (e, bd, desc) -> { }));
             assertThatThrownBy(() -> h.on(0, () -> {
@@ -282,11 +283,11 @@ class BdevUnregisterTest {
     @Test
     @DisplayName("bdev_open_while_hotremove: opening a bdev being unregistered is ENODEV; a second unregister is EBUSY")
     void bdevOpenWhileHotremove() {
-        try (BdevHarness h = new BdevHarness(kit, 1, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 1, 64)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             BdevDescriptor d = h.on(0, () -> h.layer.open("Malloc0", false, (e, b, desc) -> { }));
             CompletableFuture<Integer> un = h.layer.unregister("Malloc0").toCompletableFuture();
-            h.group.pollUntil(() -> h.layer.get("Malloc0").status() != Bdev.Status.READY, BdevHarness.T);
+            h.group.pollUntil(() -> h.layer.get("Malloc0").status() != Bdev.Status.READY, BackendHarness.T);
             assertThatThrownBy(() -> h.on(0, () -> h.layer.open("Malloc0", false, (e, b, desc) -> { })))
                     .satisfies(t -> assertThat(cause(t)).isInstanceOf(BdevException.class).hasMessageContaining("ENODEV"));
             assertThat(h.await(h.layer.unregister("Malloc0"))).isEqualTo(Errno.EBUSY);
@@ -302,7 +303,7 @@ class BdevUnregisterTest {
     @Test
     @DisplayName("bdev_open_ext_unregister: REMOVE reaches each handler on its own reactor, which closes; unregister completes")
     void bdevOpenExtUnregister() {
-        try (BdevHarness h = new BdevHarness(kit, 2, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 2, 64)) {
             h.await(h.malloc.create(h.layer, MallocModule.Options.of("Malloc0", 64, 512)));
             List<String> events = new CopyOnWriteArrayList<>();
             List<BdevDescriptor> ds = new ArrayList<>();
@@ -323,7 +324,7 @@ class BdevUnregisterTest {
     @DisplayName("SPDK #3252: destruct runs only after every module channel was destroyed on its own reactor, and finishes before the "
             + "reply (50 fixed + 50 random interleavings)")
     void destructWaitsForModuleChannels() {
-        try (BdevHarness h = new BdevHarness(kit, 4, 64)) {
+        try (BackendHarness h = new BackendHarness(kit, 4, 64)) {
             Seeds.forEach(Seeds.of(50, 50), seed -> runInterleaving(h, seed));
         }
     }
@@ -343,7 +344,7 @@ class BdevUnregisterTest {
      * once with that violation (as it does for a module channel destroyed on a reactor other than its own). The
      * destruct is asynchronous: the reply must come after it finished, never before.
      */
-    private void runInterleaving(BdevHarness h, long seed) {
+    private void runInterleaving(BackendHarness h, long seed) {
         Random rnd = new Random(seed);
         String name = "T" + Long.toHexString(seed);
         TestModule.Opts o = new TestModule.Opts().name(name);
@@ -441,7 +442,7 @@ class BdevUnregisterTest {
                 }
             }
             assertThat(violations).as("no use-after-free, every module channel destroyed on its own reactor").isEmpty();
-            h.group.pollUntil(() -> un.isDone() || !violations.isEmpty(), BdevHarness.T);
+            h.group.pollUntil(() -> un.isDone() || !violations.isEmpty(), BackendHarness.T);
             assertThat(violations).as("no use-after-free, every module channel destroyed on its own reactor").isEmpty();
             assertThat(un.join()).isZero();
             assertThat(drv.destructs).as("destruct once").isEqualTo(1);
