@@ -56,12 +56,25 @@ class BdevFacadeTest {
             BdevFacade disk = BdevFacade.open(s.layer, "Malloc0");
             byte[] block = MallocSpindle.pattern(8192, 5);
             AtomicReference<String> thread = new AtomicReference<>();
-            byte[] back = join(disk.write(16384, block)
-                    .thenCompose(v -> disk.read(16384, block.length))
-                    .thenApply(d -> {
-                        thread.set(Thread.currentThread().getName());
-                        return d;
-                    }));
+            join(disk.write(16384, block));
+            // hold every reactor until the continuation is attached, so the read cannot complete before it (a stage
+            // already complete runs a new continuation on the caller's thread, which is not what this checks)
+            java.util.concurrent.CountDownLatch attached = new java.util.concurrent.CountDownLatch(1);
+            for (int i = 0; i < s.spindle.reactors().size(); i++) {
+                s.spindle.reactors().reactor(i).send(() -> {
+                    try {
+                        attached.await(30, java.util.concurrent.TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                });
+            }
+            java.util.concurrent.CompletionStage<byte[]> read = disk.read(16384, block.length).thenApply(d -> {
+                thread.set(Thread.currentThread().getName());
+                return d;
+            });
+            attached.countDown();
+            byte[] back = join(read);
             assertThat(back).isEqualTo(block).isNotSameAs(block);
             assertThat(thread.get()).as("the continuation ran where the reactor completed the stage").startsWith("reactor_");
 
