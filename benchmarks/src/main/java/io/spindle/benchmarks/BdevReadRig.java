@@ -11,7 +11,7 @@ import io.spindle.bdev.BdevLayer;
 import io.spindle.bdev.BdevSubsystem;
 import io.spindle.bdev.DmaBuffer;
 import io.spindle.bdev.IoCallback;
-import io.spindle.bdev.IoStatus;
+import io.spindle.bdev.io.IoStatus;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.IdleMode;
 import io.spindle.runtime.IoChannel;
