@@ -41,7 +41,9 @@ class FuzzTest {
         try (Node tgt = Node.target("tgt_fuzz", ""); Node host = Node.host("host_fuzz", "")) {
             tgt.export(GOOD, "127.0.0.1", "ipv4", port, true);
             tgt.rpc("nvmf_create_subsystem", "{\"nqn\":\"" + FUZZ + "\",\"allow_any_host\":true}");
-            tgt.rpc("nvmf_subsystem_add_ns", "{\"nqn\":\"" + FUZZ + "\",\"namespace\":{\"bdev_name\":\"Null0\",\"nsid\":1}}");
+            // its own bdev: the target claims each namespace's bdev, so Null0 (nsid 2 of GOOD) cannot be exported twice
+            tgt.rpc("bdev_null_create", "{\"name\":\"Null1\",\"num_blocks\":1048576,\"block_size\":4096}");
+            tgt.rpc("nvmf_subsystem_add_ns", "{\"nqn\":\"" + FUZZ + "\",\"namespace\":{\"bdev_name\":\"Null1\",\"nsid\":1}}");
             tgt.rpc("nvmf_subsystem_add_listener", "{\"nqn\":\"" + FUZZ + "\",\"listen_address\":{\"trtype\":\"AERON\",\"adrfam\":\"ipv4\","
                     + "\"traddr\":\"127.0.0.1\",\"trsvcid\":\"" + port + "\"}}");
             host.rpc("bdev_nvme_attach_controller", RemoteBdevUdpTest.attach("Nvme0", port, ""));

@@ -58,4 +58,27 @@ class TransportLifecycleTest {
         assertThat(anyAeronDir()).isFalse();
         assertThat(noTransportThreads()).isTrue();
     }
+
+    @Test
+    void startedFromReactor0TheTransportRegistersItsPollerInlineInsteadOfWaitingForItself() throws Exception {
+        try (Node host = Node.host("host_r0", "")) {
+            io.spindle.runtime.Reactor r0 = host.spindle.reactors().reactor(0);
+            java.util.concurrent.CompletableFuture<AeronTransport> started = new java.util.concurrent.CompletableFuture<>();
+            java.util.concurrent.CompletableFuture<java.util.List<String>> pollers = new java.util.concurrent.CompletableFuture<>();
+            r0.send(() -> {
+                try {
+                    started.complete(AeronTransport.acquire(host.spindle));
+                    pollers.complete(r0.pollerNames());
+                } catch (Throwable e) {
+                    started.completeExceptionally(e);
+                }
+            });
+            // before: reactor 0 sent itself the registration and waited 10 s for it (it could not run meanwhile)
+            AeronTransport t = started.get(5, TimeUnit.SECONDS);
+            assertThat(pollers.get(5, TimeUnit.SECONDS)).as("registered inline, before acquire returned").contains("aeron_invoker");
+            t.release().get(30, TimeUnit.SECONDS);
+            t.whenStopped().get(30, TimeUnit.SECONDS);
+        }
+        assertThat(noTransportThreads()).isTrue();
+    }
 }

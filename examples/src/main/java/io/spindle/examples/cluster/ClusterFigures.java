@@ -32,7 +32,7 @@ import java.util.regex.Pattern;
  *   <li>bdevperf (4 KiB randread, queue depth 128, 5 s) on node 1 through a cluster-attached bdev and through
  *       {@code bdev_nvme_attach_controller} to the same target, alternated.</li>
  * </ol>
- * {@code --fast} uses a faster failure detector and resolver (heartbeat 200 ms, pause 800 ms, stable-after 2 s).
+ * {@code --fast} uses a faster failure detector and resolver (heartbeat 200 ms, pause 800 ms, stable-after 2 s, leader actions and the unreachable-nodes reaper every 250 ms).
  * Figures, not assertions: what it prints goes in the doc with the machine's load.
  */
 public final class ClusterFigures {
@@ -91,9 +91,10 @@ public final class ClusterFigures {
     private int measure() throws Exception {
         List<String> overrides = new ArrayList<>();
         if (fast) {
-            overrides.addAll(List.of("spindle.cluster.failure-detector.heartbeat-interval = 200ms",
-                    "spindle.cluster.failure-detector.acceptable-heartbeat-pause = 800ms", "spindle.cluster.split-brain-resolver.stable-after = 2s",
-                    "pekko.cluster.leader-actions-interval = 250ms"));
+            overrides.addAll(List.of("spindle.cluster.failure-detector.heartbeat-interval = 100ms",
+                    "spindle.cluster.failure-detector.acceptable-heartbeat-pause = 300ms", "spindle.cluster.split-brain-resolver.stable-after = 2s",
+                    "pekko.cluster.leader-actions-interval = 250ms", "pekko.cluster.unreachable-nodes-reaper-interval = 100ms",
+                    "pekko.cluster.gossip-interval = 200ms"));
         }
         out.println("cluster figures: " + rounds + " rounds, " + (fast ? "fast settings " + overrides : "default settings (reference.conf)")
                 + "; load average at start: " + load());

@@ -314,15 +314,23 @@ public final class AeronTransport {
         }
         control.start();
         Reactor r0 = reactors.reactor(0);
-        CompletableFuture<Void> registered = new CompletableFuture<>();
-        r0.send(() -> {
-            poller = r0.registerPoller("aeron_invoker", this::invoke);
-            registered.complete(null);
-        });
-        try {
-            registered.get(10, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            LOG.warn("aeron_invoker poller not registered on {} yet: {}", r0.name(), e.toString());
+        if (r0.isCurrent()) {
+            poller = r0.registerPoller("aeron_invoker", this::invoke); // started on reactor 0 itself: no hop, no wait
+        } else {
+            CompletableFuture<Void> registered = new CompletableFuture<>();
+            r0.send(() -> {
+                poller = r0.registerPoller("aeron_invoker", this::invoke);
+                registered.complete(null);
+            });
+            // off the reactors, wait for the poller so the first publication finds the driver driven; on another
+            // reactor, never wait for reactor 0 (it may be waiting for this one): the poller comes when it runs
+            if (Reactor.current() == null) {
+                try {
+                    registered.get(10, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    LOG.warn("aeron_invoker poller not registered on {} yet: {}", r0.name(), e.toString());
+                }
+            }
         }
         LOG.info("aeron transport started: {} driver, aeron-dir={}, threading-mode={}, mtu={}, loopback-mtu={}", config.external() ? "external" : "embedded",
                 dir, config.external() ? "-" : config.threadingMode(), config.mtu(), config.external() ? "-" : config.loopbackMtu());

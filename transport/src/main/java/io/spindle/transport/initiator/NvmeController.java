@@ -418,6 +418,9 @@ public final class NvmeController {
             for (Long id : gone) {
                 removeNamespace(id, "namespace no longer exported after reconnect");
             }
+            for (AdminCodec.NsInfo n : r.namespaces()) {
+                addNamespace(n, "listed after a reconnect");
+            }
         }
         int depth = Math.min(opts.queueDepth(), r.queueDepth());
         grantedDepth = depth;
@@ -483,14 +486,8 @@ public final class NvmeController {
         List<String> names = new ArrayList<>();
         for (AdminCodec.NsInfo n : namespaces.values()) {
             String bname = opts.name() + "n" + n.nsid();
-            NvmeNsDriver d = new NvmeNsDriver(this, n.nsid());
-            BdevSpec spec = BdevSpec.builder(module, d).name(bname).productName("NVMe disk").blockSize(n.blockSize()).numBlocks(n.numBlocks())
-                    .uuid(n.uuid()).maxRwSize(Math.max(1, maxIoSize / n.blockSize())).writeCache(true).build();
             names.add(bname);
-            synchronized (this) {
-                bdevs.put(n.nsid(), bname);
-            }
-            regs.add(layer.register(spec).toCompletableFuture());
+            regs.add(registerNamespace(n, bname));
         }
         CompletableFuture.allOf(regs.toArray(new CompletableFuture<?>[0])).whenComplete((v, e) -> {
             if (e != null) {
@@ -505,10 +502,52 @@ public final class NvmeController {
         });
     }
 
+    /** Registers the bdev {@code bname} of namespace {@code n}; control thread. */
+    private CompletableFuture<Bdev> registerNamespace(AdminCodec.NsInfo n, String bname) {
+        NvmeNsDriver d = new NvmeNsDriver(this, n.nsid());
+        BdevSpec spec = BdevSpec.builder(module, d).name(bname).productName("NVMe disk").blockSize(n.blockSize()).numBlocks(n.numBlocks())
+                .uuid(n.uuid()).maxRwSize(Math.max(1, maxIoSize / n.blockSize())).writeCache(true).build();
+        synchronized (this) {
+            bdevs.put(n.nsid(), bname);
+        }
+        return layer.register(spec).toCompletableFuture();
+    }
+
     private void onAsyncEvent(AdminCodec.AsyncEvent e) {
         if (e.event() == AdminCodec.EVENT_NS_REMOVED) {
             removeNamespace(e.nsid(), e.detail());
+        } else if (e.event() == AdminCodec.EVENT_NS_ADDED) {
+            addNamespace(e.ns(), "added on the target (" + e.detail() + ")");
         }
+    }
+
+    /**
+     * A namespace the target added while connected (an ASYNC_EVENT), or one a reconnect's response lists that was
+     * not there before: its bdev {@code <name>n<nsid>} is registered, as SPDK's bdev_nvme does on a
+     * namespace-attribute-changed notice. A namespace already known is left as it is. Before the controller was
+     * first enabled it is only recorded (registered with the others). Control thread.
+     */
+    private void addNamespace(AdminCodec.NsInfo n, String why) {
+        if (namespaces.containsKey(n.nsid()) || state == State.DELETING || state == State.DELETED) {
+            return;
+        }
+        namespaces.put(n.nsid(), n);
+        if (!everEnabled) {
+            return;
+        }
+        String bname = opts.name() + "n" + n.nsid();
+        LOG.info("bdev_nvme {}: namespace {} {}: registering {}", opts.name(), n.nsid(), why, bname);
+        registerNamespace(n, bname).whenComplete((b, e) -> {
+            if (e != null) {
+                LOG.warn("bdev_nvme {}: namespace {}: cannot register {}: {}", opts.name(), n.nsid(), bname, e.getMessage());
+                transport.execute(() -> {
+                    namespaces.remove(n.nsid());
+                    synchronized (this) {
+                        bdevs.remove(n.nsid(), bname);
+                    }
+                });
+            }
+        });
     }
 
     private void removeNamespace(long nsid, String why) {

@@ -10,6 +10,7 @@ import io.spindle.bdev.BdevDescriptor;
 import io.spindle.bdev.BdevEvent;
 import io.spindle.bdev.BdevException;
 import io.spindle.bdev.BdevLayer;
+import io.spindle.bdev.spi.BdevModule;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.Reactor;
 import io.spindle.runtime.ReactorGroup;
@@ -50,6 +51,18 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class NvmfTarget {
     static final Logger LOG = LoggerFactory.getLogger("io.spindle.transport.nvmf");
+
+    /**
+     * The module that holds the claim on every exported namespace's bdev (SPDK's {@code ns_bdev_module}, "NVMe-oF
+     * Target"): a v1 claim taken when the namespace is added, released before its descriptor closes. It registers
+     * no bdev.
+     */
+    static final BdevModule CLAIM_MODULE = () -> "NVMe-oF Target";
+
+    private static String claimHolder(Bdev b) {
+        BdevModule m = b.claimModule();
+        return m == null ? "" : " by module " + m.name();
+    }
     /** The transport type this target serves. */
     public static final String TRTYPE = "AERON";
     /** Stream id of a UDP listener's admin (connect) stream; an IPC listener's is its trsvcid. */
@@ -417,8 +430,18 @@ public final class NvmfTarget {
                 f.completeExceptionally(e);
                 return;
             }
+            // SPDK's nvmf claims a namespace's bdev for its "NVMe-oF Target" module: nothing else may write it or
+            // stack on it while it is exported
+            int rc = layer.claimBdev(ns.descriptor.bdev(), ns.descriptor, CLAIM_MODULE);
+            if (rc != 0) {
+                ns.descriptor.close();
+                f.completeExceptionally(new BdevException(rc, "bdev_name=" + bdevName + ": already claimed"
+                        + claimHolder(ns.descriptor.bdev()) + ": a namespace needs an unclaimed bdev"));
+                return;
+            }
             synchronized (this) {
                 if (s.namespaces.containsKey(fid) || s.deleting) {
+                    layer.releaseBdev(ns.descriptor.bdev(), CLAIM_MODULE);
                     ns.descriptor.close();
                     f.completeExceptionally(new BdevException(Errno.EINVAL, "nsid=" + fid + ": already in use in nqn=" + nqn));
                     return;
@@ -426,8 +449,61 @@ public final class NvmfTarget {
                 s.namespaces.put(fid, ns);
             }
             f.complete(fid);
+            announceNamespace(ns);
         });
         return f;
+    }
+
+    /**
+     * Tells every controller connected to the namespace's subsystem that it was added (ASYNC_EVENT NS_ADDED with its
+     * identify data, as NVMe's namespace-attribute-changed notice): their hosts create its bdev without reconnecting.
+     * A controller still connecting learns it from its connect response instead. Any thread; the frames are sent on
+     * the transport's control thread.
+     */
+    private void announceNamespace(Namespace ns) {
+        AeronTransport t = transport();
+        if (t == null) {
+            return;
+        }
+        AdminCodec.NsInfo info = new AdminCodec.NsInfo(ns.nsid, ns.blockSize, ns.numBlocks, ns.uuid);
+        t.execute(() -> {
+            if (ns.removing) {
+                return;
+            }
+            // every queue pair takes its reactor's channel of the namespace first, then the hosts are told, so a
+            // host's first command for it finds it served
+            List<CompletableFuture<Void>> taken = new ArrayList<>();
+            for (TargetController c : ns.subsys.controllers) {
+                for (TargetQpair q : c.qpairs) {
+                    if (q != null) {
+                        CompletableFuture<Void> done = new CompletableFuture<>();
+                        taken.add(done);
+                        try {
+                            q.reactor().send(() -> {
+                                try {
+                                    q.addNamespace(ns);
+                                } finally {
+                                    done.complete(null);
+                                }
+                            });
+                        } catch (RuntimeException e) {
+                            done.complete(null); // the reactor is stopping: the queue pair goes with it
+                        }
+                    }
+                }
+            }
+            CompletableFuture.allOf(taken.toArray(new CompletableFuture<?>[0])).whenComplete((v, e) -> t.execute(() -> {
+                if (ns.removing) {
+                    return;
+                }
+                for (TargetController c : ns.subsys.controllers) {
+                    if (c.state == CtrlState.READY) {
+                        sendAdmin(c, AdminCodec.encode(adminBuf, 0, new AdminCodec.AsyncEvent(c.cntlid, AdminCodec.EVENT_NS_ADDED, ns.nsid,
+                                "bdev " + ns.bdevName + " added", info)));
+                    }
+                }
+            }));
+        });
     }
 
     /** {@code nvmf_subsystem_remove_ns}. */
@@ -464,6 +540,7 @@ public final class NvmfTarget {
         AeronTransport t = transport();
         Runnable closeDesc = () -> reactors.reactor(0).send(() -> {
             if (ns.descriptor != null && !ns.descriptor.isClosed()) {
+                layer.releaseBdev(ns.descriptor.bdev(), CLAIM_MODULE);
                 ns.descriptor.close();
             }
             synchronized (this) {

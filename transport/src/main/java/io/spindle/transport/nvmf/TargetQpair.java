@@ -211,6 +211,28 @@ public final class TargetQpair implements FragmentHandler {
         maybeFinish();
     }
 
+    /**
+     * On the reactor: a namespace added to the subsystem after this queue pair was created: takes this reactor's
+     * channel of it, so its commands are served from now on. A namespace this queue pair already has is left alone;
+     * a closing queue pair takes nothing.
+     */
+    void addNamespace(NvmfTarget.Namespace ns) {
+        int index = (int) ns.nsid;
+        if (closing || finished || index < 1 || index >= namespaces.length || ns.removing) {
+            return;
+        }
+        NsRef cur = namespaces[index];
+        if (cur != null && (cur.ns == ns || !cur.released)) {
+            return;
+        }
+        NsRef r = new NsRef(ns);
+        r.channel = ns.descriptor.getIoChannel();
+        if (r.channel == null) {
+            r.released = true;
+        }
+        namespaces[index] = r;
+    }
+
     /** On the reactor: the namespace at {@code index} goes; its channel is put once its I/O here has completed. */
     void releaseNamespace(int index, Runnable whenReleased) {
         NsRef r = index < namespaces.length ? namespaces[index] : null;

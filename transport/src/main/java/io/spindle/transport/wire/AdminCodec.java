@@ -31,6 +31,7 @@ import static io.spindle.transport.wire.FrameDescriptor.HEADER_LENGTH;
  * KEEP_ALIVE          (header only)
  * DISCONNECT          16 reason u16 | 18 str message
  * ASYNC_EVENT         16 event u16 | 18 rsvd u16 | 20 nsid u32 | 24 str detail
+ *                     [NS_ADDED only: block_size u32, num_blocks i64, uuid 16, after detail]
  * </pre>
  */
 public final class AdminCodec {
@@ -49,6 +50,11 @@ public final class AdminCodec {
     public static final int EVENT_NS_REMOVED = 1;
     /** ASYNC_EVENT: the target discarded a frame of this controller (detail says why). */
     public static final int EVENT_FRAME_DISCARDED = 2;
+    /**
+     * ASYNC_EVENT: a namespace was added to the subsystem while the controller was connected (NVMe's "namespace
+     * attribute changed" notice, with the namespace's identify data in the frame: nsid, block size, block count, UUID).
+     */
+    public static final int EVENT_NS_ADDED = 3;
 
     /** One namespace in a connect response. */
     public record NsInfo(long nsid, int blockSize, long numBlocks, UUID uuid) {
@@ -84,8 +90,12 @@ public final class AdminCodec {
     public record Disconnect(int cntlid, int qid, int reason, String message) {
     }
 
-    /** ASYNC_EVENT. */
-    public record AsyncEvent(int cntlid, int event, long nsid, String detail) {
+    /** ASYNC_EVENT; {@code ns} is the added namespace for {@link #EVENT_NS_ADDED}, else null. */
+    public record AsyncEvent(int cntlid, int event, long nsid, String detail, NsInfo ns) {
+        /** An event that carries no namespace data. */
+        public AsyncEvent(int cntlid, int event, long nsid, String detail) {
+            this(cntlid, event, nsid, detail, null);
+        }
     }
 
     // ------------------------------------------------------------------ encode (return the frame length)
@@ -205,7 +215,16 @@ public final class AdminCodec {
         b.putShort(off + 16, (short) e.event(), LE);
         b.putShort(off + 18, (short) 0, LE);
         b.putInt(off + 20, (int) e.nsid(), LE);
-        int len = putString(b, off + 24, e.detail()) - off;
+        int at = putString(b, off + 24, e.detail());
+        if (e.event() == EVENT_NS_ADDED) {
+            NsInfo n = e.ns();
+            b.putInt(at, n.blockSize(), LE);
+            b.putLong(at + 4, n.numBlocks(), LE);
+            b.putLong(at + 12, n.uuid().getMostSignificantBits(), LE);
+            b.putLong(at + 20, n.uuid().getLeastSignificantBits(), LE);
+            at += 28;
+        }
+        int len = at - off;
         hdr(b, off, FrameType.ASYNC_EVENT, len, 0, e.cntlid());
         return len;
     }
@@ -340,6 +359,25 @@ public final class AdminCodec {
     /** Decodes ASYNC_EVENT. */
     public static AsyncEvent asyncEvent(Frame f) throws FrameException {
         Reader r = new Reader(f, "ASYNC_EVENT");
-        return new AsyncEvent(f.cntlid(), r.u16(16), r.i32(20) & 0xFFFF_FFFFL, r.str(24, "detail"));
+        int event = r.u16(16);
+        long nsid = r.i32(20) & 0xFFFF_FFFFL;
+        String detail = r.str(24, "detail");
+        if (event != EVENT_NS_ADDED) {
+            return new AsyncEvent(f.cntlid(), event, nsid, detail);
+        }
+        int at = r.next;
+        int bs = r.i32(at);
+        long blocks = r.i64(at + 4);
+        UUID uuid = new UUID(r.i64(at + 12), r.i64(at + 20));
+        if (nsid == 0) {
+            throw new FrameException("ASYNC_EVENT NS_ADDED: nsid=0: must be at least 1");
+        }
+        if (bs < 1 || Integer.bitCount(bs) != 1) {
+            throw new FrameException("ASYNC_EVENT NS_ADDED nsid=" + nsid + ": block_size=" + bs + ": must be a positive power of two");
+        }
+        if (blocks < 1) {
+            throw new FrameException("ASYNC_EVENT NS_ADDED nsid=" + nsid + ": num_blocks=" + blocks + ": must be at least 1");
+        }
+        return new AsyncEvent(f.cntlid(), event, nsid, detail, new NsInfo(nsid, bs, blocks, uuid));
     }
 }
