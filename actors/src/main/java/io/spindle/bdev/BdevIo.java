@@ -66,7 +66,7 @@ public final class BdevIo implements ModuleIo {
     /** compare_and_write: 0 locking, 1 reading, 2 writing, 3 unlocking. */
     int cawStage;
     /** compare_and_write: this pooled I/O's lock walk, made the first time it runs one, then reused. */
-    BdevChannel.CompareAndWriteLock cawLock;
+    CompareAndWriteLocks.LockWalk cawLock;
     /** compare_and_write: the compare and the write buffers. */
     long cawCmpAddr;
     long cawWriteAddr;

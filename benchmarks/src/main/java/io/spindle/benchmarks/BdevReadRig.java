@@ -1,26 +1,17 @@
 package io.spindle.benchmarks;
 
-import io.spindle.app.Spindle;
-import io.spindle.app.SpindleConfig;
-import io.spindle.backends.malloc.MallocModule;
-import io.spindle.backends.nullbdev.NullModule;
 import io.spindle.bdev.BdevChannel;
 import io.spindle.bdev.BdevDescriptor;
 import io.spindle.bdev.BdevIo;
 import io.spindle.bdev.BdevLayer;
-import io.spindle.bdev.BdevSubsystem;
 import io.spindle.bdev.DmaBuffer;
 import io.spindle.bdev.IoCallback;
 import io.spindle.bdev.io.IoStatus;
 import io.spindle.runtime.Errno;
-import io.spindle.runtime.IdleMode;
 import io.spindle.runtime.IoChannel;
 import io.spindle.runtime.Reactor;
-import io.spindle.runtime.ReactorConfig;
 
 import java.lang.management.ManagementFactory;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A one-reactor Spindle with one bdev open for reading, driven by a closed loop that runs entirely on the
@@ -34,15 +25,20 @@ import java.util.concurrent.TimeUnit;
  * thread's allocation counter ({@code com.sun.management.ThreadMXBean}); JMH's {@code -prof gc} adds every
  * thread, including JMH's own.
  *
+ * <p>The Spindle, its one busy reactor and the bdev ({@value BenchRig#BDEV}, null or malloc) are a
+ * {@link BenchRig#bdev} rig's, the start-up and teardown every benchmark here shares; this class adds the
+ * descriptor, the channel, the buffers and the closed loop.
+ *
  * <p>Threads: the constructor and {@link #close()} on the benchmark thread; everything else the loop does
- * runs on the reactor. Ownership: the rig owns its Spindle, the descriptor, the channel and the buffers,
- * and releases them in {@link #close()} (the descriptor, channel and buffers on the reactor).
+ * runs on the reactor. Ownership: this rig owns its {@link BenchRig}, the descriptor, the channel and the
+ * buffers, and releases them in {@link #close()} (the descriptor, channel and buffers on the reactor, then the
+ * {@link BenchRig}).
  */
 final class BdevReadRig implements AutoCloseable, IoCallback {
     private static final com.sun.management.ThreadMXBean THREADS =
             (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
 
-    private final Spindle spindle;
+    private final BenchRig rig;
     private final Reactor reactor;
     private final long numBlocks;
     private final int ioBlocks;
@@ -71,30 +67,23 @@ final class BdevReadRig implements AutoCloseable, IoCallback {
      * @param ioBytes  bytes per read (a multiple of 4096)
      * @param qd       reads kept in flight
      */
-    BdevReadRig(String backend, int sizeMiB, int ioBytes, int qd) throws Exception {
+    BdevReadRig(String backend, int sizeMiB, int ioBytes, int qd) {
         int blockSize = 4096;
         this.numBlocks = (long) sizeMiB * 1024 * 1024 / blockSize;
         this.ioBlocks = ioBytes / blockSize;
         this.qd = qd;
         this.ioCount = numBlocks / ioBlocks;
-        BdevSubsystem bdevs = new BdevSubsystem().onStart(layer -> switch (backend) {
-            case "null" -> layer.module(NullModule.class).create(layer, NullModule.Options.of("Bench0", numBlocks, blockSize));
-            case "malloc" -> layer.module(MallocModule.class).create(layer, MallocModule.Options.of("Bench0", numBlocks, blockSize));
-            default -> throw new IllegalArgumentException("backend must be null or malloc, not " + backend);
-        });
-        spindle = Spindle.start(SpindleConfig.builder().name("bench")
-                .reactor(ReactorConfig.builder().mask("0x1").idle(IdleMode.BUSY).conclude())
-                .subsystem(bdevs).conclude());
-        reactor = spindle.reactors().reactor(0);
+        rig = BenchRig.bdev(backend, numBlocks, blockSize);
+        reactor = rig.reactor();
         buffers = new DmaBuffer[qd];
         slots = new Integer[qd];
         for (int i = 0; i < qd; i++) {
             slots[i] = Integer.valueOf(i); // boxed once here, passed as the I/O's arg
         }
-        BdevLayer layer = BdevLayer.of(spindle);
-        onReactor(() -> {
+        BdevLayer layer = rig.layer();
+        rig.onReactor(() -> {
             reactorThreadId = Thread.currentThread().getId();
-            desc = layer.open("Bench0", false, (event, bdev, d) -> {
+            desc = layer.open(BenchRig.BDEV, false, (event, bdev, d) -> {
             });
             ch = desc.getIoChannel();
             for (int i = 0; i < qd; i++) {
@@ -102,21 +91,8 @@ final class BdevReadRig implements AutoCloseable, IoCallback {
             }
         });
         if (ch == null) {
-            throw new IllegalStateException("no channel for Bench0");
+            throw new IllegalStateException("no channel for bdev=" + BenchRig.BDEV);
         }
-    }
-
-    private void onReactor(Runnable r) throws Exception {
-        CompletableFuture<Void> f = new CompletableFuture<>();
-        reactor.send(() -> {
-            try {
-                r.run();
-                f.complete(null);
-            } catch (Throwable e) {
-                f.completeExceptionally(e);
-            }
-        });
-        f.get(30, TimeUnit.SECONDS);
     }
 
     /** Completes {@code n} reads on the reactor; returns when the last one completed. */
@@ -198,9 +174,9 @@ final class BdevReadRig implements AutoCloseable, IoCallback {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() {
         try {
-            onReactor(() -> {
+            rig.onReactor(() -> {
                 ch.put();
                 desc.close();
                 for (DmaBuffer b : buffers) {
@@ -208,7 +184,7 @@ final class BdevReadRig implements AutoCloseable, IoCallback {
                 }
             });
         } finally {
-            spindle.stopAndWait();
+            rig.close();
         }
     }
 }

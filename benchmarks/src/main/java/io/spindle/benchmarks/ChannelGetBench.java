@@ -1,18 +1,11 @@
 package io.spindle.benchmarks;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
 import io.spindle.runtime.ChannelFactory;
 import io.spindle.runtime.IoChannel;
 import io.spindle.runtime.IoDevice;
-import io.spindle.runtime.Poller;
 import io.spindle.runtime.Reactor;
-import io.spindle.runtime.ReactorGroup;
-import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
@@ -25,7 +18,6 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -41,23 +33,18 @@ import java.util.concurrent.TimeUnit;
  * iteration's own cost (see {@link ReactorLoopBench}) is spread over the pairs, well under 0.1 ns each.
  * Every channel got is passed to a {@link Blackhole} (about 1 ns) so the JIT cannot fold the get/put away.
  *
- * <p>{@link IoDevice#register} needs a Pekko owner: the trial's {@link ActorSystem}'s guardian registers the
- * device and is terminated at tear-down, after the held reference is put and the channel destroyed.
+ * <p>{@link IoDevice#register} needs a Pekko owner: {@link BenchRig#ioDevice} registers the device from the
+ * guardian of an actor system the rig terminates at tear-down, after the held reference is put and the channel
+ * destroyed.
  *
  * <p>Run: {@code java -jar benchmarks/target/benchmarks.jar ChannelGetBench -prof gc}.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 1, jvmArgsAppend = {
-    JvmFlags.OPENS_JDK_INTERNAL_MISC, JvmFlags.OPENS_JAVA_UTIL_ZIP, JvmFlags.EXPORTS_JDK_INTERNAL_MISC,
-    JvmFlags.EXPORTS_JDK_INTERNAL_REF, JvmFlags.EXPORTS_JDK_INTERNAL_UTIL, JvmFlags.EXPORTS_SUN_NIO_CH,
-    JvmFlags.EXPORTS_SUN_MISC, JvmFlags.EXPORTS_JAVAC_FILE, JvmFlags.OPENS_JAVAC, JvmFlags.OPENS_JAVA_LANG,
-    JvmFlags.OPENS_JAVA_LANG_REFLECT, JvmFlags.OPENS_JAVA_IO, JvmFlags.OPENS_JAVA_UTIL, JvmFlags.CHRONICLE_ANALYTICS_OFF,
-})
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-public class ChannelGetBench {
+public class ChannelGetBench extends SpindleBench {
     /** get/put pairs per benchmark invocation (one reactor loop iteration). */
     public static final int PAIRS = 1000;
 
@@ -83,37 +70,26 @@ public class ChannelGetBench {
     }
 
     private final CountingFactory factory = new CountingFactory();
-    private ActorSystem<Void> system;
-    private ReactorGroup group;
+    private BenchRig rig;
     private Reactor reactor;
     private IoDevice<Ctx> device;
     private IoChannel<Ctx> held;
-    private Poller poller;
     private Blackhole blackhole;
 
+    /** A manual reactor ({@link BenchRig#manual()}), the device, its channel held, the measuring poller. */
     @Setup(Level.Trial)
     public void setUp(Blackhole bh) throws Exception {
         blackhole = bh;
-        group = ReactorGroup.manual(1);
-        reactor = group.reactor(0);
-        CompletableFuture<IoDevice<Ctx>> deviceHolder = new CompletableFuture<>();
-        Config quiet = ConfigFactory.parseString("pekko.loglevel = WARNING\npekko.stdout-loglevel = WARNING")
-                .withFallback(ConfigFactory.load());
-        system = ActorSystem.create(Behaviors.setup(ctx -> {
-            deviceHolder.complete(IoDevice.register(ctx, group, "bench", factory));
-            return Behaviors.empty();
-        }), "bench", quiet);
-        device = deviceHolder.get(30, TimeUnit.SECONDS);
+        rig = BenchRig.manual();
+        reactor = rig.reactor();
+        device = rig.ioDevice("bench", factory);
 
         // on the reactor: create the channel and keep that first reference for the whole trial, then start
         // the measuring poller
-        reactor.send(() -> {
-            held = device.getChannel();
-            poller = reactor.registerPoller("get-put", this::getPutPairs);
-        });
-        group.pollOnce(0);
-        if (held == null || poller == null || factory.creates != 1) {
-            throw new IllegalStateException("setup failed: held=" + held + " poller=" + poller + " creates=" + factory.creates);
+        held = rig.callOnReactor(device::getChannel);
+        rig.poller("get-put", this::getPutPairs);
+        if (held == null || factory.creates != 1) {
+            throw new IllegalStateException("setup failed: held=" + held + " creates=" + factory.creates);
         }
     }
 
@@ -129,22 +105,19 @@ public class ChannelGetBench {
         return PAIRS;
     }
 
+    /** The poller stopped, the held reference put, its destroy run and counted; then {@link BenchRig#close()}. */
     @TearDown(Level.Trial)
     public void tearDown() throws Exception {
         try {
-            reactor.send(() -> {
-                poller.unregister();
-                held.put(); // the last reference: queues the deferred destroy, run by the next iteration
-            });
-            group.pollUntilIdle(0);
+            rig.unregisterPollers();
+            rig.onReactor(held::put); // the last reference: queues the deferred destroy, run by the next iterations
+            rig.drain();
             if (factory.creates != 1 || factory.destroys != 1 || device.liveChannels() != 0) {
                 throw new IllegalStateException("fast path not taken throughout: creates=" + factory.creates
                         + " destroys=" + factory.destroys + " liveChannels=" + device.liveChannels());
             }
         } finally {
-            system.terminate();
-            system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
-            group.close();
+            rig.close();
         }
     }
 

@@ -8,7 +8,8 @@ import java.util.List;
  *
  * <p><b>This mirrors the {@code spindle.jvm.flags} property of the parent {@code pom.xml}</b>, flag for flag
  * and in the same order. Java annotations take only compile-time constants, so the property cannot be read
- * here; {@code JvmFlagsMirrorTest} (run by {@code mvn verify}) fails when this class, or the {@code @Fork} of
+ * here. The {@code @Fork} that names them is written once, on {@link SpindleBench}, which every benchmark
+ * extends. {@code JvmFlagsMirrorTest} (run by {@code mvn verify}) fails when this class, or the {@code @Fork} of
  * any benchmark, drifts from the property.
  */
 public final class JvmFlags {

@@ -4,7 +4,6 @@ import io.spindle.bdev.DmaBuffer;
 import net.openhft.chronicle.core.UnsafeMemory;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
@@ -34,15 +33,9 @@ import java.util.concurrent.TimeUnit;
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 1, jvmArgsAppend = {
-    JvmFlags.OPENS_JDK_INTERNAL_MISC, JvmFlags.OPENS_JAVA_UTIL_ZIP, JvmFlags.EXPORTS_JDK_INTERNAL_MISC,
-    JvmFlags.EXPORTS_JDK_INTERNAL_REF, JvmFlags.EXPORTS_JDK_INTERNAL_UTIL, JvmFlags.EXPORTS_SUN_NIO_CH,
-    JvmFlags.EXPORTS_SUN_MISC, JvmFlags.EXPORTS_JAVAC_FILE, JvmFlags.OPENS_JAVAC, JvmFlags.OPENS_JAVA_LANG,
-    JvmFlags.OPENS_JAVA_LANG_REFLECT, JvmFlags.OPENS_JAVA_IO, JvmFlags.OPENS_JAVA_UTIL, JvmFlags.CHRONICLE_ANALYTICS_OFF,
-})
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-public class MallocReadBench {
+public class MallocReadBench extends SpindleBench {
     /** Reads (or copies) per benchmark invocation. */
     public static final int BATCH = 20_000;
     private static final int IO = 4096;

@@ -1,11 +1,9 @@
 package io.spindle.benchmarks;
 
-import io.spindle.runtime.Poller;
 import io.spindle.runtime.Reactor;
 import io.spindle.runtime.ReactorGroup;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
@@ -40,44 +38,29 @@ import java.util.concurrent.TimeUnit;
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 1, jvmArgsAppend = {
-    JvmFlags.OPENS_JDK_INTERNAL_MISC, JvmFlags.OPENS_JAVA_UTIL_ZIP, JvmFlags.EXPORTS_JDK_INTERNAL_MISC,
-    JvmFlags.EXPORTS_JDK_INTERNAL_REF, JvmFlags.EXPORTS_JDK_INTERNAL_UTIL, JvmFlags.EXPORTS_SUN_NIO_CH,
-    JvmFlags.EXPORTS_SUN_MISC, JvmFlags.EXPORTS_JAVAC_FILE, JvmFlags.OPENS_JAVAC, JvmFlags.OPENS_JAVA_LANG,
-    JvmFlags.OPENS_JAVA_LANG_REFLECT, JvmFlags.OPENS_JAVA_IO, JvmFlags.OPENS_JAVA_UTIL, JvmFlags.CHRONICLE_ANALYTICS_OFF,
-})
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-public class ReactorLoopBench {
+public class ReactorLoopBench extends SpindleBench {
     /** The poller's return value: 0 = idle iteration, 1 = busy iteration. */
     @Param({"0", "1"})
     public int work;
 
-    private ReactorGroup group;
+    private BenchRig rig;
     private Reactor reactor;
-    private Poller poller;
 
+    /** A manual reactor ({@link BenchRig#manual()}) with the no-op poller, registered by the first pollOnce. */
     @Setup(Level.Trial)
     public void setUp() {
-        group = ReactorGroup.manual(1);
-        reactor = group.reactor(0);
+        rig = BenchRig.manual();
+        reactor = rig.reactor();
         final int w = work;
-        // registerPoller must run on the reactor: in manual mode that is inside pollOnce
-        reactor.send(() -> poller = reactor.registerPoller("bench-noop", () -> w));
-        group.pollOnce(0);
-        if (poller == null) {
-            throw new IllegalStateException("poller was not registered by the first pollOnce");
-        }
+        rig.poller("bench-noop", () -> w);
     }
 
+    /** The poller unregistered, the reactor stepped until idle, closed and checked exited ({@link BenchRig#close()}). */
     @TearDown(Level.Trial)
     public void tearDown() {
-        reactor.send(() -> poller.unregister());
-        group.pollUntilIdle(0);
-        group.close();
-        if (reactor.state() != Reactor.State.EXITED) {
-            throw new IllegalStateException("reactor did not exit: state=" + reactor.state());
-        }
+        rig.close();
     }
 
     /** One loop iteration: no task, one active poller. */

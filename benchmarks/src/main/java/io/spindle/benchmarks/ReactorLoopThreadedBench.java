@@ -1,14 +1,11 @@
 package io.spindle.benchmarks;
 
 import io.spindle.runtime.IdleMode;
-import io.spindle.runtime.Poller;
 import io.spindle.runtime.Reactor;
-import io.spindle.runtime.ReactorConfig;
 import io.spindle.runtime.ReactorGroup;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
@@ -20,7 +17,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
@@ -52,15 +48,9 @@ import java.util.concurrent.locks.LockSupport;
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 1, jvmArgsAppend = {
-    JvmFlags.OPENS_JDK_INTERNAL_MISC, JvmFlags.OPENS_JAVA_UTIL_ZIP, JvmFlags.EXPORTS_JDK_INTERNAL_MISC,
-    JvmFlags.EXPORTS_JDK_INTERNAL_REF, JvmFlags.EXPORTS_JDK_INTERNAL_UTIL, JvmFlags.EXPORTS_SUN_NIO_CH,
-    JvmFlags.EXPORTS_SUN_MISC, JvmFlags.EXPORTS_JAVAC_FILE, JvmFlags.OPENS_JAVAC, JvmFlags.OPENS_JAVA_LANG,
-    JvmFlags.OPENS_JAVA_LANG_REFLECT, JvmFlags.OPENS_JAVA_IO, JvmFlags.OPENS_JAVA_UTIL, JvmFlags.CHRONICLE_ANALYTICS_OFF,
-})
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-public class ReactorLoopThreadedBench {
+public class ReactorLoopThreadedBench extends SpindleBench {
     /** Length of one counting window. */
     public static final long WINDOW_MICROS = 1_000;
 
@@ -68,9 +58,8 @@ public class ReactorLoopThreadedBench {
     @Param({"0", "1"})
     public int work;
 
-    private ReactorGroup group;
+    private BenchRig rig;
     private Reactor reactor;
-    private Poller poller;
 
     /** Loop iterations counted during one JMH iteration; JMH divides the iteration's time by it. */
     @State(Scope.Thread)
@@ -86,29 +75,19 @@ public class ReactorLoopThreadedBench {
         }
     }
 
+    /** A started busy reactor ({@link BenchRig#threaded()}) with the no-op poller. */
     @Setup(Level.Trial)
     public void setUp() {
-        group = ReactorGroup.start(ReactorConfig.builder().mask("0x1").idle(IdleMode.BUSY).conclude());
-        reactor = group.reactor(0);
+        rig = BenchRig.threaded();
+        reactor = rig.reactor();
         final int w = work;
-        CompletableFuture<Poller> registered = new CompletableFuture<>();
-        // registerPoller must run on the reactor
-        reactor.send(() -> registered.complete(reactor.registerPoller("bench-noop", () -> w)));
-        poller = registered.orTimeout(10, TimeUnit.SECONDS).join();
+        rig.poller("bench-noop", () -> w);
     }
 
+    /** The poller unregistered, the reactor stopped and its thread checked ended ({@link BenchRig#close()}). */
     @TearDown(Level.Trial)
     public void tearDown() {
-        CompletableFuture<Void> gone = new CompletableFuture<>();
-        reactor.send(() -> {
-            poller.unregister();
-            gone.complete(null);
-        });
-        gone.orTimeout(10, TimeUnit.SECONDS).join();
-        group.close();
-        if (!group.threadsEnded()) {
-            throw new IllegalStateException("reactor thread still alive after close");
-        }
+        rig.close();
     }
 
     /** One counting window: the reactor's loop iterations while this thread is parked. */

@@ -2,11 +2,8 @@ package io.spindle.benchmarks;
 
 import io.spindle.runtime.IdleMode;
 import io.spindle.runtime.Reactor;
-import io.spindle.runtime.ReactorConfig;
-import io.spindle.runtime.ReactorGroup;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
@@ -42,36 +39,28 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
-@Fork(value = 1, jvmArgsAppend = {
-    JvmFlags.OPENS_JDK_INTERNAL_MISC, JvmFlags.OPENS_JAVA_UTIL_ZIP, JvmFlags.EXPORTS_JDK_INTERNAL_MISC,
-    JvmFlags.EXPORTS_JDK_INTERNAL_REF, JvmFlags.EXPORTS_JDK_INTERNAL_UTIL, JvmFlags.EXPORTS_SUN_NIO_CH,
-    JvmFlags.EXPORTS_SUN_MISC, JvmFlags.EXPORTS_JAVAC_FILE, JvmFlags.OPENS_JAVAC, JvmFlags.OPENS_JAVA_LANG,
-    JvmFlags.OPENS_JAVA_LANG_REFLECT, JvmFlags.OPENS_JAVA_IO, JvmFlags.OPENS_JAVA_UTIL, JvmFlags.CHRONICLE_ANALYTICS_OFF,
-})
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-public class SendBench {
+public class SendBench extends SpindleBench {
     /** Most tasks one producer may have sent but not yet seen run. */
     public static final long WINDOW = 65_536;
 
-    /** The reactor, shared by all producer threads of a trial. */
+    /** The reactor ({@link BenchRig#threaded()}), shared by all producer threads of a trial. */
     @State(Scope.Benchmark)
     public static class Rig {
-        ReactorGroup group;
+        BenchRig shared;
         Reactor reactor;
 
         @Setup(Level.Trial)
         public void setUp() {
-            group = ReactorGroup.start(ReactorConfig.builder().mask("0x1").idle(IdleMode.BUSY).conclude());
-            reactor = group.reactor(0);
+            shared = BenchRig.threaded();
+            reactor = shared.reactor();
         }
 
+        /** The reactor stopped and its thread checked ended ({@link BenchRig#close()}). */
         @TearDown(Level.Trial)
         public void tearDown() {
-            group.close();
-            if (!group.threadsEnded()) {
-                throw new IllegalStateException("reactor thread still alive after close");
-            }
+            shared.close();
         }
     }
 
