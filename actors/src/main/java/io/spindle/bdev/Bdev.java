@@ -1,8 +1,10 @@
 package io.spindle.bdev;
 
+import io.spindle.bdev.io.IoType;
 import io.spindle.bdev.spi.BdevDriver;
 import io.spindle.bdev.spi.BdevModule;
 import io.spindle.bdev.spi.BdevSpec;
+import io.spindle.bdev.spi.BdevView;
 import io.spindle.runtime.IoDevice;
 import org.apache.pekko.actor.typed.ActorRef;
 
@@ -17,10 +19,13 @@ import java.util.UUID;
  * count changes only by resize); its life-cycle (descriptors, claims, unregister) is guarded by the bdev
  * itself and driven by its actor.
  *
+ * <p>Modules see it as a {@link BdevView} (the SPI's view of a bdev, which this class is the one implementation
+ * of): the same object, so a driver gets no copy and no wrapper on the I/O path.
+ *
  * <p>Thread-safe to read from anywhere. The fields every submit reads sit a cache line away from the object's lock
  * word (see {@code BdevHeaderPadding}).
  */
-public final class Bdev extends BdevHeaderPadding {
+public final class Bdev extends BdevHeaderPadding implements BdevView {
     /** Life-cycle states. */
     public enum Status {
         /**

@@ -1,5 +1,6 @@
 package io.spindle.bdev;
 
+import io.spindle.bdev.io.IoType;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.IoChannel;
 import io.spindle.runtime.IoDevice;

@@ -1,6 +1,7 @@
 package io.spindle.bdev;
 
 import io.spindle.app.Spindle;
+import io.spindle.bdev.spi.BdevHost;
 import io.spindle.bdev.spi.BdevModule;
 import io.spindle.bdev.spi.BdevSpec;
 import io.spindle.runtime.Errno;
@@ -33,8 +34,12 @@ import java.util.function.Consumer;
  * on the registry's reactor (reactor 0), so attach only short callbacks or use the async variants. The stages
  * are {@link OffReactorFuture}s: waiting for one ({@code join}/{@code get}) on a reactor thread throws
  * {@link io.spindle.runtime.BlockingCallOnReactorException} instead of stalling (or deadlocking) the reactor.
+ *
+ * <p>Modules receive it as a {@link BdevHost} (the SPI's view of the layer, which this class is the one
+ * implementation of); {@link #of(BdevHost)} gives it back as this class to a module that also opens and claims
+ * bdevs.
  */
-public final class BdevLayer {
+public final class BdevLayer implements BdevHost {
     static final Logger LOG = LoggerFactory.getLogger("io.spindle.bdev");
 
     private final ReactorGroup reactors;
@@ -74,6 +79,34 @@ public final class BdevLayer {
     /** The bdev layer of a running Spindle that has the {@link BdevSubsystem}. */
     public static BdevLayer of(Spindle spindle) {
         return spindle.subsystem(BdevSubsystem.class).layer();
+    }
+
+    /**
+     * The layer a module was given as its {@link BdevHost} ({@code BdevModule.init}, {@code examineDisk}, ...), for a
+     * module that also uses bdevs as a client (opens and claims its base, as virtual bdevs do). Any thread.
+     *
+     * @throws IllegalArgumentException when {@code host} is not a Spindle bdev layer
+     */
+    public static BdevLayer of(BdevHost host) {
+        if (host instanceof BdevLayer layer) {
+            return layer;
+        }
+        throw new IllegalArgumentException("host=" + (host == null ? "null" : host.getClass().getName())
+                + ": not a Spindle bdev layer (BdevLayer.of takes the host a BdevModule call received)");
+    }
+
+    /**
+     * The bdev a module was given as a {@link io.spindle.bdev.spi.BdevView} (in {@code examineConfig}, a driver
+     * call, {@code ModuleIo.bdev()}), as this layer's {@link Bdev}: the same object, for the client calls that take
+     * one ({@link #claimBdev}, {@link #resize(Bdev, long)}, ...). Any thread.
+     *
+     * @throws IllegalArgumentException when {@code view} is not a bdev of this layer
+     */
+    public Bdev bdev(io.spindle.bdev.spi.BdevView view) {
+        if (view instanceof Bdev b && b.layer == this) {
+            return b;
+        }
+        throw new IllegalArgumentException("bdev=" + (view == null ? "null" : view.name()) + ": not a bdev of this bdev layer");
     }
 
     /** The options the layer was started with. */

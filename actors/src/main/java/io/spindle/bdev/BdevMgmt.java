@@ -1,5 +1,7 @@
 package io.spindle.bdev;
 
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 import io.spindle.runtime.Poller;
 import io.spindle.runtime.Reactor;
 

@@ -2,6 +2,7 @@ package io.spindle.bdev;
 
 import io.spindle.app.Subsystem;
 import io.spindle.app.SubsystemContext;
+import io.spindle.bdev.spi.BdevHost;
 import io.spindle.bdev.spi.BdevModule;
 import org.apache.pekko.actor.typed.ActorRef;
 
@@ -25,7 +26,7 @@ import java.util.function.Function;
  * {@code bdev_set_options}, not the per-reactor split), a {@code bdev_examine} per name of the examine allowlist
  * (auto examine off), each bdev's create call, its {@code bdev_set_qos_limit} with the limits that are set when it
  * has any, its {@code bdev_enable_histogram} when its histogram is on, every module's own configuration
- * ({@link BdevModule#writeConfig(BdevLayer)}), then {@code bdev_wait_for_examine}. Unlike SPDK, which writes bdevs in
+ * ({@link BdevModule#writeConfig(BdevHost)}), then {@code bdev_wait_for_examine}. Unlike SPDK, which writes bdevs in
  * registration order and relies on deferred creation, every bdev is written after the bdevs it is built on
  * ({@link io.spindle.bdev.spi.BdevDriver#baseBdevs()}).
  */

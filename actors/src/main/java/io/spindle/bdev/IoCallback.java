@@ -1,5 +1,7 @@
 package io.spindle.bdev;
 
+import io.spindle.bdev.io.IoStatus;
+
 /**
  * Completion of an accepted I/O, called exactly once on the reactor that submitted it. The {@link BdevIo}
  * goes back to its reactor's pool when this returns: copy out what you need, do not keep it. Pass per-I/O

@@ -1,5 +1,8 @@
 package io.spindle.bdev;
 
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
+
 /**
  * I/O statistics of a channel or a bdev: SPDK's {@code spdk_bdev_io_stat}. Latencies are in nanoseconds.
  * A channel's counters are written on its reactor only; a bdev's merged counters are guarded by the bdev.

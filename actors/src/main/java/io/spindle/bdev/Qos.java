@@ -1,5 +1,6 @@
 package io.spindle.bdev;
 
+import io.spindle.bdev.io.IoType;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 

@@ -1,5 +1,6 @@
 package io.spindle.bdev;
 
+import io.spindle.bdev.io.IoStatus;
 import io.spindle.runtime.IoChannel;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.junit.jupiter.api.AfterAll;

@@ -1,5 +1,6 @@
 package io.spindle.bdev;
 
+import io.spindle.bdev.io.IoType;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

@@ -1,10 +1,13 @@
 package io.spindle.bdev;
 
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 import io.spindle.bdev.rogue.RogueModule;
 import io.spindle.bdev.spi.BdevContext;
 import io.spindle.bdev.spi.BdevDriver;
 import io.spindle.bdev.spi.BdevModule;
 import io.spindle.bdev.spi.BdevSpec;
+import io.spindle.bdev.spi.BdevView;
 import io.spindle.bdev.spi.ModuleIo;
 import io.spindle.runtime.ChannelFactory;
 import io.spindle.runtime.IoChannel;
@@ -171,12 +174,12 @@ class RogueModuleTest {
                 }
 
                 @Override
-                public Object createChannel(Bdev bdev, Reactor reactor) {
+                public Object createChannel(BdevView bdev, Reactor reactor) {
                     return new Object();
                 }
 
                 @Override
-                public void destroyChannel(Bdev bdev, Reactor reactor, Object channel) {
+                public void destroyChannel(BdevView bdev, Reactor reactor, Object channel) {
                 }
 
                 @Override

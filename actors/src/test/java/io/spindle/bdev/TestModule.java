@@ -1,9 +1,13 @@
 package io.spindle.bdev;
 
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 import io.spindle.bdev.spi.BdevContext;
 import io.spindle.bdev.spi.BdevDriver;
+import io.spindle.bdev.spi.BdevHost;
 import io.spindle.bdev.spi.BdevModule;
 import io.spindle.bdev.spi.BdevSpec;
+import io.spindle.bdev.spi.BdevView;
 import io.spindle.bdev.spi.ModuleIo;
 import io.spindle.runtime.ChannelFactory;
 import io.spindle.runtime.IoChannel;
@@ -57,10 +61,11 @@ final class TestModule implements BdevModule {
     }
 
     @Override
-    public void examineConfig(Bdev bdev, BdevLayer layer) {
+    public void examineConfig(BdevView bdev, BdevHost host) {
         BiFunction<Bdev, BdevLayer, Integer> f = examineClaim;
         if (f != null && bdev.module() != this) {
-            claims.add(bdev.name() + ":" + f.apply(bdev, layer));
+            BdevLayer layer = BdevLayer.of(host);
+            claims.add(bdev.name() + ":" + f.apply(layer.bdev(bdev), layer));
         }
     }
 
@@ -68,7 +73,7 @@ final class TestModule implements BdevModule {
     final List<String> examinedDisks = new CopyOnWriteArrayList<>();
 
     @Override
-    public CompletionStage<Void> examineDisk(Bdev bdev, BdevLayer layer) {
+    public CompletionStage<Void> examineDisk(BdevView bdev, BdevHost host) {
         examinedDisks.add(bdev.name());
         return CompletableFuture.completedFuture(null);
     }
@@ -184,7 +189,7 @@ final class TestModule implements BdevModule {
         }
 
         @Override
-        public int acceptResize(Bdev b, long newNumBlocks) {
+        public int acceptResize(BdevView b, long newNumBlocks) {
             if (opts.resizableTo == 0) {
                 return BdevDriver.super.acceptResize(b, newNumBlocks);
             }
@@ -221,7 +226,7 @@ final class TestModule implements BdevModule {
         }
 
         @Override
-        public Channel createChannel(Bdev b, Reactor reactor) {
+        public Channel createChannel(BdevView b, Reactor reactor) {
             if (opts.failChannelCreate) {
                 throw new IllegalStateException("test module " + opts.name + ": channel create on " + reactor.name() + " fails (expected by the test)");
             }
@@ -241,7 +246,7 @@ final class TestModule implements BdevModule {
         }
 
         @Override
-        public void destroyChannel(Bdev b, Reactor reactor, Channel c) {
+        public void destroyChannel(BdevView b, Reactor reactor, Channel c) {
             Reactor cur = Reactor.current();
             if (cur != reactor) {
                 module.violations.add("bdev channel of " + opts.name + " on " + reactor.name() + " destroyed by "
@@ -317,7 +322,7 @@ final class TestModule implements BdevModule {
 
         void execute(ModuleIo io) {
             int bs = opts.blockSize;
-            long off = ((Driver) io.bdev().driver).base + io.offsetBlocks() * bs; // a shared channel holds both bdevs' I/O
+            long off = ((Driver) ((BdevIo) io).bdev().driver).base + io.offsetBlocks() * bs; // a shared channel holds both bdevs' I/O
             UnsafeMemory m = UnsafeMemory.MEMORY;
             switch (io.type()) {
                 case READ -> {

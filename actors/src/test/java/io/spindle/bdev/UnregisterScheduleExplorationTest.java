@@ -1,5 +1,6 @@
 package io.spindle.bdev;
 
+import io.spindle.bdev.io.IoStatus;
 import io.spindle.bdev.rogue.RogueModule;
 import io.spindle.runtime.CoreMask;
 import io.spindle.runtime.IoDevice;

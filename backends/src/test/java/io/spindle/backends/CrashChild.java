@@ -7,8 +7,8 @@ import io.spindle.backends.aio.AioModule;
 import io.spindle.backends.mapped.MappedModule;
 import io.spindle.bdev.BdevLayer;
 import io.spindle.bdev.BdevSubsystem;
-import io.spindle.bdev.IoStatus;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 import io.spindle.runtime.ReactorConfig;
 
 /**

@@ -1,7 +1,7 @@
 package io.spindle.backends;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.spindle.bdev.IoStatus;
+import io.spindle.bdev.io.IoStatus;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

@@ -6,7 +6,7 @@ import io.spindle.bdev.BdevIo;
 import io.spindle.bdev.BdevLayer;
 import io.spindle.bdev.DmaBuffer;
 import io.spindle.bdev.IoCallback;
-import io.spindle.bdev.IoStatus;
+import io.spindle.bdev.io.IoStatus;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.IoChannel;
 import io.spindle.runtime.Reactor;

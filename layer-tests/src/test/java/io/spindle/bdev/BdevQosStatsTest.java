@@ -2,6 +2,7 @@ package io.spindle.bdev;
 
 import io.spindle.backends.BackendHarness;
 import io.spindle.backends.malloc.MallocModule;
+import io.spindle.bdev.io.IoStatus;
 import io.spindle.runtime.IoChannel;
 import org.HdrHistogram.Histogram;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;

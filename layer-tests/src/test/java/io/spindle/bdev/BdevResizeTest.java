@@ -3,6 +3,7 @@ package io.spindle.bdev;
 import io.spindle.backends.BackendHarness;
 import io.spindle.backends.malloc.MallocModule;
 import io.spindle.backends.nullbdev.NullModule;
+import io.spindle.bdev.io.IoStatus;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.IoChannel;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;

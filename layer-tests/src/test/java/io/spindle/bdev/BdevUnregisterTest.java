@@ -4,6 +4,7 @@ import io.spindle.backends.BackendHarness;
 import io.spindle.app.Spindle;
 import io.spindle.app.SpindleConfig;
 import io.spindle.backends.malloc.MallocModule;
+import io.spindle.bdev.io.IoStatus;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.IoChannel;
 import io.spindle.runtime.Reactor;

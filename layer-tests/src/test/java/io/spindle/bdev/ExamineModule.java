@@ -1,6 +1,8 @@
 package io.spindle.bdev;
 
+import io.spindle.bdev.spi.BdevHost;
 import io.spindle.bdev.spi.BdevModule;
+import io.spindle.bdev.spi.BdevView;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -32,20 +34,21 @@ final class ExamineModule implements BdevModule {
     }
 
     @Override
-    public void examineConfig(Bdev bdev, BdevLayer layer) {
+    public void examineConfig(BdevView bdev, BdevHost host) {
         if (bdev.module() instanceof ExamineModule) {
             return;
         }
         examineConfigCount++;
         ClaimType t = claimType;
         if (t != null) {
+            BdevLayer layer = BdevLayer.of(host);
             desc = layer.open(bdev.name(), false, (e, b, d) -> { });
             claimRc = layer.claimDescriptor(desc, t, 0, this);
         }
     }
 
     @Override
-    public CompletionStage<Void> examineDisk(Bdev bdev, BdevLayer layer) {
+    public CompletionStage<Void> examineDisk(BdevView bdev, BdevHost host) {
         examineDiskCount++;
         return CompletableFuture.completedFuture(null);
     }

@@ -1,7 +1,7 @@
 package io.spindle.transport;
 
 import io.spindle.bdev.DmaBuffer;
-import io.spindle.bdev.IoStatus;
+import io.spindle.bdev.io.IoStatus;
 import io.spindle.runtime.Reactor;
 import org.junit.jupiter.api.Test;
 

@@ -4,7 +4,7 @@ import io.spindle.bdev.BdevChannel;
 import io.spindle.bdev.BdevDescriptor;
 import io.spindle.bdev.BdevLayer;
 import io.spindle.bdev.IoCallback;
-import io.spindle.bdev.IoStatus;
+import io.spindle.bdev.io.IoStatus;
 import io.spindle.runtime.IoChannel;
 import io.spindle.runtime.Reactor;
 

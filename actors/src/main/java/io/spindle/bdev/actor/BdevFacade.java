@@ -2,7 +2,7 @@ package io.spindle.bdev.actor;
 
 import io.spindle.bdev.BdevLayer;
 import io.spindle.bdev.DmaBuffer;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoType;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.OffReactorFuture;
 import io.spindle.runtime.Reactor;

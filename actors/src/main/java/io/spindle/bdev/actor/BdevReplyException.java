@@ -1,6 +1,6 @@
 package io.spindle.bdev.actor;
 
-import io.spindle.bdev.IoStatus;
+import io.spindle.bdev.io.IoStatus;
 import io.spindle.runtime.Errno;
 
 /**

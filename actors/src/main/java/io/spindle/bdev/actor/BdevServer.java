@@ -2,8 +2,8 @@ package io.spindle.bdev.actor;
 
 import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevLayer;
-import io.spindle.bdev.IoStatus;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.Reactor;
 import io.spindle.runtime.ReactorGroup;

@@ -1,7 +1,7 @@
 package io.spindle.bdev.actor;
 
-import io.spindle.bdev.IoStatus;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.Reactor;
 import io.spindle.runtime.ReactorStoppedException;

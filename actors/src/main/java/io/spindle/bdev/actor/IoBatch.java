@@ -1,7 +1,7 @@
 package io.spindle.bdev.actor;
 
-import io.spindle.bdev.IoType;
 
+import io.spindle.bdev.io.IoType;
 import java.util.Objects;
 
 /**

@@ -1,6 +1,6 @@
 package io.spindle.bdev.actor;
 
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoType;
 
 /**
  * One I/O on its way through a reactor's shard: the callback argument of the bdev I/O, and what the answer

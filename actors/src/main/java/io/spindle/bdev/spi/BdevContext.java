@@ -1,6 +1,5 @@
 package io.spindle.bdev.spi;
 
-import io.spindle.bdev.Bdev;
 import io.spindle.runtime.ChannelFactory;
 import io.spindle.runtime.IoDevice;
 import io.spindle.runtime.ReactorGroup;
@@ -17,7 +16,7 @@ import io.spindle.runtime.ReactorGroup;
  */
 public interface BdevContext {
     /** The bdev being registered. */
-    Bdev bdev();
+    BdevView bdev();
 
     /** The reactors. */
     ReactorGroup reactors();

@@ -1,7 +1,6 @@
 package io.spindle.bdev.spi;
 
-import io.spindle.bdev.Bdev;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoType;
 import io.spindle.runtime.Reactor;
 
 import java.util.Map;
@@ -36,25 +35,25 @@ public interface BdevDriver<C> {
      * bdevs): their NOMEM-queued I/O then wait in one queue and retry when I/O of any of them completes (SPDK's
      * {@code spdk_bdev_shared_resource}). It is then handed to {@link #destroyChannel} once per bdev.
      */
-    C createChannel(Bdev bdev, Reactor reactor) throws Exception;
+    C createChannel(BdevView bdev, Reactor reactor) throws Exception;
 
     /**
      * Destroys a channel context (put any module channels it holds). A module that still holds I/O submitted on
-     * this channel must complete each of them here (performed, or {@link io.spindle.bdev.IoStatus#ABORTED}); the
+     * this channel must complete each of them here (performed, or {@link io.spindle.bdev.io.IoStatus#ABORTED}); the
      * layer merges the channel's stats after this returns.
      */
-    void destroyChannel(Bdev bdev, Reactor reactor, C channel);
+    void destroyChannel(BdevView bdev, Reactor reactor, C channel);
 
     /**
      * Starts {@code io}; complete it exactly once with {@link ModuleIo#complete}. A completion from inside this
      * call is deferred by the bdev layer to the next reactor loop. Completing with
-     * {@link io.spindle.bdev.IoStatus#NOMEM} makes the layer requeue and retry it.
+     * {@link io.spindle.bdev.io.IoStatus#NOMEM} makes the layer requeue and retry it.
      */
     void submit(ModuleIo io, C channel);
 
     /**
      * The module's resize capability: whether this bdev's block count may become {@code newNumBlocks}. Every
-     * resize, whoever asks for it ({@link io.spindle.bdev.BdevLayer#resize}, a JSON-RPC method, another module
+     * resize, whoever asks for it ({@link BdevHost#resize}, a JSON-RPC method, another module
      * such as a stacked bdev following its base), reaches this method before the count changes; nothing changes
      * the count without it.
      *
@@ -75,11 +74,11 @@ public interface BdevDriver<C> {
      * a mapped file's) checks each I/O's range against what the module allocated, and fails the I/O (an error
      * status) rather than touch memory it does not own, whatever the layer let through.
      *
-     * @param bdev         the bdev (its {@link Bdev#numBlocks()} is the current count)
+     * @param bdev         the bdev (its {@link BdevView#numBlocks()} is the current count)
      * @param newNumBlocks the requested count, at least 1
      * @return 0 to accept, or a negative errno to refuse
      */
-    default int acceptResize(Bdev bdev, long newNumBlocks) {
+    default int acceptResize(BdevView bdev, long newNumBlocks) {
         return io.spindle.runtime.Errno.ENOTSUP;
     }
 
@@ -131,7 +130,7 @@ public interface BdevDriver<C> {
      * The JSON-RPC call that recreates this bdev, {@code {"method": ..., "params": {...}}} (SPDK's
      * {@code write_config_json}), or null when the bdev is not recreated from configuration.
      */
-    default com.fasterxml.jackson.databind.node.ObjectNode writeConfig(Bdev bdev) {
+    default com.fasterxml.jackson.databind.node.ObjectNode writeConfig(BdevView bdev) {
         return null;
     }
 }

@@ -1,8 +1,5 @@
 package io.spindle.bdev.spi;
 
-import io.spindle.bdev.Bdev;
-import io.spindle.bdev.BdevLayer;
-
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
@@ -11,19 +8,20 @@ import java.util.concurrent.CompletionStage;
  * {@code META-INF/services/io.spindle.bdev.spi.BdevModule}); one instance per Spindle instance's bdev layer.
  *
  * <p>All methods run on the bdev registry's thread (reactor 0, SPDK's app thread). Asynchronous results may
- * complete on any thread.
+ * complete on any thread. The {@link BdevHost} they receive is the bdev layer itself and each {@link BdevView} a
+ * registered bdev itself (see {@link BdevHost} for a module that also opens and claims bdevs).
  */
 public interface BdevModule {
     /** Unique module name, e.g. {@code malloc}; shown as a bdev's {@code product_name} owner in logs. */
     String name();
 
     /** Module init (before any bdev is registered); may finish asynchronously. */
-    default CompletionStage<Void> init(BdevLayer layer) {
+    default CompletionStage<Void> init(BdevHost host) {
         return CompletableFuture.completedFuture(null);
     }
 
     /** Module fini, after every bdev has been unregistered; may finish asynchronously. */
-    default CompletionStage<Void> fini(BdevLayer layer) {
+    default CompletionStage<Void> fini(BdevHost host) {
         return CompletableFuture.completedFuture(null);
     }
 
@@ -31,7 +29,7 @@ public interface BdevModule {
      * Looks at a newly registered bdev from configuration alone (SPDK's {@code examine_config}); may claim it.
      * Every module's runs, in load order, before any {@code examineDisk}.
      */
-    default void examineConfig(Bdev bdev, BdevLayer layer) {
+    default void examineConfig(BdevView bdev, BdevHost host) {
     }
 
     /**
@@ -39,7 +37,7 @@ public interface BdevModule {
      * every module when no module claimed the bdev in {@link #examineConfig}; otherwise only for the claiming
      * module(s).
      */
-    default CompletionStage<Void> examineDisk(Bdev bdev, BdevLayer layer) {
+    default CompletionStage<Void> examineDisk(BdevView bdev, BdevHost host) {
         return CompletableFuture.completedFuture(null);
     }
 
@@ -50,7 +48,7 @@ public interface BdevModule {
      * (SPDK writes it first and relies on deferred creation; here every call still follows the calls it depends on).
      * Called on any thread ({@code save_config} runs on the RPC dispatcher). None by default.
      */
-    default java.util.List<com.fasterxml.jackson.databind.node.ObjectNode> writeConfig(BdevLayer layer) {
+    default java.util.List<com.fasterxml.jackson.databind.node.ObjectNode> writeConfig(BdevHost host) {
         return java.util.List.of();
     }
 

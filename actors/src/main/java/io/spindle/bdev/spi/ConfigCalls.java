@@ -2,7 +2,6 @@ package io.spindle.bdev.spi;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.spindle.bdev.Bdev;
 
 /** Builds the {@code {"method", "params"}} entries modules return from {@link BdevDriver#writeConfig}. */
 public final class ConfigCalls {
@@ -13,7 +12,7 @@ public final class ConfigCalls {
      * {@code {"method": method, "params": {name, num_blocks, block_size, uuid}}}: the parameters every
      * create call of a RAM-like module takes; add module-specific ones to {@code params}.
      */
-    public static ObjectNode createCall(String method, Bdev bdev) {
+    public static ObjectNode createCall(String method, BdevView bdev) {
         ObjectNode call = JsonNodeFactory.instance.objectNode();
         call.put("method", method);
         ObjectNode p = call.putObject("params");

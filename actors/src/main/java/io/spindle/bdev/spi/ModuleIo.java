@@ -1,8 +1,7 @@
 package io.spindle.bdev.spi;
 
-import io.spindle.bdev.Bdev;
-import io.spindle.bdev.IoStatus;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 
 /**
  * The module's view of one I/O (SPDK's {@code spdk_bdev_io} as a module sees it). Valid from
@@ -12,8 +11,8 @@ public interface ModuleIo {
     /** The type. */
     IoType type();
 
-    /** The bdev. */
-    Bdev bdev();
+    /** The bdev (the layer's bdev object itself, as the module sees it). */
+    BdevView bdev();
 
     /** First block. */
     long offsetBlocks();

@@ -2,11 +2,12 @@ package io.spindle.bdev.rogue;
 
 import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevLayer;
-import io.spindle.bdev.IoStatus;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 import io.spindle.bdev.spi.BdevDriver;
 import io.spindle.bdev.spi.BdevModule;
 import io.spindle.bdev.spi.BdevSpec;
+import io.spindle.bdev.spi.BdevView;
 import io.spindle.bdev.spi.ModuleIo;
 import io.spindle.runtime.ChannelFactory;
 import io.spindle.runtime.IoChannel;
@@ -166,12 +167,12 @@ public final class RogueModule implements BdevModule {
         }
 
         @Override
-        public IoChannel<ModuleChannel> createChannel(Bdev bdev, Reactor reactor) {
+        public IoChannel<ModuleChannel> createChannel(BdevView bdev, Reactor reactor) {
             return device.getChannelOrThrow();
         }
 
         @Override
-        public void destroyChannel(Bdev bdev, Reactor reactor, IoChannel<ModuleChannel> channel) {
+        public void destroyChannel(BdevView bdev, Reactor reactor, IoChannel<ModuleChannel> channel) {
             if (Reactor.current() != reactor) {
                 module.violations.add("bdev channel of " + name + " on " + reactor.name() + " destroyed on another thread: "
                         + (Reactor.current() == null ? Thread.currentThread().getName() : Reactor.current().name()));

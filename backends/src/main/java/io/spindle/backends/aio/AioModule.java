@@ -9,11 +9,13 @@ import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevException;
 import io.spindle.bdev.BdevLayer;
 import io.spindle.bdev.DmaBuffer;
-import io.spindle.bdev.IoStatus;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 import io.spindle.bdev.spi.BdevDriver;
+import io.spindle.bdev.spi.BdevHost;
 import io.spindle.bdev.spi.BdevModule;
 import io.spindle.bdev.spi.BdevSpec;
+import io.spindle.bdev.spi.BdevView;
 import io.spindle.bdev.spi.ModuleIo;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.Poller;
@@ -198,7 +200,7 @@ public final class AioModule implements BdevModule {
     }
 
     @Override
-    public CompletionStage<Void> fini(BdevLayer layer) {
+    public CompletionStage<Void> fini(BdevHost host) {
         return pool.shutdown();
     }
 
@@ -540,12 +542,12 @@ public final class AioModule implements BdevModule {
          * are accepted (the layer refuses them with EBUSY while descriptors are open).
          */
         @Override
-        public int acceptResize(Bdev bdev, long newNumBlocks) {
+        public int acceptResize(BdevView bdev, long newNumBlocks) {
             return newNumBlocks <= disk.fileBlocks ? Errno.OK : Errno.EINVAL;
         }
 
         @Override
-        public Channel createChannel(Bdev bdev, Reactor reactor) {
+        public Channel createChannel(BdevView bdev, Reactor reactor) {
             int cap = Integer.highestOneBit(Math.max(64, layer.options().ioPoolSize()) * 2 - 1);
             Channel ch = new Channel(reactor, disk, layer, cap);
             ch.inbox.start("bdev_aio_" + bdev.name());
@@ -559,7 +561,7 @@ public final class AioModule implements BdevModule {
          * case of a forced stop), then complete it.
          */
         @Override
-        public void destroyChannel(Bdev bdev, Reactor reactor, Channel ch) {
+        public void destroyChannel(BdevView bdev, Reactor reactor, Channel ch) {
             ch.inbox.stop();
             ch.destroyed = true;
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -646,7 +648,7 @@ public final class AioModule implements BdevModule {
         }
 
         @Override
-        public ObjectNode writeConfig(Bdev bdev) {
+        public ObjectNode writeConfig(BdevView bdev) {
             ObjectNode call = JsonNodeFactory.instance.objectNode();
             call.put("method", "bdev_aio_create");
             ObjectNode p = call.putObject("params");

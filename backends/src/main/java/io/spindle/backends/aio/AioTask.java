@@ -2,8 +2,8 @@ package io.spindle.backends.aio;
 
 import io.spindle.backends.IoThreads;
 import io.spindle.bdev.BdevIo;
-import io.spindle.bdev.IoStatus;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 import io.spindle.bdev.spi.ModuleIo;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -11,12 +11,14 @@ import io.spindle.bdev.BdevException;
 import io.spindle.bdev.BdevIo;
 import io.spindle.bdev.BdevLayer;
 import io.spindle.bdev.IoCallback;
-import io.spindle.bdev.IoStatus;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 import io.spindle.bdev.spi.BdevContext;
 import io.spindle.bdev.spi.BdevDriver;
+import io.spindle.bdev.spi.BdevHost;
 import io.spindle.bdev.spi.BdevModule;
 import io.spindle.bdev.spi.BdevSpec;
+import io.spindle.bdev.spi.BdevView;
 import io.spindle.bdev.spi.ModuleIo;
 import io.spindle.runtime.ChannelFactory;
 import io.spindle.runtime.Errno;
@@ -196,11 +198,11 @@ public final class DelayModule implements BdevModule {
      * {@code bdev_wait_for_examine} waits for the bdevs it registers.
      */
     @Override
-    public CompletionStage<Void> examineDisk(Bdev bdev, BdevLayer layer) {
+    public CompletionStage<Void> examineDisk(BdevView bdev, BdevHost host) {
         List<CompletableFuture<?>> builds = new ArrayList<>();
         for (Assoc a : new ArrayList<>(assocs.values())) {
             if (!nodes.containsKey(a.name()) && (a.baseName().equals(bdev.name()) || bdev.aliases().contains(a.baseName()))) {
-                builds.add(build(layer, a).whenComplete((b, err) -> {
+                builds.add(build(BdevLayer.of(host), a).whenComplete((b, err) -> {
                     if (err != null) {
                         LOG.error("delay {}: could not be built on {}: {}", a.name(), bdev.name(), err.getMessage());
                     }
@@ -211,7 +213,7 @@ public final class DelayModule implements BdevModule {
     }
 
     @Override
-    public CompletionStage<Void> fini(BdevLayer layer) {
+    public CompletionStage<Void> fini(BdevHost host) {
         assocs.clear();
         return CompletableFuture.completedFuture(null);
     }
@@ -524,13 +526,13 @@ public final class DelayModule implements BdevModule {
         }
 
         @Override
-        public IoChannel<DelayChannel> createChannel(Bdev bdev, Reactor reactor) {
+        public IoChannel<DelayChannel> createChannel(BdevView bdev, Reactor reactor) {
             return ioDevice.getChannelOrThrow();
         }
 
         /** The bdev's channel goes: what still waits on this reactor completes now (with the base's status). */
         @Override
-        public void destroyChannel(Bdev bdev, Reactor reactor, IoChannel<DelayChannel> ch) {
+        public void destroyChannel(BdevView bdev, Reactor reactor, IoChannel<DelayChannel> ch) {
             ch.context().releaseAll(null);
             ch.put();
         }
@@ -596,7 +598,7 @@ public final class DelayModule implements BdevModule {
             return done;
         }
 
-        private void writeValues(ObjectNode p, Bdev bdev) {
+        private void writeValues(ObjectNode p, BdevView bdev) {
             p.put("name", node.name);
             p.put("base_bdev_name", node.base.name());
             p.put("uuid", bdev.uuid().toString());
@@ -621,7 +623,7 @@ public final class DelayModule implements BdevModule {
         }
 
         @Override
-        public ObjectNode writeConfig(Bdev bdev) {
+        public ObjectNode writeConfig(BdevView bdev) {
             ObjectNode call = JsonNodeFactory.instance.objectNode();
             call.put("method", "bdev_delay_create");
             writeValues(call.putObject("params"), bdev);

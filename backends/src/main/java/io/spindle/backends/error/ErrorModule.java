@@ -13,9 +13,11 @@ import io.spindle.bdev.BdevLayer;
 import io.spindle.bdev.DmaBuffer;
 import io.spindle.bdev.IoBuf;
 import io.spindle.bdev.IoCallback;
-import io.spindle.bdev.IoStatus;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
+import io.spindle.bdev.spi.BdevHost;
 import io.spindle.bdev.spi.BdevModule;
+import io.spindle.bdev.spi.BdevView;
 import io.spindle.bdev.spi.ModuleIo;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.FanOuts;
@@ -226,11 +228,11 @@ public final class ErrorModule implements BdevModule {
      * {@code bdev_wait_for_examine} waits for the bdevs it registers.
      */
     @Override
-    public CompletionStage<Void> examineDisk(Bdev bdev, BdevLayer layer) {
+    public CompletionStage<Void> examineDisk(BdevView bdev, BdevHost host) {
         List<CompletableFuture<?>> builds = new ArrayList<>();
         for (Config c : configs) {
             if (disk("EE_" + c.baseName()) == null && (c.baseName().equals(bdev.name()) || bdev.aliases().contains(c.baseName()))) {
-                builds.add(build(layer, c).whenComplete((b, err) -> {
+                builds.add(build(BdevLayer.of(host), c).whenComplete((b, err) -> {
                     if (err != null) {
                         LOG.error("error bdev of {}: could not be built: {}", c.baseName(), err.getMessage());
                     }
@@ -241,14 +243,14 @@ public final class ErrorModule implements BdevModule {
     }
 
     @Override
-    public CompletionStage<Void> fini(BdevLayer layer) {
+    public CompletionStage<Void> fini(BdevHost host) {
         configs.clear();
         return CompletableFuture.completedFuture(null);
     }
 
     /** Entries whose base is not registered: {@code bdev_error_create {base_name, uuid}}, as SPDK's config_json. */
     @Override
-    public List<ObjectNode> writeConfig(BdevLayer layer) {
+    public List<ObjectNode> writeConfig(BdevHost host) {
         List<ObjectNode> out = new ArrayList<>();
         for (Config c : configs) {
             if (disk("EE_" + c.baseName()) == null) {
@@ -611,7 +613,7 @@ public final class ErrorModule implements BdevModule {
         }
 
         @Override
-        public ObjectNode writeConfig(Bdev bdev) {
+        public ObjectNode writeConfig(BdevView bdev) {
             return createCall(base.bdev().name(), config.uuid());
         }
     }

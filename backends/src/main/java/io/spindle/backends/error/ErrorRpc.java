@@ -2,7 +2,7 @@ package io.spindle.backends.error;
 
 import io.spindle.bdev.BdevLayer;
 import io.spindle.bdev.BdevRpc;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoType;
 import io.spindle.rpc.RpcException;
 import io.spindle.rpc.spi.RpcCall;
 import io.spindle.rpc.spi.RpcMethod;

@@ -3,11 +3,12 @@ package io.spindle.backends.malloc;
 import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevException;
 import io.spindle.bdev.BdevLayer;
-import io.spindle.bdev.IoStatus;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 import io.spindle.bdev.spi.BdevDriver;
 import io.spindle.bdev.spi.BdevModule;
 import io.spindle.bdev.spi.BdevSpec;
+import io.spindle.bdev.spi.BdevView;
 import io.spindle.bdev.spi.ModuleIo;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.Poller;
@@ -263,14 +264,14 @@ public final class MallocModule implements BdevModule {
         }
 
         @Override
-        public Channel createChannel(Bdev bdev, Reactor reactor) {
+        public Channel createChannel(BdevView bdev, Reactor reactor) {
             Channel ch = new Channel(this, bdev.blockSize());
             ch.poller = reactor.registerPoller("bdev_malloc_" + bdev.name(), ch::poll);
             return ch;
         }
 
         @Override
-        public void destroyChannel(Bdev bdev, Reactor reactor, Channel ch) {
+        public void destroyChannel(BdevView bdev, Reactor reactor, Channel ch) {
             ch.poller.unregister();
             ch.destroyed = true; // I/O the drained completions submit again is refused (ABORTED), so the drain ends
             ch.drain(); // the memory outlives every channel (destruct runs after them): finish what is queued
@@ -329,7 +330,7 @@ public final class MallocModule implements BdevModule {
 
         /** A malloc bdev's memory is fixed at create: the same count is accepted, any other refused with ENOTSUP. */
         @Override
-        public int acceptResize(Bdev bdev, long newNumBlocks) {
+        public int acceptResize(BdevView bdev, long newNumBlocks) {
             return newNumBlocks == size / bdev.blockSize() ? Errno.OK : Errno.ENOTSUP;
         }
 
@@ -372,7 +373,7 @@ public final class MallocModule implements BdevModule {
         }
 
         @Override
-        public com.fasterxml.jackson.databind.node.ObjectNode writeConfig(Bdev bdev) {
+        public com.fasterxml.jackson.databind.node.ObjectNode writeConfig(BdevView bdev) {
             com.fasterxml.jackson.databind.node.ObjectNode call = io.spindle.bdev.spi.ConfigCalls.createCall("bdev_malloc_create", bdev);
             if (bdev.optimalIoBoundary() > 0) {
                 ((com.fasterxml.jackson.databind.node.ObjectNode) call.get("params")).put("optimal_io_boundary", bdev.optimalIoBoundary());

@@ -7,11 +7,13 @@ import io.spindle.backends.ReactorInbox;
 import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevException;
 import io.spindle.bdev.BdevLayer;
-import io.spindle.bdev.IoStatus;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 import io.spindle.bdev.spi.BdevDriver;
+import io.spindle.bdev.spi.BdevHost;
 import io.spindle.bdev.spi.BdevModule;
 import io.spindle.bdev.spi.BdevSpec;
+import io.spindle.bdev.spi.BdevView;
 import io.spindle.bdev.spi.ModuleIo;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.Poller;
@@ -126,7 +128,7 @@ public final class MappedModule implements BdevModule {
     }
 
     @Override
-    public CompletionStage<Void> fini(BdevLayer layer) {
+    public CompletionStage<Void> fini(BdevHost host) {
         return pool.shutdown();
     }
 
@@ -485,7 +487,7 @@ public final class MappedModule implements BdevModule {
         }
 
         @Override
-        public Channel createChannel(Bdev bdev, Reactor reactor) {
+        public Channel createChannel(BdevView bdev, Reactor reactor) {
             Channel ch = new Channel(reactor, m, pool);
             ch.flushes.start("bdev_mapped_flush_" + bdev.name());
             ch.poller = reactor.registerPoller("bdev_mapped_" + bdev.name(), ch::poll);
@@ -494,7 +496,7 @@ public final class MappedModule implements BdevModule {
 
         /** Performs what is queued, then waits for FLUSHes still at the I/O thread (a forced stop only). */
         @Override
-        public void destroyChannel(Bdev bdev, Reactor reactor, Channel ch) {
+        public void destroyChannel(BdevView bdev, Reactor reactor, Channel ch) {
             ch.poller.unregister();
             ch.destroyed = true;
             while (ch.count > 0) {
@@ -534,7 +536,7 @@ public final class MappedModule implements BdevModule {
         }
 
         @Override
-        public ObjectNode writeConfig(Bdev bdev) {
+        public ObjectNode writeConfig(BdevView bdev) {
             ObjectNode call = JsonNodeFactory.instance.objectNode();
             call.put("method", "bdev_mapped_create");
             ObjectNode p = call.putObject("params");

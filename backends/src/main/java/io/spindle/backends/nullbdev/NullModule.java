@@ -3,11 +3,12 @@ package io.spindle.backends.nullbdev;
 import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevLayer;
 import io.spindle.bdev.BdevException;
-import io.spindle.bdev.IoStatus;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 import io.spindle.bdev.spi.BdevDriver;
 import io.spindle.bdev.spi.BdevModule;
 import io.spindle.bdev.spi.BdevSpec;
+import io.spindle.bdev.spi.BdevView;
 import io.spindle.bdev.spi.ModuleIo;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.Poller;
@@ -95,7 +96,7 @@ public final class NullModule implements BdevModule {
         }
 
         @Override
-        public Channel createChannel(Bdev bdev, Reactor reactor) {
+        public Channel createChannel(BdevView bdev, Reactor reactor) {
             Channel ch = new Channel(4096); // power of two; above the default per-reactor I/O pool, so NOMEM is rare
             ch.poller = reactor.registerPoller("bdev_null_" + bdev.name(), () -> complete(ch));
             return ch;
@@ -119,7 +120,7 @@ public final class NullModule implements BdevModule {
         }
 
         @Override
-        public void destroyChannel(Bdev bdev, Reactor reactor, Channel ch) {
+        public void destroyChannel(BdevView bdev, Reactor reactor, Channel ch) {
             ch.poller.unregister();
             // nothing accepted is lost: what is still queued completes now, and what those completions submit
             // again is refused (ABORTED), so this ends
@@ -147,7 +148,7 @@ public final class NullModule implements BdevModule {
          * count, so a concurrent resize cannot slip in between.
          */
         @Override
-        public int acceptResize(Bdev bdev, long newNumBlocks) {
+        public int acceptResize(BdevView bdev, long newNumBlocks) {
             return newNumBlocks >= bdev.numBlocks() ? Errno.OK : Errno.EINVAL;
         }
 
@@ -162,7 +163,7 @@ public final class NullModule implements BdevModule {
         }
 
         @Override
-        public com.fasterxml.jackson.databind.node.ObjectNode writeConfig(Bdev bdev) {
+        public com.fasterxml.jackson.databind.node.ObjectNode writeConfig(BdevView bdev) {
             return io.spindle.bdev.spi.ConfigCalls.createCall("bdev_null_create", bdev);
         }
     }

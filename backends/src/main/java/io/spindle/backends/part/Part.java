@@ -7,11 +7,12 @@ import io.spindle.bdev.BdevChannel;
 import io.spindle.bdev.BdevException;
 import io.spindle.bdev.BdevIo;
 import io.spindle.bdev.IoCallback;
-import io.spindle.bdev.IoStatus;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 import io.spindle.bdev.spi.BdevContext;
 import io.spindle.bdev.spi.BdevDriver;
 import io.spindle.bdev.spi.BdevSpec;
+import io.spindle.bdev.spi.BdevView;
 import io.spindle.bdev.spi.ModuleIo;
 import io.spindle.runtime.ChannelFactory;
 import io.spindle.runtime.Errno;
@@ -205,12 +206,12 @@ public class Part implements BdevDriver<IoChannel<Part.Channel>> {
     }
 
     @Override
-    public IoChannel<Channel> createChannel(Bdev bdev, Reactor reactor) {
+    public IoChannel<Channel> createChannel(BdevView bdev, Reactor reactor) {
         return ioDevice.getChannelOrThrow();
     }
 
     @Override
-    public void destroyChannel(Bdev bdev, Reactor reactor, IoChannel<Channel> ch) {
+    public void destroyChannel(BdevView bdev, Reactor reactor, IoChannel<Channel> ch) {
         ch.put();
     }
 

@@ -11,12 +11,14 @@ import io.spindle.bdev.BdevException;
 import io.spindle.bdev.BdevIo;
 import io.spindle.bdev.BdevLayer;
 import io.spindle.bdev.IoCallback;
-import io.spindle.bdev.IoStatus;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 import io.spindle.bdev.spi.BdevContext;
 import io.spindle.bdev.spi.BdevDriver;
+import io.spindle.bdev.spi.BdevHost;
 import io.spindle.bdev.spi.BdevModule;
 import io.spindle.bdev.spi.BdevSpec;
+import io.spindle.bdev.spi.BdevView;
 import io.spindle.bdev.spi.ModuleIo;
 import io.spindle.runtime.ChannelFactory;
 import io.spindle.runtime.Errno;
@@ -151,11 +153,11 @@ public final class PassthruModule implements BdevModule {
      * {@code bdev_wait_for_examine} waits for the bdevs it registers.
      */
     @Override
-    public CompletionStage<Void> examineDisk(Bdev bdev, BdevLayer layer) {
+    public CompletionStage<Void> examineDisk(BdevView bdev, BdevHost host) {
         List<CompletableFuture<?>> builds = new ArrayList<>();
         for (Assoc a : new ArrayList<>(assocs.values())) {
             if (!nodes.containsKey(a.name()) && (a.baseName().equals(bdev.name()) || bdev.aliases().contains(a.baseName()))) {
-                builds.add(build(layer, a).whenComplete((b, err) -> {
+                builds.add(build(BdevLayer.of(host), a).whenComplete((b, err) -> {
                     if (err != null) {
                         LOG.error("passthru {}: could not be built on {}: {}", a.name(), bdev.name(), err.getMessage());
                     }
@@ -166,7 +168,7 @@ public final class PassthruModule implements BdevModule {
     }
 
     @Override
-    public CompletionStage<Void> fini(BdevLayer layer) {
+    public CompletionStage<Void> fini(BdevHost host) {
         assocs.clear(); // every passthru bdev was unregistered before module fini
         return CompletableFuture.completedFuture(null);
     }
@@ -324,12 +326,12 @@ public final class PassthruModule implements BdevModule {
         }
 
         @Override
-        public IoChannel<PtChannel> createChannel(Bdev bdev, Reactor reactor) {
+        public IoChannel<PtChannel> createChannel(BdevView bdev, Reactor reactor) {
             return ioDevice.getChannelOrThrow();
         }
 
         @Override
-        public void destroyChannel(Bdev bdev, Reactor reactor, IoChannel<PtChannel> ch) {
+        public void destroyChannel(BdevView bdev, Reactor reactor, IoChannel<PtChannel> ch) {
             ch.put();
         }
 
@@ -382,7 +384,7 @@ public final class PassthruModule implements BdevModule {
 
         /** SPDK writes live nodes only: {@code bdev_passthru_create {base_bdev_name, name, uuid}}. */
         @Override
-        public ObjectNode writeConfig(Bdev bdev) {
+        public ObjectNode writeConfig(BdevView bdev) {
             ObjectNode call = JsonNodeFactory.instance.objectNode();
             call.put("method", "bdev_passthru_create");
             ObjectNode p = call.putObject("params");

@@ -9,10 +9,11 @@ import io.spindle.bdev.BdevDescriptor;
 import io.spindle.bdev.BdevEvent;
 import io.spindle.bdev.BdevException;
 import io.spindle.bdev.BdevLayer;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoType;
 import io.spindle.bdev.spi.BdevContext;
 import io.spindle.bdev.spi.BdevDriver;
 import io.spindle.bdev.spi.BdevSpec;
+import io.spindle.bdev.spi.BdevView;
 import io.spindle.bdev.spi.ModuleIo;
 import io.spindle.runtime.ChannelFactory;
 import io.spindle.runtime.Errno;
@@ -678,12 +679,12 @@ final class RaidBdev {
         }
 
         @Override
-        public IoChannel<RaidChannel> createChannel(Bdev b, Reactor reactor) {
+        public IoChannel<RaidChannel> createChannel(BdevView b, Reactor reactor) {
             return ioDevice.getChannelOrThrow();
         }
 
         @Override
-        public void destroyChannel(Bdev b, Reactor reactor, IoChannel<RaidChannel> ch) {
+        public void destroyChannel(BdevView b, Reactor reactor, IoChannel<RaidChannel> ch) {
             ch.put();
         }
 
@@ -751,7 +752,7 @@ final class RaidBdev {
         }
 
         @Override
-        public ObjectNode writeConfig(Bdev b) {
+        public ObjectNode writeConfig(BdevView b) {
             return createCall();
         }
     }

@@ -6,7 +6,9 @@ import io.spindle.backends.Vbdevs;
 import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevException;
 import io.spindle.bdev.BdevLayer;
+import io.spindle.bdev.spi.BdevHost;
 import io.spindle.bdev.spi.BdevModule;
+import io.spindle.bdev.spi.BdevView;
 import io.spindle.runtime.Errno;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -240,7 +242,7 @@ public final class RaidModule implements BdevModule {
      * {@code bdev_wait_for_examine} waits for the bdevs it registers.
      */
     @Override
-    public CompletionStage<Void> examineDisk(Bdev bdev, BdevLayer layer) {
+    public CompletionStage<Void> examineDisk(BdevView bdev, BdevHost host) {
         List<CompletableFuture<?>> builds = new ArrayList<>();
         for (RaidBdev r : raids) {
             if (r.state != RaidBdev.State.CONFIGURING) {
@@ -261,7 +263,7 @@ public final class RaidModule implements BdevModule {
     }
 
     @Override
-    public CompletionStage<Void> fini(BdevLayer layer) {
+    public CompletionStage<Void> fini(BdevHost host) {
         for (RaidBdev r : raids) {
             r.deleting = true;
             r.releaseAll();
@@ -272,7 +274,7 @@ public final class RaidModule implements BdevModule {
 
     /** SPDK's module config_json: {@code bdev_raid_set_options} when they were set. */
     @Override
-    public List<ObjectNode> writeConfig(BdevLayer layer) {
+    public List<ObjectNode> writeConfig(BdevHost host) {
         if (!optionsSet) {
             return List.of();
         }

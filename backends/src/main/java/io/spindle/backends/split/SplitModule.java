@@ -8,7 +8,9 @@ import io.spindle.backends.part.PartBase;
 import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevException;
 import io.spindle.bdev.BdevLayer;
+import io.spindle.bdev.spi.BdevHost;
 import io.spindle.bdev.spi.BdevModule;
+import io.spindle.bdev.spi.BdevView;
 import io.spindle.runtime.Errno;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -111,11 +113,11 @@ public final class SplitModule implements BdevModule {
      * {@code bdev_wait_for_examine} waits for the bdevs it registers.
      */
     @Override
-    public CompletionStage<Void> examineDisk(Bdev bdev, BdevLayer layer) {
+    public CompletionStage<Void> examineDisk(BdevView bdev, BdevHost host) {
         List<CompletableFuture<?>> builds = new ArrayList<>();
         for (Config c : configs) {
             if (c.partBase == null && (c.baseName.equals(bdev.name()) || bdev.aliases().contains(c.baseName))) {
-                builds.add(build(layer, c).whenComplete((names, err) -> {
+                builds.add(build(BdevLayer.of(host), c).whenComplete((names, err) -> {
                     if (err != null) {
                         LOG.error("split of {}: could not build the parts: {}", c.baseName, err.getMessage());
                     }
@@ -126,7 +128,7 @@ public final class SplitModule implements BdevModule {
     }
 
     @Override
-    public CompletionStage<Void> fini(BdevLayer layer) {
+    public CompletionStage<Void> fini(BdevHost host) {
         configs.clear();
         return CompletableFuture.completedFuture(null);
     }
@@ -219,7 +221,7 @@ public final class SplitModule implements BdevModule {
 
         /** {@code bdev_split_create}, written once, by the part at offset 0 (after the base's own create). */
         @Override
-        public ObjectNode writeConfig(Bdev bdev) {
+        public ObjectNode writeConfig(BdevView bdev) {
             if (offsetBlocks() != 0) {
                 return null;
             }
@@ -239,7 +241,7 @@ public final class SplitModule implements BdevModule {
 
     /** Entries whose base is not registered (no part writes them): SPDK's module config_json keeps them too. */
     @Override
-    public List<ObjectNode> writeConfig(BdevLayer layer) {
+    public List<ObjectNode> writeConfig(BdevHost host) {
         List<ObjectNode> out = new ArrayList<>();
         for (Config c : configs) {
             if (c.partBase == null) {

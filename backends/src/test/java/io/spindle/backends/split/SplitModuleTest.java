@@ -9,7 +9,7 @@ import io.spindle.bdev.Bdev;
 import io.spindle.backends.BackendHarness;
 import io.spindle.bdev.BdevOptions;
 import io.spindle.bdev.ClaimType;
-import io.spindle.bdev.IoStatus;
+import io.spindle.bdev.io.IoStatus;
 import io.spindle.runtime.Errno;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.junit.jupiter.api.AfterAll;

@@ -430,7 +430,7 @@ class BdevPerfTest {
         }
 
         @Override
-        public void onComplete(io.spindle.bdev.BdevIo io, io.spindle.bdev.IoStatus status, Object arg) {
+        public void onComplete(io.spindle.bdev.BdevIo io, io.spindle.bdev.io.IoStatus status, Object arg) {
             next();
         }
     }

@@ -2,11 +2,12 @@ package io.spindle.examples.bdevperf;
 
 import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevLayer;
-import io.spindle.bdev.IoStatus;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 import io.spindle.bdev.spi.BdevDriver;
 import io.spindle.bdev.spi.BdevModule;
 import io.spindle.bdev.spi.BdevSpec;
+import io.spindle.bdev.spi.BdevView;
 import io.spindle.bdev.spi.ModuleIo;
 import io.spindle.runtime.Poller;
 import io.spindle.runtime.Reactor;
@@ -63,7 +64,7 @@ final class SlowModule implements BdevModule {
         }
 
         @Override
-        public Channel createChannel(Bdev bdev, Reactor reactor) {
+        public Channel createChannel(BdevView bdev, Reactor reactor) {
             Channel ch = new Channel();
             ch.poller = reactor.registerPoller("bdev_slow_" + bdev.name(), () -> complete(ch, false));
             return ch;
@@ -89,7 +90,7 @@ final class SlowModule implements BdevModule {
         }
 
         @Override
-        public void destroyChannel(Bdev bdev, Reactor reactor, Channel ch) {
+        public void destroyChannel(BdevView bdev, Reactor reactor, Channel ch) {
             ch.poller.unregister();
             complete(ch, true);
         }

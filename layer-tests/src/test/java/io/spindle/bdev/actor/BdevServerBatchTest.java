@@ -1,7 +1,5 @@
 package io.spindle.bdev.actor;
 
-import io.spindle.bdev.IoStatus;
-import io.spindle.bdev.IoType;
 import io.spindle.bdev.actor.BdevServer.Close;
 import io.spindle.bdev.actor.BdevServer.Closed;
 import io.spindle.bdev.actor.BdevServer.Command;
@@ -15,6 +13,8 @@ import io.spindle.bdev.actor.BdevServer.Shards;
 import io.spindle.bdev.actor.BdevServer.Submit;
 import io.spindle.bdev.actor.BdevServer.Write;
 import io.spindle.bdev.actor.BdevServer.WriteResult;
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 import io.spindle.runtime.Errno;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;

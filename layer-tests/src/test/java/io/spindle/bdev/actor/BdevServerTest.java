@@ -1,8 +1,6 @@
 package io.spindle.bdev.actor;
 
 import io.spindle.bdev.Bdev;
-import io.spindle.bdev.IoStatus;
-import io.spindle.bdev.IoType;
 import io.spindle.bdev.actor.BdevServer.Busy;
 import io.spindle.bdev.actor.BdevServer.Close;
 import io.spindle.bdev.actor.BdevServer.Closed;
@@ -18,6 +16,8 @@ import io.spindle.bdev.actor.BdevServer.Unmap;
 import io.spindle.bdev.actor.BdevServer.Write;
 import io.spindle.bdev.actor.BdevServer.WriteResult;
 import io.spindle.bdev.actor.BdevServer.WriteZeroes;
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
 import io.spindle.runtime.Errno;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;

@@ -6,9 +6,9 @@ import io.aeron.Subscription;
 import io.aeron.logbuffer.BufferClaim;
 import io.aeron.logbuffer.FragmentHandler;
 import io.aeron.logbuffer.Header;
-import io.spindle.bdev.Bdev;
-import io.spindle.bdev.IoStatus;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoStatus;
+import io.spindle.bdev.io.IoType;
+import io.spindle.bdev.spi.BdevView;
 import io.spindle.bdev.spi.ModuleIo;
 import io.spindle.runtime.Poller;
 import io.spindle.runtime.Reactor;
@@ -238,7 +238,7 @@ public final class HostQpair implements FragmentHandler {
     }
 
     /** A bdev's channel on this reactor is destroyed: its I/O still here complete ABORTED now. */
-    void channelDestroyed(Bdev bdev) {
+    void channelDestroyed(BdevView bdev) {
         channels--;
         for (int cid = 0; cid < depth; cid++) {
             ModuleIo m = io[cid];

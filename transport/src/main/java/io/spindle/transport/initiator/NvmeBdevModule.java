@@ -3,6 +3,7 @@ package io.spindle.transport.initiator;
 import io.spindle.app.Spindle;
 import io.spindle.bdev.BdevException;
 import io.spindle.bdev.BdevLayer;
+import io.spindle.bdev.spi.BdevHost;
 import io.spindle.bdev.spi.BdevModule;
 import io.spindle.runtime.Errno;
 import io.spindle.transport.aeron.AeronTransport;
@@ -82,7 +83,7 @@ public final class NvmeBdevModule implements BdevModule {
     }
 
     @Override
-    public CompletionStage<Void> fini(BdevLayer layer) {
+    public CompletionStage<Void> fini(BdevHost host) {
         List<CompletableFuture<Void>> all = new ArrayList<>();
         for (NvmeController c : controllers()) {
             all.add(c.detach());

@@ -6,7 +6,7 @@ import io.aeron.logbuffer.Header;
 import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevException;
 import io.spindle.bdev.BdevLayer;
-import io.spindle.bdev.IoStatus;
+import io.spindle.bdev.io.IoStatus;
 import io.spindle.bdev.spi.BdevSpec;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.Reactor;

@@ -2,8 +2,9 @@ package io.spindle.transport.initiator;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.spindle.bdev.Bdev;
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoType;
 import io.spindle.bdev.spi.BdevDriver;
+import io.spindle.bdev.spi.BdevView;
 import io.spindle.bdev.spi.ModuleIo;
 import io.spindle.runtime.Reactor;
 
@@ -34,14 +35,14 @@ final class NvmeNsDriver implements BdevDriver<HostQpair> {
     }
 
     @Override
-    public HostQpair createChannel(Bdev bdev, Reactor reactor) {
+    public HostQpair createChannel(BdevView bdev, Reactor reactor) {
         HostQpair q = ctrl.qpair(reactor);
         q.channelCreated();
         return q;
     }
 
     @Override
-    public void destroyChannel(Bdev bdev, Reactor reactor, HostQpair q) {
+    public void destroyChannel(BdevView bdev, Reactor reactor, HostQpair q) {
         q.channelDestroyed(bdev);
     }
 
@@ -89,7 +90,7 @@ final class NvmeNsDriver implements BdevDriver<HostQpair> {
      * others return null), since the attach recreates all of them.
      */
     @Override
-    public ObjectNode writeConfig(Bdev bdev) {
+    public ObjectNode writeConfig(BdevView bdev) {
         java.util.List<String> names = ctrl.bdevNames();
         if (names.isEmpty() || !names.get(0).equals(bdev.name())) {
             return null;

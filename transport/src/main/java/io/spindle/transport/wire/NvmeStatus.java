@@ -1,6 +1,6 @@
 package io.spindle.transport.wire;
 
-import io.spindle.bdev.IoStatus;
+import io.spindle.bdev.io.IoStatus;
 
 /**
  * Completion status codes, {@code SCT << 8 | SC} as NVMe's (generic command status SCT 0, media errors SCT 2),

@@ -1,6 +1,6 @@
 package io.spindle.transport.wire;
 
-import io.spindle.bdev.IoType;
+import io.spindle.bdev.io.IoType;
 
 /** Command opcodes, NVMe's NVM command set values where NVMe has one. */
 public enum Opcode {

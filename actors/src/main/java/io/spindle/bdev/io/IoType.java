@@ -1,4 +1,4 @@
-package io.spindle.bdev;
+package io.spindle.bdev.io;
 
 /** The I/O types of the bdev layer: SPDK's {@code enum spdk_bdev_io_type}, as reported in {@code supported_io_types}. */
 public enum IoType {

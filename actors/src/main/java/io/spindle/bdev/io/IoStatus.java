@@ -1,4 +1,4 @@
-package io.spindle.bdev;
+package io.spindle.bdev.io;
 
 /**
  * How an accepted I/O completed: SPDK's {@code enum spdk_bdev_io_status} (module side), with the same codes.
