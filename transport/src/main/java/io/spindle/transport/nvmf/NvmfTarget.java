@@ -58,11 +58,6 @@ public final class NvmfTarget {
      * no bdev.
      */
     static final BdevModule CLAIM_MODULE = () -> "NVMe-oF Target";
-
-    private static String claimHolder(Bdev b) {
-        BdevModule m = b.claimModule();
-        return m == null ? "" : " by module " + m.name();
-    }
     /** The transport type this target serves. */
     public static final String TRTYPE = "AERON";
     /** Stream id of a UDP listener's admin (connect) stream; an IPC listener's is its trsvcid. */
@@ -454,6 +449,12 @@ public final class NvmfTarget {
         return f;
     }
 
+    /** " by module NAME" for the module holding a claim on {@code b}, or "". */
+    private static String claimHolder(Bdev b) {
+        BdevModule m = b.claimModule();
+        return m == null ? "" : " by module " + m.name();
+    }
+
     /**
      * Tells every controller connected to the namespace's subsystem that it was added (ASYNC_EVENT NS_ADDED with its
      * identify data, as NVMe's namespace-attribute-changed notice): their hosts create its bdev without reconnecting.
@@ -473,37 +474,52 @@ public final class NvmfTarget {
             // every queue pair takes its reactor's channel of the namespace first, then the hosts are told, so a
             // host's first command for it finds it served
             List<CompletableFuture<Void>> taken = new ArrayList<>();
-            for (TargetController c : ns.subsys.controllers) {
-                for (TargetQpair q : c.qpairs) {
-                    if (q != null) {
-                        CompletableFuture<Void> done = new CompletableFuture<>();
-                        taken.add(done);
+            for (TargetQpair q : qpairsOf(ns.subsys)) {
+                CompletableFuture<Void> done = new CompletableFuture<>();
+                taken.add(done);
+                try {
+                    q.reactor().send(() -> {
                         try {
-                            q.reactor().send(() -> {
-                                try {
-                                    q.addNamespace(ns);
-                                } finally {
-                                    done.complete(null);
-                                }
-                            });
-                        } catch (RuntimeException e) {
-                            done.complete(null); // the reactor is stopping: the queue pair goes with it
+                            q.addNamespace(ns);
+                        } finally {
+                            done.complete(null);
                         }
-                    }
+                    });
+                } catch (RuntimeException e) {
+                    done.complete(null); // the reactor is stopping: the queue pair goes with it
                 }
             }
             CompletableFuture.allOf(taken.toArray(new CompletableFuture<?>[0])).whenComplete((v, e) -> t.execute(() -> {
-                if (ns.removing) {
-                    return;
-                }
-                for (TargetController c : ns.subsys.controllers) {
-                    if (c.state == CtrlState.READY) {
-                        sendAdmin(c, AdminCodec.encode(adminBuf, 0, new AdminCodec.AsyncEvent(c.cntlid, AdminCodec.EVENT_NS_ADDED, ns.nsid,
-                                "bdev " + ns.bdevName + " added", info)));
-                    }
+                if (!ns.removing) {
+                    notifyControllers(ns, AdminCodec.EVENT_NS_ADDED, "bdev " + ns.bdevName + " added", info);
                 }
             }));
         });
+    }
+
+    /** The queue pairs of every controller of {@code s}; control thread. */
+    private static List<TargetQpair> qpairsOf(Subsys s) {
+        List<TargetQpair> qps = new ArrayList<>();
+        for (TargetController c : s.controllers) {
+            for (TargetQpair q : c.qpairs) {
+                if (q != null) {
+                    qps.add(q);
+                }
+            }
+        }
+        return qps;
+    }
+
+    /**
+     * Sends every connected (READY) controller of the namespace's subsystem an ASYNC_EVENT about it; {@code info} is
+     * the identify data of NS_ADDED, else null. Control thread.
+     */
+    private void notifyControllers(Namespace ns, int event, String detail, AdminCodec.NsInfo info) {
+        for (TargetController c : ns.subsys.controllers) {
+            if (c.state == CtrlState.READY) {
+                sendAdmin(c, AdminCodec.encode(adminBuf, 0, new AdminCodec.AsyncEvent(c.cntlid, event, ns.nsid, detail, info)));
+            }
+        }
     }
 
     /** {@code nvmf_subsystem_remove_ns}. */
@@ -548,14 +564,7 @@ public final class NvmfTarget {
             }
             AeronTransport tt = transport();
             if (tt != null) {
-                tt.execute(() -> {
-                    for (TargetController c : ns.subsys.controllers) {
-                        if (c.state == CtrlState.READY) {
-                            sendAdmin(c, AdminCodec.encode(adminBuf, 0, new AdminCodec.AsyncEvent(c.cntlid, AdminCodec.EVENT_NS_REMOVED, ns.nsid,
-                                    "bdev " + ns.bdevName + " removed")));
-                        }
-                    }
-                });
+                tt.execute(() -> notifyControllers(ns, AdminCodec.EVENT_NS_REMOVED, "bdev " + ns.bdevName + " removed", null));
             }
             synchronized (removals) {
                 removals.remove(ns);
@@ -567,14 +576,7 @@ public final class NvmfTarget {
             return f;
         }
         t.execute(() -> {
-            List<TargetQpair> qps = new ArrayList<>();
-            for (TargetController c : ns.subsys.controllers) {
-                for (TargetQpair q : c.qpairs) {
-                    if (q != null) {
-                        qps.add(q);
-                    }
-                }
-            }
+            List<TargetQpair> qps = qpairsOf(ns.subsys);
             if (qps.isEmpty()) {
                 closeDesc.run();
                 return;

@@ -66,6 +66,14 @@ public final class TargetQpair implements FragmentHandler {
         NsRef(NvmfTarget.Namespace ns) {
             this.ns = ns;
         }
+
+        /** Takes this reactor's channel of the namespace; one it cannot get counts as released. On the reactor. */
+        void takeChannel() {
+            channel = ns.descriptor.getIoChannel();
+            if (channel == null) {
+                released = true;
+            }
+        }
     }
 
     /** Per command id. */
@@ -185,10 +193,7 @@ public final class TargetQpair implements FragmentHandler {
     void start() {
         for (NsRef r : namespaces) {
             if (r != null && !r.ns.removing) {
-                r.channel = r.ns.descriptor.getIoChannel();
-                if (r.channel == null) {
-                    r.released = true;
-                }
+                r.takeChannel();
             } else if (r != null) {
                 r.released = true;
             }
@@ -226,10 +231,7 @@ public final class TargetQpair implements FragmentHandler {
             return;
         }
         NsRef r = new NsRef(ns);
-        r.channel = ns.descriptor.getIoChannel();
-        if (r.channel == null) {
-            r.released = true;
-        }
+        r.takeChannel();
         namespaces[index] = r;
     }
 
