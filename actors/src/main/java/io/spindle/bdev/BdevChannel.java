@@ -51,9 +51,6 @@ public final class BdevChannel {
     /** Split, bounce and emulated write_zeroes and compare. */
     final SplitAndBounce splits;
 
-    /** How often a reset with a drain timeout looks again for outstanding I/O (tests step a manual clock by it). */
-    static final long RESET_DRAIN_CHECK_MILLIS = ChannelReset.DRAIN_CHECK_MILLIS;
-
     BdevChannel(Bdev bdev, Reactor reactor, Object moduleChannel, IoChannel<BdevMgmt> mgmtChannel) {
         this.bdev = bdev;
         this.reactor = reactor;

@@ -73,7 +73,7 @@ class BdevResetDrainTest {
             assertThat(h.on(1, () -> drv.releaseHeld(IoStatus.SUCCESS))).isEqualTo(1);
             h.poll();
             assertThat(log.done).as("the reset notices the drain at its next check").doesNotContain("RESET:SUCCESS@reset");
-            h.group.advanceTime(Duration.ofMillis(BdevChannel.RESET_DRAIN_CHECK_MILLIS));
+            h.group.advanceTime(Duration.ofMillis(ChannelReset.DRAIN_CHECK_MILLIS));
             h.poll();
             assertThat(log.done).containsExactly("RESET:SUCCESS@empty", "READ:ABORTED@frozen", "READ:SUCCESS@out", "RESET:SUCCESS@reset");
             assertThat(h.test.log).as("drained in time: no module reset").noneMatch(s -> s.startsWith("module reset"));
@@ -110,7 +110,7 @@ class BdevResetDrainTest {
             assertThat(h.test.log).as("inside the timeout").noneMatch(s -> s.startsWith("module reset"));
             assertThat(log.done).isEmpty();
             for (int i = 0; i < 3; i++) {
-                h.group.advanceTime(Duration.ofMillis(BdevChannel.RESET_DRAIN_CHECK_MILLIS));
+                h.group.advanceTime(Duration.ofMillis(ChannelReset.DRAIN_CHECK_MILLIS));
                 h.poll();
             }
             assertThat(h.test.log).contains("module reset on reactor_0");
