@@ -159,6 +159,11 @@ public final class BdevIo implements ModuleIo {
         return abortTarget;
     }
 
+    @Override
+    public boolean isAbortedBy(Object target) {
+        return target != null && cbArg == target;
+    }
+
     /** The status (meaningful in the completion callback). */
     public IoStatus status() {
         return status;

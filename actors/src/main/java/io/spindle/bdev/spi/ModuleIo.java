@@ -44,6 +44,13 @@ public interface ModuleIo {
      */
     Object abortTarget();
 
+    /**
+     * Whether an ABORT whose {@link #abortTarget()} is {@code abortTarget} names this I/O: its submitter gave that
+     * object (the same instance) as the callback argument, as SPDK's {@code spdk_bdev_abort} matches {@code cb_arg}.
+     * A module that holds I/O (a remote controller, a queue of its own) and supports ABORT finds its victims with it.
+     */
+    boolean isAbortedBy(Object abortTarget);
+
     /** Completes the I/O; exactly once. */
     void complete(IoStatus status);
 }

@@ -233,6 +233,7 @@ public final class BdevNvmeRpc implements RpcMethodProvider {
                 qo.put("nomem_back_pressured", q.backPressured());
                 qo.put("nomem_no_command_id", q.noFreeCommandId());
                 qo.put("queued_not_connected", q.notConnected());
+                qo.put("aborts_sent", q.abortsSent());
                 qo.put("bad_frames", q.badFrames());
                 qo.put("discard_notices", q.discardNotices());
             }

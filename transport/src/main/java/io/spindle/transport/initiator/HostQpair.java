@@ -63,6 +63,15 @@ public final class HostQpair implements FragmentHandler {
     private final int[] dataLength;
     private final int[] sent;
     private final int[] received;
+    /** For an ABORT command: the command id it aborts. */
+    private final int[] abortCid;
+    /** For an ABORT command: its group (one per ABORT I/O of the layer), else -1. */
+    private final int[] groupOf;
+    /** Per group: the layer's ABORT I/O (null = the group slot is free), capsules still unanswered, whether one hit. */
+    private final ModuleIo[] groupIo;
+    private final int[] groupLeft;
+    private final boolean[] groupHit;
+    private volatile long abortsSent;
     private final int[] freeStack;
     private int freeTop;
     private final int[] queue;
@@ -104,6 +113,12 @@ public final class HostQpair implements FragmentHandler {
         this.dataLength = new int[depth];
         this.sent = new int[depth];
         this.received = new int[depth];
+        this.abortCid = new int[depth];
+        this.groupOf = new int[depth];
+        java.util.Arrays.fill(groupOf, -1);
+        this.groupIo = new ModuleIo[depth];
+        this.groupLeft = new int[depth];
+        this.groupHit = new boolean[depth];
         this.freeStack = new int[depth];
         for (int i = 0; i < depth; i++) {
             freeStack[i] = depth - 1 - i;
@@ -141,6 +156,11 @@ public final class HostQpair implements FragmentHandler {
     /** Submits queued because the publication was not connected (any thread). */
     public long notConnected() {
         return notConnected;
+    }
+
+    /** ABORT commands sent to the target (any thread). */
+    public long abortsSent() {
+        return abortsSent;
     }
 
     /** Frame-discarded notices the target sent on this queue (any thread). */
@@ -182,6 +202,9 @@ public final class HostQpair implements FragmentHandler {
         queueHead = 0;
         queueCount = 0;
         for (int cid = 0; cid < depth; cid++) {
+            if (opcode[cid] == Opcode.ABORT && state[cid] != FREE && state[cid] != ORPHAN) {
+                continue; // an ABORT is not sent again: ended below, once the queue is rebuilt
+            }
             switch (state[cid]) {
                 case QUEUED, SENDING, SENT -> {
                     state[cid] = QUEUED;
@@ -192,6 +215,11 @@ public final class HostQpair implements FragmentHandler {
                 case ORPHAN -> release(cid);
                 default -> {
                 }
+            }
+        }
+        for (int cid = 0; cid < depth; cid++) {
+            if (opcode[cid] == Opcode.ABORT && state[cid] != FREE && state[cid] != ORPHAN) {
+                finish(cid, IoStatus.FAILED); // its answer is lost with the connection: not aborted
             }
         }
         if (ctrl.failIo) {
@@ -245,7 +273,9 @@ public final class HostQpair implements FragmentHandler {
             if (m == null || m.bdev() != bdev) {
                 continue;
             }
-            if (state[cid] == QUEUED) {
+            if (opcode[cid] == Opcode.ABORT) {
+                orphanAbort(cid, IoStatus.ABORTED);
+            } else if (state[cid] == QUEUED) {
                 finish(cid, IoStatus.ABORTED);
             } else if (state[cid] == SENT || state[cid] == SENDING) {
                 io[cid] = null;
@@ -276,8 +306,12 @@ public final class HostQpair implements FragmentHandler {
             return;
         }
         Opcode op = Opcode.of(t);
-        if (op == null || op == Opcode.ABORT) {
+        if (op == null) {
             m.complete(IoStatus.FAILED);
+            return;
+        }
+        if (op == Opcode.ABORT) {
+            abort(m, ns);
             return;
         }
         if (ctrl.failIo) {
@@ -291,6 +325,7 @@ public final class HostQpair implements FragmentHandler {
         }
         int cid = freeStack[--freeTop];
         io[cid] = m;
+        groupOf[cid] = -1;
         opcode[cid] = op;
         nsid[cid] = ns;
         dataLength[cid] = op.hostToTarget() || op.targetToHost() ? (int) (m.numBlocks() * m.bdev().blockSize()) : 0;
@@ -341,7 +376,7 @@ public final class HostQpair implements FragmentHandler {
             MutableDirectBuffer b = claim.buffer();
             int o = claim.offset();
             out.wrap(b, o, len).header(FrameType.COMMAND, 0, len, qid, cid, ctrl.cntlid).command(op.code(), nsid[cid], m.offsetBlocks(),
-                    (int) m.numBlocks(), total, inline ? total : 0, 0);
+                    (int) m.numBlocks(), total, inline ? total : 0, op == Opcode.ABORT ? abortCid[cid] : 0);
             if (inline) {
                 copyFromIovs(m, 0, b, o + CMD_LENGTH, total);
             }
@@ -494,6 +529,12 @@ public final class HostQpair implements FragmentHandler {
             return;
         }
         int status = f.status();
+        if (opcode[cid] == Opcode.ABORT) {
+            // NVMe's Abort: success with bit 0 of the result clear means the command was aborted
+            boolean hit = status == NvmeStatus.SUCCESS && (f.result() & 1) == 0 && inl == 0;
+            finish(cid, hit ? IoStatus.SUCCESS : IoStatus.FAILED);
+            return;
+        }
         IoStatus st = NvmeStatus.toIoStatus(status);
         if (st != IoStatus.SUCCESS && st != IoStatus.MISCOMPARE && !loggedError) {
             loggedError = true;
@@ -543,8 +584,12 @@ public final class HostQpair implements FragmentHandler {
     private void finish(int cid, IoStatus st) {
         ModuleIo m = io[cid];
         io[cid] = null;
+        int g = groupOf[cid];
+        groupOf[cid] = -1;
         release(cid);
-        if (m != null) {
+        if (g >= 0) {
+            abortAnswered(g, st == IoStatus.SUCCESS);
+        } else if (m != null) {
             m.complete(st);
         }
         if (resetCount > 0 && inflight == 0) {
@@ -558,6 +603,108 @@ public final class HostQpair implements FragmentHandler {
             io[cid] = null;
             freeStack[freeTop++] = cid;
             inflight--;
+        }
+    }
+
+    // ------------------------------------------------------------------ abort (SPDK's bdev_nvme_abort)
+
+    /**
+     * The layer's ABORT of the I/O with callback argument {@code m.abortTarget()} on namespace {@code ns}: what still
+     * waits here (never sent, or waiting for a reconnect) completes ABORTED at once; for each command at the target
+     * an ABORT capsule names its command id. The ABORT completes SUCCESS when anything was aborted, FAILED when
+     * nothing was (nothing matched, no command id free for a capsule, or the target could not abort it), once every
+     * capsule it sent is answered.
+     */
+    private void abort(ModuleIo m, long ns) {
+        Object target = m.abortTarget();
+        boolean hit = false;
+        int g = -1;
+        for (int cid = 0; cid < depth; cid++) {
+            ModuleIo v = io[cid];
+            if (v == null || opcode[cid] == Opcode.ABORT || nsid[cid] != ns || v.bdev() != m.bdev() || !v.isAbortedBy(target)) {
+                continue;
+            }
+            if (state[cid] == QUEUED && cid != sendingCid) {
+                finish(cid, IoStatus.ABORTED); // never reached the target: the layer defers the completion (inside a submit)
+                hit = true;
+            } else if ((state[cid] == SENT || state[cid] == SENDING) && freeTop > 0) {
+                if (g < 0) {
+                    g = freeGroup();
+                    groupIo[g] = m;
+                    groupLeft[g] = 0;
+                    groupHit[g] = false;
+                }
+                int acid = freeStack[--freeTop];
+                io[acid] = m;
+                groupOf[acid] = g;
+                groupLeft[g]++;
+                opcode[acid] = Opcode.ABORT;
+                abortCid[acid] = cid;
+                nsid[acid] = ns;
+                dataLength[acid] = 0;
+                sent[acid] = 0;
+                received[acid] = 0;
+                inflight++;
+                abortsSent++;
+                if (!connected || queueCount > 0 || sendingCid >= 0) {
+                    enqueue(acid);
+                } else {
+                    long r = send(acid);
+                    if (r < 0 && state[acid] == QUEUED) {
+                        enqueue(acid); // back-pressured or not connected: the poller sends it
+                    }
+                }
+            }
+        }
+        if (g < 0) {
+            m.complete(hit ? IoStatus.SUCCESS : IoStatus.FAILED);
+        } else if (hit) {
+            groupHit[g] = true;
+        }
+    }
+
+    private int freeGroup() {
+        for (int g = 0; g < depth; g++) {
+            if (groupIo[g] == null) {
+                return g;
+            }
+        }
+        throw new IllegalStateException("bdev_nvme " + ctrl.name() + " qid=" + qid + ": more ABORT groups than command ids (" + depth + ")");
+    }
+
+    /** One ABORT capsule of group {@code g} is answered (or ended without an answer). */
+    private void abortAnswered(int g, boolean hit) {
+        ModuleIo m = groupIo[g];
+        if (m == null) {
+            return; // its ABORT already completed (its channel went)
+        }
+        groupHit[g] |= hit;
+        if (--groupLeft[g] == 0) {
+            groupIo[g] = null;
+            m.complete(groupHit[g] ? IoStatus.SUCCESS : IoStatus.FAILED);
+        }
+    }
+
+    /** The channel of an ABORT's bdev goes: the ABORT completes {@code st} once; its capsules still out are orphans. */
+    private void orphanAbort(int cid, IoStatus st) {
+        int g = groupOf[cid];
+        ModuleIo m = g >= 0 ? groupIo[g] : null;
+        if (g >= 0) {
+            groupIo[g] = null;
+        }
+        for (int c = 0; c < depth; c++) {
+            if (g >= 0 && groupOf[c] == g) {
+                groupOf[c] = -1;
+                io[c] = null;
+                if (state[c] == QUEUED) {
+                    release(c); // never sent
+                } else if (state[c] != FREE) {
+                    state[c] = ORPHAN; // the target's answer frees the id
+                }
+            }
+        }
+        if (m != null) {
+            m.complete(st);
         }
     }
 

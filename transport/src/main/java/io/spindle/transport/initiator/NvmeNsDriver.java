@@ -29,7 +29,7 @@ final class NvmeNsDriver implements BdevDriver<HostQpair> {
     @Override
     public boolean supports(IoType type) {
         return switch (type) {
-            case READ, WRITE, FLUSH, UNMAP, WRITE_ZEROES, COMPARE, RESET -> true;
+            case READ, WRITE, FLUSH, UNMAP, WRITE_ZEROES, COMPARE, RESET, ABORT -> true;
             default -> false;
         };
     }

@@ -130,6 +130,7 @@ public final class TargetQpair implements FragmentHandler {
     private final Frame out = new Frame();
     private final BufferClaim claim = new BufferClaim();
     private final IoCallback done = this::onBdevComplete;
+    private final IoCallback abortDone = this::onAbortDone;
     private Poller poller;
     private boolean closing;
     private boolean finished;
@@ -473,13 +474,41 @@ public final class TargetQpair implements FragmentHandler {
                 sendCompletion(v);
             } else if (v.state == AT_BDEV && v.ns != null && v.ns.channel != null) {
                 BdevDescriptor d = v.ns.ns.descriptor;
-                // the bdev layer aborts it if it can; the victim then completes ABORTED on its own
-                int rc = d.abort(v.ns.channel, v, (io, st, a) -> { }, null);
-                result = rc == 0 ? 0 : 1;
+                // the bdev layer aborts it if it can (the victim then completes ABORTED on its own); this ABORT is
+                // answered when the layer's abort completes: SUCCESS = aborted
+                s.abortResult = 1;
+                if (d.abort(v.ns.channel, v, abortDone, s) == 0) {
+                    s.state = AT_BDEV;
+                    s.ns = v.ns; // the abort holds the namespace's channel until it completes, as the victim does
+                    s.ns.inflight++;
+                    return;
+                }
             }
         }
         s.abortResult = result;
         sendCompletion(s);
+    }
+
+    /** The bdev layer's abort of a victim at the bdev completed: answer the ABORT command (result bit 0 = not aborted). */
+    private void onAbortDone(BdevIo io, IoStatus status, Object arg) {
+        Slot s = (Slot) arg;
+        NsRef ns = s.ns;
+        s.ns = null;
+        if (ns != null) {
+            ns.inflight--;
+        }
+        s.abortResult = status == IoStatus.SUCCESS ? 0 : 1;
+        s.status = NvmeStatus.SUCCESS;
+        s.state = SENDING;
+        if (closing) {
+            free(s);
+        } else {
+            sendCompletion(s);
+        }
+        if (ns != null) {
+            maybeReleaseNs(ns);
+        }
+        maybeFinish();
     }
 
     private void onData(Frame f) {
