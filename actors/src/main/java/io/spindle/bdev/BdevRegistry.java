@@ -27,7 +27,7 @@ import java.util.concurrent.CompletionStage;
  * mgmt io_device whose per-reactor channel holds the I/O pool.
  */
 final class BdevRegistry extends AbstractBehavior<BdevRegistry.Command> {
-    sealed interface Command permits Register, Registered, Fini, ModuleStep, BdevGone, MgmtUnregistered, Examine, WaitForExamine,
+    sealed interface Command permits Register, Registered, Fini, FiniStartStep, ModuleStep, BdevGone, MgmtUnregistered, Examine, WaitForExamine,
             ExamineDone {
     }
 
@@ -54,6 +54,10 @@ final class BdevRegistry extends AbstractBehavior<BdevRegistry.Command> {
     }
 
     record ModuleStep(int index, boolean init, Throwable failure) implements Command {
+    }
+
+    /** A module's fini_start finished (shutdown): the next one's, then the bdevs. */
+    record FiniStartStep(int index, Throwable failure) implements Command {
     }
 
     record BdevGone(Bdev bdev, Integer status) implements Command {
@@ -100,6 +104,7 @@ final class BdevRegistry extends AbstractBehavior<BdevRegistry.Command> {
                 .onMessage(Registered.class, this::onRegistered)
                 .onMessage(ModuleStep.class, this::onModuleStep)
                 .onMessage(Fini.class, this::onFini)
+                .onMessage(FiniStartStep.class, this::onFiniStartStep)
                 .onMessage(BdevGone.class, this::onBdevGone)
                 .onMessage(MgmtUnregistered.class, this::onMgmtUnregistered)
                 .onMessage(Examine.class, this::onExamine)
@@ -287,7 +292,31 @@ final class BdevRegistry extends AbstractBehavior<BdevRegistry.Command> {
             return this;
         }
         finiDone = m.done();
-        unregisterNext();
+        finiStartStep(0);
+        return this;
+    }
+
+    /** Each module's fini_start in load order (SPDK's bdev_module_fini_start_iter), then the bdevs top-down. */
+    private void finiStartStep(int index) {
+        List<BdevModule> mods = layer.modules();
+        if (index >= mods.size()) {
+            unregisterNext();
+            return;
+        }
+        CompletionStage<Void> st;
+        try {
+            st = mods.get(index).finiStart(layer);
+        } catch (Throwable e) {
+            st = CompletableFuture.failedFuture(e);
+        }
+        getContext().pipeToSelf(st, (ok, err) -> new FiniStartStep(index, err));
+    }
+
+    private Behavior<Command> onFiniStartStep(FiniStartStep m) {
+        if (m.failure() != null) {
+            getContext().getLog().error("bdev module={} fini_start failed", layer.modules().get(m.index()).name(), m.failure());
+        }
+        finiStartStep(m.index() + 1);
         return this;
     }
 

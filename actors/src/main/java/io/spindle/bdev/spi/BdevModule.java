@@ -20,6 +20,16 @@ public interface BdevModule {
         return CompletableFuture.completedFuture(null);
     }
 
+    /**
+     * The start of shutdown (SPDK's {@code fini_start}), before the layer unregisters any bdev: the module lets go
+     * of what it holds without a registered bdev of its own to unregister, e.g. the claimed bases of a raid that is
+     * still configuring, so the layer finds those bases unclaimed. Every module's runs, in load order, each after
+     * the previous one finished. None by default.
+     */
+    default CompletionStage<Void> finiStart(BdevHost host) {
+        return CompletableFuture.completedFuture(null);
+    }
+
     /** Module fini, after every bdev has been unregistered; may finish asynchronously. */
     default CompletionStage<Void> fini(BdevHost host) {
         return CompletableFuture.completedFuture(null);

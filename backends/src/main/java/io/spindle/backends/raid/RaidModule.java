@@ -262,6 +262,26 @@ public final class RaidModule implements BdevModule {
         return CompletableFuture.allOf(builds.toArray(new CompletableFuture<?>[0]));
     }
 
+    /**
+     * SPDK's raid {@code fini_start}: a raid that never registered (still configuring) lets go of the bases it
+     * claimed, so the layer unregisters them as ordinary bdevs. A registered raid is unregistered by the layer and
+     * releases its bases in its destruct. On the app thread.
+     */
+    @Override
+    public CompletionStage<Void> finiStart(BdevHost host) {
+        BdevLayer layer = BdevLayer.of(host);
+        return Vbdevs.onApp(layer, () -> {
+            for (RaidBdev r : List.copyOf(raids)) {
+                if (r.bdev == null) {
+                    r.deleting = true;
+                    r.releaseAll();
+                    raids.remove(r);
+                }
+            }
+            return CompletableFuture.completedFuture(null);
+        });
+    }
+
     @Override
     public CompletionStage<Void> fini(BdevHost host) {
         for (RaidBdev r : raids) {

@@ -645,4 +645,32 @@ class RaidModuleTest {
             assertThat(e.h.layer.get("r").uuid()).isEqualTo(u);
         }
     }
+
+    // ------------------------------------------------------------------ shutdown (SPDK's raid fini_start)
+
+    @Nested
+    class Shutdown {
+        @Test
+        @DisplayName("a raid still configuring at shutdown releases its bases first, so the layer unregisters them unclaimed")
+        void configuringRaidReleasesItsBasesBeforeTheBdevsAreUnregistered() {
+            ch.qos.logback.classic.Logger log = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("io.spindle.bdev.BdevRegistry");
+            ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines = new ch.qos.logback.core.read.ListAppender<>();
+            lines.start();
+            log.addAppender(lines);
+            try {
+                Env e = new Env();
+                e.mallocs("M", 1, 128, 512);
+                e.create("r", RaidLevel.RAID1, 0, "M0", "Missing1"); // one base present: configuring, M0 claimed
+                assertThat(e.info("r").get("state").asText()).isEqualTo("configuring");
+                assertThat(e.h.layer.get("M0").claimed()).isTrue();
+                e.close(); // the layer's fini: every module's fini_start, then the bdevs top-down
+                assertThat(e.h.layer.bdevs()).isEmpty();
+                assertThat(e.raid.getBdevs(RaidModule.Category.ALL)).isEmpty();
+                assertThat(lines.list).extracting(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
+                        .noneMatch(m -> m.startsWith("bdev fini: only claimed bdevs remain"));
+            } finally {
+                log.detachAppender(lines);
+            }
+        }
+    }
 }
