@@ -88,6 +88,7 @@ class ClusterJoinAfterConfigTest {
         assertThat(entry.get("status").asText()).isEqualTo("up");
         assertThat(entry.get("nqn").asText()).isEqualTo("nqn.2016-06.io.spindle:node2");
 
+        await().atMost(WAIT).pollInterval(Duration.ofMillis(100)).untilAsserted(() -> assertThat(log(2)).contains("this node (node2) is up"));
         // node 2's own narration, in order: the export published, the join sent with it, then welcomed as joining
         List<String> lines2 = new ArrayList<>();
         for (String l : Files.readAllLines(cluster.log(2))) {
