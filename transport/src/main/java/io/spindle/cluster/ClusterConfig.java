@@ -239,8 +239,9 @@ public final class ClusterConfig {
     /**
      * The Pekko settings of this member: provider {@code cluster}, Artery with its canonical (and bind) address,
      * no seed nodes (an empty {@code pekko.cluster.seed-nodes}: the member joins when its {@link ClusterSubsystem}
-     * says so, through {@link #seedNodes()}, not when the ActorSystem starts), the roles, the Split Brain Resolver and its strategy, the failure detector, Distributed
-     * Data's intervals, one MBean per ActorSystem (several members in one JVM). Put it in front of the rest:
+     * says so, through {@link #seedNodes()}, not when the ActorSystem starts), the roles, the Split Brain
+     * Resolver and its strategy, the failure detector, Distributed Data's intervals, one MBean per ActorSystem
+     * (several members in one JVM). Put it in front of the rest:
      * {@code cc.pekkoConfig().withFallback(hocon)}.
      */
     public Config pekkoConfig() {

@@ -44,7 +44,9 @@ import java.util.function.Consumer;
  *       queries read the cluster's current state;</li>
  *   <li><b>the directory</b>: a Distributed Data {@code LWWMap} from each member's unique address to its
  *       {@link NodeExports}. This node writes only its own entry (with {@code WriteAll}, so the others have it at
- *       once), subscribes to the whole map, and removes the entry of a member that was removed;</li>
+ *       once), subscribes to the whole map, and removes the entry of a member that was removed. It joins the
+ *       cluster ({@link Join}) only with its entry in its own replica, pushes it when welcomed and when up, and
+ *       reads the whole map when another member comes up;</li>
  *   <li><b>attachments</b>: the controllers {@code bdev_cluster_attach} made, with the member each points at. When
  *       that member is removed (downed by the Split Brain Resolver after a crash, or gone after a graceful leave)
  *       every attachment to it is detached through {@link RemoteBdevs}: its bdevs are hot-removed.</li>
