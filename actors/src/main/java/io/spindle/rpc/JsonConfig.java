@@ -17,6 +17,8 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -91,6 +93,7 @@ public final class JsonConfig {
     private final List<Entry> entries;
     private final boolean[] done;
     private final Disposition[] disposition;
+    private final CompletableFuture<Void> applied = new CompletableFuture<>();
 
     private JsonConfig(String source, List<Entry> entries) {
         this.source = source;
@@ -190,7 +193,22 @@ public final class JsonConfig {
      */
     public void apply(Spindle spindle, boolean startInit) {
         io.spindle.runtime.Reactor.refuseBlockingCall("JsonConfig.apply"); // before the lock: never hold it on a reactor
-        applyLocked(spindle, startInit);
+        try {
+            applyLocked(spindle, startInit);
+        } catch (RuntimeException e) {
+            applied.completeExceptionally(e);
+            throw e;
+        }
+    }
+
+    /**
+     * Completes when every entry has run: when {@link #apply} returns, or, when it left the runtime entries for
+     * after {@code framework_start_init} ({@code startInit} false), once those have run. Fails with the
+     * {@link JsonConfigException} that stopped it, or when the subsystems' init failed. What an application does
+     * once its configuration exists (a cluster member joins) hangs off this. Completes on the applying thread.
+     */
+    public CompletionStage<Void> whenApplied() {
+        return applied.minimalCompletionStage();
     }
 
     private synchronized void applyLocked(Spindle spindle, boolean startInit) {
@@ -204,13 +222,19 @@ public final class JsonConfig {
                     try {
                         spindle.whenInitialized().toCompletableFuture().join();
                     } catch (RuntimeException e) {
+                        applied.completeExceptionally(e);
                         return; // the init failed: nothing to configure
                     }
                     try {
                         run(spindle, d, bdevsNow(spindle), false);
+                        applied.complete(null);
                     } catch (JsonConfigException e) {
+                        applied.completeExceptionally(e);
                         RpcServer.LOG.error("--json {}; stopping", e.getMessage());
                         spindle.stop();
+                    } catch (RuntimeException e) {
+                        applied.completeExceptionally(e);
+                        throw e;
                     }
                 }, "spindle-json-config");
                 t.setDaemon(true);
@@ -229,6 +253,7 @@ public final class JsonConfig {
             }
         }
         run(spindle, d, before, false);
+        applied.complete(null);
     }
 
     /**

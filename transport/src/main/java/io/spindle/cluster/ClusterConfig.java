@@ -238,8 +238,10 @@ public final class ClusterConfig {
 
     /**
      * The Pekko settings of this member: provider {@code cluster}, Artery with its canonical (and bind) address,
-     * the seed nodes, the roles, the Split Brain Resolver and its strategy, the failure detector, Distributed
-     * Data's intervals, one MBean per ActorSystem (several members in one JVM). Put it in front of the rest:
+     * no seed nodes (an empty {@code pekko.cluster.seed-nodes}: the member joins when its {@link ClusterSubsystem}
+     * says so, through {@link #seedNodes()}, not when the ActorSystem starts), the roles, the Split Brain
+     * Resolver and its strategy, the failure detector, Distributed Data's intervals, one MBean per ActorSystem
+     * (several members in one JVM). Put it in front of the rest:
      * {@code cc.pekkoConfig().withFallback(hocon)}.
      */
     public Config pekkoConfig() {
@@ -254,7 +256,10 @@ public final class ClusterConfig {
         if (bindPort >= 0) {
             m.put("pekko.remote.artery.bind.port", Integer.toString(bindPort));
         }
-        m.put("pekko.cluster.seed-nodes", seedNodes);
+        // no seed nodes here: Pekko would join through them as soon as the ActorSystem starts, before the node's
+        // exports exist; the cluster subsystem joins through seedNodes() itself (ClusterSubsystem.join), and an empty
+        // list also overrides seed nodes set elsewhere, so the join is never made twice
+        m.put("pekko.cluster.seed-nodes", List.of());
         m.put("pekko.cluster.roles", roles());
         m.put("pekko.cluster.downing-provider-class", "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider");
         m.put("pekko.cluster.split-brain-resolver.active-strategy", strategy);

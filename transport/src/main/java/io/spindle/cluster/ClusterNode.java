@@ -44,7 +44,9 @@ import java.util.function.Consumer;
  *       queries read the cluster's current state;</li>
  *   <li><b>the directory</b>: a Distributed Data {@code LWWMap} from each member's unique address to its
  *       {@link NodeExports}. This node writes only its own entry (with {@code WriteAll}, so the others have it at
- *       once), subscribes to the whole map, and removes the entry of a member that was removed;</li>
+ *       once), subscribes to the whole map, and removes the entry of a member that was removed. It joins the
+ *       cluster ({@link Join}) only with its entry in its own replica, pushes it when welcomed and when up, and
+ *       reads the whole map when another member comes up;</li>
  *   <li><b>attachments</b>: the controllers {@code bdev_cluster_attach} made, with the member each points at. When
  *       that member is removed (downed by the Split Brain Resolver after a crash, or gone after a graceful leave)
  *       every attachment to it is detached through {@link RemoteBdevs}: its bdevs are hot-removed.</li>
@@ -59,7 +61,7 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
     static final Key<LWWMap<String, NodeExports>> DIRECTORY = LWWMapKey.create("spindle-bdev-directory");
 
     /** Messages of the cluster actor. */
-    sealed interface Command permits GetNodes, GetDirectory, Attach, Detach, Unpublish, Leave, LocalExports, MemberChange, ReachabilityChange,
+    sealed interface Command permits GetNodes, GetDirectory, Attach, Detach, Unpublish, Leave, Join, JoinReady, LocalExports, MemberChange, ReachabilityChange,
             SelfIsUp, SelfIsRemoved, LeaveTimedOut, PullDirectory, DirectoryChanged, DirectoryRead, Written, AttachDone, DetachDone, RemovalDetachDone {
     }
 
@@ -98,6 +100,19 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
      * {@code timeout}; at once when it is down or not a member.
      */
     record Leave(java.time.Duration timeout, CompletableFuture<Void> done) implements Command {
+    }
+
+    /**
+     * Joins the cluster through the configured seed nodes: reads this node's exports now, puts its entry in the local
+     * replica, then sends Pekko's {@code JoinSeedNodes}; {@code done} completes when that is sent (the join itself
+     * goes on in the background), or at once when it was sent already or the node is stopping.
+     */
+    record Join(CompletableFuture<Void> done) implements Command {
+    }
+
+    /** The exports were read and this node's entry is in the local replica: send the join. */
+    enum JoinReady implements Command {
+        INSTANCE
     }
 
     record LocalExports(List<Export> exports) implements Command {
@@ -163,6 +178,10 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
     private final Map<String, Attachment> attachments = new LinkedHashMap<>();
     private final List<CompletableFuture<Void>> leaving = new ArrayList<>();
     private boolean selfRemoved;
+    /** Join requested (the exports are being read), and JoinSeedNodes sent. */
+    private boolean joinRequested;
+    private boolean joinSent;
+    private final List<CompletableFuture<Void>> joinWaiters = new ArrayList<>();
     private final Set<String> attaching = new HashSet<>();
     private final Set<String> hotRemoving = new HashSet<>();
 
@@ -234,6 +253,8 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
                 .onMessage(Detach.class, this::onDetach)
                 .onMessage(Unpublish.class, this::onUnpublish)
                 .onMessage(Leave.class, this::onLeave)
+                .onMessage(Join.class, this::onJoin)
+                .onMessageEquals(JoinReady.INSTANCE, this::onJoinReady)
                 .onMessage(SelfIsRemoved.class, this::onSelfRemoved)
                 .onMessageEquals(LeaveTimedOut.INSTANCE, this::onLeaveTimedOut)
                 .onMessageEquals(PullDirectory.INSTANCE, () -> {
@@ -256,6 +277,9 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
                     for (CompletableFuture<Void> f : leaving) {
                         f.complete(null);
                     }
+                    for (CompletableFuture<Void> f : joinWaiters) {
+                        f.complete(null);
+                    }
                     return this;
                 })
                 .build();
@@ -270,13 +294,22 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
         if (e instanceof ClusterEvent.MemberUp) {
             tell("member up: " + who);
             if (!key(member.uniqueAddress()).equals(selfKey)) {
-                // pull the newcomer's entry (and everyone's) rather than wait for gossip or for the newcomer to learn it
-                // is up; twice, since the replicator learns of the new member about when this actor does
-                getContext().scheduleOnce(java.time.Duration.ofMillis(300), getContext().getSelf(), PullDirectory.INSTANCE);
+                // pull the newcomer's entry (and everyone's) now rather than wait for gossip or for the newcomer to learn
+                // it is up. The newcomer put its entry in its own replica before it joined (onJoin), and this node's
+                // replicator, subscribed to the same member events since its start, was told of this MemberUp in the
+                // same publish, before this actor could send the Get: the ReadAll asks the newcomer too. Once more a
+                // second later in case that read failed (a member that had not yet seen the newcomer, a timeout)
+                getContext().getSelf().tell(PullDirectory.INSTANCE);
                 getContext().scheduleOnce(java.time.Duration.ofMillis(1000), getContext().getSelf(), PullDirectory.INSTANCE);
             }
         } else if (e instanceof ClusterEvent.MemberJoined) {
             tell("member joining: " + who);
+            if (key(member.uniqueAddress()).equals(selfKey) && published != null && !unpublished) {
+                // welcomed: this node knows the members now; push its entry to them at once (a member accepts writes
+                // from a joining node once it has seen it join; one that has not yet gets it from the push at SelfUp,
+                // from its own read at MemberUp, or from gossip)
+                write(published);
+            }
         } else if (e instanceof ClusterEvent.MemberLeft) {
             tell("member leaving: " + who);
         } else if (e instanceof ClusterEvent.MemberExited) {
@@ -366,6 +399,57 @@ final class ClusterNode extends AbstractBehavior<ClusterNode.Command> {
             getContext().scheduleOnce(m.timeout(), getContext().getSelf(), LeaveTimedOut.INSTANCE);
         }
         return this;
+    }
+
+    private Behavior<Command> onJoin(Join m) {
+        if (joinSent || unpublished) {
+            m.done().complete(null);
+            return this;
+        }
+        joinWaiters.add(m.done());
+        if (!joinRequested) {
+            joinRequested = true;
+            // read the exports now (the poll may be up to an interval behind what the app just configured); their
+            // LocalExports reaches this actor before JoinReady, since the source tells it before the read completes
+            getContext().pipeToSelf(watch.refresh(), (v, err) -> JoinReady.INSTANCE);
+        }
+        return this;
+    }
+
+    private Behavior<Command> onJoinReady() {
+        if (joinSent || unpublished) {
+            joinWaiters.forEach(f -> f.complete(null));
+            joinWaiters.clear();
+            return this;
+        }
+        if (published == null) {
+            sendJoin();
+            return this;
+        }
+        // a local write queued behind the publish of onLocalExports: once it is acknowledged, the entry is in the
+        // local replica, and every member that reads this node from now on gets it
+        CompletableFuture<Void> local = new CompletableFuture<>();
+        List<Export> entry = published;
+        replicator.askUpdate(replyTo -> new Replicator.Update<>(DIRECTORY, LWWMap.empty(), Replicator.writeLocal(), replyTo,
+                map -> map.put(self, selfKey, new NodeExports(config.nodeName(), entry))), r -> new Written(r, "publish locally before joining", local));
+        local.thenRun(this::sendJoin); // completed by onWritten, on this actor's thread
+        return this;
+    }
+
+    private void sendJoin() {
+        if (joinSent || unpublished) {
+            return;
+        }
+        joinSent = true;
+        List<org.apache.pekko.actor.Address> seeds = new ArrayList<>();
+        for (String s : config.seedNodes()) {
+            seeds.add(org.apache.pekko.actor.AddressFromURIString.parse(s));
+        }
+        tell("joining the cluster through " + String.join(", ", config.seedNodes()) + " with "
+                + (published == null ? "no exports read yet" : "its exports published: " + names(published)));
+        cluster.manager().tell(new org.apache.pekko.cluster.typed.JoinSeedNodes(seeds));
+        joinWaiters.forEach(f -> f.complete(null));
+        joinWaiters.clear();
     }
 
     private Behavior<Command> onSelfRemoved(SelfIsRemoved m) {

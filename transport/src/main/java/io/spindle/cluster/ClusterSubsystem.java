@@ -28,8 +28,16 @@ import java.util.function.Consumer;
  * and the ActorSystem terminates. Init fails, saying so, when {@code bdev} or {@code nvmf} was initialised before it.
  * Embedded in your ActorSystem, the fini only unpublishes: your system stays a member.
  *
- * <p>The ActorSystem must be a cluster member already: created with {@link ClusterConfig#pekkoConfig()} (provider
- * {@code cluster}) and named {@link ClusterConfig#clusterName()}; init fails with a message saying so otherwise.
+ * <p>The ActorSystem must be created with {@link ClusterConfig#pekkoConfig()} (provider {@code cluster}, no Pekko seed
+ * nodes) and named {@link ClusterConfig#clusterName()}; init fails with a message saying so otherwise.
+ *
+ * <p><b>When the node joins.</b> By default its init joins the cluster through {@link ClusterConfig#seedNodes()}
+ * (Pekko's {@code JoinSeedNodes}; the start does not wait for the cluster). An application that configures exports
+ * after the start (a JSON config, {@code spindle tgt --json}) sets {@link #joinAtStart(boolean) joinAtStart(false)}
+ * and calls {@link #join()} once they exist: then the other members see this node only with its exports, and its
+ * directory entry is in its replica before it is a member. {@code join()} reads the exports once more, puts the
+ * entry in the local replica, then sends the join. A node that never joins stays out of the cluster (its stop only
+ * unpublishes).
  * Outside cluster mode, do not add this subsystem: then nothing of the cluster starts.
  *
  * <p>What this node exports and how it attaches others' exports come from {@link #exportSource(ExportSource)} and
@@ -54,6 +62,7 @@ public final class ClusterSubsystem implements Subsystem {
     private volatile ActorRef<ClusterNode.Command> node;
     private volatile ActorSystem<?> system;
     private volatile boolean standalone;
+    private volatile boolean joinAtStart = true;
 
     /** The subsystem of a member configured by {@code config}. */
     public ClusterSubsystem(ClusterConfig config) {
@@ -80,6 +89,32 @@ public final class ClusterSubsystem implements Subsystem {
     public ClusterSubsystem onEvent(Consumer<String> listener) {
         this.events = Objects.requireNonNull(listener, "listener");
         return this;
+    }
+
+    /**
+     * Whether init joins the cluster (default true). False: the node joins when {@link #join()} is called, e.g. once
+     * its JSON config has created its exports. Before the start.
+     */
+    public ClusterSubsystem joinAtStart(boolean atStart) {
+        this.joinAtStart = atStart;
+        return this;
+    }
+
+    /**
+     * Joins the cluster through the seed nodes, with this node's exports as they are now: reads them from the
+     * export source, puts this node's directory entry in its local replica, then sends Pekko's
+     * {@code JoinSeedNodes} (the first seed forms the cluster when no seed answers, as with Pekko's
+     * {@code seed-nodes}). Idempotent: a second call joins nothing more; after init with {@code joinAtStart(true)} it
+     * does nothing.
+     *
+     * @return completes when the join has been sent (becoming Up follows in the background: {@link #nodes()}), or at
+     *         once when the node is stopping
+     * @throws IllegalStateException when the subsystem is not running
+     */
+    public CompletionStage<Void> join() {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        node().tell(new ClusterNode.Join(f));
+        return f.thenApplyAsync(x -> x, system.executionContext());
     }
 
     /** The configuration. */
@@ -123,6 +158,9 @@ public final class ClusterSubsystem implements Subsystem {
         ExportSource exports = exportSource != null ? exportSource : new NvmfExports(ctx.spindle(), config.exportPollInterval());
         RemoteBdevs remote = remoteBdevs != null ? remoteBdevs : new NvmeRemoteBdevs(ctx.spindle());
         this.node = ctx.spawn(ClusterNode.create(config, exports, remote, events), "cluster", Props.empty());
+        if (joinAtStart) {
+            node.tell(new ClusterNode.Join(new CompletableFuture<>()));
+        }
         return CompletableFuture.completedFuture(null);
     }
 

@@ -1,6 +1,8 @@
 package io.spindle.cluster;
 
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.function.Consumer;
 
 /**
@@ -10,7 +12,8 @@ import java.util.function.Consumer;
  * <p>{@link #watch} is called once, on the cluster actor's thread, when the cluster subsystem starts. The
  * source calls {@code listener} with the complete current list at once (from any thread) and again after every
  * change; the cluster actor publishes each list as this node's directory entry. {@link Watch#close()} stops it
- * (cluster subsystem fini, before the node unexports).
+ * (cluster subsystem fini, before the node unexports). {@link Watch#refresh()} is called before the node joins the
+ * cluster, so that it joins with its entry complete.
  */
 @FunctionalInterface
 public interface ExportSource {
@@ -27,6 +30,15 @@ public interface ExportSource {
         /** Stops calling the listener. Idempotent; any thread. */
         @Override
         void close();
+
+        /**
+         * Reads the exports now: the returned stage completes once the listener has been called with the current
+         * list (or was not, because it has not changed since its last call). For a source that calls the listener
+         * as soon as something changes (the default) there is nothing to read: it completes at once. Any thread.
+         */
+        default CompletionStage<Void> refresh() {
+            return CompletableFuture.completedFuture(null);
+        }
     }
 
     /**

@@ -12,6 +12,8 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
@@ -22,7 +24,8 @@ import java.util.function.Consumer;
  * and its result, and re-read every {@code interval}; the listener hears only changes. A node without the nvmf
  * target (no {@code nvmf_get_subsystems}) exports nothing.
  *
- * <p>Threads: the reads run on the ActorSystem's scheduler and dispatcher, one at a time.
+ * <p>Threads: the reads run on the ActorSystem's scheduler and dispatcher, one at a time; {@code refresh()} (before
+ * the node joins the cluster) reads at once, from any thread.
  */
 public final class NvmfExports implements ExportSource {
     private static final Logger LOG = LoggerFactory.getLogger(NvmfExports.class);
@@ -39,52 +42,94 @@ public final class NvmfExports implements ExportSource {
     @Override
     public Watch watch(Consumer<List<Export>> listener) {
         RpcDispatcher rpc = RpcDispatcher.create(spindle);
-        AtomicBoolean closed = new AtomicBoolean();
-        Poll poll = new Poll(rpc, listener, closed);
-        poll.run();
-        return () -> {
-            closed.set(true);
-            poll.cancel();
+        Poll poll = new Poll(rpc, listener);
+        poll.tick();
+        return new Watch() {
+            @Override
+            public void close() {
+                poll.cancel();
+            }
+
+            @Override
+            public CompletionStage<Void> refresh() {
+                return poll.refresh();
+            }
         };
     }
 
-    /** One read after the other: the next is scheduled when the previous answered. */
-    private final class Poll implements Runnable {
+    /**
+     * One read after the other: the next is scheduled when the previous answered; a refresh reads at once (or right
+     * after the read under way, whose answer may predate what the caller just did).
+     */
+    private final class Poll {
         private final RpcDispatcher rpc;
         private final Consumer<List<Export>> listener;
-        private final AtomicBoolean closed;
-        private volatile Cancellable next;
+        private final AtomicBoolean closed = new AtomicBoolean();
+        // guarded by this
+        private Cancellable next;
+        private boolean reading;
+        private boolean again;
+        private List<CompletableFuture<Void>> waiting = new ArrayList<>();
+        // touched by one read at a time
         private List<Export> last;
         private boolean warned;
 
-        Poll(RpcDispatcher rpc, Consumer<List<Export>> listener, AtomicBoolean closed) {
+        Poll(RpcDispatcher rpc, Consumer<List<Export>> listener) {
             this.rpc = rpc;
             this.listener = listener;
-            this.closed = closed;
         }
 
-        @Override
-        public void run() {
-            if (closed.get()) {
-                return;
+        /** The periodic read (and the first). */
+        void tick() {
+            synchronized (this) {
+                if (reading || closed.get()) {
+                    return;
+                }
+                reading = true;
+                next = null;
+            }
+            read();
+        }
+
+        CompletionStage<Void> refresh() {
+            CompletableFuture<Void> f = new CompletableFuture<>();
+            synchronized (this) {
+                if (closed.get()) {
+                    f.complete(null);
+                    return f;
+                }
+                waiting.add(f);
+                if (reading) {
+                    again = true;
+                    return f;
+                }
+                if (next != null) {
+                    next.cancel();
+                    next = null;
+                }
+                reading = true;
+            }
+            read();
+            return f;
+        }
+
+        private void read() {
+            List<CompletableFuture<Void>> mine;
+            synchronized (this) {
+                mine = waiting;
+                waiting = new ArrayList<>();
             }
             if (rpc.method("nvmf_get_subsystems") == null) {
-                listener.accept(List.of()); // no target on this node: it exports nothing, for good
+                deliver(List.of()); // no target on this node: it exports nothing, for good (no further periodic read)
+                done(mine, false);
                 return;
             }
             rpc.call("nvmf_get_subsystems", null, new ArrayList<>()).whenComplete((r, err) -> {
-                if (closed.get()) {
-                    return;
-                }
                 try {
                     if (err != null) {
                         throw ClusterNode.unwrap(err);
                     }
-                    List<Export> now = exports(r, BdevLayer.of(spindle));
-                    if (!now.equals(last)) {
-                        last = now;
-                        listener.accept(now);
-                    }
+                    deliver(exports(r, BdevLayer.of(spindle)));
                 } catch (Throwable t) {
                     // e.g. the bdev layer finished while this node stops: what it exports is about to be withdrawn anyway
                     if (!warned) {
@@ -92,17 +137,51 @@ public final class NvmfExports implements ExportSource {
                         LOG.debug("cluster: reading this node's exports (nvmf_get_subsystems) failed: {}", t.toString());
                     }
                 } finally {
-                    if (!closed.get()) {
-                        next = spindle.system().scheduler().scheduleOnce(interval, this, spindle.system().executionContext());
-                    }
+                    done(mine, true);
                 }
             });
         }
 
+        private void deliver(List<Export> now) {
+            if (!closed.get() && !now.equals(last)) {
+                last = now;
+                listener.accept(now);
+            }
+        }
+
+        private void done(List<CompletableFuture<Void>> completed, boolean periodic) {
+            for (CompletableFuture<Void> f : completed) {
+                f.complete(null);
+            }
+            boolean readAgain;
+            synchronized (this) {
+                reading = false;
+                readAgain = again && !closed.get();
+                again = false;
+                if (readAgain) {
+                    reading = true;
+                } else if (periodic && !closed.get()) {
+                    next = spindle.system().scheduler().scheduleOnce(interval, this::tick, spindle.system().executionContext());
+                }
+            }
+            if (readAgain) {
+                read();
+            }
+        }
+
         void cancel() {
-            Cancellable c = next;
-            if (c != null) {
-                c.cancel();
+            List<CompletableFuture<Void>> left;
+            synchronized (this) {
+                closed.set(true);
+                if (next != null) {
+                    next.cancel();
+                    next = null;
+                }
+                left = waiting;
+                waiting = new ArrayList<>();
+            }
+            for (CompletableFuture<Void> f : left) {
+                f.complete(null);
             }
         }
     }

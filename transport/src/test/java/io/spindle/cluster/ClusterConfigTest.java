@@ -34,14 +34,18 @@ class ClusterConfigTest {
         }
 
         @Test
-        @DisplayName("pekkoConfig: provider cluster, Artery address, seeds, roles, the Split Brain Resolver, failure detector, ddata intervals")
+        @DisplayName("pekkoConfig: provider cluster, Artery address, no Pekko seed nodes (the subsystem joins), roles, the Split Brain Resolver, failure detector, ddata intervals")
         void pekkoConfig() {
             Config p = ClusterConfig.builder().nodeName("node2").port(25521).transport(ClusterConfig.Transport.AERON_UDP).conclude().pekkoConfig();
             assertThat(p.getString("pekko.actor.provider")).isEqualTo("cluster");
             assertThat(p.getString("pekko.remote.artery.transport")).isEqualTo("aeron-udp");
             assertThat(p.getString("pekko.remote.artery.canonical.hostname")).isEqualTo("127.0.0.1");
             assertThat(p.getInt("pekko.remote.artery.canonical.port")).isEqualTo(25521);
-            assertThat(p.getStringList("pekko.cluster.seed-nodes")).hasSize(3);
+            // Pekko must not join by itself when the ActorSystem starts (before the node's exports exist), and seed nodes
+            // set elsewhere are overridden: the cluster subsystem joins through seedNodes() (ClusterSubsystem.join)
+            assertThat(p.getStringList("pekko.cluster.seed-nodes")).isEmpty();
+            assertThat(p.withFallback(ConfigFactory.parseString("pekko.cluster.seed-nodes = [\"pekko://spindle@10.0.0.1:1\"]"))
+                    .getStringList("pekko.cluster.seed-nodes")).as("pekkoConfig() in front wins").isEmpty();
             assertThat(p.getStringList("pekko.cluster.roles")).containsExactly("spindle", "node=node2");
             assertThat(p.getString("pekko.cluster.downing-provider-class")).isEqualTo("org.apache.pekko.cluster.sbr.SplitBrainResolverProvider");
             assertThat(p.getString("pekko.cluster.split-brain-resolver.active-strategy")).isEqualTo("keep-majority");

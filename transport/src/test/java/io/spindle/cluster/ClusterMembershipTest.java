@@ -244,6 +244,44 @@ class ClusterMembershipTest {
         await().atMost(WAIT).untilAsserted(() -> assertThat(remote.detached).containsExactly("Cluster3"));
     }
 
+    @Test
+    @Timeout(240)
+    @DisplayName("joinAtStart(false): the node is no member until join(), which publishes its exports before it joins; every member then lists them; a second join() joins nothing more")
+    void deferredJoinPublishesTheExportsFirst() throws Exception {
+        cluster = new TestCluster(4, "5s");
+        cluster.start(0);
+        cluster.start(1);
+        awaitAllUp(0, 1);
+        TestCluster.Node late = cluster.start(2, null, c -> c.joinAtStart(false));
+        String u3 = UUID.randomUUID().toString();
+        late.exports.set(export("nqn.2016-06.io.spindle:node3", 1, "Malloc0", u3));
+        // a node started after it, joining at its start, becomes a member: had node3 joined at its start it would be one too
+        cluster.start(3);
+        awaitAllUp(0, 1, 3);
+        assertThat(cluster.node(0).call("cluster_get_nodes", null).get("nodes")).hasSize(3);
+        assertThat(late.call("cluster_get_nodes", null).get("nodes")).as("node3 sees no member, itself included").isEmpty();
+        assertThat(late.events).noneMatch(l -> l.startsWith("member ") || l.startsWith("joining"));
+
+        late.cluster.join().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+        awaitAllUp(0, 1, 2, 3);
+        for (int i : new int[] {0, 1, 3}) {
+            await().atMost(WAIT).untilAsserted(() -> assertThat(bdevs(cluster.node(i).call("cluster_get_bdevs", null)))
+                    .containsExactly("node3:Malloc0"));
+        }
+        // node3's narration in order: the join sent with its entry published, then welcomed (joining), then up
+        List<String> ev = late.events;
+        int join = indexOf(ev, "joining the cluster through ");
+        assertThat(join).as("join narrated in " + ev).isNotNegative();
+        assertThat(ev.get(join)).endsWith("with its exports published: Malloc0");
+        assertThat(indexOf(ev, "this node (node3) is up")).isGreaterThan(join);
+        int joining = indexOf(ev, "member joining: node3");
+        if (joining >= 0) {
+            assertThat(joining).isGreaterThan(join);
+        }
+        late.cluster.join().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(late.events.stream().filter(l -> l.startsWith("joining the cluster")).count()).isEqualTo(1);
+    }
+
     private static int indexOf(List<String> events, String prefix) {
         for (int i = events.size() - 1; i >= 0; i--) {
             if (events.get(i).startsWith(prefix)) {

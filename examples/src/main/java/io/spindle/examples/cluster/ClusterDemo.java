@@ -55,6 +55,7 @@ public final class ClusterDemo {
                 System.exit(ClusterFigures.run(java.util.Arrays.copyOfRange(args, 1, args.length), System.out));
             } catch (Exception e) {
                 System.err.println("cluster-figures: " + e);
+                e.printStackTrace();
                 System.exit(1);
             }
         }

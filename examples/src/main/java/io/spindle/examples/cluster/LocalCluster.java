@@ -143,9 +143,15 @@ public final class LocalCluster implements AutoCloseable {
     /**
      * Starts node {@code k} (2..size) as a {@code spindle tgt --cluster nodeK} process exporting a Malloc0 of
      * {@code blocks} 4 KiB blocks as namespace 1 of {@code nqn.2016-06.io.spindle:nodeK}, listening on Aeron UDP
-     * 127.0.0.1:{@link #aeronPort}. Its output goes to {@code nodeK.log}.
+     * 127.0.0.1:{@link #aeronPort}. Its output goes to {@code nodeK.log}. It joins the cluster once its JSON config
+     * has run (its export exists).
      */
     public Process startNode(int k, long blocks) throws IOException {
+        return startNode(k, blocks, new String[0]);
+    }
+
+    /** As {@link #startNode(int, long)}, with more {@code spindle tgt} flags (e.g. {@code --wait-for-rpc}). */
+    public Process startNode(int k, long blocks, String... tgtFlags) throws IOException {
         Path cfg = dir.resolve("node" + k + ".json");
         String nqn = "nqn.2016-06.io.spindle:node" + k;
         Files.writeString(cfg, """
@@ -176,6 +182,7 @@ public final class LocalCluster implements AutoCloseable {
         cmd.addAll(List.of("-Dspindle.transport.dir-base=" + dir, "-cp", System.getProperty("java.class.path"),
                 "io.spindle.examples.tgt.SpindleTgt", "--cluster", "node" + k, "--cluster-port", Integer.toString(clusterPorts[k - 1]),
                 "--seed-nodes", seeds(), "-r", socket(k).toString(), "--json", cfg.toString()));
+        cmd.addAll(List.of(tgtFlags));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log(k).toFile())).start();
         procs[k - 1] = p;
         return p;

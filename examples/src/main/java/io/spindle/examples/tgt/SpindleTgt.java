@@ -36,7 +36,8 @@ import java.util.List;
  * config's startup entries ({@code bdev_set_options}) run, then {@code framework_start_init} initialises the
  * subsystems (with {@code --wait-for-rpc} only when a client calls it), then the config's other entries run.
  * A config that fails is reported on one line (file, entry, method, field), whatever it created is removed,
- * and the target exits 1.
+ * and the target exits 1. With {@code --cluster} and {@code --json} the node joins the cluster once every entry has
+ * run (its exports exist), so no member ever sees it without them; without {@code --json} it joins at the start.
  *
  * <p>Exit status: 0 after a clean stop, 1 when the start failed or the stop was not clean, 2 for a bad command
  * line.
@@ -105,7 +106,8 @@ public final class SpindleTgt {
                 "Stops on SIGINT, SIGTERM or the spdk_kill_instance RPC.",
                 "With --cluster it is also a member of a Pekko cluster (docs/cluster.md): it publishes its exports in the",
                 "cluster-wide bdev directory (cluster_get_bdevs), attaches others' (bdev_cluster_attach), and hot-removes",
-                "the bdevs of a member that is gone. Three nodes on one machine, one flag each:",
+                "the bdevs of a member that is gone. With --json it joins once the config has run (its exports exist).",
+                "Three nodes on one machine, one flag each:",
                 "  spindle tgt --cluster node1 &  spindle tgt --cluster node2 &  spindle tgt --cluster node3 &",
                 "",
                 "  -m, --cpumask MASK   core mask: 0x3, [0,1], 0-3 (default 0x1)",
@@ -277,6 +279,7 @@ public final class SpindleTgt {
         }
         Spindle spindle;
         ClusterConfig cluster = null;
+        ClusterSubsystem clusterSubsystem = null;
         try {
             Config hocon = ConfigFactory.parseString("pekko.loglevel = WARNING\npekko.stdout-loglevel = WARNING")
                     .withFallback(ConfigFactory.load());
@@ -300,11 +303,13 @@ public final class SpindleTgt {
                     .rpc(rpc)
                     .waitForStartInit(cfg != null || o.waitForRpc());
             if (cluster != null) {
-                // first, so it finishes last: at stop the node unexports, then leaves the cluster
-                b.subsystem(new ClusterSubsystem(cluster).onEvent(line -> {
+                // first, so it finishes last: at stop the node unexports, then leaves the cluster. With --json it joins once
+                // the config has created its exports (below), so the others never see it without them
+                clusterSubsystem = new ClusterSubsystem(cluster).joinAtStart(cfg == null).onEvent(line -> {
                     out.println("spindle tgt: cluster: " + line);
                     out.flush();
-                }));
+                });
+                b.subsystem(clusterSubsystem);
             }
             b.subsystem(new BdevSubsystem());
             spindle = Spindle.start(io.spindle.examples.Subsystems.addPlugins(b).conclude());
@@ -322,6 +327,18 @@ public final class SpindleTgt {
                     + cluster.port() + " (" + cluster.transport().pekkoName() + "), seeds " + cluster.seedNodes());
         }
         if (cfg != null) {
+            if (clusterSubsystem != null) {
+                // join once every entry ran (with --wait-for-rpc: after framework_start_init and the runtime entries);
+                // a config that fails stops the target without it ever joining
+                ClusterSubsystem cs = clusterSubsystem;
+                cfg.whenApplied().thenRun(() -> {
+                    try {
+                        cs.join();
+                    } catch (IllegalStateException e) {
+                        // stopping already: nothing to join
+                    }
+                });
+            }
             try {
                 cfg.apply(spindle, !o.waitForRpc());
             } catch (JsonConfig.JsonConfigException e) {
