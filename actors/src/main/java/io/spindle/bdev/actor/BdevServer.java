@@ -253,11 +253,14 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
      * task on that shard's reactor, so it is answered even if the shard has just closed).
      * Entries are validated, counted against {@code maxInFlight} (Busy entries past it) and submitted in order.
      *
-     * <p>Constructing it seals the batch: from here on it belongs to the server.
+     * <p>Constructing it seals the batch: from here on it belongs to the server until the server has taken it
+     * (read its entries, before any of them is answered); then the sender may {@link IoBatch#reset()} it and make a
+     * new {@code Submit} of it. A {@code Submit} is told once: one told again (its batch taken, or reset since) is
+     * answered with every entry it holds then refused EINVAL, and is a bug in the sender.
      *
      * @throws NullPointerException     when {@code batch} or {@code replyTo} is null
      * @throws IllegalArgumentException for an empty batch (nothing would be answered)
-     * @throws IllegalStateException    when the batch was already submitted once
+     * @throws IllegalStateException    when the batch was already submitted and not {@link IoBatch#reset() reset} since
      */
     public record Submit(IoBatch batch, ActorRef<Completions> replyTo) implements Command, ShardCommand {
         /** Seals {@code batch}; see the record's Javadoc for the exceptions. */
@@ -267,10 +270,7 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
             if (batch.size() == 0) {
                 throw new IllegalArgumentException("submit batch size=0: must be >= 1 entry");
             }
-            if (batch.isSealed()) {
-                throw new IllegalStateException("submit: the batch was already submitted; build a new IoBatch");
-            }
-            batch.seal();
+            batch.seal(); // throws when already submitted and not reset since
         }
     }
 
@@ -650,6 +650,8 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
             IoType t = b.type(i);
             c.addRefused(b.tag(i), t, b.offset(i), b.length(i), errno, t.rpcName() + " entry=" + i + " " + why);
         }
+        b.taken();
+        c.sent();
         m.replyTo().tell(c);
         return this;
     }

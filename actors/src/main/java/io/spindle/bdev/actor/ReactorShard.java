@@ -52,6 +52,8 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
     private static final Logger LOG = LoggerFactory.getLogger(ReactorShard.class);
     /** Sinks of requesters with nothing outstanding that a shard keeps for their next submit. */
     static final int IDLE_SINKS = 16;
+    /** Recycled {@link Completions} a shard keeps for reuse; more are left to the garbage collector. */
+    static final int POOLED_COMPLETIONS = 64;
 
     private enum State {
         NEW, OPEN, DRAINING, CLOSED
@@ -109,6 +111,9 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
     private final ArrayList<Sink> dirty = new ArrayList<>();
     private boolean flushQueued;
     private final Runnable flushTask = this::onFlush;
+    /** Recycled replies ({@link Completions#recycle()}), an intrusive free list. */
+    private Completions freeCompletions;
+    private int freeCompletionsCount;
     /** The shard's actor, told to stop once the shard is closed (null until attached). */
     private ActorRef<BdevServer.ShardCommand> actor;
 
@@ -272,11 +277,25 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
         int n = b.size();
         Sink s = sink(m.replyTo());
         s.outstanding += n;
+        if (b.isTaken() || !b.isSealed()) {
+            // the same Submit told again: its batch was read already (and may have been reset and refilled since)
+            LOG.error("bdev server bdev={} on {}: a Submit told twice (batch {}); its entries are refused", bdevName, reactor.name(), b);
+            for (int i = 0; i < n; i++) {
+                IoType t = b.type(i);
+                answerRefused(s, b.tag(i), t, b.offset(i), b.length(i), Errno.EINVAL, t.rpcName() + " entry=" + i + " bdev=" + bdevName
+                        + ": this Submit was told before (a Submit is told once; make a new Submit of a reset batch)", false);
+            }
+            if (state == State.CLOSED) {
+                flush();
+            }
+            return;
+        }
         if (state != State.OPEN) {
             for (int i = 0; i < n; i++) {
                 IoType t = b.type(i);
                 answerRefused(s, b.tag(i), t, b.offset(i), b.length(i), closeErrno, t.rpcName() + " entry=" + i + " " + closeMessage, false);
             }
+            b.taken();
             if (state == State.CLOSED) {
                 // at once, not at the next loop: the actor may be about to stop, and a requester that watches it
                 // counts on every answer arriving before the Terminated (what is unanswered then never ran)
@@ -311,6 +330,7 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
             submit(op);
         }
         inFlight.release(slots); // taken for entries that turned out invalid
+        b.taken(); // every entry read: the sender may reset the batch once it sees an answer
     }
 
     private Sink sink(ActorRef<Completions> replyTo) {
@@ -501,7 +521,15 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
     private Completions pending(Sink s) {
         Completions c = s.pending;
         if (c == null) {
-            c = new Completions(s.outstanding);
+            c = freeCompletions;
+            if (c != null) {
+                freeCompletions = c.nextFree;
+                c.nextFree = null;
+                freeCompletionsCount--;
+                c.reuse();
+            } else {
+                c = new Completions(s.outstanding, this);
+            }
             s.pending = c;
         }
         if (!s.dirty) {
@@ -537,7 +565,7 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
             Completions c = s.pending;
             s.pending = null;
             s.dirty = false;
-            s.outstanding -= c.size();
+            s.outstanding -= c.entries();
             inFlight.release(c.heldSlots);
             c.heldSlots = 0;
             if (s.outstanding == 0 && sinks.size() > IDLE_SINKS) {
@@ -548,9 +576,20 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
                     lastSink = null;
                 }
             }
+            c.sent();
             s.replyTo.tell(c);
         }
         d.clear();
+    }
+
+    /** A reply its receiver recycled ({@link Completions#recycle()}), on this reactor: kept for reuse, up to a bound. */
+    void takeBack(Completions c) {
+        if (state == State.CLOSED || freeCompletionsCount >= POOLED_COMPLETIONS) {
+            return;
+        }
+        c.nextFree = freeCompletions;
+        freeCompletions = c;
+        freeCompletionsCount++;
     }
 
     private Op takeOp() {
