@@ -46,16 +46,17 @@ import java.util.Objects;
 public final class IoBatch {
     /** Largest {@link #capacity()}. */
     public static final int MAX_ENTRIES = 4096;
-    private static final IoType[] TYPES = IoType.values();
+    static final IoType[] TYPES = IoType.values();
 
-    private final byte[] types;
-    private final long[] offsets;
-    private final long[] lengths;
-    private final long[] tags;
+    final byte[] types;
+    final long[] offsets;
+    final long[] lengths;
+    final long[] tags;
+    // package-private columns: the shard reads them directly on its hot path (after one bound check per batch)
     /** Write sources; allocated at the first write. */
-    private byte[][] data;
-    private io.spindle.bdev.DmaBuffer[] bufs;
-    private long[] bufOffsets;
+    byte[][] data;
+    io.spindle.bdev.DmaBuffer[] bufs;
+    long[] bufOffsets;
     private int size;
     /** {@link #OPEN}, {@link #SUBMITTED} or {@link #TAKEN}; written by the sender (seal, reset) and the server (take). */
     private volatile int state;

@@ -304,16 +304,25 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
             return;
         }
         int slots = inFlight.tryAcquire(n);
+        // the columns directly: i < n = size <= capacity, one bound for the whole loop
+        byte[] types = b.types;
+        long[] offsets = b.offsets;
+        long[] lengths = b.lengths;
+        long[] tags = b.tags;
+        byte[][] datas = b.data;
+        io.spindle.bdev.DmaBuffer[] bufs = b.bufs;
+        long[] bufOffsets = b.bufOffsets;
         for (int i = 0; i < n; i++) {
-            IoType t = b.type(i);
-            long off = b.offset(i);
-            long len = b.length(i);
-            long tag = b.tag(i);
-            io.spindle.bdev.DmaBuffer ub = b.buffer(i);
+            IoType t = IoBatch.TYPES[types[i]];
+            long off = offsets[i];
+            long len = lengths[i];
+            long tag = tags[i];
+            io.spindle.bdev.DmaBuffer ub = bufs == null ? null : bufs[i];
+            long ubOff = bufOffsets == null ? 0 : bufOffsets[i];
             BdevServer.Refused bad = BdevServer.check(t, off, len, t == IoType.WRITE && ub == null, bdev, writable, bdevName, i);
-            if (bad == null && ub != null && (b.bufferOffset(i) < 0 || b.bufferOffset(i) > ub.capacity() - len)) {
+            if (bad == null && ub != null && (ubOff < 0 || ubOff > ub.capacity() - len)) {
                 bad = new BdevServer.Refused(t, off, Errno.EINVAL, t.rpcName() + " bdev=" + bdevName + " entry=" + i + " buffer_offset="
-                        + b.bufferOffset(i) + " length=" + len + ": must fit in the buffer's capacity=" + ub.capacity());
+                        + ubOff + " length=" + len + ": must fit in the buffer's capacity=" + ub.capacity());
             }
             if (bad != null) {
                 answerRefused(s, tag, t, off, len, bad.errno(), bad.message(), false);
@@ -326,7 +335,7 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
             }
             slots--;
             Op op = takeOp();
-            op.entry(s, t, off, len, tag, b.data(i), ub, b.bufferOffset(i));
+            op.entry(s, t, off, len, tag, datas == null ? null : datas[i], ub, ubOff);
             submit(op);
         }
         inFlight.release(slots); // taken for entries that turned out invalid
