@@ -422,20 +422,22 @@ final class BdevPerfActorJob {
         private Behavior<Object> onCompletions(Completions c) {
             long now = System.nanoTime();
             int n = c.size();
+            int sh = nShards == 1 ? 0 : (int) c.tag(0) % nShards; // one message: one shard's entries
+            int[] fr = freed[sh];
+            int k = freedCount[sh];
             for (int i = 0; i < n; i++) {
                 int slot = (int) c.tag(i);
                 int errno = c.errno(i);
                 if (errno == Errno.ENODEV || errno == Errno.ESHUTDOWN) {
                     dropped++; // the bdev is going away: not an I/O failure
                 } else {
-                    account(now - t0[slot], c.success(i));
+                    account(now - t0[slot], errno == 0 && c.success(i));
                 }
-                freed[slot % nShards][freedCount[slot % nShards]++] = slot;
+                fr[k++] = slot;
             }
+            freedCount[sh] = k;
             c.releaseAll(); // the lent read buffers go back to the shard (at once when on its reactor)
-            if (n > 0) {
-                outstandingOn[(int) c.tag(0) % nShards] -= n; // one message: one shard's entries
-            }
+            outstandingOn[sh] -= n;
             c.recycle(); // read in full: back to the shard for its next reply (no new Completions per reply)
             outstanding -= n;
             return next(now);
