@@ -47,6 +47,12 @@ import java.util.HashMap;
  * each requester one {@link Completions} with everything gathered since the last flush. The close flushes
  * synchronously before it reports, and a closed shard answers at once, so every answer to what reached the
  * actor before its stop is sent before the actor stops, and so before the server's {@code Closed}.
+ *
+ * <p><b>Recycling.</b> A batch is marked taken ({@code IoBatch.taken()}) once its entries are read, before any is
+ * answered, so its sender may reset it; a {@code Submit} whose batch is taken or unsealed on arrival (told twice)
+ * has its entries refused EINVAL. {@link Completions} the receivers {@link Completions#recycle() recycle} come
+ * back through {@link #takeBack} on this reactor and are filled again by the next reply, up to
+ * {@link #POOLED_COMPLETIONS} kept; none once the shard has closed.
  */
 final class ReactorShard implements IoCallback, BdevEventHandler {
     private static final Logger LOG = LoggerFactory.getLogger(ReactorShard.class);
