@@ -69,7 +69,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * shard sends each requester at most one {@code Completions} per reactor loop, with whatever of that
  * requester's entries completed since the last one, so a closed loop of Q outstanding I/O costs about two
  * messages per loop instead of two per I/O. The data of a successful batched read is not copied: it is lent
- * as a {@link LentBuffer}, which the receiver must release.
+ * as a {@link LentBuffer}, which the receiver must release. Both messages can be recycled, so that a steady
+ * closed loop allocates nothing per I/O (only Pekko's envelope per message): the sender {@link IoBatch#reset()
+ * resets} a batch once the server has taken it (any answer to one of its entries shows that; before, the reset
+ * throws) and makes a new {@link Submit} of it; the receiver hands a {@code Completions} back to its shard with
+ * {@link Completions#recycle()} after reading it (any later use of that reference throws while the shard holds
+ * it). Neither is required: a batch or reply not recycled is left to the garbage collector.
  *
  * <p><b>Bounded in-flight.</b> At most {@code maxInFlight} I/O (single requests and batch entries alike,
  * through the server or straight to shards: one bound shared by all) are accepted and not yet answered; the
@@ -121,9 +126,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * // ... onShards: shard = m.shards().onCurrentReactor().ref();
  * IoBatch b = new IoBatch(32);
  * for (int slot = 0; slot < 32; slot++) b.read(offsetOf(slot), 4096, slot);
- * shard.tell(new BdevServer.Submit(b, completionsAdapter));
+ * shard.tell(new BdevServer.Submit(b, completionsRef));   // completionsRef: getContext().getSelf().narrow() when
+ *                                                        // the actor's protocol is Object (no adapter per reply)
  * // ... onCompletions(c): for (int i = 0; i < c.size(); i++) if (c.success(i)) use(c.tag(i), c.buffer(i));
- * //     c.releaseAll();  then submit the freed slots again
+ * //     c.releaseAll(); c.recycle();       // buffers back to the pool, the message back to the shard
+ * //     b.reset(); refill b with the freed slots; shard.tell(new BdevServer.Submit(b, completionsRef));
  * }</pre>
  */
 public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
@@ -253,11 +260,14 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
      * task on that shard's reactor, so it is answered even if the shard has just closed).
      * Entries are validated, counted against {@code maxInFlight} (Busy entries past it) and submitted in order.
      *
-     * <p>Constructing it seals the batch: from here on it belongs to the server.
+     * <p>Constructing it seals the batch: from here on it belongs to the server until the server has taken it
+     * (read its entries, before any of them is answered); then the sender may {@link IoBatch#reset()} it and make a
+     * new {@code Submit} of it. A {@code Submit} is told once: one told again (its batch taken, or reset since) is
+     * answered with every entry it holds then refused EINVAL, and is a bug in the sender.
      *
      * @throws NullPointerException     when {@code batch} or {@code replyTo} is null
      * @throws IllegalArgumentException for an empty batch (nothing would be answered)
-     * @throws IllegalStateException    when the batch was already submitted once
+     * @throws IllegalStateException    when the batch was already submitted and not {@link IoBatch#reset() reset} since
      */
     public record Submit(IoBatch batch, ActorRef<Completions> replyTo) implements Command, ShardCommand {
         /** Seals {@code batch}; see the record's Javadoc for the exceptions. */
@@ -267,10 +277,7 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
             if (batch.size() == 0) {
                 throw new IllegalArgumentException("submit batch size=0: must be >= 1 entry");
             }
-            if (batch.isSealed()) {
-                throw new IllegalStateException("submit: the batch was already submitted; build a new IoBatch");
-            }
-            batch.seal();
+            batch.seal(); // throws when already submitted and not reset since
         }
     }
 
@@ -650,6 +657,8 @@ public final class BdevServer extends AbstractBehavior<BdevServer.Command> {
             IoType t = b.type(i);
             c.addRefused(b.tag(i), t, b.offset(i), b.length(i), errno, t.rpcName() + " entry=" + i + " " + why);
         }
+        b.taken();
+        c.sent();
         m.replyTo().tell(c);
         return this;
     }

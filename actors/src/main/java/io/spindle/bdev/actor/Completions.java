@@ -33,7 +33,20 @@ import java.util.Arrays;
  * successful reads are the receiver's too and <b>must be released</b>, each with {@link LentBuffer#release()}
  * or all at once with {@link #releaseAll()} (one hand-back task for the lot when the receiver is not on the
  * shard's reactor).
- */
+ *
+ * <p><b>Recycling.</b> A receiver that is done with the message may hand it back with {@link #recycle()}: the
+ * shard that sent it then fills the same object again for a later reply (no allocation per reply). Recycling
+ * is optional: a message never recycled is simply left to the garbage collector. After {@code recycle()} the
+ * message is no longer the receiver's: every accessor, {@link #releaseAll()} and a second {@code recycle()} throw
+ * {@link IllegalStateException} while the shard holds it (in its pool or being filled). Once the shard has sent
+ * it again it is a new message to whoever receives it, and a stale reference kept past {@code recycle()} would
+ * read that one: do not keep it (the same caveat as {@link LentBuffer}). {@link #generation()} changes at every
+ * reuse, for a receiver that wants to assert it. The lent buffers are independent of the message: read
+ * through {@link #buffer(int)} before the recycle, they stay the receiver's until released, before or after it
+ * ({@code recycle()} neither releases nor frees them). {@code recycle()} may be called on any thread: on the
+ * shard's reactor the message goes back to the shard's pool at once, elsewhere through one task on that
+ * reactor; a message sent by a shard that has closed since, or by the server itself, is dropped.
+  */
 public final class Completions {
     private static final IoType[] TYPES = IoType.values();
     private static final IoStatus[] STATUSES = IoStatus.values();
@@ -52,8 +65,25 @@ public final class Completions {
     private int size;
     /** In-flight slots held by the entries, released by the shard just before the send (shard-owned). */
     int heldSlots;
+    /** The shard whose pool {@link #recycle()} returns it to; null for a message built by the server. */
+    private final ReactorShard home;
+    /** {@link #FILLING}, {@link #SENT} or {@link #RECYCLED}. */
+    private byte state = FILLING;
+    private static final byte FILLING = 0;
+    private static final byte SENT = 1;
+    private static final byte RECYCLED = 2;
+    private int generation;
+    /** Free-list link of the home shard's pool (shard-owned). */
+    Completions nextFree;
+    private final Runnable giveBack;
 
     Completions(int capacity) {
+        this(capacity, null);
+    }
+
+    Completions(int capacity, ReactorShard home) {
+        this.home = home;
+        this.giveBack = home == null ? null : () -> home.takeBack(this);
         int c = Math.max(1, capacity);
         tags = new long[c];
         offsets = new long[c];
@@ -64,6 +94,24 @@ public final class Completions {
     }
 
     // ------------------------------------------------------------------ building (sender's thread, before the send)
+
+    /** Taken from the home shard's pool: empty, being filled, with a new generation. */
+    void reuse() {
+        state = FILLING;
+        size = 0;
+        heldSlots = 0;
+        generation++;
+    }
+
+    /** Entries added so far (the sender's view, before the send). */
+    int entries() {
+        return size;
+    }
+
+    /** Called by the sender just before the {@code tell}: from here on it is the receiver's. */
+    void sent() {
+        state = SENT;
+    }
 
     /** Adds an entry that ran; {@code buf}: the lent data of a successful read, else null. */
     void addCompleted(long tag, IoType type, long offset, long length, IoStatus status, LentBuffer buf) {
@@ -118,9 +166,65 @@ public final class Completions {
 
     // ------------------------------------------------------------------ reading (receiver)
 
-    /** Entries in this message (at least 1). */
+    /**
+     * Entries in this message (at least 1).
+     *
+     * @throws IllegalStateException after {@link #recycle()}
+     */
     public int size() {
+        if (state != SENT) {
+            throw notReadable();
+        }
         return size;
+    }
+
+    /** Which reuse of this object the message is: changes each time its shard fills it again after a {@link #recycle()}. */
+    public int generation() {
+        return generation;
+    }
+
+    /** Whether {@link #recycle()} was called on this message (and the shard has not sent the object again since). */
+    public boolean isRecycled() {
+        return state != SENT;
+    }
+
+    /**
+     * Hands the message back to the shard that sent it, for reuse by a later reply; call at most once, after the
+     * last read, on any thread (see the class Javadoc). It does not release the lent buffers: release them with
+     * {@link #releaseAll()} or each on its own, before or after.
+     *
+     * @throws IllegalStateException when already recycled
+     */
+    public void recycle() {
+        if (state != SENT) {
+            throw new IllegalStateException("completions: already recycled (recycle() exactly once, after the last read)");
+        }
+        state = RECYCLED;
+        if (buffers != null) {
+            Arrays.fill(buffers, 0, size, null);
+        }
+        if (messages != null) {
+            Arrays.fill(messages, 0, size, null);
+        }
+        size = 0;
+        ReactorShard h = home;
+        if (h == null) {
+            return; // built by the server on a refusal path: nothing to return it to
+        }
+        if (h.reactor.isCurrent()) {
+            h.takeBack(this);
+            return;
+        }
+        try {
+            h.reactor.send(giveBack);
+        } catch (ReactorStoppedException e) {
+            // the reactor is gone, and the shard with it: leave the message to the garbage collector
+        }
+    }
+
+    private IllegalStateException notReadable() {
+        return new IllegalStateException("completions: used after recycle() (it belongs to its shard again; read everything before"
+                + " recycling it, and keep no reference after)");
     }
 
     /** The tag the requester gave entry {@code i} in its {@link IoBatch}. */
@@ -193,6 +297,9 @@ public final class Completions {
      * @return how many buffers this call released
      */
     public int releaseAll() {
+        if (state != SENT) {
+            throw notReadable();
+        }
         if (buffers == null) {
             return 0;
         }
@@ -242,6 +349,9 @@ public final class Completions {
     }
 
     private void check(int i) {
+        if (state != SENT) {
+            throw notReadable();
+        }
         if (i < 0 || i >= size) {
             throw new IndexOutOfBoundsException("completions index=" + i + ": must be < size=" + size);
         }
@@ -249,6 +359,9 @@ public final class Completions {
 
     @Override
     public String toString() {
+        if (state == RECYCLED) {
+            return "Completions[recycled]";
+        }
         StringBuilder b = new StringBuilder("Completions[size=").append(size);
         int shown = Math.min(size, 8);
         for (int i = 0; i < shown; i++) {

@@ -2,6 +2,7 @@ package io.spindle.bdev.actor;
 
 
 import io.spindle.bdev.io.IoType;
+import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -19,30 +20,58 @@ import java.util.Objects;
  *     b.read(offsetOf(slot), 4096, slot);          // tag: here the requester's slot number
  * }
  * shard.tell(new BdevServer.Submit(b, completionsRef)); // b belongs to the server from here on
+ * // ... later, once a Completions answering one of b's entries has arrived:
+ * b.reset();                                           // b is the requester's again: refill and resubmit it
  * }</pre>
  *
  * <p><b>Ownership and threads.</b> Not thread-safe: fill it on one thread. Constructing a {@code Submit} seals
- * it: from then on it belongs to the server, which reads it on a reactor; do not modify it or reuse it (adding
- * to a sealed batch throws), build a new one for the next submit. A {@link #write}'s {@code data} array is lent
- * to the server until that entry's completion arrives: it is copied on a reactor after the {@code tell}, so do
- * not modify it before (the same array may back several writes). The data of a successful read is not
+ * it: from then on it belongs to the server, which reads every entry on a reactor in one go when the submit
+ * arrives there ("takes" the batch) and never looks at it again; adding to a sealed batch throws. A batch is
+ * then either dropped (the garbage collector frees it) or <b>reused</b>: {@link #reset()} empties it and gives
+ * it back to its sender, which may fill and submit it again (no allocation per submit). The reset is allowed
+ * only once the server has taken the batch, which has happened when any answer to any of its entries has
+ * arrived (every answer is sent after the take); before that it throws {@link IllegalStateException}, so a
+ * batch the server may still be reading cannot be overwritten by mistake. A batch whose submit never reached
+ * a shard (a dead letter) is never taken: build a new one. {@link #isTaken()} tells without throwing. The
+ * reset may run on any one thread at a time (the sender's); the server's take is published to it with
+ * release/acquire ordering.
+ *
+ * <p>A {@link #write}'s {@code data} array is lent to the server until that entry's completion arrives: it is
+ * copied on a reactor after the {@code tell}, so do not modify it before (the same array may back several
+ * writes). The same holds for the caller's off-heap buffers of {@link #read(long, io.spindle.bdev.DmaBuffer,
+ * long, int, long)} and {@link #write(long, io.spindle.bdev.DmaBuffer, long, int, long)}: lent until that
+ * entry's answer, whether or not the batch was reset meanwhile. The data of a successful pooled read is not
  * copied: it arrives as a {@link LentBuffer} that the receiver must release.
  */
 public final class IoBatch {
     /** Largest {@link #capacity()}. */
     public static final int MAX_ENTRIES = 4096;
-    private static final IoType[] TYPES = IoType.values();
+    static final IoType[] TYPES = IoType.values();
 
-    private final byte[] types;
-    private final long[] offsets;
-    private final long[] lengths;
-    private final long[] tags;
+    final byte[] types;
+    final long[] offsets;
+    final long[] lengths;
+    final long[] tags;
+    // package-private columns: the shard reads them directly on its hot path (after one bound check per batch)
     /** Write sources; allocated at the first write. */
-    private byte[][] data;
-    private io.spindle.bdev.DmaBuffer[] bufs;
-    private long[] bufOffsets;
+    byte[][] data;
+    io.spindle.bdev.DmaBuffer[] bufs;
+    long[] bufOffsets;
     private int size;
-    private boolean sealed;
+    /** {@link #OPEN}, {@link #SUBMITTED} or {@link #TAKEN}; written by the sender (seal, reset) and the server (take). */
+    private volatile int state;
+    private static final int OPEN = 0;
+    private static final int SUBMITTED = 1;
+    private static final int TAKEN = 2;
+    private static final java.lang.invoke.VarHandle STATE;
+
+    static {
+        try {
+            STATE = java.lang.invoke.MethodHandles.lookup().findVarHandle(IoBatch.class, "state", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     /**
      * An empty batch for up to {@code capacity} entries.
@@ -137,8 +166,9 @@ public final class IoBatch {
     }
 
     private IoBatch add(IoType t, long offset, long length, long tag, byte[] src) {
-        if (sealed) {
-            throw new IllegalStateException("io_batch: sealed by a Submit; it belongs to the server now, build a new batch");
+        if ((int) STATE.getOpaque(this) != OPEN) {
+            throw new IllegalStateException("io_batch: sealed by a Submit; it belongs to the server now: reset() it once an answer to"
+                    + " one of its entries has arrived, or build a new batch");
         }
         if (size == types.length) {
             throw new IllegalStateException("io_batch capacity=" + types.length + ": full");
@@ -172,9 +202,44 @@ public final class IoBatch {
         return size == types.length;
     }
 
-    /** Whether a {@link BdevServer.Submit} was made of it (it can no longer be modified). */
+    /** Whether a {@link BdevServer.Submit} was made of it since it was built or last {@link #reset()} (it cannot be modified). */
     public boolean isSealed() {
-        return sealed;
+        return (int) STATE.getOpaque(this) != OPEN;
+    }
+
+    /**
+     * Whether the server has read every entry of the submitted batch, so that {@link #reset()} is allowed. True at
+     * the latest when the first answer to one of its entries arrives; false for a batch not submitted.
+     */
+    public boolean isTaken() {
+        return (int) STATE.getAcquire(this) == TAKEN;
+    }
+
+    /**
+     * Empties the batch and makes it the sender's again, to be filled and submitted anew (the capacity stays).
+     * Allowed on a batch never submitted and on one the server has taken (see the class Javadoc: true once an
+     * answer to any of its entries has arrived). The entries' lent write arrays and buffers stay lent until their
+     * own answers arrive; the reset only forgets the references.
+     *
+     * @return this batch
+     * @throws IllegalStateException when the batch was submitted and the server has not taken it yet (it may still
+     *                               be reading it): wait for an answer to one of its entries, or build a new batch
+     */
+    public IoBatch reset() {
+        int st = (int) STATE.getAcquire(this);
+        if (st == SUBMITTED) {
+            throw new IllegalStateException("io_batch size=" + size + ": submitted and not yet taken by the server (it may still be reading"
+                    + " it); reset() it only after an answer to one of its entries has arrived, or build a new batch");
+        }
+        if (data != null) {
+            Arrays.fill(data, 0, size, null);
+        }
+        if (bufs != null) {
+            Arrays.fill(bufs, 0, size, null);
+        }
+        size = 0;
+        STATE.setOpaque(this, OPEN);
+        return this;
     }
 
     /** The tag of entry {@code i} (0 to size - 1). */
@@ -215,9 +280,24 @@ public final class IoBatch {
         return bufOffsets == null ? 0 : bufOffsets[i];
     }
 
-    /** Called by {@link BdevServer.Submit}'s constructor. */
+    /**
+     * Called by {@link BdevServer.Submit}'s constructor.
+     *
+     * @throws IllegalStateException when already submitted and not reset since
+     */
     void seal() {
-        sealed = true;
+        if (!STATE.compareAndSet(this, OPEN, SUBMITTED)) {
+            throw new IllegalStateException("submit: the batch was already submitted; reset() it once an answer to one of its entries"
+                    + " has arrived, or build a new IoBatch");
+        }
+    }
+
+    /**
+     * Called by whoever read the batch for the server (a shard, or the server when it answers every entry itself),
+     * on that thread, after its last read of the entries: from here on the sender may {@link #reset()} it.
+     */
+    void taken() {
+        STATE.setRelease(this, TAKEN);
     }
 
     private void checkIndex(int i) {
@@ -228,6 +308,6 @@ public final class IoBatch {
 
     @Override
     public String toString() {
-        return "IoBatch[size=" + size + ", capacity=" + types.length + (sealed ? ", sealed]" : "]");
+        return "IoBatch[size=" + size + ", capacity=" + types.length + (isTaken() ? ", taken]" : isSealed() ? ", sealed]" : "]");
     }
 }

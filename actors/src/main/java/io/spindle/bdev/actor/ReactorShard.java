@@ -47,11 +47,19 @@ import java.util.HashMap;
  * each requester one {@link Completions} with everything gathered since the last flush. The close flushes
  * synchronously before it reports, and a closed shard answers at once, so every answer to what reached the
  * actor before its stop is sent before the actor stops, and so before the server's {@code Closed}.
+ *
+ * <p><b>Recycling.</b> A batch is marked taken ({@code IoBatch.taken()}) once its entries are read, before any is
+ * answered, so its sender may reset it; a {@code Submit} whose batch is taken or unsealed on arrival (told twice)
+ * has its entries refused EINVAL. {@link Completions} the receivers {@link Completions#recycle() recycle} come
+ * back through {@link #takeBack} on this reactor and are filled again by the next reply, up to
+ * {@link #POOLED_COMPLETIONS} kept; none once the shard has closed.
  */
 final class ReactorShard implements IoCallback, BdevEventHandler {
     private static final Logger LOG = LoggerFactory.getLogger(ReactorShard.class);
     /** Sinks of requesters with nothing outstanding that a shard keeps for their next submit. */
     static final int IDLE_SINKS = 16;
+    /** Recycled {@link Completions} a shard keeps for reuse; more are left to the garbage collector. */
+    static final int POOLED_COMPLETIONS = 64;
 
     private enum State {
         NEW, OPEN, DRAINING, CLOSED
@@ -109,6 +117,9 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
     private final ArrayList<Sink> dirty = new ArrayList<>();
     private boolean flushQueued;
     private final Runnable flushTask = this::onFlush;
+    /** Recycled replies ({@link Completions#recycle()}), an intrusive free list. */
+    private Completions freeCompletions;
+    private int freeCompletionsCount;
     /** The shard's actor, told to stop once the shard is closed (null until attached). */
     private ActorRef<BdevServer.ShardCommand> actor;
 
@@ -272,11 +283,25 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
         int n = b.size();
         Sink s = sink(m.replyTo());
         s.outstanding += n;
+        if (b.isTaken() || !b.isSealed()) {
+            // the same Submit told again: its batch was read already (and may have been reset and refilled since)
+            LOG.error("bdev server bdev={} on {}: a Submit told twice (batch {}); its entries are refused", bdevName, reactor.name(), b);
+            for (int i = 0; i < n; i++) {
+                IoType t = b.type(i);
+                answerRefused(s, b.tag(i), t, b.offset(i), b.length(i), Errno.EINVAL, t.rpcName() + " entry=" + i + " bdev=" + bdevName
+                        + ": this Submit was told before (a Submit is told once; make a new Submit of a reset batch)", false);
+            }
+            if (state == State.CLOSED) {
+                flush();
+            }
+            return;
+        }
         if (state != State.OPEN) {
             for (int i = 0; i < n; i++) {
                 IoType t = b.type(i);
                 answerRefused(s, b.tag(i), t, b.offset(i), b.length(i), closeErrno, t.rpcName() + " entry=" + i + " " + closeMessage, false);
             }
+            b.taken();
             if (state == State.CLOSED) {
                 // at once, not at the next loop: the actor may be about to stop, and a requester that watches it
                 // counts on every answer arriving before the Terminated (what is unanswered then never ran)
@@ -285,16 +310,25 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
             return;
         }
         int slots = inFlight.tryAcquire(n);
+        // the columns directly: i < n = size <= capacity, one bound for the whole loop
+        byte[] types = b.types;
+        long[] offsets = b.offsets;
+        long[] lengths = b.lengths;
+        long[] tags = b.tags;
+        byte[][] datas = b.data;
+        io.spindle.bdev.DmaBuffer[] bufs = b.bufs;
+        long[] bufOffsets = b.bufOffsets;
         for (int i = 0; i < n; i++) {
-            IoType t = b.type(i);
-            long off = b.offset(i);
-            long len = b.length(i);
-            long tag = b.tag(i);
-            io.spindle.bdev.DmaBuffer ub = b.buffer(i);
+            IoType t = IoBatch.TYPES[types[i]];
+            long off = offsets[i];
+            long len = lengths[i];
+            long tag = tags[i];
+            io.spindle.bdev.DmaBuffer ub = bufs == null ? null : bufs[i];
+            long ubOff = bufOffsets == null ? 0 : bufOffsets[i];
             BdevServer.Refused bad = BdevServer.check(t, off, len, t == IoType.WRITE && ub == null, bdev, writable, bdevName, i);
-            if (bad == null && ub != null && (b.bufferOffset(i) < 0 || b.bufferOffset(i) > ub.capacity() - len)) {
+            if (bad == null && ub != null && (ubOff < 0 || ubOff > ub.capacity() - len)) {
                 bad = new BdevServer.Refused(t, off, Errno.EINVAL, t.rpcName() + " bdev=" + bdevName + " entry=" + i + " buffer_offset="
-                        + b.bufferOffset(i) + " length=" + len + ": must fit in the buffer's capacity=" + ub.capacity());
+                        + ubOff + " length=" + len + ": must fit in the buffer's capacity=" + ub.capacity());
             }
             if (bad != null) {
                 answerRefused(s, tag, t, off, len, bad.errno(), bad.message(), false);
@@ -307,10 +341,11 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
             }
             slots--;
             Op op = takeOp();
-            op.entry(s, t, off, len, tag, b.data(i), ub, b.bufferOffset(i));
+            op.entry(s, t, off, len, tag, datas == null ? null : datas[i], ub, ubOff);
             submit(op);
         }
         inFlight.release(slots); // taken for entries that turned out invalid
+        b.taken(); // every entry read: the sender may reset the batch once it sees an answer
     }
 
     private Sink sink(ActorRef<Completions> replyTo) {
@@ -501,7 +536,15 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
     private Completions pending(Sink s) {
         Completions c = s.pending;
         if (c == null) {
-            c = new Completions(s.outstanding);
+            c = freeCompletions;
+            if (c != null) {
+                freeCompletions = c.nextFree;
+                c.nextFree = null;
+                freeCompletionsCount--;
+                c.reuse();
+            } else {
+                c = new Completions(s.outstanding, this);
+            }
             s.pending = c;
         }
         if (!s.dirty) {
@@ -537,7 +580,7 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
             Completions c = s.pending;
             s.pending = null;
             s.dirty = false;
-            s.outstanding -= c.size();
+            s.outstanding -= c.entries();
             inFlight.release(c.heldSlots);
             c.heldSlots = 0;
             if (s.outstanding == 0 && sinks.size() > IDLE_SINKS) {
@@ -548,9 +591,20 @@ final class ReactorShard implements IoCallback, BdevEventHandler {
                     lastSink = null;
                 }
             }
+            c.sent();
             s.replyTo.tell(c);
         }
         d.clear();
+    }
+
+    /** A reply its receiver recycled ({@link Completions#recycle()}), on this reactor: kept for reuse, up to a bound. */
+    void takeBack(Completions c) {
+        if (state == State.CLOSED || freeCompletionsCount >= POOLED_COMPLETIONS) {
+            return;
+        }
+        c.nextFree = freeCompletions;
+        freeCompletions = c;
+        freeCompletionsCount++;
     }
 
     private Op takeOp() {

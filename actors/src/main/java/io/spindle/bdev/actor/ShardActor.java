@@ -1,10 +1,10 @@
 package io.spindle.bdev.actor;
 
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
-import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.ExtensibleBehavior;
+import org.apache.pekko.actor.typed.Signal;
+import org.apache.pekko.actor.typed.TypedActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.javadsl.Receive;
 
 /**
  * The actor face of one {@link ReactorShard}: spawned by the {@link BdevServer} on the shard's reactor
@@ -21,8 +21,11 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
  * in the system namespace rather than as the server's child: Pekko would stop a child, when its parent stops,
  * by a system message that overtakes the mailbox and drops it unanswered. Messages sent after the
  * {@code Stop} are dead letters; requesters watch the shard to learn it.
+ *
+ * <p>It is a plain {@link ExtensibleBehavior} that answers {@link Behaviors#same()}: no receive builder lookup
+ * and no behavior re-wrapping per message, which on this path (one message per batch) is measurable.
  */
-final class ShardActor extends AbstractBehavior<BdevServer.ShardCommand> {
+final class ShardActor extends ExtensibleBehavior<BdevServer.ShardCommand> {
     /** Sent by the shard, on its reactor, once it has closed: the actor stops while the reactor still runs. */
     enum Stop implements BdevServer.ShardCommand {
         INSTANCE
@@ -30,35 +33,30 @@ final class ShardActor extends AbstractBehavior<BdevServer.ShardCommand> {
 
     private final ReactorShard shard;
 
-    private ShardActor(ActorContext<BdevServer.ShardCommand> ctx, ReactorShard shard) {
-        super(ctx);
+    private ShardActor(ReactorShard shard) {
         this.shard = shard;
     }
 
     static Behavior<BdevServer.ShardCommand> create(ReactorShard shard) {
-        return Behaviors.setup(ctx -> new ShardActor(ctx, shard));
+        return new ShardActor(shard);
     }
 
     @Override
-    public Receive<BdevServer.ShardCommand> createReceive() {
-        return newReceiveBuilder()
-                .onMessage(BdevServer.Submit.class, this::onSubmit)
-                .onMessage(BdevServer.Read.class, this::onRequest)
-                .onMessage(BdevServer.Write.class, this::onRequest)
-                .onMessage(BdevServer.Flush.class, this::onRequest)
-                .onMessage(BdevServer.Unmap.class, this::onRequest)
-                .onMessage(BdevServer.WriteZeroes.class, this::onRequest)
-                .onMessageEquals(Stop.INSTANCE, Behaviors::stopped)
-                .build();
+    public Behavior<BdevServer.ShardCommand> receive(TypedActorContext<BdevServer.ShardCommand> ctx, BdevServer.ShardCommand msg) {
+        if (msg instanceof BdevServer.Submit m) {
+            shard.onSubmit(m);
+        } else if (msg instanceof BdevServer.Request r) {
+            shard.onDirect(r);
+        } else if (msg == Stop.INSTANCE) {
+            return Behaviors.stopped();
+        } else {
+            return Behaviors.unhandled();
+        }
+        return Behaviors.same();
     }
 
-    private Behavior<BdevServer.ShardCommand> onSubmit(BdevServer.Submit m) {
-        shard.onSubmit(m);
-        return this;
-    }
-
-    private Behavior<BdevServer.ShardCommand> onRequest(BdevServer.Request r) {
-        shard.onDirect(r);
-        return this;
+    @Override
+    public Behavior<BdevServer.ShardCommand> receiveSignal(TypedActorContext<BdevServer.ShardCommand> ctx, Signal signal) {
+        return Behaviors.same();
     }
 }

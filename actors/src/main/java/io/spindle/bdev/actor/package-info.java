@@ -29,6 +29,10 @@
  *       belongs to the receiver of the {@code Completions} (and whoever it passes it to) until released with
  *       {@code release()} or {@code Completions.releaseAll()}, exactly once, from any thread. Unreleased, it
  *       leaks.</li>
+ *   <li>The messages of the batched protocol may be recycled: an {@code IoBatch} is the sender's again once the
+ *       server has taken it ({@code reset()}, which throws before), a {@code Completions} goes back to its
+ *       shard with {@code recycle()} (any use after that throws while the shard holds it). A lent buffer's
+ *       life is its own: recycling a {@code Completions} neither releases nor invalidates its buffers.</li>
  * </ul>
  *
  * <p><b>Cost.</b> A single request is at least two actor messages and one copy of the data; through the

@@ -123,7 +123,7 @@ final class BdevPerfActorJob {
                 depths.add(depth);
                 requesters.add(system.systemActorOf(Requester.create(opts, one, depth, sizeInIos, 0x5DEECE66DL * (i + 1), true, f, c),
                         "bdevperf-requester-" + s.reactor().name() + "-" + Integer.toHexString(System.identityHashCode(this)),
-                        s.reactor().dispatcher()));
+                        s.reactor().dispatcher()).<Requester.Msg>narrow());
                 headers.add(" Job: " + name + " (actor API on " + s.reactor().name() + " -> its shard, workload: " + opts.workload().flag()
                         + ", depth: " + depth + ", " + batch + ", IO size: " + opts.ioSize() + ")");
                 names.add(name);
@@ -140,7 +140,7 @@ final class BdevPerfActorJob {
             reactors.add(null);
             depths.add(opts.queueDepth());
             requesters.add(system.systemActorOf(Requester.create(opts, all, opts.queueDepth(), sizeInIos, 0x5DEECE66DL, false, f, c),
-                    "bdevperf-requester-" + Integer.toHexString(System.identityHashCode(this)), Props.empty()));
+                    "bdevperf-requester-" + Integer.toHexString(System.identityHashCode(this)), Props.empty()).<Requester.Msg>narrow());
             headers.add(" Job: " + name + " (actor API on Pekko's default dispatcher -> " + list.size() + " shards, workload: "
                     + opts.workload().flag() + ", depth: " + opts.queueDepth() + ", " + batch + ", IO size: " + opts.ioSize() + ")");
             names.add(name);
@@ -268,7 +268,7 @@ final class BdevPerfActorJob {
      * <p>Thread: its dispatcher (a reactor's, or Pekko's default). Owns its counters; bdevperf reads them only
      * through {@link Stop}'s future.
      */
-    static final class Requester extends AbstractBehavior<Requester.Msg> {
+    static final class Requester extends AbstractBehavior<Object> {
         /** The requester's protocol. */
         interface Msg {
         }
@@ -287,9 +287,6 @@ final class BdevPerfActorJob {
 
         /** A shard's actor terminated (its shard closed: the bdev was removed, or the server closed). */
         private record ShardGone(int shard) implements Msg {
-        }
-
-        private record Got(Completions c) implements Msg {
         }
 
         private record GotRead(BdevServer.ReadResult r) implements Msg {
@@ -316,6 +313,19 @@ final class BdevPerfActorJob {
         private final ActorRef<BdevServer.WriteResult> writeReplies;
         /** Slots freed by the current reply, per shard, waiting to be resubmitted. */
         private final int[][] freed;
+        /** Per shard, the batches submitted to it, oldest first, for {@link #batch} to reuse. */
+        private final BatchRing[] sentBatches;
+
+        /** The batches submitted to one shard, oldest first (a fixed ring: no allocation per batch). */
+        private static final class BatchRing {
+            final IoBatch[] ring;
+            int head;
+            int count;
+
+            BatchRing(int capacity) {
+                ring = new IoBatch[capacity];
+            }
+        }
         private final int[] freedCount;
         private long seq;
         private long rnd;
@@ -332,7 +342,7 @@ final class BdevPerfActorJob {
         private boolean stopping;
         private final CompletableFuture<Outcome> done;
 
-        private Requester(ActorContext<Msg> ctx, BdevPerfOptions opts, List<ActorRef<BdevServer.ShardCommand>> shards, int depth,
+        private Requester(ActorContext<Object> ctx, BdevPerfOptions opts, List<ActorRef<BdevServer.ShardCommand>> shards, int depth,
                           long sizeInIos, long seed, boolean measureThread, CompletableFuture<Outcome> done, JobCounters c) {
             super(ctx);
             this.c = c;
@@ -349,11 +359,16 @@ final class BdevPerfActorJob {
             // own = per-slot buffers when --actor-buffers own (made at Start, on this actor's thread)
             Arrays.fill(writeData, (byte) 0x5A);
             this.t0 = new long[depth];
-            this.completions = ctx.messageAdapter(Completions.class, Got::new);
+            // Completions straight to this actor (its protocol is Object): no adapter wrapper per reply
+            this.completions = ctx.getSelf().narrow();
             this.readReplies = ctx.messageAdapter(BdevServer.ReadResult.class, GotRead::new);
             this.writeReplies = ctx.messageAdapter(BdevServer.WriteResult.class, GotWrite::new);
             this.freed = new int[nShards][depth / nShards + 1];
             this.freedCount = new int[nShards];
+            this.sentBatches = new BatchRing[nShards];
+            for (int i = 0; i < nShards; i++) {
+                sentBatches[i] = new BatchRing(depth + 1); // at most one batch per outstanding I/O
+            }
             this.outstandingOn = new int[nShards];
             this.gone = new boolean[nShards];
             this.done = done;
@@ -362,15 +377,15 @@ final class BdevPerfActorJob {
             }
         }
 
-        static Behavior<Msg> create(BdevPerfOptions opts, List<ActorRef<BdevServer.ShardCommand>> shards, int depth, long sizeInIos,
+        static Behavior<Object> create(BdevPerfOptions opts, List<ActorRef<BdevServer.ShardCommand>> shards, int depth, long sizeInIos,
                                     long seed, boolean measureThread, CompletableFuture<Outcome> done, JobCounters c) {
             return Behaviors.setup(ctx -> new Requester(ctx, opts, shards, depth, sizeInIos, seed, measureThread, done, c));
         }
 
         @Override
-        public Receive<Msg> createReceive() {
+        public Receive<Object> createReceive() {
             return newReceiveBuilder()
-                    .onMessage(Got.class, this::onCompletions)
+                    .onMessage(Completions.class, this::onCompletions)
                     .onMessage(GotRead.class, m -> onSingle(m.r()))
                     .onMessage(GotWrite.class, m -> onSingle(m.r()))
                     .onMessage(Start.class, this::onStart)
@@ -380,7 +395,7 @@ final class BdevPerfActorJob {
                     .build();
         }
 
-        private Behavior<Msg> onStart(Start m) {
+        private Behavior<Object> onStart(Start m) {
             if (opts.actorBuffers() == BdevPerfOptions.ActorBuffers.OWN && batchMax > 0) {
                 own = new io.spindle.bdev.DmaBuffer[depth];
                 for (int i = 0; i < depth; i++) {
@@ -395,38 +410,40 @@ final class BdevPerfActorJob {
                 freed[slot % nShards][freedCount[slot % nShards]++] = slot;
             }
             resubmit(System.nanoTime());
-            return this;
+            return Behaviors.same(); // not this: a new behavior object per message costs an interceptor re-wrap
         }
 
-        private Behavior<Msg> onSample(Sample m) {
+        private Behavior<Object> onSample(Sample m) {
             c.copyTo(m.into(), ioSize, measureThread);
             m.reply().complete(m.into());
-            return this;
+            return Behaviors.same(); // not this: a new behavior object per message costs an interceptor re-wrap
         }
 
-        private Behavior<Msg> onCompletions(Got m) {
-            Completions c = m.c();
+        private Behavior<Object> onCompletions(Completions c) {
             long now = System.nanoTime();
             int n = c.size();
+            int sh = nShards == 1 ? 0 : (int) c.tag(0) % nShards; // one message: one shard's entries
+            int[] fr = freed[sh];
+            int k = freedCount[sh];
             for (int i = 0; i < n; i++) {
                 int slot = (int) c.tag(i);
                 int errno = c.errno(i);
                 if (errno == Errno.ENODEV || errno == Errno.ESHUTDOWN) {
                     dropped++; // the bdev is going away: not an I/O failure
                 } else {
-                    account(now - t0[slot], c.success(i));
+                    account(now - t0[slot], errno == 0 && c.success(i));
                 }
-                freed[slot % nShards][freedCount[slot % nShards]++] = slot;
+                fr[k++] = slot;
             }
+            freedCount[sh] = k;
             c.releaseAll(); // the lent read buffers go back to the shard (at once when on its reactor)
+            outstandingOn[sh] -= n;
+            c.recycle(); // read in full: back to the shard for its next reply (no new Completions per reply)
             outstanding -= n;
-            if (n > 0) {
-                outstandingOn[(int) c.tag(0) % nShards] -= n; // one message: one shard's entries
-            }
             return next(now);
         }
 
-        private Behavior<Msg> onSingle(BdevServer.Reply r) {
+        private Behavior<Object> onSingle(BdevServer.Reply r) {
             long now = System.nanoTime();
             // single replies carry no tag: the slot is encoded in the offset (block index mod depth)
             int slot = (int) ((r.offset() / ioSize) % depth);
@@ -445,15 +462,15 @@ final class BdevPerfActorJob {
             c.record(lat, ok);
         }
 
-        private Behavior<Msg> next(long now) {
+        private Behavior<Object> next(long now) {
             if (!stopping) {
                 resubmit(now);
-                return this;
+                return Behaviors.same(); // not this: a new behavior object per message costs an interceptor re-wrap
             }
-            return outstanding == 0 ? finish() : this;
+            return outstanding == 0 ? finish() : Behaviors.same();
         }
 
-        private Behavior<Msg> onShardGone(ShardGone m) {
+        private Behavior<Object> onShardGone(ShardGone m) {
             int s = m.shard();
             gone[s] = true;
             goneCount++;
@@ -469,7 +486,7 @@ final class BdevPerfActorJob {
                     c.allocEnd = THREADS.getCurrentThreadAllocatedBytes();
                 }
             }
-            return stopping && outstanding == 0 ? finish() : this;
+            return stopping && outstanding == 0 ? finish() : Behaviors.same();
         }
 
         private void resubmit(long now) {
@@ -494,7 +511,7 @@ final class BdevPerfActorJob {
                 } else {
                     for (int j = 0; j < k; ) {
                         int m = Math.min(batchMax, k - j);
-                        IoBatch b = new IoBatch(m);
+                        IoBatch b = batch(s);
                         for (int e = 0; e < m; e++, j++) {
                             int slot = slots[j];
                             t0[slot] = now;
@@ -520,6 +537,29 @@ final class BdevPerfActorJob {
                 outstandingOn[s] += k;
                 freedCount[s] = 0;
             }
+        }
+
+        /**
+         * A batch to fill for shard {@code s}: its oldest submitted one when the shard has taken it (it has, once a
+         * reply to any of its entries came back), reset; else a new one, kept for reuse. A shard takes one sender's
+         * batches in the order sent, so the oldest is the one to look at.
+         */
+        private IoBatch batch(int s) {
+            BatchRing q = sentBatches[s];
+            IoBatch b = q.count == 0 ? null : q.ring[q.head];
+            if (b != null && (b.isTaken() || q.count == q.ring.length)) {
+                // the oldest is taken (or the ring is full: then it has been waiting in a dead shard's mailbox, and
+                // is dropped for a new one below; a live shard has taken it, with depth + 1 slots)
+                q.ring[q.head] = null;
+                q.head = (q.head + 1) % q.ring.length;
+                q.count--;
+                b = b.isTaken() ? b.reset() : new IoBatch(batchMax);
+            } else {
+                b = new IoBatch(batchMax);
+            }
+            q.ring[(q.head + q.count) % q.ring.length] = b;
+            q.count++;
+            return b;
         }
 
         private long nextOffset() {
@@ -548,7 +588,7 @@ final class BdevPerfActorJob {
             };
         }
 
-        private Behavior<Msg> onStop(Stop m) {
+        private Behavior<Object> onStop(Stop m) {
             if (!stopping) {
                 stopping = true;
                 status = m.status();
@@ -557,11 +597,11 @@ final class BdevPerfActorJob {
                     c.allocEnd = THREADS.getCurrentThreadAllocatedBytes();
                 }
             }
-            return outstanding == 0 ? finish() : this;
+            return outstanding == 0 ? finish() : Behaviors.same();
         }
 
         /** Completes the job's future and stops: an actor on a reactor must be gone before Spindle stops. */
-        private Behavior<Msg> finish() {
+        private Behavior<Object> finish() {
             if (own != null) {
                 for (io.spindle.bdev.DmaBuffer b : own) {
                     b.close(); // every entry was answered: the server holds none of them
