@@ -199,6 +199,7 @@ public final class BdevPerf {
         }
         int pool = Math.max(1024, depth * 4 + 64);
         Config hocon = ConfigFactory.parseString("spindle.bdev.io-pool-size = " + pool + "\npekko.loglevel = WARNING\n"
+                + (opts.huge() != io.spindle.env.HugePages.Mode.AUTO ? "spindle.memory.huge-pages = " + opts.huge().name().toLowerCase(java.util.Locale.ROOT) + "\n" : "")
                 + "pekko.stdout-loglevel = WARNING\n"
                 // the drain task returns a stage (drainTask): its phase waits for the report, not a thread
                 + "pekko.coordinated-shutdown.phases.before-service-unbind.timeout = " + (DRAIN_WAIT.toSeconds() + 5) + "s")
