@@ -102,12 +102,20 @@ public final class HugePages {
 
     /**
      * Sets the policy and, when {@code dir} is not null, the directory to map in (it must lie on a hugetlbfs mount;
-     * null = the first hugetlbfs mount in {@code /proc/mounts}). Mappings made before keep their backing. Resets the
-     * one-line fallback log, so a new policy reports its own fallback.
+     * null = the first hugetlbfs mount in {@code /proc/mounts}). Mappings made before keep their backing. A policy or
+     * directory other than the one in force looks for the mount again and resets the one-line fallback log (so the new
+     * policy reports its own fallback); the same one again (each app start configures) changes nothing.
      *
      * @throws IllegalStateException with {@link Mode#ON} when no usable mount is there, saying why
      */
     public synchronized void configure(Mode newMode, Path dir) {
+        if (newMode == mode && java.util.Objects.equals(dir, configuredDir)) {
+            // the same policy again (every app start configures): keep the mount found and the one log line logged
+            if (newMode == Mode.ON && mount() == null) {
+                throw new IllegalStateException("spindle.memory.huge-pages=on: no huge pages: " + unavailable);
+            }
+            return;
+        }
         mode = newMode;
         configuredDir = dir;
         resolved = false;
