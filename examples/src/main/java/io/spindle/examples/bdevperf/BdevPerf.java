@@ -174,6 +174,24 @@ public final class BdevPerf {
         }
     }
 
+    /**
+     * With {@code --huge}: checks up front that huge pages can be had, so a run without them fails with one clear line
+     * (exit 1) before anything starts, not with a subsystem's stack trace.
+     *
+     * @throws SpindleStartException naming the flag and why there are none
+     */
+    public static void requireHugePages(io.spindle.env.HugePages.Mode mode, Config hocon) {
+        if (mode != io.spindle.env.HugePages.Mode.ON) {
+            return;
+        }
+        String dir = hocon.hasPath("spindle.memory.huge-dir") ? hocon.getString("spindle.memory.huge-dir") : "";
+        try {
+            io.spindle.env.HugePages.process().configure(mode, dir.isEmpty() ? null : java.nio.file.Path.of(dir));
+        } catch (IllegalStateException e) {
+            throw new SpindleStartException("--huge: " + e.getMessage(), e);
+        }
+    }
+
     int execute() throws Exception {
         BdevSubsystem bdevs = new BdevSubsystem();
         if (testBdevs != null) {
@@ -204,6 +222,7 @@ public final class BdevPerf {
                 // the drain task returns a stage (drainTask): its phase waits for the report, not a thread
                 + "pekko.coordinated-shutdown.phases.before-service-unbind.timeout = " + (DRAIN_WAIT.toSeconds() + 5) + "s")
                 .withFallback(ConfigFactory.load());
+        requireHugePages(opts.huge(), hocon);
         JsonConfig config = null;
         if (opts.jsonConfig() != null) {
             try {

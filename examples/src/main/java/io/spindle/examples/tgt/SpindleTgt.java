@@ -301,6 +301,7 @@ public final class SpindleTgt {
                     + (o.huge() != io.spindle.env.HugePages.Mode.AUTO
                             ? "\nspindle.memory.huge-pages = " + o.huge().name().toLowerCase(java.util.Locale.ROOT) : ""))
                     .withFallback(ConfigFactory.load());
+            io.spindle.examples.bdevperf.BdevPerf.requireHugePages(o.huge(), hocon); // one clear line, exit 1, before anything starts
             if (o.cluster() != null) {
                 cluster = o.cluster().config(hocon);
             } else if (hocon.getBoolean("spindle.cluster.enabled")) {

@@ -35,6 +35,16 @@ class BdevPerfHugePagesTest {
         assertThat(BdevPerfOptions.usage()).contains("--huge", "--no-huge");
     }
 
+    @Test
+    @DisplayName("--huge without huge pages (huge-dir not on hugetlbfs): the start fails up front with one line naming the flag and why")
+    void hugeWithoutHugePagesFailsUpFront(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        com.typesafe.config.Config c = com.typesafe.config.ConfigFactory.parseString("spindle.memory.huge-dir = \"" + dir + "\"");
+        assertThatThrownBy(() -> BdevPerf.requireHugePages(HugePages.Mode.ON, c)).isInstanceOf(io.spindle.app.SpindleStartException.class)
+                .hasMessageStartingWith("--huge: spindle.memory.huge-pages=on: no huge pages: spindle.memory.huge-dir=" + dir
+                        + " is not on a hugetlbfs mount");
+        BdevPerf.requireHugePages(HugePages.Mode.AUTO, c); // auto and off check nothing up front
+    }
+
     /** Runs 1 s of 4 KiB randwrite on the embedded Malloc0 and returns what bdev_get_bdevs says backs it. */
     private static String mallocMemoryOfARun(String... flags) throws Exception {
         String[] args = new String[6 + flags.length];
