@@ -307,8 +307,8 @@ public final class BdevPerf {
                 rc = runOnce(req.opts(), jobFile);
             } catch (UsageException e) {
                 out.println("bdevperf: " + e.getMessage());
+                testRunning.set(false); // before the reply, as below
                 req.result().completeExceptionally(new io.spindle.rpc.RpcException(io.spindle.rpc.RpcException.INVALID_PARAMS, e.getMessage()));
-                testRunning.set(false);
                 continue;
             } catch (Exception e) {
                 req.result().completeExceptionally(new io.spindle.rpc.RpcException(io.spindle.rpc.RpcException.INTERNAL_ERROR,
@@ -318,13 +318,15 @@ public final class BdevPerf {
                 return 1;
             }
             boolean terminated = runEnd.isDone();
+            // idle again before the reply goes out: a client that sends its next perform_tests as soon as it has the
+            // answer must not be told "Operation now in progress" (BdevPerfSpdkOptionsTest saw that race once)
+            testRunning.set(false);
             if (rc == 0 || terminated) {
                 req.result().complete(BdevPerfOutput.resultJson(lastResults, lastCoreCount));
             } else {
                 req.result().completeExceptionally(new io.spindle.rpc.RpcException(io.spindle.rpc.RpcException.INTERNAL_ERROR,
                         "bdevperf failed with error Operation not permitted"));
             }
-            testRunning.set(false);
             if (rc != 0 || terminated) {
                 exitCode.complete(rc);
                 return rc;
