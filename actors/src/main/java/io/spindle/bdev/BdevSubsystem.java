@@ -261,6 +261,16 @@ public final class BdevSubsystem implements Subsystem {
         }
         mods.addAll(extraModules);
         com.typesafe.config.Config c = ctx.config().config();
+        try {
+            // process-wide: DMA buffers are allocated outside any app too (DmaBuffer.allocate)
+            io.spindle.env.HugePages.process().configure(
+                    io.spindle.env.HugePages.Mode.parse("spindle.memory.huge-pages",
+                            c.hasPath("spindle.memory.huge-pages") ? c.getString("spindle.memory.huge-pages") : "auto"),
+                    c.hasPath("spindle.memory.huge-dir") && !c.getString("spindle.memory.huge-dir").isEmpty()
+                            ? java.nio.file.Path.of(c.getString("spindle.memory.huge-dir")) : null);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            return CompletableFuture.failedFuture(e);
+        }
         BdevOptions o;
         synchronized (this) {
             if (options == null) {

@@ -6,8 +6,10 @@ import net.openhft.chronicle.core.UnsafeMemory;
 import java.nio.charset.StandardCharsets;
 
 /**
- * An aligned block of off-heap memory for I/O, on a Chronicle {@link BytesStore}: what SPDK allocates with
- * {@code spdk_dma_malloc}.
+ * An aligned block of off-heap memory for I/O: what SPDK allocates with {@code spdk_dma_malloc}. It comes from huge
+ * pages when the process's {@link io.spindle.env.HugePages} policy allows and a hugetlbfs mount has free pages
+ * (carved from 2 MiB slabs by {@link io.spindle.env.DmaSlabs}, so a 4 KiB buffer does not take a whole page), and
+ * otherwise from a Chronicle {@link BytesStore} in normal pages.
  *
  * <p><b>Ownership:</b> whoever allocated it owns it and must {@link #close()} it exactly once; the bdev
  * layer never keeps a reference past an I/O's completion. Not thread-safe: use it on one thread at a time
@@ -16,13 +18,17 @@ import java.nio.charset.StandardCharsets;
 public final class DmaBuffer implements AutoCloseable {
     private static final UnsafeMemory MEM = UnsafeMemory.MEMORY;
 
+    /** Normal-page memory, or null when {@link #chunk} holds it. */
     private final BytesStore<?, Void> store;
+    /** Huge-page memory, or null when {@link #store} holds it. */
+    private final io.spindle.env.DmaSlabs.Chunk chunk;
     private final long address;
     private final long capacity;
     private boolean closed;
 
-    private DmaBuffer(BytesStore<?, Void> store, long address, long capacity) {
+    private DmaBuffer(BytesStore<?, Void> store, io.spindle.env.DmaSlabs.Chunk chunk, long address, long capacity) {
         this.store = store;
+        this.chunk = chunk;
         this.address = address;
         this.capacity = capacity;
     }
@@ -39,10 +45,20 @@ public final class DmaBuffer implements AutoCloseable {
         if (alignment <= 0 || Integer.bitCount(alignment) != 1 || alignment > (1 << 20)) {
             throw new IllegalArgumentException("DmaBuffer alignment=" + alignment + ": must be a power of two between 1 and 1048576");
         }
+        io.spindle.env.DmaSlabs.Chunk c = io.spindle.env.DmaSlabs.process().carve(size, alignment);
+        if (c != null) {
+            MEM.setMemory(c.address(), size, (byte) 0); // zeroed, as the normal-page store below (a reused slab is not)
+            return new DmaBuffer(null, c, c.address(), size);
+        }
         BytesStore<?, Void> s = BytesStore.nativeStoreWithFixedCapacity(size + alignment - 1);
         long raw = s.addressForRead(0);
         long aligned = (raw + alignment - 1) & -(long) alignment;
-        return new DmaBuffer(s, aligned, size);
+        return new DmaBuffer(s, null, aligned, size);
+    }
+
+    /** What backs the memory: "hugetlbfs 2MiB" or "4KiB pages". */
+    public String backing() {
+        return chunk != null ? chunk.backing() : io.spindle.env.HugePages.sizeName(net.openhft.chronicle.core.OS.pageSize()) + " pages";
     }
 
     /** Allocates {@code size} bytes aligned to 4096. */
@@ -154,7 +170,11 @@ public final class DmaBuffer implements AutoCloseable {
     public void close() {
         if (!closed) {
             closed = true;
-            store.releaseLast();
+            if (chunk != null) {
+                chunk.release();
+            } else {
+                store.releaseLast();
+            }
         }
     }
 }

@@ -28,6 +28,7 @@ class LeakCheckExtensionTest {
     private static volatile boolean runByEngineTestKit;
     private static final List<Bytes<?>> LEAKED_BYTES = new CopyOnWriteArrayList<>();
     private static final List<ReactorGroup> LEFT_RUNNING = new CopyOnWriteArrayList<>();
+    private static final List<io.spindle.env.HugeRegion> LEFT_MAPPED = new CopyOnWriteArrayList<>();
 
     /** The condition of {@link Subjects}: true only while a case here runs them. */
     static boolean runByEngineTestKit() {
@@ -58,6 +59,11 @@ class LeakCheckExtensionTest {
         void leavesAReactorThreadRunning() {
             LEFT_RUNNING.add(ReactorGroup.start(ReactorConfig.builder().mask("0x1").conclude()));
         }
+
+        @Test
+        void leavesAHugePageRegionMapped() {
+            LEFT_MAPPED.add(io.spindle.env.HugePages.process().map(2L << 20, "leak subject"));
+        }
     }
 
     static EngineExecutionResults run(String subject) {
@@ -87,6 +93,8 @@ class LeakCheckExtensionTest {
         LEAKED_BYTES.clear();
         LEFT_RUNNING.forEach(ReactorGroup::close);
         LEFT_RUNNING.clear();
+        LEFT_MAPPED.forEach(io.spindle.env.HugeRegion::close);
+        LEFT_MAPPED.clear();
     }
 
     @Test
@@ -107,5 +115,16 @@ class LeakCheckExtensionTest {
         assertThat(failure).isInstanceOf(AssertionError.class)
                 .hasMessage("reactor or rpc thread(s) outlived the test leavesAReactorThreadRunning(): [reactor_0]");
         assertThat(LeakCheckExtension.reactorThreads()).as("the subject's reactor, stopped by this test's cleanup").containsExactly("reactor_0");
+    }
+
+    @Test
+    void aTestThatLeavesAHugePageRegionMappedFails() {
+        io.spindle.env.HugePages.Mount m = io.spindle.env.HugePages.process().mount();
+        org.junit.jupiter.api.Assumptions.assumeTrue(m != null && io.spindle.env.HugePages.process().freePages(m.pageSize()) >= 1,
+                "no free huge page to leak");
+        Throwable failure = onlyFailure(run("leavesAHugePageRegionMapped"));
+        assertThat(LEFT_MAPPED).singleElement().satisfies(r -> assertThat(r.isClosed()).as("still mapped").isFalse());
+        assertThat(failure).isInstanceOf(AssertionError.class)
+                .hasMessageStartingWith("huge-page region(s) still mapped after the test leavesAHugePageRegionMapped(): [leak subject HugeRegion[");
     }
 }

@@ -533,6 +533,9 @@ public final class MappedModule implements BdevModule {
         public void dumpInfo(ObjectNode ds) {
             ds.put("filename", m.filename);
             ds.put("size_bytes", m.size);
+            // the user's file, mapped: its pages are the file system's page cache (4 KiB on ext4/xfs); huge pages do not
+            // apply to a regular file (hugetlbfs holds no user data across runs, and file THP is read-only, for text)
+            ds.put("memory", "file page cache");
         }
 
         @Override

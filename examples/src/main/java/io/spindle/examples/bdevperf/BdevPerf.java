@@ -174,6 +174,24 @@ public final class BdevPerf {
         }
     }
 
+    /**
+     * With {@code --huge}: checks up front that huge pages can be had, so a run without them fails with one clear line
+     * (exit 1) before anything starts, not with a subsystem's stack trace.
+     *
+     * @throws SpindleStartException naming the flag and why there are none
+     */
+    public static void requireHugePages(io.spindle.env.HugePages.Mode mode, Config hocon) {
+        if (mode != io.spindle.env.HugePages.Mode.ON) {
+            return;
+        }
+        String dir = hocon.hasPath("spindle.memory.huge-dir") ? hocon.getString("spindle.memory.huge-dir") : "";
+        try {
+            io.spindle.env.HugePages.process().configure(mode, dir.isEmpty() ? null : java.nio.file.Path.of(dir));
+        } catch (IllegalStateException e) {
+            throw new SpindleStartException("--huge: " + e.getMessage(), e);
+        }
+    }
+
     int execute() throws Exception {
         BdevSubsystem bdevs = new BdevSubsystem();
         if (testBdevs != null) {
@@ -199,10 +217,12 @@ public final class BdevPerf {
         }
         int pool = Math.max(1024, depth * 4 + 64);
         Config hocon = ConfigFactory.parseString("spindle.bdev.io-pool-size = " + pool + "\npekko.loglevel = WARNING\n"
+                + (opts.huge() != io.spindle.env.HugePages.Mode.AUTO ? "spindle.memory.huge-pages = " + opts.huge().name().toLowerCase(java.util.Locale.ROOT) + "\n" : "")
                 + "pekko.stdout-loglevel = WARNING\n"
                 // the drain task returns a stage (drainTask): its phase waits for the report, not a thread
                 + "pekko.coordinated-shutdown.phases.before-service-unbind.timeout = " + (DRAIN_WAIT.toSeconds() + 5) + "s")
                 .withFallback(ConfigFactory.load());
+        requireHugePages(opts.huge(), hocon);
         JsonConfig config = null;
         if (opts.jsonConfig() != null) {
             try {
@@ -287,8 +307,8 @@ public final class BdevPerf {
                 rc = runOnce(req.opts(), jobFile);
             } catch (UsageException e) {
                 out.println("bdevperf: " + e.getMessage());
+                testRunning.set(false); // before the reply, as below
                 req.result().completeExceptionally(new io.spindle.rpc.RpcException(io.spindle.rpc.RpcException.INVALID_PARAMS, e.getMessage()));
-                testRunning.set(false);
                 continue;
             } catch (Exception e) {
                 req.result().completeExceptionally(new io.spindle.rpc.RpcException(io.spindle.rpc.RpcException.INTERNAL_ERROR,
@@ -298,13 +318,15 @@ public final class BdevPerf {
                 return 1;
             }
             boolean terminated = runEnd.isDone();
+            // idle again before the reply goes out: a client that sends its next perform_tests as soon as it has the
+            // answer must not be told "Operation now in progress" (BdevPerfSpdkOptionsTest saw that race once)
+            testRunning.set(false);
             if (rc == 0 || terminated) {
                 req.result().complete(BdevPerfOutput.resultJson(lastResults, lastCoreCount));
             } else {
                 req.result().completeExceptionally(new io.spindle.rpc.RpcException(io.spindle.rpc.RpcException.INTERNAL_ERROR,
                         "bdevperf failed with error Operation not permitted"));
             }
-            testRunning.set(false);
             if (rc != 0 || terminated) {
                 exitCode.complete(rc);
                 return rc;

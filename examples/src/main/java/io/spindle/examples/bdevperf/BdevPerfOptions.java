@@ -48,6 +48,7 @@ public record BdevPerfOptions(
         boolean perLcoreThread,
         FacadeCompletion facadeCompletion,
         ActorBuffers actorBuffers,
+        io.spindle.env.HugePages.Mode huge,
         java.util.Set<String> given,
         boolean help) {
 
@@ -163,6 +164,9 @@ public record BdevPerfOptions(
                 "  -f              continue on I/O failure (default: a failed I/O stops its job and fails the run)",
                 "  --idle <mode>   reactor idle strategy: backoff (default), busy (spin, for benchmarks), park, yield",
                 "  --pin           pin each reactor thread to its core",
+                "  --huge          malloc bdevs and I/O buffers on huge pages (hugetlbfs), required: fail without them",
+                "  --no-huge       normal pages only (default: huge pages when a hugetlbfs mount has free pages, else normal",
+                "                  pages and one log line; spindle.memory.huge-pages)",
                 "  --api <api>     direct (default: descriptor calls on the reactor), actor (typed actor protocol, requester",
                 "                  actors) or facade (BdevFacade: stages or callbacks completed by the reactors)",
                 "  --actor-on <p>  --api actor: where the requester actors run: reactor (default: one per reactor, next to",
@@ -227,6 +231,7 @@ public record BdevPerfOptions(
         boolean perLcore = false;
         FacadeCompletion facade = null;
         ActorBuffers actorBuffers = null;
+        io.spindle.env.HugePages.Mode huge = io.spindle.env.HugePages.Mode.AUTO;
         java.util.Set<String> given = new java.util.LinkedHashSet<>();
         List<String> a = List.of(args);
         for (int i = 0; i < a.size(); i++) {
@@ -279,7 +284,7 @@ public record BdevPerfOptions(
                 case "-h", "--help" -> {
                     return new BdevPerfOptions(1, 4096, Workload.READ, 50, 1, null, null, null, false, 0, 0, false, false,
                             IdleMode.BACKOFF, false, Api.DIRECT, BdevPerfActorJob.Placement.REACTOR, DEFAULT_ACTOR_BATCH, null, null, null,
-                            -1, false, null, 0, false, false, 0, 0, false, FacadeCompletion.STAGE, ActorBuffers.OWN, java.util.Set.of(), true);
+                            -1, false, null, 0, false, false, 0, 0, false, FacadeCompletion.STAGE, ActorBuffers.OWN, io.spindle.env.HugePages.Mode.AUTO, java.util.Set.of(), true);
                 }
                 case "-q" -> q = intIn(f, value(a, ++i, f), 1, MAX_QUEUE_DEPTH, "queue depth");
                 case "-r", "--rpc-socket" -> rpc = Path.of(value(a, ++i, f));
@@ -335,6 +340,8 @@ public record BdevPerfOptions(
                     }
                 }
                 case "--pin" -> pin = true;
+                case "--huge" -> huge = io.spindle.env.HugePages.Mode.ON;
+                case "--no-huge" -> huge = io.spindle.env.HugePages.Mode.OFF;
                 case "--api" -> {
                     String v = value(a, ++i, f);
                     api = switch (v) {
@@ -385,12 +392,15 @@ public record BdevPerfOptions(
         if (jobFile != null && api != Api.DIRECT) {
             throw new UsageException("-j: only valid with --api direct");
         }
+        if (given.contains("--huge") && given.contains("--no-huge")) {
+            throw new UsageException("--huge, --no-huge: give one of them");
+        }
         if (w == null) {
             return new BdevPerfOptions(q, o, null, mix == null ? 50 : mix, t == null ? 0 : t, mask == null ? CoreMask.parse("0x1") : mask, json,
                     target, everyCore, period, timeout, abort, cont, idle, pin, api, BdevPerfActorJob.Placement.REACTOR, DEFAULT_ACTOR_BATCH, rpc,
                     jsonOut, plot, maxAlloc, z, jobFile, latency, randomMap, unique, zipf, ema == null ? 0 : ema, perLcore,
                     facade == null ? FacadeCompletion.STAGE : facade, actorBuffers == null ? ActorBuffers.OWN : actorBuffers,
-                    java.util.Set.copyOf(given), false);
+                    huge, java.util.Set.copyOf(given), false);
         }
         if (mix != null && !w.mixed()) {
             throw new UsageException("-M " + mix + ": only valid with -w rw or -w randrw, not -w " + w.flag());
@@ -410,7 +420,7 @@ public record BdevPerfOptions(
                 everyCore, period, timeout, abort, cont, idle, pin, api, actorOn == null ? BdevPerfActorJob.Placement.REACTOR : actorOn,
                 actorBatch == null ? DEFAULT_ACTOR_BATCH : actorBatch, rpc, jsonOut, plot, maxAlloc, z, jobFile, latency, randomMap, unique, zipf,
                 ema == null ? 0 : ema, perLcore, facade == null ? FacadeCompletion.STAGE : facade, actorBuffers == null ? ActorBuffers.OWN : actorBuffers,
-                java.util.Set.copyOf(given), false);
+                huge, java.util.Set.copyOf(given), false);
     }
 
     /**
@@ -465,7 +475,7 @@ public record BdevPerfOptions(
         }
         return new BdevPerfOptions(q, o, w, mix, t, mask, jsonConfig, target, everyCoreEveryBdev, periodSeconds, timeoutSeconds, abortOnTimeout,
                 continueOnFailure, idle, pin, api, actorOn, actorBatch, rpcSocket, jsonOut, plot, maxAllocPerIo, waitForTests, jobFile, latencyLevel,
-                randomMap, uniqueWrites, zipfTheta, emaPeriod, perLcoreThread, facadeCompletion, actorBuffers, java.util.Set.copyOf(g), false);
+                randomMap, uniqueWrites, zipfTheta, emaPeriod, perLcoreThread, facadeCompletion, actorBuffers, huge, java.util.Set.copyOf(g), false);
     }
 
     /** Whether the flag was given on the command line (or by a perform_tests override). */

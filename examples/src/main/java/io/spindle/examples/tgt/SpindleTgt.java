@@ -47,7 +47,8 @@ public final class SpindleTgt {
     }
 
     /** The parsed command line. */
-    record Options(CoreMask mask, Path json, Path socket, boolean waitForRpc, int tcpPort, IdleMode idle, boolean pin, ClusterOptions cluster) {
+    record Options(CoreMask mask, Path json, Path socket, boolean waitForRpc, int tcpPort, IdleMode idle, boolean pin, ClusterOptions cluster,
+            io.spindle.env.HugePages.Mode huge) {
     }
 
     /**
@@ -99,6 +100,7 @@ public final class SpindleTgt {
     static String usage() {
         return String.join("\n",
                 "usage: spindle tgt [-m MASK] [--json FILE] [-r SOCK] [--wait-for-rpc] [--rpc-tcp PORT] [--idle MODE] [--pin]",
+                "                   [--huge | --no-huge]",
                 "                   [--cluster NODE [--cluster-name NAME] [--cluster-host HOST] [--cluster-port PORT]",
                 "                    [--seed-nodes HOST:PORT,...] [--cluster-transport tcp|aeron-udp]]",
                 "",
@@ -117,6 +119,10 @@ public final class SpindleTgt {
                 "  --rpc-tcp PORT       also listen on 127.0.0.1:PORT (0: any free port, printed at start)",
                 "  --idle MODE          reactor idle strategy: backoff (default), busy, park, yield",
                 "  --pin                pin each reactor thread to its core",
+                "  --huge               malloc bdevs and I/O buffers on huge pages (hugetlbfs), required: the start fails",
+                "                       without a usable mount (spindle.memory.huge-pages = on)",
+                "  --no-huge            normal pages only (default: huge pages when a hugetlbfs mount has free pages, else",
+                "                       normal pages and one log line)",
                 "  --cluster NODE       cluster mode, as the node named NODE; a node named nodeK listens on port 25519+K",
                 "                       (node1: 25520) and, without -r, serves RPC on /var/tmp/spindle-NODE.sock",
                 "  --cluster-name NAME  the cluster's name (default spindle: spindle.cluster.name)",
@@ -143,6 +149,8 @@ public final class SpindleTgt {
         List<String> seeds = null;
         ClusterConfig.Transport transport = null;
         List<String> clusterFlags = new ArrayList<>();
+        io.spindle.env.HugePages.Mode huge = io.spindle.env.HugePages.Mode.AUTO;
+        java.util.Set<String> hugeFlags = new java.util.HashSet<>();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -185,6 +193,14 @@ public final class SpindleTgt {
                     }
                 }
                 case "--pin" -> pin = true;
+                case "--huge" -> {
+                    huge = io.spindle.env.HugePages.Mode.ON;
+                    hugeFlags.add(a);
+                }
+                case "--no-huge" -> {
+                    huge = io.spindle.env.HugePages.Mode.OFF;
+                    hugeFlags.add(a);
+                }
                 case "--cluster" -> {
                     node = value(args, ++i, a);
                     if (node.startsWith("-")) {
@@ -241,7 +257,10 @@ public final class SpindleTgt {
         } else if (!clusterFlags.isEmpty()) {
             throw new UsageException(clusterFlags.get(0) + " needs --cluster NODE");
         }
-        return new Options(mask == null ? CoreMask.parse("0x1") : mask, json, sock, wait, tcp, idle, pin, cluster);
+        if (hugeFlags.size() > 1) {
+            throw new UsageException("--huge, --no-huge: give one of them");
+        }
+        return new Options(mask == null ? CoreMask.parse("0x1") : mask, json, sock, wait, tcp, idle, pin, cluster, huge);
     }
 
     private static String value(String[] args, int i, String flag) {
@@ -281,8 +300,11 @@ public final class SpindleTgt {
         ClusterConfig cluster = null;
         ClusterSubsystem clusterSubsystem = null;
         try {
-            Config hocon = ConfigFactory.parseString("pekko.loglevel = WARNING\npekko.stdout-loglevel = WARNING")
+            Config hocon = ConfigFactory.parseString("pekko.loglevel = WARNING\npekko.stdout-loglevel = WARNING"
+                    + (o.huge() != io.spindle.env.HugePages.Mode.AUTO
+                            ? "\nspindle.memory.huge-pages = " + o.huge().name().toLowerCase(java.util.Locale.ROOT) : ""))
                     .withFallback(ConfigFactory.load());
+            io.spindle.examples.bdevperf.BdevPerf.requireHugePages(o.huge(), hocon); // one clear line, exit 1, before anything starts
             if (o.cluster() != null) {
                 cluster = o.cluster().config(hocon);
             } else if (hocon.getBoolean("spindle.cluster.enabled")) {
