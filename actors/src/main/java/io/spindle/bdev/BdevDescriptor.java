@@ -309,47 +309,49 @@ public final class BdevDescriptor {
         if (type == null || from == null) {
             return Errno.EINVAL;
         }
+        if (type == IoType.READ || type == IoType.WRITE || type == IoType.COMPARE) {
+            return forwardData(ch, type, from, offsetBlocks, cb, arg); // the stacked data path: kept small to inline
+        }
+        return switch (type) {
+            case UNMAP, WRITE_ZEROES, FLUSH -> rangeIo(type, ch, offsetBlocks, from.numBlocks(), cb, arg);
+            default -> Errno.EINVAL;
+        };
+    }
+
+    /** {@link #forward} of a READ, WRITE or COMPARE: {@code from}'s segments, validated, carried by a new I/O. */
+    private int forwardData(IoChannel<BdevChannel> ch, IoType type, io.spindle.bdev.spi.ModuleIo from, long offsetBlocks, IoCallback cb,
+                            Object arg) {
         long numBlocks = from.numBlocks();
-        switch (type) {
-            case READ, WRITE, COMPARE -> {
-                BdevChannel bc = channelOf(ch);
-                int rc = check(type, bc, offsetBlocks, numBlocks);
-                if (rc != 0) {
-                    return rc;
-                }
-                int n = from.iovCount();
-                if (cb == null || n <= 0 || n > BdevIo.MAX_IOV) {
-                    return Errno.EINVAL;
-                }
-                long total = 0;
-                for (int i = 0; i < n; i++) {
-                    long len = from.iovLength(i);
-                    if (len <= 0) {
-                        return Errno.EINVAL;
-                    }
-                    total += len;
-                }
-                if (total != numBlocks * bdev.blockSize) {
-                    return Errno.EINVAL;
-                }
-                BdevIo io = take(bc);
-                if (io == null) {
-                    return Errno.ENOMEM;
-                }
-                io.init(type, bc, offsetBlocks, numBlocks, cb, arg);
-                for (int i = 0; i < n; i++) {
-                    io.addIov(from.iovAddress(i), from.iovLength(i));
-                }
-                bc.submit(io);
-                return 0;
-            }
-            case UNMAP, WRITE_ZEROES, FLUSH -> {
-                return rangeIo(type, ch, offsetBlocks, numBlocks, cb, arg);
-            }
-            default -> {
+        BdevChannel bc = channelOf(ch);
+        int rc = check(type, bc, offsetBlocks, numBlocks);
+        if (rc != 0) {
+            return rc;
+        }
+        int n = from.iovCount();
+        if (cb == null || n <= 0 || n > BdevIo.MAX_IOV) {
+            return Errno.EINVAL;
+        }
+        long total = 0;
+        for (int i = 0; i < n; i++) {
+            long len = from.iovLength(i);
+            if (len <= 0) {
                 return Errno.EINVAL;
             }
+            total += len;
         }
+        if (total != numBlocks * bdev.blockSize) {
+            return Errno.EINVAL;
+        }
+        BdevIo io = take(bc);
+        if (io == null) {
+            return Errno.ENOMEM;
+        }
+        io.init(type, bc, offsetBlocks, numBlocks, cb, arg);
+        for (int i = 0; i < n; i++) {
+            io.addIov(from.iovAddress(i), from.iovLength(i));
+        }
+        bc.submit(io);
+        return 0;
     }
 
     /**

@@ -18,7 +18,8 @@ import java.util.ArrayDeque;
  * caller's callback), so the JIT inlines the chain. The rare branches call out to {@link ChannelReset},
  * {@link CompareAndWriteLocks} and {@link SplitAndBounce}.
  *
- * <p>Clock: one {@code System.nanoTime()} per completion or per batch of deferred completions. Inside a callback
+ * <p>Clock: one {@code System.nanoTime()} per batch of deferred completions, and for completions straight from a
+ * module's poller one per {@link BdevMgmt#CLOCK_SHARES} of them ({@link BdevMgmt#clock()}). Inside a callback
  * ({@link BdevMgmt#stampValid}) a submit takes the completion's stamp and a nested completion reuses it; the stamp
  * is restored to the outer value when the callback returns.
  *
@@ -50,13 +51,34 @@ final class ChannelSubmit {
 
     // ------------------------------------------------------------------ submit
 
-    /** Entry point for an accepted I/O (validated by the descriptor). */
+    /**
+     * Entry point for an accepted I/O (validated by the descriptor). A read or write on a running channel of a bdev
+     * with no QoS, no range lock, no alignment or boundary to honour goes straight to {@link #dispatch}; everything
+     * else takes {@link #submitChecked}, which decides the same for those. Kept small (under the JIT's 325-byte
+     * limit for hot methods) so it is inlined into the descriptor's submit.
+     */
     void submit(BdevIo io) {
         BdevMgmt m = mgmt;
         // inside a completion callback (or a batch of them) the I/O takes the completion's timestamp: one clock read
         // serves the completion and the resubmit it makes, and every nested completion and submit inside it
-        io.submitNanos = m.stampValid ? m.stampNanos : System.nanoTime();
+        io.submitNanos = m.stampValid ? m.stampNanos : m.clock();
         IoType t = io.type;
+        BdevChannel c = ch;
+        Bdev b = bdev;
+        if ((t == IoType.READ || t == IoType.WRITE) && !c.frozen && !c.destroyed && b.qos == null && b.lockCount == 0
+                && b.requiredAlignment <= 1 && !SplitAndBounce.needsSplit(b, io.offsetBlocks, io.numBlocks)) {
+            if (t == IoType.WRITE && io.parent == null && !io.wListed) {
+                c.locks.listWrite(io); // in flight from here: a range lock taken from now on waits for it
+            }
+            dispatch(io);
+            return;
+        }
+        submitChecked(io, t);
+    }
+
+    /** Every other I/O: admission in full (reset, freeze, compare_and_write, range locks, abort, emulation, QoS, split). */
+    private void submitChecked(BdevIo io, IoType t) {
+        BdevMgmt m = mgmt;
         if (t == IoType.RESET) {
             ch.resets.start(io); // a reset is never refused by a freeze: it queues behind the one in progress
             return;
@@ -276,7 +298,7 @@ final class ChannelSubmit {
             io.status = IoStatus.SUCCESS; // an ABORT: the module found nothing more, but the layer aborted some
         }
         BdevMgmt m = mgmt;
-        long now = m.stampValid ? m.stampNanos : System.nanoTime(); // a nested or batched completion shares the clock read
+        long now = m.stampValid ? m.stampNanos : m.clock(); // a nested or batched completion shares the clock read
         long lat = now - io.submitNanos;
         BdevChannel c = ch;
         if (!io.hasChildren) {
@@ -284,17 +306,12 @@ final class ChannelSubmit {
             // included, each as the type it went as) counts; a parent's figures are its children's
             c.stats.record(io.type, io.status, io.numBlocks * bdev.blockSize, lat);
             if (c.destroyed) {
-                bdev.mergeStats(c.stats); // completed after the channel's stats were merged: merge on its own
-                c.stats.reset(IoStats.ResetMode.ALL);
+                mergeLateStats(c);
             }
         }
         BdevIo parent = io.parent;
         if (parent != null) {
-            if (parent.type == IoType.COMPARE_AND_WRITE) {
-                c.locks.childDone(parent, io);
-            } else {
-                c.splits.childDone(parent, io);
-            }
+            childDone(c, parent, io);
             return;
         }
         if (io.wListed) {
@@ -304,6 +321,28 @@ final class ChannelSubmit {
         if (bdev.histogramEnabled) {
             c.recordHistogram(lat);
         }
+        callBack(m, io, now);
+    }
+
+    /** Completed after the channel's stats were merged into the bdev's: merge on its own. */
+    private void mergeLateStats(BdevChannel c) {
+        bdev.mergeStats(c.stats);
+        c.stats.reset(IoStats.ResetMode.ALL);
+    }
+
+    private static void childDone(BdevChannel c, BdevIo parent, BdevIo io) {
+        if (parent.type == IoType.COMPARE_AND_WRITE) {
+            c.locks.childDone(parent, io);
+        } else {
+            c.splits.childDone(parent, io);
+        }
+    }
+
+    /**
+     * The caller's callback, with the completion's timestamp valid for the submits it makes, then the I/O back to
+     * the pool. A callback that throws is logged; the I/O is released all the same.
+     */
+    private void callBack(BdevMgmt m, BdevIo io, long now) {
         boolean outerValid = m.stampValid;
         long outerNanos = m.stampNanos;
         m.stampNanos = now;

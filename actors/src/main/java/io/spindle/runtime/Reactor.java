@@ -82,6 +82,8 @@ public final class Reactor {
      * the outer one's field is cleared for the duration.
      */
     private Thread runningThread;
+    /** See {@link #runSeq()}: bumped before each task and each poller run. */
+    private long runSeq;
     private long pollerIds;
     private volatile long nativeTid = -1;
 
@@ -210,6 +212,15 @@ public final class Reactor {
     /** Time of the current loop iteration, from the group's clock. Owner thread only for exactness. */
     public long now() {
         return now;
+    }
+
+    /**
+     * A number that changes each time this reactor starts a task or a poller run (it never repeats while the reactor
+     * lives). Code that may read the clock many times within one run can read it once per run instead (the bdev
+     * layer's I/O timestamps). Owner thread only.
+     */
+    public long runSeq() {
+        return runSeq;
     }
 
     /**
@@ -549,6 +560,7 @@ public final class Reactor {
             if (r == null) {
                 break;
             }
+            runSeq++;
             try {
                 r.run();
             } catch (Throwable e) {
@@ -618,6 +630,7 @@ public final class Reactor {
     private int runPoller(Poller p) {
         int rc;
         p.running = true;
+        runSeq++;
         try {
             rc = p.fn.poll();
         } catch (Throwable e) {
