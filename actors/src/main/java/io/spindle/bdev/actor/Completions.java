@@ -62,6 +62,8 @@ public final class Completions {
     private String[] messages;
     /** Allocated at the first successful read. */
     private LentBuffer[] buffers;
+    /** Per buffer, the lending it was for ({@link LentBuffer#lends()}): releaseAll releases that lending only. */
+    private int[] bufferLends;
     private int size;
     /** In-flight slots held by the entries, released by the shard just before the send (shard-owned). */
     int heldSlots;
@@ -125,8 +127,10 @@ public final class Completions {
         if (buf != null) {
             if (buffers == null) {
                 buffers = new LentBuffer[tags.length];
+                bufferLends = new int[tags.length];
             }
             buffers[i] = buf;
+            bufferLends[i] = buf.lends();
         }
     }
 
@@ -159,6 +163,7 @@ public final class Completions {
             }
             if (buffers != null) {
                 buffers = Arrays.copyOf(buffers, c);
+                bufferLends = Arrays.copyOf(bufferLends, c);
             }
         }
         return size++;
@@ -291,7 +296,8 @@ public final class Completions {
     }
 
     /**
-     * Releases every lent buffer of this message that was not released yet; callable on any thread. On the
+     * Releases every lent buffer of this message that was not released yet; callable on any thread. A buffer the
+     * receiver released on its own, which the shard may since have lent to another reply, is left to that reply. On the
      * shard's reactor the buffers go back to its pool at once, elsewhere one task takes them all back.
      *
      * @return how many buffers this call released
@@ -308,7 +314,7 @@ public final class Completions {
         Reactor owner = null;
         for (int i = 0; i < size; i++) {
             LentBuffer b = buffers[i];
-            if (b == null || !b.markReleased()) {
+            if (b == null || !b.markReleased(bufferLends[i])) {
                 continue;
             }
             if (owner == null) {

@@ -42,10 +42,19 @@ public final class LentBuffer {
         this.dma = dma;
     }
 
+    /** How many times the shard has lent this buffer out: a reply records it, so a stale reply cannot release a later lending. */
+    private int lends;
+
     /** Called by the shard on its reactor when it hands the buffer out with {@code length} bytes of data. */
     void lend(int length) {
         this.length = length;
         this.released = false;
+        this.lends++;
+    }
+
+    /** The current lending's number (see {@link #lends}); read by the shard right after {@link #lend}. */
+    int lends() {
+        return lends;
     }
 
     /** Bytes of data, the length of the read. */
@@ -121,9 +130,12 @@ public final class LentBuffer {
         }
     }
 
-    /** {@link #release()}'s marking without the hand-back, for {@link Completions#releaseAll()}'s one task. */
-    boolean markReleased() {
-        if (released) {
+    /**
+     * {@link #release()}'s marking without the hand-back, for {@link Completions#releaseAll()}'s one task: only for
+     * lending {@code lend}. A buffer released on its own and lent out again since belongs to its new borrower: false.
+     */
+    boolean markReleased(int lend) {
+        if (released || lends != lend) {
             return false;
         }
         released = true;

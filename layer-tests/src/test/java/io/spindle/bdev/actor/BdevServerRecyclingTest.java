@@ -306,6 +306,31 @@ class BdevServerRecyclingTest {
         }
 
         @Test
+        @DisplayName("releaseAll() leaves alone a buffer released on its own and since lent to another reply")
+        void releaseAllDoesNotReleaseABufferLentAgain() {
+            try (MallocSpindle s = new MallocSpindle("recycle-relent")) {
+                ActorRef<Command> server = server(s, 64);
+                Shard shard = shards(server).get(0);
+                TestProbe<Completions> p = kit.createTestProbe(Completions.class);
+                IoBatch w = new IoBatch(1).write(0, MallocSpindle.pattern(512, 9), 0);
+                shard.ref().tell(new Submit(w, p.ref()));
+                collect(p, 1);
+                shard.ref().tell(new Submit(new IoBatch(1).read(0, 512, 1), p.ref()));
+                Completions first = p.receiveMessage(T);
+                LentBuffer buf = first.buffer(0);
+                buf.release(); // on its own: one task back to the shard, queued before the next Submit reaches it
+                shard.ref().tell(new Submit(new IoBatch(1).read(0, 512, 2), p.ref()));
+                Completions second = p.receiveMessage(T);
+                assertThat(second.buffer(0)).as("the pool lends the same buffer again (its free list is LIFO)").isSameAs(buf);
+                assertThat(first.releaseAll()).as("the first reply's lending of it was released already").isZero();
+                assertThat(buf.isReleased()).as("the second reply still holds it").isFalse();
+                assertThat(second.buffer(0).toArray()).isEqualTo(MallocSpindle.pattern(512, 9));
+                assertThat(second.releaseAll()).isEqualTo(1);
+                close(server);
+            }
+        }
+
+        @Test
         @DisplayName("a Completions the server built itself (no shard to take the batch) may be recycled too: it is simply dropped")
         void serverBuiltRepliesRecycleToNothing() throws Exception {
             try (MallocSpindle s = new MallocSpindle("recycle-server-built")) {
