@@ -323,16 +323,8 @@ public final class HostQpair implements FragmentHandler {
             m.complete(IoStatus.NOMEM);
             return;
         }
-        int cid = freeStack[--freeTop];
-        io[cid] = m;
-        groupOf[cid] = -1;
-        opcode[cid] = op;
-        nsid[cid] = ns;
-        dataLength[cid] = op.hostToTarget() || op.targetToHost() ? (int) (m.numBlocks() * m.bdev().blockSize()) : 0;
-        sent[cid] = 0;
-        received[cid] = 0;
-        inflight++;
-        if (!connected || queueCount > 0 || sendingCid >= 0) {
+        int cid = takeCid(m, op, ns, op.hostToTarget() || op.targetToHost() ? (int) (m.numBlocks() * m.bdev().blockSize()) : 0);
+        if (mustQueue()) {
             enqueue(cid);
             return;
         }
@@ -348,6 +340,25 @@ public final class HostQpair implements FragmentHandler {
             notConnected++;
             enqueue(cid); // not connected (yet): sent once the connection is there
         }
+    }
+
+    /** Takes a free command id (the caller checked there is one) for {@code m}'s command, counted in flight. */
+    private int takeCid(ModuleIo m, Opcode op, long ns, int dataLen) {
+        int cid = freeStack[--freeTop];
+        io[cid] = m;
+        groupOf[cid] = -1;
+        opcode[cid] = op;
+        nsid[cid] = ns;
+        dataLength[cid] = dataLen;
+        sent[cid] = 0;
+        received[cid] = 0;
+        inflight++;
+        return cid;
+    }
+
+    /** A new command waits its turn: not connected, or commands (or a command's data) are ahead of it. */
+    private boolean mustQueue() {
+        return !connected || queueCount > 0 || sendingCid >= 0;
     }
 
     private void enqueue(int cid) {
@@ -634,19 +645,12 @@ public final class HostQpair implements FragmentHandler {
                     groupLeft[g] = 0;
                     groupHit[g] = false;
                 }
-                int acid = freeStack[--freeTop];
-                io[acid] = m;
+                int acid = takeCid(m, Opcode.ABORT, ns, 0);
                 groupOf[acid] = g;
                 groupLeft[g]++;
-                opcode[acid] = Opcode.ABORT;
                 abortCid[acid] = cid;
-                nsid[acid] = ns;
-                dataLength[acid] = 0;
-                sent[acid] = 0;
-                received[acid] = 0;
-                inflight++;
                 abortsSent++;
-                if (!connected || queueCount > 0 || sendingCid >= 0) {
+                if (mustQueue()) {
                     enqueue(acid);
                 } else {
                     long r = send(acid);

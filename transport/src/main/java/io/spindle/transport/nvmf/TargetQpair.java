@@ -130,7 +130,6 @@ public final class TargetQpair implements FragmentHandler {
     private final Frame out = new Frame();
     private final BufferClaim claim = new BufferClaim();
     private final IoCallback done = this::onBdevComplete;
-    private final IoCallback abortDone = this::onAbortDone;
     private Poller poller;
     private boolean closing;
     private boolean finished;
@@ -477,7 +476,7 @@ public final class TargetQpair implements FragmentHandler {
                 // the bdev layer aborts it if it can (the victim then completes ABORTED on its own); this ABORT is
                 // answered when the layer's abort completes: SUCCESS = aborted
                 s.abortResult = 1;
-                if (d.abort(v.ns.channel, v, abortDone, s) == 0) {
+                if (d.abort(v.ns.channel, v, done, s) == 0) {
                     s.state = AT_BDEV;
                     s.ns = v.ns; // the abort holds the namespace's channel until it completes, as the victim does
                     s.ns.inflight++;
@@ -487,28 +486,6 @@ public final class TargetQpair implements FragmentHandler {
         }
         s.abortResult = result;
         sendCompletion(s);
-    }
-
-    /** The bdev layer's abort of a victim at the bdev completed: answer the ABORT command (result bit 0 = not aborted). */
-    private void onAbortDone(BdevIo io, IoStatus status, Object arg) {
-        Slot s = (Slot) arg;
-        NsRef ns = s.ns;
-        s.ns = null;
-        if (ns != null) {
-            ns.inflight--;
-        }
-        s.abortResult = status == IoStatus.SUCCESS ? 0 : 1;
-        s.status = NvmeStatus.SUCCESS;
-        s.state = SENDING;
-        if (closing) {
-            free(s);
-        } else {
-            sendCompletion(s);
-        }
-        if (ns != null) {
-            maybeReleaseNs(ns);
-        }
-        maybeFinish();
     }
 
     private void onData(Frame f) {
@@ -583,7 +560,13 @@ public final class TargetQpair implements FragmentHandler {
         if (ns != null) {
             ns.inflight--;
         }
-        s.status = NvmeStatus.of(status);
+        if (s.opcode == Opcode.ABORT) {
+            // the layer's abort of a victim at the bdev: NVMe's Abort succeeds; result bit 0 clear = it was aborted
+            s.abortResult = status == IoStatus.SUCCESS ? 0 : 1;
+            s.status = NvmeStatus.SUCCESS;
+        } else {
+            s.status = NvmeStatus.of(status);
+        }
         if (s.opcode != Opcode.READ || status != IoStatus.SUCCESS) {
             s.dataLength = 0;
         }
