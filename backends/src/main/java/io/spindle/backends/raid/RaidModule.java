@@ -121,10 +121,7 @@ public final class RaidModule implements BdevModule {
             raids.add(r);
             return configurePresent(r, 0).handle((v, err) -> {
                 if (err != null) {
-                    // SPDK: a base that could not be configured deletes the raid again
-                    r.deleting = true;
-                    r.releaseAll();
-                    raids.remove(r);
+                    discard(r); // SPDK: a base that could not be configured deletes the raid again
                     throw err instanceof java.util.concurrent.CompletionException ce ? ce : new java.util.concurrent.CompletionException(err);
                 }
                 return null;
@@ -162,8 +159,7 @@ public final class RaidModule implements BdevModule {
             if (r.bdev != null) {
                 return layer.unregister(r.name); // destruct releases the bases
             }
-            r.releaseAll();
-            raids.remove(r);
+            discard(r);
             return CompletableFuture.completedFuture(Errno.OK);
         });
     }
@@ -271,11 +267,9 @@ public final class RaidModule implements BdevModule {
     public CompletionStage<Void> finiStart(BdevHost host) {
         BdevLayer layer = BdevLayer.of(host);
         return Vbdevs.onApp(layer, () -> {
-            for (RaidBdev r : List.copyOf(raids)) {
+            for (RaidBdev r : raids) {
                 if (r.bdev == null) {
-                    r.deleting = true;
-                    r.releaseAll();
-                    raids.remove(r);
+                    discard(r);
                 }
             }
             return CompletableFuture.completedFuture(null);
@@ -285,10 +279,8 @@ public final class RaidModule implements BdevModule {
     @Override
     public CompletionStage<Void> fini(BdevHost host) {
         for (RaidBdev r : raids) {
-            r.deleting = true;
-            r.releaseAll();
+            discard(r);
         }
-        raids.clear();
         return CompletableFuture.completedFuture(null);
     }
 
@@ -313,6 +305,16 @@ public final class RaidModule implements BdevModule {
             }
         }
         return null;
+    }
+
+    /**
+     * A raid that has no registered bdev (or whose bdev is gone) goes: it takes no more bases, releases the ones it
+     * holds and leaves the list. App thread.
+     */
+    private void discard(RaidBdev r) {
+        r.deleting = true;
+        r.releaseAll();
+        raids.remove(r);
     }
 
     /** Drops a raid from the list (deleted, or offline with no base left). */
