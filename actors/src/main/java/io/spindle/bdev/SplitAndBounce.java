@@ -43,10 +43,19 @@ final class SplitAndBounce {
     /** Whether {@code n} blocks at {@code offset} cross the bdev's optimal I/O boundary or exceed its max_rw_size. */
     static boolean needsSplit(Bdev bdev, long offset, long n) {
         long b = bdev.optimalIoBoundary;
-        if (b > 0 && offset / b != (offset + n - 1) / b) {
+        if (b > 0 && crossesBoundary(b, offset, n)) {
             return true;
         }
         return bdev.maxRwSize > 0 && n > bdev.maxRwSize;
+    }
+
+    /**
+     * Whether {@code n >= 1} blocks at {@code offset >= 0} cross a multiple of {@code boundary > 0}. A power-of-two
+     * boundary (raid strips are) compares the first and last block above its bit; any other divides.
+     */
+    static boolean crossesBoundary(long boundary, long offset, long n) {
+        long last = offset + n - 1;
+        return (boundary & (boundary - 1)) == 0 ? (offset ^ last) >= boundary : offset / boundary != last / boundary;
     }
 
     /** Starts {@code parent}'s children from its first block. */

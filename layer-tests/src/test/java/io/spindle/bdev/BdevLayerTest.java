@@ -481,6 +481,23 @@ class BdevLayerTest {
         }
 
         @Test
+        @DisplayName("needsSplit: a power-of-two boundary (compared above its bit) and any other (divided) split exactly the I/O that"
+                + " cross a boundary")
+        void needsSplitMatchesTheBoundaryArithmetic() {
+            for (long boundary = 1; boundary <= 40; boundary++) {
+                for (long off = 0; off < 200; off++) {
+                    for (long n = 1; n <= 50; n++) {
+                        boolean crosses = off / boundary != (off + n - 1) / boundary;
+                        assertThat(SplitAndBounce.crossesBoundary(boundary, off, n)).as("boundary %d offset %d n %d", boundary, off, n)
+                                .isEqualTo(crosses);
+                    }
+                }
+            }
+            assertThat(SplitAndBounce.crossesBoundary(1L << 40, (1L << 40) - 1, 2)).isTrue();
+            assertThat(SplitAndBounce.crossesBoundary(1L << 40, 1L << 40, 1L << 39)).isFalse();
+        }
+
+        @Test
         @DisplayName("bdev_io_max_size_and_segment_split_test: I/O above max_rw_size is split, vector segments follow")
         void bdevIoMaxSizeAndSegmentSplitTest() {
             try (BackendHarness h = new BackendHarness(kit, 1, 64); DmaBuffer a = DmaBuffer.allocate(3 * 512); DmaBuffer b = DmaBuffer.allocate(7 * 512)) {

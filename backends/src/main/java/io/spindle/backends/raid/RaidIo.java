@@ -38,8 +38,9 @@ final class RaidIo {
     int remaining;
     IoStatus status;
     IoStatus defaultStatus;
-    /** Fan-out: the next slot to submit to. raid1 read: the slot read first. */
+    /** Fan-out: the next slot to submit to. */
     int next;
+    /** The slot of a single-base I/O: raid0/concat's read or write, raid1's first read (and its rewrite target). */
     int readSlot;
     int phase;
     boolean isWrite;
@@ -138,9 +139,15 @@ final class RaidIo {
         int slot;
         long baseOff;
         if (raid.level == RaidLevel.RAID0) {
-            long strip = off / raid.stripBlocks;
-            slot = (int) (strip % raid.numSlots);
-            baseOff = (strip / raid.numSlots) * raid.stripBlocks + off % raid.stripBlocks;
+            RaidBdev r = raid;
+            long sb = r.stripBlocks;
+            int ss = r.stripShift;
+            long strip = ss >= 0 ? off >>> ss : off / sb;
+            long within = off - (ss >= 0 ? strip << ss : strip * sb);
+            int n = r.numSlots;
+            long row = r.slotShift >= 0 ? strip >>> r.slotShift : strip / n;
+            slot = (int) (strip - row * n);
+            baseOff = (ss >= 0 ? row << ss : row * sb) + within;
         } else {
             slot = raid.concatSlot(off);
             baseOff = off - raid.concatStart[slot];
@@ -149,6 +156,7 @@ final class RaidIo {
             complete(IoStatus.FAILED);
             return;
         }
+        readSlot = slot; // the completion's slot, without a search
         int rc = raid.slots[slot].desc.forward(ch.base[slot], io.type(), io, baseOff, SINGLE_DONE, this);
         if (rc == 0) {
             ch.outstanding[slot]++;
@@ -159,7 +167,7 @@ final class RaidIo {
 
     private static final IoCallback SINGLE_DONE = (BdevIo b, IoStatus st, Object arg) -> {
         RaidIo r = (RaidIo) arg;
-        r.ch.baseDone(r.raid.slotOf(b.bdev()));
+        r.ch.baseDone(r.readSlot);
         r.complete(st);
     };
 

@@ -331,24 +331,40 @@ class RaidModuleTest {
     @Nested
     class Raid0Ut {
         @Test
-        @DisplayName("test_write_io / test_read_io: each block lands on base (strip % n) at ((strip / n) * strip_size + offset in strip)")
+        @DisplayName("test_write_io / test_read_io: each block lands on base (strip % n) at ((strip / n) * strip_size + offset in strip),"
+                + " for 2 and 4 bases (the shift-and-mask map) and 3 (the division map)")
         void testWriteIoAndReadIo() {
             try (Env e = new Env()) {
-                e.mallocs("M", 3, 64, 512);
-                e.create("r", RaidLevel.RAID0, 2, "M0", "M1", "M2"); // strip 4 blocks
-                assertThat(e.h.layer.get("r").numBlocks()).isEqualTo(3 * 64);
-                byte[] all = IoKit.pattern(3 * 64 * 512, 17);
-                assertThat(e.io.write("r", 0, all)).isEqualTo(IoStatus.SUCCESS); // split at every strip by the layer
-                byte[][] base = {e.io.read("M0", 0, 64), e.io.read("M1", 0, 64), e.io.read("M2", 0, 64)};
-                for (long lba = 0; lba < 3 * 64; lba++) {
-                    long strip = lba / 4;
-                    int disk = (int) (strip % 3);
-                    long pd = (strip / 3) * 4 + lba % 4;
-                    assertThat(Arrays.copyOfRange(base[disk], (int) pd * 512, (int) pd * 512 + 512))
-                            .as("lba %d -> disk %d block %d", lba, disk, pd)
-                            .isEqualTo(Arrays.copyOfRange(all, (int) lba * 512, (int) lba * 512 + 512));
+                for (int n : new int[] {2, 3, 4}) {
+                    String p = "M" + n + "_";
+                    e.mallocs(p, n, 64, 512);
+                    String[] bases = new String[n];
+                    for (int i = 0; i < n; i++) {
+                        bases[i] = p + i;
+                    }
+                    String r = "r" + n;
+                    e.create(r, RaidLevel.RAID0, 2, bases); // strip 4 blocks
+                    assertThat(e.h.layer.get(r).numBlocks()).isEqualTo(n * 64L);
+                    byte[] all = IoKit.pattern(n * 64 * 512, 17 + n);
+                    assertThat(e.io.write(r, 0, all)).isEqualTo(IoStatus.SUCCESS); // split at every strip by the layer
+                    byte[][] base = new byte[n][];
+                    for (int i = 0; i < n; i++) {
+                        base[i] = e.io.read(bases[i], 0, 64);
+                    }
+                    for (long lba = 0; lba < n * 64L; lba++) {
+                        long strip = lba / 4;
+                        int disk = (int) (strip % n);
+                        long pd = (strip / n) * 4 + lba % 4;
+                        assertThat(Arrays.copyOfRange(base[disk], (int) pd * 512, (int) pd * 512 + 512))
+                                .as("n %d: lba %d -> disk %d block %d", n, lba, disk, pd)
+                                .isEqualTo(Arrays.copyOfRange(all, (int) lba * 512, (int) lba * 512 + 512));
+                    }
+                    assertThat(e.io.read(r, 5, 13)).isEqualTo(Arrays.copyOfRange(all, 5 * 512, 18 * 512));
+                    for (long lba = 0; lba < n * 64L; lba += 7) { // single blocks: one base I/O each, no split
+                        assertThat(e.io.read(r, lba, 1)).as("n %d: read of lba %d", n, lba)
+                                .isEqualTo(Arrays.copyOfRange(all, (int) lba * 512, (int) lba * 512 + 512));
+                    }
                 }
-                assertThat(e.io.read("r", 5, 13)).isEqualTo(Arrays.copyOfRange(all, 5 * 512, 18 * 512));
             }
         }
 

@@ -189,6 +189,29 @@ class BdevPerfTest {
         assertEquals(0, r.rc(), r.out() + r.err());
         assertThat(r.out()).containsPattern("\\d+\\.\\d+ IOPS, +\\d+\\.\\d+ MiB/s")
                 .containsPattern("Allocated on reactor threads in the steady state: \\d+\\.\\d+ bytes per I/O");
+        steadyIopsAgreeWithTheirWindow(r.out(), 3);
+    }
+
+    @Test
+    @Timeout(60)
+    @DisplayName("the steady-state IOPS line: the I/O of the window over its length, a window inside the run")
+    void steadyStateIops() {
+        Run r = run("-q", "32", "-o", "4096", "-w", "randread", "-t", "3", "-m", "0x3", "-C");
+        assertEquals(0, r.rc(), r.out() + r.err());
+        steadyIopsAgreeWithTheirWindow(r.out(), 3);
+    }
+
+    /** The steady-state IOPS line is its I/O count over its window, and the window lies after the warm-up, within the run. */
+    private static void steadyIopsAgreeWithTheirWindow(String out, int seconds) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                "IOPS in the steady state: (\\d+\\.\\d+) \\((\\d+) I/O on the reactors' jobs in the last (\\d+\\.\\d+) s\\)").matcher(out);
+        assertThat(m.find()).as(out).isTrue();
+        double iops = Double.parseDouble(m.group(1));
+        long ios = Long.parseLong(m.group(2));
+        double window = Double.parseDouble(m.group(3));
+        assertThat(ios).isPositive();
+        assertThat(window).isGreaterThan(0).isLessThanOrEqualTo(seconds - BdevPerf.warmupNanos(seconds) / 1e9 + 0.5);
+        assertThat(iops).isCloseTo(ios / window, org.assertj.core.data.Percentage.withPercentage(1));
     }
 
     @Test
