@@ -26,7 +26,7 @@ import java.util.ArrayList;
  * like any child they are counted in the stats and carry the caller's argument, so an abort finds them. The stage is
  * the I/O's {@code cawStage} (0 locking, 1 reading, 2 writing, 3 unlocking).
  *
- * <p>This channel's side of the locks is the intrusive list of caller writes in flight here (listed at submit by
+ * <p>This channel's side of the locks is the set of caller writes in flight here (listed at submit by
  * {@link ChannelSubmit}, unlisted at their completion), the writes and compare_and_writes that wait for a range to
  * unlock, and the lock walks held here until the overlapping writes are done.
  *
@@ -38,8 +38,16 @@ final class CompareAndWriteLocks {
     private final BdevChannel ch;
     /** Caller writes that wait for a range locked by a compare_and_write, and compare_and_writes that wait for one. */
     private final ArrayDeque<BdevIo> lockWaiters = new ArrayDeque<>();
-    /** Caller writes in flight on this channel (admitted past the lock check, not yet completed); intrusive. */
-    private BdevIo writesHead;
+    /**
+     * Caller writes in flight on this channel (admitted past the lock check, not yet completed), at the slot each
+     * holds ({@link BdevIo#wSlot}); null slots are free and listed in {@link #freeSlots}. An array owned by the
+     * channel rather than a list through the I/O: listing and unlisting touch only these two arrays (hot in cache),
+     * never a neighbouring I/O. Grows (allocates) only past its high-water mark; a lock scans {@code [0, used)}.
+     */
+    private BdevIo[] writes = new BdevIo[64];
+    private int[] freeSlots = new int[64];
+    private int freeCount;
+    private int used;
     /** Lock walks waiting here for overlapping writes to finish: the hop and the lock's owner, index by index. */
     private final ArrayList<FanOuts.ChannelHop<BdevChannel, Object>> lockHops = new ArrayList<>();
     private final ArrayList<LockWalk> lockHopOwners = new ArrayList<>();
@@ -59,40 +67,41 @@ final class CompareAndWriteLocks {
 
     /** A caller write in flight from now on: a lock taken from now on waits for it. */
     void listWrite(BdevIo io) {
-        io.wListed = true;
-        io.wPrev = null;
-        io.wNext = writesHead;
-        if (writesHead != null) {
-            writesHead.wPrev = io;
+        int i;
+        if (freeCount > 0) {
+            i = freeSlots[--freeCount];
+        } else {
+            if (used == writes.length) {
+                writes = java.util.Arrays.copyOf(writes, used * 2); // past the high-water mark only
+                freeSlots = java.util.Arrays.copyOf(freeSlots, used * 2);
+            }
+            i = used++;
         }
-        writesHead = io;
+        writes[i] = io;
+        io.wSlot = i;
+        io.wListed = true;
     }
 
     /** A listed caller write completed: the lock walks waiting here for it continue when nothing overlaps any more. */
     void unlistWrite(BdevIo io) {
         io.wListed = false;
-        if (io.wPrev != null) {
-            io.wPrev.wNext = io.wNext;
-        } else {
-            writesHead = io.wNext;
-        }
-        if (io.wNext != null) {
-            io.wNext.wPrev = io.wPrev;
-        }
-        io.wPrev = null;
-        io.wNext = null;
-        for (int i = lockHops.size() - 1; i >= 0; i--) {
-            LockWalk lock = lockHopOwners.get(i);
+        int i = io.wSlot;
+        writes[i] = null;
+        freeSlots[freeCount++] = i;
+        for (int k = lockHops.size() - 1; k >= 0; k--) {
+            LockWalk lock = lockHopOwners.get(k);
             if (!writesOverlap(lock.offsetBlocks, lock.numBlocks)) {
-                lockHopOwners.remove(i);
-                lockHops.remove(i).continueWalk(Errno.OK);
+                lockHopOwners.remove(k);
+                lockHops.remove(k).continueWalk(Errno.OK);
             }
         }
     }
 
     private boolean writesOverlap(long offsetBlocks, long numBlocks) {
-        for (BdevIo w = writesHead; w != null; w = w.wNext) {
-            if (w.offsetBlocks < offsetBlocks + numBlocks && offsetBlocks < w.offsetBlocks + w.numBlocks) {
+        BdevIo[] ws = writes;
+        for (int i = 0, n = used; i < n; i++) {
+            BdevIo w = ws[i];
+            if (w != null && w.offsetBlocks < offsetBlocks + numBlocks && offsetBlocks < w.offsetBlocks + w.numBlocks) {
                 return true;
             }
         }

@@ -33,7 +33,7 @@ final class SplitAndBounce {
     static boolean misaligned(BdevIo io, int align) {
         long mask = align - 1;
         for (int i = 0; i < io.iovCnt; i++) {
-            if ((io.iovAddr[i] & mask) != 0 || (io.iovLen[i] & mask) != 0) {
+            if ((io.iovAddress(i) & mask) != 0 || (io.iovLength(i) & mask) != 0) {
                 return true;
             }
         }
@@ -175,9 +175,9 @@ final class SplitAndBounce {
             if (child.iovCnt == BdevIo.MAX_IOV || parent.splitIov >= parent.iovCnt) {
                 return false;
             }
-            long avail = parent.iovLen[parent.splitIov] - parent.splitIovOff;
+            long avail = parent.iovLength(parent.splitIov) - parent.splitIovOff;
             long take = Math.min(avail, bytes);
-            child.addIov(parent.iovAddr[parent.splitIov] + parent.splitIovOff, take);
+            child.addIov(parent.iovAddress(parent.splitIov) + parent.splitIovOff, take);
             bytes -= take;
             advanceIov(parent, take);
         }
@@ -186,11 +186,11 @@ final class SplitAndBounce {
 
     private static void advanceIov(BdevIo parent, long bytes) {
         while (bytes > 0 && parent.splitIov < parent.iovCnt) {
-            long avail = parent.iovLen[parent.splitIov] - parent.splitIovOff;
+            long avail = parent.iovLength(parent.splitIov) - parent.splitIovOff;
             long take = Math.min(avail, bytes);
             parent.splitIovOff += take;
             bytes -= take;
-            if (parent.splitIovOff == parent.iovLen[parent.splitIov]) {
+            if (parent.splitIovOff == parent.iovLength(parent.splitIov)) {
                 parent.splitIov++;
                 parent.splitIovOff = 0;
             }
@@ -224,8 +224,8 @@ final class SplitAndBounce {
         long off = child.splitIovOff;
         UnsafeMemory mem = UnsafeMemory.MEMORY;
         while (remaining > 0) {
-            long take = Math.min(parent.iovLen[iov] - off, remaining);
-            long a = parent.iovAddr[iov] + off;
+            long take = Math.min(parent.iovLength(iov) - off, remaining);
+            long a = parent.iovAddress(iov) + off;
             long i = 0;
             for (; i + 8 <= take; i += 8) {
                 if (mem.readLong(a + i) != mem.readLong(src + i)) {
@@ -240,7 +240,7 @@ final class SplitAndBounce {
             src += take;
             remaining -= take;
             off += take;
-            if (off == parent.iovLen[iov]) {
+            if (off == parent.iovLength(iov)) {
                 iov++;
                 off = 0;
             }
@@ -252,8 +252,8 @@ final class SplitAndBounce {
     private static void copyBetween(BdevIo parent, int iov, long off, long flat, long len, boolean toFlat) {
         UnsafeMemory mem = UnsafeMemory.MEMORY;
         while (len > 0) {
-            long take = Math.min(parent.iovLen[iov] - off, len);
-            long a = parent.iovAddr[iov] + off;
+            long take = Math.min(parent.iovLength(iov) - off, len);
+            long a = parent.iovAddress(iov) + off;
             if (toFlat) {
                 mem.copyMemory(a, flat, take);
             } else {
@@ -262,7 +262,7 @@ final class SplitAndBounce {
             flat += take;
             len -= take;
             off += take;
-            if (off == parent.iovLen[iov]) {
+            if (off == parent.iovLength(iov)) {
                 iov++;
                 off = 0;
             }
