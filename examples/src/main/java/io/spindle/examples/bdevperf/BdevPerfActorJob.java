@@ -10,12 +10,13 @@ import io.spindle.runtime.Errno;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.ExtensibleBehavior;
 import org.apache.pekko.actor.typed.Props;
-import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.Signal;
+import org.apache.pekko.actor.typed.TypedActorContext;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.actor.typed.javadsl.Receive;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -268,7 +269,7 @@ final class BdevPerfActorJob {
      * <p>Thread: its dispatcher (a reactor's, or Pekko's default). Owns its counters; bdevperf reads them only
      * through {@link Stop}'s future.
      */
-    static final class Requester extends AbstractBehavior<Object> {
+    static final class Requester extends ExtensibleBehavior<Object> {
         /** The requester's protocol. */
         interface Msg {
         }
@@ -344,7 +345,6 @@ final class BdevPerfActorJob {
 
         private Requester(ActorContext<Object> ctx, BdevPerfOptions opts, List<ActorRef<BdevServer.ShardCommand>> shards, int depth,
                           long sizeInIos, long seed, boolean measureThread, CompletableFuture<Outcome> done, JobCounters c) {
-            super(ctx);
             this.c = c;
             this.opts = opts;
             this.shards = shards;
@@ -382,17 +382,33 @@ final class BdevPerfActorJob {
             return Behaviors.setup(ctx -> new Requester(ctx, opts, shards, depth, sizeInIos, seed, measureThread, done, c));
         }
 
+        /**
+         * A plain {@link ExtensibleBehavior}, as the shard's: the replies are tested first with one type check, with
+         * no receive builder's case list to walk per message (and less code for the JIT to compile at the start).
+         */
         @Override
-        public Receive<Object> createReceive() {
-            return newReceiveBuilder()
-                    .onMessage(Completions.class, this::onCompletions)
-                    .onMessage(GotRead.class, m -> onSingle(m.r()))
-                    .onMessage(GotWrite.class, m -> onSingle(m.r()))
-                    .onMessage(Start.class, this::onStart)
-                    .onMessage(Stop.class, this::onStop)
-                    .onMessage(Sample.class, this::onSample)
-                    .onMessage(ShardGone.class, this::onShardGone)
-                    .build();
+        public Behavior<Object> receive(TypedActorContext<Object> ctx, Object msg) {
+            if (msg instanceof Completions m) {
+                return onCompletions(m);
+            } else if (msg instanceof GotRead m) {
+                return onSingle(m.r());
+            } else if (msg instanceof GotWrite m) {
+                return onSingle(m.r());
+            } else if (msg instanceof Start m) {
+                return onStart(m);
+            } else if (msg instanceof Stop m) {
+                return onStop(m);
+            } else if (msg instanceof Sample m) {
+                return onSample(m);
+            } else if (msg instanceof ShardGone m) {
+                return onShardGone(m);
+            }
+            return Behaviors.unhandled();
+        }
+
+        @Override
+        public Behavior<Object> receiveSignal(TypedActorContext<Object> ctx, Signal signal) {
+            return Behaviors.same();
         }
 
         private Behavior<Object> onStart(Start m) {
