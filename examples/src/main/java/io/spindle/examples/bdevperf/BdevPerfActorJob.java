@@ -329,7 +329,13 @@ final class BdevPerfActorJob {
         }
         private final int[] freedCount;
         private long seq;
+        /** The next index of a sequential workload (wraps at the bdev's end). */
+        private long nextSeq;
         private long rnd;
+        /** The workload's shape, read once (not a switch per I/O). */
+        private final boolean random;
+        private final boolean mixed;
+        private final boolean allWrites;
         private int outstanding;
         private long dropped;
         /** Counters, also read by tasks on this requester's reactor (the steady-state marks). */
@@ -355,6 +361,10 @@ final class BdevPerfActorJob {
             this.batchMax = opts.actorBatch();
             this.measureThread = measureThread;
             this.rnd = seed;
+            BdevPerfOptions.Workload w = opts.workload();
+            this.random = w.random();
+            this.mixed = w == BdevPerfOptions.Workload.RW || w == BdevPerfOptions.Workload.RANDRW;
+            this.allWrites = w == BdevPerfOptions.Workload.WRITE || w == BdevPerfOptions.Workload.RANDWRITE;
             this.writeData = new byte[ioSize];
             // own = per-slot buffers when --actor-buffers own (made at Start, on this actor's thread)
             Arrays.fill(writeData, (byte) 0x5A);
@@ -580,12 +590,14 @@ final class BdevPerfActorJob {
 
         private long nextOffset() {
             long n = seq++;
-            if (opts.workload().random()) {
+            if (random) {
                 long r = n * 0x9E3779B97F4A7C15L + rnd;
                 r ^= r >>> 29;
-                return Math.floorMod(r, sizeInIos) * ioSize;
+                return OffsetGenerator.below(r, sizeInIos) * ioSize; // a multiply, not a 64-bit division per I/O
             }
-            return (n % sizeInIos) * ioSize;
+            long i = nextSeq;
+            nextSeq = i + 1 == sizeInIos ? 0 : i + 1;
+            return i * ioSize;
         }
 
         /** An offset whose block index is congruent to {@code slot} modulo the depth (single replies carry no tag). */
@@ -597,11 +609,7 @@ final class BdevPerfActorJob {
         }
 
         private boolean nextIsWrite() {
-            return switch (opts.workload()) {
-                case WRITE, RANDWRITE -> true;
-                case RW, RANDRW -> java.util.concurrent.ThreadLocalRandom.current().nextInt(100) >= opts.rwMixRead();
-                default -> false;
-            };
+            return mixed ? java.util.concurrent.ThreadLocalRandom.current().nextInt(100) >= opts.rwMixRead() : allWrites;
         }
 
         private Behavior<Object> onStop(Stop m) {
