@@ -67,7 +67,7 @@ class PublicApiRulesTest {
     }
 
     static IoDevice<IoChannel<?>> device(ReactorGroup g, String name, Layered f) {
-        return ThreadLibraryTest.device(g, name, f);
+        return ThreadLibraryTest.device(kit, g, name, f); // this class's own kit: ThreadLibraryTest's may already be shut down
     }
 
     static CompletableFuture<Integer> unregister(IoDevice<?> d, List<String> log) {

@@ -36,8 +36,16 @@ class ThreadLibraryTest {
 
     /** Registers an io_device owned by a fresh actor; returns it once registered. */
     static <C> IoDevice<C> device(ReactorGroup g, String name, ChannelFactory<C> f) {
+        return device(kit, g, name, f);
+    }
+
+    /**
+     * {@link #device(ReactorGroup, String, ChannelFactory)} with the owner spawned by {@code owners}: another test class
+     * passes its own kit (this class's is shut down when this class ends, whatever order the classes run in).
+     */
+    static <C> IoDevice<C> device(ActorTestKit owners, ReactorGroup g, String name, ChannelFactory<C> f) {
         CompletableFuture<IoDevice<C>> d = new CompletableFuture<>();
-        kit.spawn(Behaviors.<Object>setup(ctx -> {
+        owners.spawn(Behaviors.<Object>setup(ctx -> {
             d.complete(IoDevice.register(ctx, g, name, f));
             return Behaviors.ignore();
         }));

@@ -56,10 +56,19 @@ class BdevServerBatchTest {
     }
 
     static ActorRef<Command> server(MallocSpindle s, int maxInFlight) {
+        return server(kit, s, maxInFlight);
+    }
+
+    /** The helpers below with the actors and probes of another class's kit (each class shuts its own kit down). */
+    static ActorRef<Command> server(ActorTestKit kit, MallocSpindle s, int maxInFlight) {
         return kit.spawn(BdevServer.create(s.layer, "Malloc0", maxInFlight), BdevServer.actorName("Malloc0"));
     }
 
     static List<Shard> shards(ActorRef<Command> server) {
+        return shards(kit, server);
+    }
+
+    static List<Shard> shards(ActorTestKit kit, ActorRef<Command> server) {
         TestProbe<Shards> p = kit.createTestProbe(Shards.class);
         server.tell(new GetShards(p.ref()));
         Shards s = p.receiveMessage(T);
@@ -68,6 +77,10 @@ class BdevServerBatchTest {
     }
 
     static void close(ActorRef<Command> server) {
+        close(kit, server);
+    }
+
+    static void close(ActorTestKit kit, ActorRef<Command> server) {
         TestProbe<Closed> p = kit.createTestProbe(Closed.class);
         server.tell(new Close(p.ref()));
         assertThat(p.receiveMessage(T)).isEqualTo(new Closed("Malloc0"));

@@ -5,6 +5,7 @@ import io.spindle.bdev.actor.BdevServer.Shard;
 import io.spindle.bdev.actor.BdevServer.Submit;
 import io.spindle.bdev.io.IoStatus;
 import io.spindle.runtime.Errno;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -12,6 +13,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
@@ -25,7 +27,6 @@ import java.util.concurrent.TimeUnit;
 import static io.spindle.bdev.actor.BdevServerBatchTest.T;
 import static io.spindle.bdev.actor.BdevServerBatchTest.close;
 import static io.spindle.bdev.actor.BdevServerBatchTest.collect;
-import static io.spindle.bdev.actor.BdevServerBatchTest.kit;
 import static io.spindle.bdev.actor.BdevServerBatchTest.server;
 import static io.spindle.bdev.actor.BdevServerBatchTest.shards;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -39,6 +40,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 @Timeout(180)
 class BdevServerRecyclingTest {
+    /** This class's own kit: BdevServerBatchTest's is shut down when that class ends, whatever order the classes run in. */
+    static final ActorTestKit kit = ActorTestKit.create("bdev-server-recycling-test");
+
+    @AfterAll
+    static void stopKit() {
+        kit.shutdownTestKit();
+    }
 
     // ------------------------------------------------------------------ allocation
 
@@ -145,8 +153,8 @@ class BdevServerRecyclingTest {
         @DisplayName("a requester that resets its batch and recycles the replies allocates nothing per I/O on the reactor in steady state")
         void recycledProtocolAllocatesNothingPerIo() throws Exception {
             try (MallocSpindle s = new MallocSpindle("recycle-alloc")) {
-                ActorRef<Command> server = server(s, 256);
-                Shard shard = shards(server).get(0);
+                ActorRef<Command> server = server(kit, s, 256);
+                Shard shard = shards(kit, server).get(0);
                 double small = bytesPerRound(s, shard, 4, true);
                 double large = bytesPerRound(s, shard, 64, true);
                 // per round: the same two messages (Submit, Completions) whatever the batch size; what grows with
@@ -154,7 +162,7 @@ class BdevServerRecyclingTest {
                 double perIo = (large - small) / (64 - 4);
                 System.out.printf("recycled: %.1f B per round at 4 entries, %.1f B at 64: %.3f B per I/O%n", small, large, perIo);
                 assertThat(perIo).as("bytes per additional I/O (%.1f B/round at 4, %.1f at 64)", small, large).isLessThan(0.5);
-                close(server);
+                close(kit, server);
             }
         }
 
@@ -162,14 +170,14 @@ class BdevServerRecyclingTest {
         @DisplayName("the same loop with a new batch per submit and no recycling allocates per I/O (the measurement sees it)")
         void singleUseProtocolAllocatesPerIo() throws Exception {
             try (MallocSpindle s = new MallocSpindle("single-use-alloc")) {
-                ActorRef<Command> server = server(s, 256);
-                Shard shard = shards(server).get(0);
+                ActorRef<Command> server = server(kit, s, 256);
+                Shard shard = shards(kit, server).get(0);
                 double small = bytesPerRound(s, shard, 4, false);
                 double large = bytesPerRound(s, shard, 64, false);
                 double perIo = (large - small) / (64 - 4);
                 System.out.printf("single use: %.1f B per round at 4 entries, %.1f B at 64: %.3f B per I/O%n", small, large, perIo);
                 assertThat(perIo).as("the batch's and the reply's columns grow with the batch").isGreaterThan(8);
-                close(server);
+                close(kit, server);
             }
         }
     }
@@ -183,8 +191,8 @@ class BdevServerRecyclingTest {
         @DisplayName("reset() before the server has taken the batch throws IllegalStateException; after an answer it empties the batch for the next submit")
         void resetOnlyOnceTaken() throws Exception {
             try (MallocSpindle s = new MallocSpindle("recycle-reset")) {
-                ActorRef<Command> server = server(s, 64);
-                Shard shard = shards(server).get(0);
+                ActorRef<Command> server = server(kit, s, 64);
+                Shard shard = shards(kit, server).get(0);
                 TestProbe<Completions> p = kit.createTestProbe(Completions.class);
                 IoBatch b = new IoBatch(8);
                 assertThat(b.reset()).as("a batch never submitted may be reset").isSameAs(b);
@@ -213,7 +221,7 @@ class BdevServerRecyclingTest {
                 Map<Long, BdevServerBatchTest.Entry> r = collect(p, 2);
                 assertThat(r.get(10L).data()).isEqualTo(MallocSpindle.pattern(512, 1));
                 assertThat(r.get(11L).data()).isEqualTo(MallocSpindle.pattern(512, 2));
-                close(server);
+                close(kit, server);
             }
         }
 
@@ -221,8 +229,8 @@ class BdevServerRecyclingTest {
         @DisplayName("a Submit told a second time is answered with each entry refused EINVAL, naming the reuse; the first telling's answers are unaffected")
         void submitToldTwiceIsRefused() {
             try (MallocSpindle s = new MallocSpindle("recycle-twice")) {
-                ActorRef<Command> server = server(s, 64);
-                Shard shard = shards(server).get(0);
+                ActorRef<Command> server = server(kit, s, 64);
+                Shard shard = shards(kit, server).get(0);
                 TestProbe<Completions> p = kit.createTestProbe(Completions.class);
                 IoBatch b = new IoBatch(4);
                 for (int k = 0; k < 4; k++) {
@@ -235,7 +243,7 @@ class BdevServerRecyclingTest {
                 Map<Long, BdevServerBatchTest.Entry> again = collect(p, 4);
                 assertThat(again.values()).allMatch(e -> e.errno() == Errno.EINVAL && e.status() == null
                         && e.message().contains("this Submit was told before"));
-                close(server);
+                close(kit, server);
             }
         }
     }
@@ -249,8 +257,8 @@ class BdevServerRecyclingTest {
         @DisplayName("a recycled Completions throws IllegalStateException on every use, and the shard fills the same object again for its next reply")
         void useAfterRecycleThrowsAndTheObjectIsReused() {
             try (MallocSpindle s = new MallocSpindle("recycle-completions")) {
-                ActorRef<Command> server = server(s, 64);
-                Shard shard = shards(server).get(0);
+                ActorRef<Command> server = server(kit, s, 64);
+                Shard shard = shards(kit, server).get(0);
                 TestProbe<Completions> p = kit.createTestProbe(Completions.class);
                 IoBatch b = new IoBatch(4);
                 for (int k = 0; k < 4; k++) {
@@ -280,7 +288,7 @@ class BdevServerRecyclingTest {
                 assertThat(next.success(0)).isTrue();
                 next.releaseAll();
                 next.recycle();
-                close(server);
+                close(kit, server);
             }
         }
 
@@ -288,8 +296,8 @@ class BdevServerRecyclingTest {
         @DisplayName("lent buffers outlive their recycled Completions: readable after recycle(), and released after it")
         void lentBuffersOutliveTheMessage() {
             try (MallocSpindle s = new MallocSpindle("recycle-lent")) {
-                ActorRef<Command> server = server(s, 64);
-                Shard shard = shards(server).get(1);
+                ActorRef<Command> server = server(kit, s, 64);
+                Shard shard = shards(kit, server).get(1);
                 TestProbe<Completions> p = kit.createTestProbe(Completions.class);
                 IoBatch w = new IoBatch(1).write(0, MallocSpindle.pattern(512, 5), 0);
                 shard.ref().tell(new Submit(w, p.ref()));
@@ -301,7 +309,7 @@ class BdevServerRecyclingTest {
                 assertThat(buf.isReleased()).as("recycle() does not release the lent buffers").isFalse();
                 assertThat(buf.toArray()).isEqualTo(MallocSpindle.pattern(512, 5));
                 buf.release();
-                close(server);
+                close(kit, server);
             }
         }
 
@@ -309,8 +317,8 @@ class BdevServerRecyclingTest {
         @DisplayName("releaseAll() leaves alone a buffer released on its own and since lent to another reply")
         void releaseAllDoesNotReleaseABufferLentAgain() {
             try (MallocSpindle s = new MallocSpindle("recycle-relent")) {
-                ActorRef<Command> server = server(s, 64);
-                Shard shard = shards(server).get(0);
+                ActorRef<Command> server = server(kit, s, 64);
+                Shard shard = shards(kit, server).get(0);
                 TestProbe<Completions> p = kit.createTestProbe(Completions.class);
                 IoBatch w = new IoBatch(1).write(0, MallocSpindle.pattern(512, 9), 0);
                 shard.ref().tell(new Submit(w, p.ref()));
@@ -326,7 +334,7 @@ class BdevServerRecyclingTest {
                 assertThat(buf.isReleased()).as("the second reply still holds it").isFalse();
                 assertThat(second.buffer(0).toArray()).isEqualTo(MallocSpindle.pattern(512, 9));
                 assertThat(second.releaseAll()).isEqualTo(1);
-                close(server);
+                close(kit, server);
             }
         }
 
@@ -334,8 +342,8 @@ class BdevServerRecyclingTest {
         @DisplayName("a Completions the server built itself (no shard to take the batch) may be recycled too: it is simply dropped")
         void serverBuiltRepliesRecycleToNothing() throws Exception {
             try (MallocSpindle s = new MallocSpindle("recycle-server-built")) {
-                ActorRef<Command> server = server(s, 64);
-                shards(server);
+                ActorRef<Command> server = server(kit, s, 64);
+                shards(kit, server);
                 TestProbe<Completions> p = kit.createTestProbe(Completions.class);
                 TestProbe<BdevServer.Closed> closed = kit.createTestProbe(BdevServer.Closed.class);
                 IoBatch b = new IoBatch(2).read(0, 512, 0).read(512, 512, 1);
