@@ -38,6 +38,7 @@ final class BdevReadRig implements AutoCloseable, IoCallback {
     private static final com.sun.management.ThreadMXBean THREADS =
             (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
 
+    private final boolean write;
     private final BenchRig rig;
     private final Reactor reactor;
     private final long numBlocks;
@@ -68,6 +69,12 @@ final class BdevReadRig implements AutoCloseable, IoCallback {
      * @param qd       reads kept in flight
      */
     BdevReadRig(String backend, int sizeMiB, int ioBytes, int qd) {
+        this(backend, sizeMiB, ioBytes, qd, false);
+    }
+
+    /** The same loop of writes instead of reads when {@code write} (the bdev opened writable; each slot's buffer is written). */
+    BdevReadRig(String backend, int sizeMiB, int ioBytes, int qd, boolean write) {
+        this.write = write;
         int blockSize = 4096;
         this.numBlocks = (long) sizeMiB * 1024 * 1024 / blockSize;
         this.ioBlocks = ioBytes / blockSize;
@@ -83,7 +90,7 @@ final class BdevReadRig implements AutoCloseable, IoCallback {
         BdevLayer layer = rig.layer();
         rig.onReactor(() -> {
             reactorThreadId = Thread.currentThread().getId();
-            desc = layer.open(BenchRig.BDEV, false, (event, bdev, d) -> {
+            desc = layer.open(BenchRig.BDEV, write, (event, bdev, d) -> {
             });
             ch = desc.getIoChannel();
             for (int i = 0; i < qd; i++) {
@@ -142,9 +149,10 @@ final class BdevReadRig implements AutoCloseable, IoCallback {
         rng ^= rng >>> 7;
         rng ^= rng << 17;
         long block = ((rng >>> 1) % ioCount) * ioBlocks;
-        int rc = desc.readBlocks(ch, buffers[slot], 0, block, ioBlocks, this, slots[slot]);
+        int rc = write ? desc.writeBlocks(ch, buffers[slot], 0, block, ioBlocks, this, slots[slot])
+                : desc.readBlocks(ch, buffers[slot], 0, block, ioBlocks, this, slots[slot]);
         if (rc != 0) {
-            throw new IllegalStateException("read refused: " + Errno.name(rc));
+            throw new IllegalStateException((write ? "write" : "read") + " refused: " + Errno.name(rc));
         }
         inFlight++;
     }
