@@ -449,6 +449,8 @@ public final class AioModule implements BdevModule {
         /** The file system said it cannot punch holes: zero ranges by writing. */
         volatile boolean noPunchHole;
         final AtomicBoolean hotRemoveInProgress = new AtomicBoolean();
+        /** io_uring completions of the channels destroyed so far (statistics, tests). */
+        final java.util.concurrent.atomic.AtomicLong ringCompletions = new java.util.concurrent.atomic.AtomicLong();
         private final AtomicBoolean errorLogged = new AtomicBoolean();
         /** Live channels, for RESET's in-flight check. */
         final CopyOnWriteArrayList<Channel> channels = new CopyOnWriteArrayList<>();
@@ -728,6 +730,7 @@ public final class AioModule implements BdevModule {
                     LOG.error("aio {}: {} I/O still at the io_uring after 30 s at channel destroy on {}", disk.name, u.inFlight(), reactor.name());
                 }
                 u.close();
+                disk.ringCompletions.addAndGet(u.reaped());
             }
             while (ch.inFlight() > 0) {
                 if (ch.inbox.drain() == 0) {

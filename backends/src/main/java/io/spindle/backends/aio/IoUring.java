@@ -291,22 +291,22 @@ final class IoUring implements AutoCloseable {
      * head). No system call. Returns how many.
      */
     int reap(Completions c) {
-        int head = cqHead;
         int tail = cq.getIntVolatile(cqTailOff); // acquire: the CQEs up to tail are written
-        if (head == tail) {
+        if (cqHead == tail) {
             return 0;
         }
         int n = 0;
-        while (head != tail) {
-            int o = cqesOff + (head & cqMask) * CQE_SIZE;
+        // the field, not a local, and "tail - head > 0": a callback that reaps again (a channel destroyed from a
+        // completion) takes the next CQEs itself, and this loop goes on after them
+        while (tail - cqHead > 0) {
+            int o = cqesOff + (cqHead & cqMask) * CQE_SIZE;
             long userData = cq.getLong(o);
             int res = cq.getInt(o + 8);
-            head++;
+            cqHead++;
             n++;
             c.onCompletion(userData, res);
         }
-        cqHead = head;
-        cq.putIntOrdered(cqHeadOff, head); // release: the kernel may reuse the slots
+        cq.putIntOrdered(cqHeadOff, cqHead); // release: the kernel may reuse the slots
         return n;
     }
 

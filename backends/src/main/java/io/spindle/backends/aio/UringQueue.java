@@ -49,6 +49,8 @@ final class UringQueue implements IoUring.Completions {
     private final int[] free;
     private int freeTop;
     private int inFlight;
+    /** Completions reaped (statistics; reactor). */
+    private long reaped;
     private Poller poller;
     private Poller pacer;
     private boolean pacing;
@@ -153,6 +155,7 @@ final class UringQueue implements IoUring.Completions {
     /** A completion from the CQ (reactor). */
     @Override
     public void onCompletion(long userData, int res) {
+        reaped++;
         AioTask t = slots[(int) userData];
         if (res < 0) {
             int e = -res;
@@ -225,6 +228,11 @@ final class UringQueue implements IoUring.Completions {
             pacer = null;
             pacing = false;
         }
+    }
+
+    /** Completions reaped so far (reactor). */
+    long reaped() {
+        return reaped;
     }
 
     /** Unmaps and closes the ring (after {@link #drain}). */

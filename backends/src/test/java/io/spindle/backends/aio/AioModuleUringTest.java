@@ -86,6 +86,10 @@ class AioModuleUringTest extends AioModuleTest {
                 assertThat(io.io(1, name, IoType.FLUSH, 0, 16, null)).as(name).isEqualTo(IoStatus.SUCCESS);
             }
             assertThat(direct || !Files.getFileStore(fd).type().equals("ext4")).isTrue(); // O_DIRECT where the file system has it
+            // through the rings, not the I/O threads: 2 bdevs x (write, read, writev, readv, flush) completions at least
+            h.poll();
+            assertThat(aio.disk("AIO0").ringCompletions.get()).isGreaterThanOrEqualTo(5);
+            assertThat(aio.disk("AIO1").ringCompletions.get()).isGreaterThanOrEqualTo(5);
         }
     }
 
@@ -144,6 +148,7 @@ class AioModuleUringTest extends AioModuleTest {
                     b.fill(0, 4096, (byte) 0);
                 }
                 assertThat(burst(h, io, IoType.READ, bufs)).isEqualTo(n);
+                assertThat(aio.disk("AIO0").ringCompletions.get()).isGreaterThanOrEqualTo(2L * n);
                 for (int i = 0; i < n; i++) {
                     assertThat(bufs.get(i).get(0, 4096)).as("block %d", i).isEqualTo(IoKit.pattern(4096, 1000 + i));
                 }
