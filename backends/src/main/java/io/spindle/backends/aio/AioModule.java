@@ -79,8 +79,8 @@ import java.util.concurrent.locks.LockSupport;
  * descriptors (RESIZE).
  *
  * <p>Threads: {@link #create}, {@link #delete} and {@link #rescan} from anywhere; file opens and checks run on the
- * common fork-join pool, never on a reactor. The driver's submit, channel methods and poller run on the channel's
- * reactor; the system calls on the I/O threads.
+ * common fork-join pool, never on a reactor. The driver's submit, channel methods and pollers run on the channel's
+ * reactor, which alone owns the channel's ring; the blocking system calls on the I/O threads.
  */
 public final class AioModule implements BdevModule {
     private static final Logger LOG = LoggerFactory.getLogger(AioModule.class);
@@ -160,7 +160,13 @@ public final class AioModule implements BdevModule {
         if (!probeDone) {
             synchronized (AioModule.class) {
                 if (!probeDone) {
-                    probed = IoUring.probe();
+                    String why;
+                    try {
+                        why = IoUring.probe();
+                    } catch (LinkageError e) { // JNA's classes absent or unloadable
+                        why = "JNA cannot load: " + e;
+                    }
+                    probed = why;
                     probeDone = true;
                 }
             }
