@@ -296,6 +296,16 @@ class AioModuleUringTest extends AioModuleTest {
     }
 
     @Test
+    @DisplayName("the JNA binding reads errno back: close(-1) is EBADF, opening a missing file for the ring is ENOENT naming it")
+    void libcErrnoIsReadBack(@TempDir Path dir) {
+        assertThat(LibC.close(-1)).isEqualTo(9);
+        String missing = dir.resolve("missing.img").toString();
+        assertThatThrownBy(() -> IoUring.open(missing, true, false))
+                .isInstanceOfSatisfying(IoUring.UringException.class, e -> assertThat(e.errno).isEqualTo(2))
+                .hasMessageContaining(missing).hasMessageContaining("errno=2");
+    }
+
+    @Test
     @DisplayName("engine selection: threads says threads, uring and auto say io_uring here, in bdev_get_bdevs too; a bad value names the key and the choices")
     void engineSelection(@TempDir Path dir) throws Exception {
         assertThat(new AioModule(1, AioModule.Engine.THREADS).engineName()).isEqualTo("threads");
