@@ -52,6 +52,19 @@ final class IoUring implements AutoCloseable {
     private static final int P_SQ_OFF = 40;
     private static final int P_CQ_OFF = 80;
     private static final int PARAMS_SIZE = 120;
+    private static final int P_FLAGS = 8;
+    /** {@code IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG} (5.19+): completions without an IPI to the reactor. */
+    static final int SETUP_COOP = (1 << 8) | (1 << 9);
+    /** {@code IORING_SQ_TASKRUN}: completions wait for the task to enter the kernel. */
+    static final int SQ_TASKRUN = 1 << 2;
+    /** {@code IORING_ENTER_GETEVENTS}. */
+    static final int ENTER_GETEVENTS = 1;
+    /**
+     * Rings are set up with {@link #SETUP_COOP} (falling back to none on a kernel that refuses it) unless
+     * {@code -Dspindle.aio.uring-coop=false}: the kernel then posts completions when the reactor next enters it,
+     * without interrupting it, and sets {@link #SQ_TASKRUN} so that {@link #reap} enters when nothing else would.
+     */
+    static final boolean COOP = !"false".equals(System.getProperty("spindle.aio.uring-coop"));
 
     /** The receiver of {@link #reap}: one call per completion, on the owner thread. */
     interface Completions {
@@ -72,6 +85,8 @@ final class IoUring implements AutoCloseable {
     private final UnsafeBuffer sqes;
     private final int sqHeadOff;
     private final int sqTailOff;
+    private final int sqFlagsOff;
+    private final boolean coop;
     private final int sqMask;
     private final int cqHeadOff;
     private final int cqTailOff;
@@ -100,6 +115,8 @@ final class IoUring implements AutoCloseable {
         this.scratch = new long[entries];
         this.sqHeadOff = p.getInt(P_SQ_OFF);
         this.sqTailOff = p.getInt(P_SQ_OFF + 4);
+        this.sqFlagsOff = p.getInt(P_SQ_OFF + 16);
+        this.coop = (p.getInt(P_FLAGS) & SETUP_COOP) != 0;
         this.sqMask = sq.getInt(p.getInt(P_SQ_OFF + 8));
         int sqArrayOff = p.getInt(P_SQ_OFF + 24);
         this.cqHeadOff = p.getInt(P_CQ_OFF);
@@ -154,7 +171,17 @@ final class IoUring implements AutoCloseable {
             throw new IllegalArgumentException("entries=" + entries + ": must be a power of two in [1, " + MAX_ENTRIES + "]");
         }
         UnsafeBuffer p = params();
-        long r = LibC.syscall(LibC.SYS_IO_URING_SETUP, entries, p.addressOffset(), 0, 0, 0, 0);
+        long r = -1;
+        if (COOP) {
+            p.putInt(P_FLAGS, SETUP_COOP);
+            r = LibC.syscall(LibC.SYS_IO_URING_SETUP, entries, p.addressOffset(), 0, 0, 0, 0);
+            if (r < 0) {
+                p = params(); // an older kernel: plain ring
+            }
+        }
+        if (r < 0) {
+            r = LibC.syscall(LibC.SYS_IO_URING_SETUP, entries, p.addressOffset(), 0, 0, 0, 0);
+        }
         if (r < 0) {
             throw new UringException("io_uring_setup entries=" + entries, LibC.errno());
         }
@@ -291,6 +318,9 @@ final class IoUring implements AutoCloseable {
      * head). No system call. Returns how many.
      */
     int reap(Completions c) {
+        if (coop && unsubmitted == 0 && (sq.getIntVolatile(sqFlagsOff) & SQ_TASKRUN) != 0) {
+            LibC.syscall(LibC.SYS_IO_URING_ENTER, fd, 0, 0, ENTER_GETEVENTS, 0, 0); // run the pending completions
+        }
         int tail = cq.getIntVolatile(cqTailOff); // acquire: the CQEs up to tail are written
         if (cqHead == tail) {
             return 0;
