@@ -12,8 +12,8 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * A small, bounded pool of I/O threads for the blocking system calls of file-backed modules (aio's reads and
  * writes, fsync, fallocate; mapped's msync), so no reactor ever blocks on a file (SPDK submits to the kernel's aio
- * context and polls for completions; the JVM has neither libaio nor, in Java 17 without a native library,
- * io_uring).
+ * context and polls for completions; the JVM has no libaio, and aio's io_uring engine, where the kernel has it,
+ * leaves only fallocate and error checks to these threads).
  *
  * <p><b>Protocol.</b> A reactor {@link #submit}s a preallocated {@link Task} into one bounded lock-free queue
  * (Agrona's {@code ManyToManyConcurrentArrayQueue}: no allocation, no lock) and unparks a sleeping thread. A

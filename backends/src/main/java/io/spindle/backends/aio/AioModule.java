@@ -44,8 +44,20 @@ import java.util.concurrent.locks.LockSupport;
  * The {@code aio} bdev module: a bdev on a regular file or a block device (SPDK's {@code module/bdev/aio}).
  *
  * <p><b>No I/O blocks a reactor.</b> SPDK hands reads and writes to the kernel with libaio and polls an
- * {@code io_context} per channel. A JVM has no libaio, and io_uring would need a native library outside Spindle's
- * dependencies (Java 17 has no foreign-function API), so every file system call of every aio bdev runs on a small
+ * {@code io_context} per channel. Spindle has two engines, chosen by {@value #ENGINE_PROPERTY}
+ * ({@code auto}, the default: io_uring when {@code io_uring_setup} works here, else threads, with one log line
+ * saying why; {@code uring}; {@code threads}); {@code bdev_get_bdevs} says which
+ * ({@code driver_specific.aio.engine}).
+ *
+ * <p><b>io_uring</b> (x86_64 Linux 5.6+): each channel (one per reactor per bdev) has a ring of its own
+ * ({@link UringQueue}, {@link IoUring}); the reactor fills an SQE per READ, WRITE or FLUSH (fdatasync) on a descriptor
+ * the module opened itself with the bdev's flags, submits them with one {@code io_uring_enter} per poller run, and
+ * reaps completions from the mapped CQ without a system call. No thread wake-up, no context switch per I/O. Java 17
+ * has no foreign-function API and no io_uring library is among Spindle's dependencies, so the three system calls
+ * and {@code mmap} go through JNA's direct mapping ({@link LibC}; JNA is already on the classpath for OpenHFT
+ * affinity), allocation-free. UNMAP and WRITE_ZEROES ({@code fallocate}) stay on the I/O threads below.
+ *
+ * <p><b>Threads</b> (the fallback, and UNMAP/WRITE_ZEROES with io_uring): every other file system call runs on a small
  * bounded pool of I/O threads ({@link IoThreads}, {@value #THREADS_PROPERTY} threads, default
  * {@value #DEFAULT_THREADS}): the reactor fills the I/O's preallocated {@link AioTask} and queues it; an I/O thread
  * does {@code pread}/{@code pwrite} straight into the caller's memory ({@link FileIo}), {@code fdatasync} for
@@ -67,8 +79,8 @@ import java.util.concurrent.locks.LockSupport;
  * descriptors (RESIZE).
  *
  * <p>Threads: {@link #create}, {@link #delete} and {@link #rescan} from anywhere; file opens and checks run on the
- * common fork-join pool, never on a reactor. The driver's submit, channel methods and poller run on the channel's
- * reactor; the system calls on the I/O threads.
+ * common fork-join pool, never on a reactor. The driver's submit, channel methods and pollers run on the channel's
+ * reactor, which alone owns the channel's ring; the blocking system calls on the I/O threads.
  */
 public final class AioModule implements BdevModule {
     private static final Logger LOG = LoggerFactory.getLogger(AioModule.class);
@@ -76,11 +88,45 @@ public final class AioModule implements BdevModule {
     public static final String THREADS_PROPERTY = "spindle.aio.io-threads";
     /** Default number of I/O threads. */
     public static final int DEFAULT_THREADS = 4;
+    /** System property: the I/O engine, {@code auto} (default), {@code uring} or {@code threads}. */
+    public static final String ENGINE_PROPERTY = "spindle.aio.engine";
+    /** Largest io_uring per channel (entries); the channel's capacity when smaller. */
+    static final int MAX_RING_ENTRIES = 4096;
+    private static final java.util.concurrent.atomic.AtomicBoolean FALLBACK_LOGGED = new java.util.concurrent.atomic.AtomicBoolean();
+    private static volatile String probed;
+    private static volatile boolean probeDone;
+
+    /** The I/O engines ({@value #ENGINE_PROPERTY}). */
+    public enum Engine {
+        /** io_uring when it works on this kernel and architecture, else threads. */
+        AUTO,
+        /** io_uring; {@code bdev_aio_create} fails (ENOTSUP, naming the reason) where it cannot work. */
+        URING,
+        /** The I/O thread pool for every system call. */
+        THREADS;
+
+        /** Parses a {@value #ENGINE_PROPERTY} value. */
+        static Engine parse(String v) {
+            return switch (v.trim().toLowerCase(java.util.Locale.ROOT)) {
+                case "auto" -> AUTO;
+                case "uring", "io_uring" -> URING;
+                case "threads" -> THREADS;
+                default -> throw new IllegalArgumentException(ENGINE_PROPERTY + "=" + v + ": must be auto, uring or threads");
+            };
+        }
+    }
     /** How often a RESET looks again for I/O still in flight (SPDK: 500 µs). */
     static final long RESET_CHECK_MICROS = 500;
 
     private final IoThreads.Shared pool;
     private volatile boolean allowRawIo = true;
+    /** True: bdevs use io_uring; false: threads. */
+    private final boolean uring;
+    /** Why io_uring is not used, or null. */
+    private final String uringUnavailable;
+    private final Engine engine;
+    /** Tests: ring entries per channel instead of the channel's capacity (0: from the capacity). */
+    private volatile int ringEntries;
     /** Registered disks by bdev name (for rescan). */
     private final java.util.concurrent.ConcurrentHashMap<String, Disk> disks = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -89,12 +135,53 @@ public final class AioModule implements BdevModule {
         this(Integer.getInteger(THREADS_PROPERTY, DEFAULT_THREADS));
     }
 
-    /** A module whose pool has {@code threads} I/O threads. */
+    /** A module whose pool has {@code threads} I/O threads; the engine from {@value #ENGINE_PROPERTY}. */
     public AioModule(int threads) {
+        this(threads, Engine.parse(System.getProperty(ENGINE_PROPERTY, "auto")));
+    }
+
+    /** A module whose pool has {@code threads} I/O threads, on {@code engine}. */
+    public AioModule(int threads, Engine engine) {
         if (threads < 1 || threads > 1024) {
             throw new IllegalArgumentException(THREADS_PROPERTY + "=" + threads + ": must be between 1 and 1024");
         }
         this.pool = new IoThreads.Shared("spindle-aio", threads, 4096);
+        this.engine = engine;
+        String why = engine == Engine.THREADS ? ENGINE_PROPERTY + "=threads" : uringProbe();
+        this.uringUnavailable = why;
+        this.uring = why == null;
+        if (engine == Engine.AUTO && why != null && FALLBACK_LOGGED.compareAndSet(false, true)) {
+            LOG.info("aio: io_uring unavailable ({}); file I/O runs on the I/O thread pool", why);
+        }
+    }
+
+    /** Why io_uring cannot be used in this process, or null when it can (probed once). */
+    static String uringProbe() {
+        if (!probeDone) {
+            synchronized (AioModule.class) {
+                if (!probeDone) {
+                    String why;
+                    try {
+                        why = IoUring.probe();
+                    } catch (LinkageError e) { // JNA's classes absent or unloadable
+                        why = "JNA cannot load: " + e;
+                    }
+                    probed = why;
+                    probeDone = true;
+                }
+            }
+        }
+        return probed;
+    }
+
+    /** The engine the module's bdevs use: {@code "io_uring"} or {@code "threads"}. */
+    public String engineName() {
+        return uring ? "io_uring" : "threads";
+    }
+
+    /** Tests: each channel's ring gets {@code entries} (a power of two) instead of the channel's capacity. */
+    void ringEntries(int entries) {
+        this.ringEntries = entries;
     }
 
     @Override
@@ -281,7 +368,28 @@ public final class AioModule implements BdevModule {
         } catch (IOException e) {
             throw new BdevException(Errno.EIO, where + ": cannot open: " + e);
         }
-        Disk d = new Disk(o, p, f, direct, bs, override, direct ? fsBlock : 1, blockDevice);
+        int ringFd = -1;
+        if (engine == Engine.URING && !uring) {
+            try {
+                f.close();
+            } catch (IOException e) {
+                // nothing to do: refused anyway
+            }
+            throw new BdevException(Errno.ENOTSUP, where + ": " + ENGINE_PROPERTY + "=uring but io_uring is unavailable: " + uringUnavailable);
+        }
+        if (uring) {
+            try {
+                ringFd = IoUring.open(p.toString(), o.readonly(), direct);
+            } catch (IoUring.UringException e) {
+                try {
+                    f.close();
+                } catch (IOException ignored) {
+                    // refused anyway
+                }
+                throw new BdevException(Errno.EIO, where + ": cannot open for io_uring: " + e.getMessage());
+            }
+        }
+        Disk d = new Disk(o, p, f, direct, bs, override, direct ? fsBlock : 1, blockDevice, ringFd);
         long size;
         try {
             size = d.currentSize();
@@ -347,12 +455,18 @@ public final class AioModule implements BdevModule {
         /** The file system said it cannot punch holes: zero ranges by writing. */
         volatile boolean noPunchHole;
         final AtomicBoolean hotRemoveInProgress = new AtomicBoolean();
+        /** io_uring completions of the channels destroyed so far (statistics, tests). */
+        final java.util.concurrent.atomic.AtomicLong ringCompletions = new java.util.concurrent.atomic.AtomicLong();
         private final AtomicBoolean errorLogged = new AtomicBoolean();
         /** Live channels, for RESET's in-flight check. */
         final CopyOnWriteArrayList<Channel> channels = new CopyOnWriteArrayList<>();
         private volatile DmaBuffer zeroes;
+        /** The descriptor the io_uring engine's rings use (opened with the same flags as {@link #file}); -1: threads. */
+        final int ringFd;
 
-        Disk(Options o, Path path, FileIo file, boolean direct, int blockSize, boolean override, int alignment, boolean blockDevice) {
+        Disk(Options o, Path path, FileIo file, boolean direct, int blockSize, boolean override, int alignment, boolean blockDevice,
+             int ringFd) {
+            this.ringFd = ringFd;
             this.name = o.name();
             this.filename = o.filename();
             this.path = path;
@@ -444,6 +558,12 @@ public final class AioModule implements BdevModule {
             } catch (IOException e) {
                 LOG.warn("aio {}: close of {} failed: {}", name, filename, e.toString());
             }
+            if (ringFd >= 0) {
+                int rc = LibC.close(ringFd);
+                if (rc != 0) {
+                    LOG.warn("aio {}: close of the io_uring descriptor of {} failed: errno={}", name, filename, rc);
+                }
+            }
             DmaBuffer z = zeroes;
             if (z != null) {
                 z.close();
@@ -471,6 +591,9 @@ public final class AioModule implements BdevModule {
         final Disk disk;
         final BdevLayer layer;
         final ReactorInbox<AioTask> inbox;
+        /** The channel's io_uring, or null (threads engine). */
+        UringQueue uring;
+        IoThreads pool;
         boolean destroyed;
         @SuppressWarnings("unused") // through IN_FLIGHT
         private int inFlightField;
@@ -498,6 +621,35 @@ public final class AioModule implements BdevModule {
                 disk.tryHotRemove(layer);
             }
             io.complete(t.status);
+        }
+
+        /** Owner reactor: the ring completed {@code t} successfully. */
+        void finishFromRing(AioTask t, IoStatus status) {
+            t.status = status;
+            finish(t);
+        }
+
+        /**
+         * Owner reactor: the ring failed {@code t}; an I/O thread logs it and checks for a removed device (blocking
+         * calls), then the inbox completes it. With the pool's queue full it completes FAILED at once, unchecked.
+         */
+        void failFromRing(AioTask t) {
+            t.failedAtRing = true;
+            t.status = IoStatus.FAILED;
+            if (!pool.submit(t)) {
+                finish(t);
+            }
+        }
+
+        /** Owner reactor: READ, WRITE and FLUSH to the ring; NOMEM when it is full (the layer retries). */
+        void submitRing(AioTask t) {
+            addInFlight(1);
+            if (!uring.start(t)) {
+                addInFlight(-1);
+                ModuleIo io = t.io;
+                t.io = null;
+                io.complete(IoStatus.NOMEM);
+            }
         }
 
         void submit(AioTask t, IoThreads pool) {
@@ -550,7 +702,19 @@ public final class AioModule implements BdevModule {
         public Channel createChannel(BdevView bdev, Reactor reactor) {
             int cap = Integer.highestOneBit(Math.max(64, layer.options().ioPoolSize()) * 2 - 1);
             Channel ch = new Channel(reactor, disk, layer, cap);
+            ch.pool = pool;
             ch.inbox.start("bdev_aio_" + bdev.name());
+            if (disk.ringFd >= 0) {
+                int entries = module.ringEntries > 0 ? module.ringEntries : Math.min(cap, MAX_RING_ENTRIES);
+                try {
+                    IoUring ring = IoUring.create(entries);
+                    ch.uring = new UringQueue(ch, ring, disk.ringFd);
+                    ch.uring.startPollers(reactor, bdev.name());
+                } catch (IoUring.UringException e) {
+                    // e.g. ENOMEM or EMFILE: this channel still works, through the I/O threads
+                    LOG.warn("aio {}: {} on {}; this channel uses the I/O threads", disk.name, e.getMessage(), reactor.name());
+                }
+            }
             disk.channels.add(ch);
             return ch;
         }
@@ -565,6 +729,15 @@ public final class AioModule implements BdevModule {
             ch.inbox.stop();
             ch.destroyed = true;
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            UringQueue u = ch.uring;
+            if (u != null) {
+                // what the kernel still holds writes into its callers' memory until its CQE: reap it all first
+                if (!u.drain(deadline)) {
+                    LOG.error("aio {}: {} I/O still at the io_uring after 30 s at channel destroy on {}", disk.name, u.inFlight(), reactor.name());
+                }
+                u.close();
+                disk.ringCompletions.addAndGet(u.reaped());
+            }
             while (ch.inFlight() > 0) {
                 if (ch.inbox.drain() == 0) {
                     if (System.nanoTime() - deadline > 0) {
@@ -605,7 +778,11 @@ public final class AioModule implements BdevModule {
             }
             AioTask task = (AioTask) io.moduleContext();
             task.prepare(io, disk, ch);
-            ch.submit(task, pool);
+            if (ch.uring != null && t != IoType.UNMAP && t != IoType.WRITE_ZEROES) {
+                ch.submitRing(task);
+            } else {
+                ch.submit(task, pool);
+            }
         }
 
         /**
@@ -645,6 +822,7 @@ public final class AioModule implements BdevModule {
             ds.put("fallocate", disk.fallocate);
             ds.put("nowait", false);
             ds.put("o_direct", disk.direct); // Spindle: whether the file is open with O_DIRECT
+            ds.put("engine", disk.ringFd >= 0 ? "io_uring" : "threads"); // Spindle: how file I/O reaches the kernel
         }
 
         @Override

@@ -34,6 +34,19 @@ final class AioTask implements IoThreads.Task {
     final long[] iovAddr = new long[BdevIo.MAX_IOV];
     final long[] iovLen = new long[BdevIo.MAX_IOV];
     IoStatus status;
+    /** io_uring engine: bytes transferred so far (a short read or write continues from here). */
+    long done;
+    /** io_uring engine: the ring slot while the task is at the kernel, else -1. */
+    int slot = -1;
+    /** io_uring engine: the positive errno of a failed completion (0: the file ended before the I/O did). */
+    int errno;
+    /** io_uring engine: {@link #run} only reports the failure and checks for a removed device. */
+    boolean failedAtRing;
+    /** io_uring engine: iovec array for READV/WRITEV ({@link #IOVEC_BYTES}), made on the task's first multi-iovec I/O. */
+    private java.nio.ByteBuffer iovecs;
+    private long iovecsAddress;
+    /** The size of the preallocated iovec array: {@code struct iovec} (16 bytes) times {@link BdevIo#MAX_IOV}. */
+    static final int IOVEC_BYTES = 16 * BdevIo.MAX_IOV;
     /** The I/O failed and the device now reports size 0: it is gone (SPDK's hot-remove detection). */
     boolean detached;
 
@@ -54,11 +67,34 @@ final class AioTask implements IoThreads.Task {
         }
         this.status = null;
         this.detached = false;
+        this.done = 0;
+        this.errno = 0;
+        this.failedAtRing = false;
+    }
+
+    /**
+     * The address of this task's iovec array: a direct buffer made on the first I/O that needs it and kept for the
+     * task's life (tasks live as long as the layer's I/O pool), so steady state allocates nothing. Reactor.
+     */
+    long iovecs() {
+        if (iovecs == null) {
+            iovecs = java.nio.ByteBuffer.allocateDirect(IOVEC_BYTES);
+            iovecsAddress = new org.agrona.concurrent.UnsafeBuffer(iovecs).addressOffset();
+        }
+        return iovecsAddress;
     }
 
     /** I/O thread: performs the system calls, records the status, hands the task back to its channel. */
     @Override
     public void run(IoThreads.Scratch b) {
+        if (failedAtRing) { // io_uring said no: report it and look whether the device is gone, off the reactor
+            status = IoStatus.FAILED;
+            detached = disk.looksRemoved();
+            disk.reportError(this, new IOException(errno == 0 ? "io_uring: end of file after " + done + " bytes"
+                    : "io_uring: errno=" + errno));
+            channel.inbox.offer(this);
+            return;
+        }
         FileIo f = disk.file;
         try {
             switch (type) {

@@ -13,6 +13,7 @@ import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -33,12 +34,22 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * the file grows, as {@code blobstore_grow} does; SPDK has no unit test for aio).
  */
 @Timeout(60)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class AioModuleTest {
-    static final ActorTestKit kit = ActorTestKit.create("aio-test");
+    final ActorTestKit kit = ActorTestKit.create("aio-test");
 
     @AfterAll
-    static void stop() {
+    void stop() {
         kit.shutdownTestKit();
+    }
+
+    /** The engine these cases run on; {@link AioModuleUringTest} runs them all again on io_uring. */
+    AioModule.Engine engine() {
+        return AioModule.Engine.THREADS;
+    }
+
+    AioModule module(int threads) {
+        return new AioModule(threads, engine());
     }
 
     static Throwable cause(Throwable t) {
@@ -53,7 +64,7 @@ class AioModuleTest {
         return p;
     }
 
-    static BdevHarness harness(AioModule aio) {
+    BdevHarness harness(AioModule aio) {
         return new BdevHarness(kit, 2, BdevOptions.defaults(64), aio);
     }
 
@@ -61,7 +72,7 @@ class AioModuleTest {
     @DisplayName("a 512-byte-block bdev is buffered, a 4096-byte one uses O_DIRECT (on a file system that has it); both move data"
             + " to and from the file, on every reactor, and say which in driver_specific")
     void readsAndWritesTheFileBufferedAndDirect(@TempDir Path dir) throws Exception {
-        AioModule aio = new AioModule(2);
+        AioModule aio = module(2);
         try (BdevHarness h = harness(aio)) {
             Path f1 = file(dir, "buffered.img", 1 << 20);
             Path f2 = file(dir, "direct.img", 1 << 20);
@@ -72,6 +83,9 @@ class AioModuleTest {
             assertThat(b1.writeCache()).isTrue();
             var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
             assertThat(b1.toJson(mapper).at("/driver_specific/aio/o_direct").asBoolean()).isFalse();
+            String engine = engine() == AioModule.Engine.THREADS ? "threads" : "io_uring";
+            assertThat(b1.toJson(mapper).at("/driver_specific/aio/engine").asText()).isEqualTo(engine);
+            assertThat(b2.toJson(mapper).at("/driver_specific/aio/engine").asText()).isEqualTo(engine);
             boolean direct = b2.toJson(mapper).at("/driver_specific/aio/o_direct").asBoolean();
             assertThat(b1.toJson(mapper).at("/driver_specific/aio/filename").asText()).isEqualTo(f1.toString());
             assertThat(b2.requiredAlignment()).isEqualTo(direct ? 4096 : 1);
@@ -94,7 +108,7 @@ class AioModuleTest {
     @Test
     @DisplayName("misaligned caller buffers on an O_DIRECT bdev are bounced by the layer and still land right")
     void misalignedBuffersOnDirect(@TempDir Path dir) throws Exception {
-        AioModule aio = new AioModule(1);
+        AioModule aio = module(1);
         try (BdevHarness h = harness(aio)) {
             Path f = file(dir, "d.img", 256 * 1024);
             h.await(aio.create(h.layer, AioModule.Options.of("AIO0", f.toString(), 4096)));
@@ -123,7 +137,7 @@ class AioModuleTest {
     @Test
     @DisplayName("without raw pread/pwrite (a JDK whose natives cannot be bound) I/O copies through each thread's bounce buffer and is the same")
     void bounceFallback(@TempDir Path dir) throws Exception {
-        AioModule aio = new AioModule(2);
+        AioModule aio = module(2);
         aio.allowRawIo(false);
         try (BdevHarness h = harness(aio)) {
             Path f = file(dir, "f.img", 1 << 20);
@@ -139,7 +153,7 @@ class AioModuleTest {
     @Test
     @DisplayName("unmap and write_zeroes read back as zeroes: by punching a hole, and by writing zeroes where holes cannot be punched")
     void unmapAndWriteZeroes(@TempDir Path dir) throws Exception {
-        AioModule aio = new AioModule(1);
+        AioModule aio = module(1);
         try (BdevHarness h = harness(aio)) {
             Path f = file(dir, "z.img", 1 << 20);
             h.await(aio.create(h.layer, AioModule.Options.of("AIO0", f.toString(), 4096)));
@@ -168,7 +182,7 @@ class AioModuleTest {
     @DisplayName("each bad file gets one error naming it: missing (ENOENT), a directory (EISDIR), size not a multiple of the block size,"
             + " empty, no block size for a regular file, bad block sizes (EINVAL), no permission (EACCES), a name in use (EEXIST)")
     void badFilesAreRefusedNamingTheFile(@TempDir Path dir) throws Exception {
-        AioModule aio = new AioModule(1);
+        AioModule aio = module(1);
         try (BdevHarness h = harness(aio)) {
             Path ok = file(dir, "ok.img", 64 * 1024);
             Path odd = file(dir, "odd.img", 1000);
@@ -219,7 +233,7 @@ class AioModuleTest {
     @Test
     @DisplayName("a readonly bdev reads; its writes complete FAILED, as SPDK's; unmap and write_zeroes are not offered")
     void readonlyBdev(@TempDir Path dir) throws Exception {
-        AioModule aio = new AioModule(1);
+        AioModule aio = module(1);
         try (BdevHarness h = harness(aio)) {
             Path f = file(dir, "ro.img", 64 * 1024);
             Files.write(f, IoKit.pattern(64 * 1024, 3));
@@ -235,7 +249,7 @@ class AioModuleTest {
     @Test
     @DisplayName("bdev_aio_rescan: a grown file grows the bdev and open descriptors get RESIZE; a resize past the file is -22; a file truncated to 0 deletes the bdev")
     void rescan(@TempDir Path dir) throws Exception {
-        AioModule aio = new AioModule(1);
+        AioModule aio = module(1);
         try (BdevHarness h = harness(aio)) {
             Path f = file(dir, "g.img", 64 * 1024);
             Bdev b = h.await(aio.create(h.layer, AioModule.Options.of("AIO0", f.toString(), 4096)));
@@ -274,7 +288,7 @@ class AioModuleTest {
     @Test
     @DisplayName("a read past a file that was truncated to 0 under the bdev fails, and the bdev is hot-removed once (SPDK's detection)")
     void ioOnARemovedDeviceHotRemoves(@TempDir Path dir) throws Exception {
-        AioModule aio = new AioModule(1);
+        AioModule aio = module(1);
         try (BdevHarness h = harness(aio)) {
             Path f = file(dir, "gone.img", 64 * 1024);
             h.await(aio.create(h.layer, AioModule.Options.of("AIO0", f.toString(), 512)));
@@ -293,7 +307,7 @@ class AioModuleTest {
     @Test
     @DisplayName("RESET completes once the I/O at the I/O threads came back; the bdev keeps working after it")
     void resetWaitsForInFlight(@TempDir Path dir) throws Exception {
-        AioModule aio = new AioModule(2);
+        AioModule aio = module(2);
         try (BdevHarness h = harness(aio)) {
             Path f = file(dir, "r.img", 1 << 20);
             h.await(aio.create(h.layer, AioModule.Options.of("AIO0", f.toString(), 4096)));
@@ -308,7 +322,7 @@ class AioModuleTest {
     @Test
     @DisplayName("the I/O threads start with the first aio bdev and stop with the last one")
     void threadsLiveWithTheBdevs(@TempDir Path dir) throws Exception {
-        AioModule aio = new AioModule(3);
+        AioModule aio = module(3);
         try (BdevHarness h = harness(aio)) {
             assertThat(aioThreads()).isZero();
             Path f = file(dir, "t.img", 64 * 1024);
