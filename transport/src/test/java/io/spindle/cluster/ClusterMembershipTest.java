@@ -204,7 +204,10 @@ class ClusterMembershipTest {
         assertThatThrownBy(() -> cluster.node(0).call("bdev_cluster_detach", "{\"name\":\"Cluster3\"}"))
                 .isInstanceOf(RpcException.class).satisfies(x -> assertThat(((RpcException) x).code()).isEqualTo(-19));
 
-        // a node without an initiator refuses attach with -95
+        // a node without an initiator refuses attach with -95; it resolves the bdev in its own replica of the directory
+        // first (an unknown bdev is -19 there too), so wait until that replica lists the export: above, only node 0's was
+        // awaited, and a slow replica made this call fail with -19 once
+        await().atMost(WAIT).untilAsserted(() -> assertThat(cluster.node(1).call("cluster_get_bdevs", null)).hasSize(2));
         assertThatThrownBy(() -> cluster.node(1).call("bdev_cluster_attach", "{\"name\":\"X\",\"bdev\":\"" + u3 + "\"}"))
                 .isInstanceOf(RpcException.class).satisfies(x -> assertThat(((RpcException) x).code()).isEqualTo(-95));
     }
