@@ -93,8 +93,6 @@ public final class AioModule implements BdevModule {
     /** Largest io_uring per channel (entries); the channel's capacity when smaller. */
     static final int MAX_RING_ENTRIES = 4096;
     private static final java.util.concurrent.atomic.AtomicBoolean FALLBACK_LOGGED = new java.util.concurrent.atomic.AtomicBoolean();
-    private static volatile String probed;
-    private static volatile boolean probeDone;
 
     /** The I/O engines ({@value #ENGINE_PROPERTY}). */
     public enum Engine {
@@ -157,21 +155,29 @@ public final class AioModule implements BdevModule {
 
     /** Why io_uring cannot be used in this process, or null when it can (probed once). */
     static String uringProbe() {
-        if (!probeDone) {
-            synchronized (AioModule.class) {
-                if (!probeDone) {
-                    String why;
-                    try {
-                        why = IoUring.probe();
-                    } catch (LinkageError e) { // JNA's classes absent or unloadable
-                        why = "JNA cannot load: " + e;
-                    }
-                    probed = why;
-                    probeDone = true;
-                }
+        return UringProbe.WHY;
+    }
+
+    /** The probe's answer, made once, on the first {@link #uringProbe} (the class-initialisation idiom). */
+    private static final class UringProbe {
+        static final String WHY = probe();
+
+        private static String probe() {
+            try {
+                return IoUring.probe();
+            } catch (LinkageError e) { // JNA's classes absent or unloadable
+                return "JNA cannot load: " + e;
             }
         }
-        return probed;
+    }
+
+    /** Closes the file of a create that is being refused (its error is the one to report, not the close's). */
+    private static void closeRefused(FileIo f) {
+        try {
+            f.close();
+        } catch (IOException ignored) {
+            // refused anyway
+        }
     }
 
     /** The engine the module's bdevs use: {@code "io_uring"} or {@code "threads"}. */
@@ -370,22 +376,14 @@ public final class AioModule implements BdevModule {
         }
         int ringFd = -1;
         if (engine == Engine.URING && !uring) {
-            try {
-                f.close();
-            } catch (IOException e) {
-                // nothing to do: refused anyway
-            }
+            closeRefused(f);
             throw new BdevException(Errno.ENOTSUP, where + ": " + ENGINE_PROPERTY + "=uring but io_uring is unavailable: " + uringUnavailable);
         }
         if (uring) {
             try {
                 ringFd = IoUring.open(p.toString(), o.readonly(), direct);
             } catch (IoUring.UringException e) {
-                try {
-                    f.close();
-                } catch (IOException ignored) {
-                    // refused anyway
-                }
+                closeRefused(f);
                 throw new BdevException(Errno.EIO, where + ": cannot open for io_uring: " + e.getMessage());
             }
         }
@@ -645,20 +643,22 @@ public final class AioModule implements BdevModule {
         void submitRing(AioTask t) {
             addInFlight(1);
             if (!uring.start(t)) {
-                addInFlight(-1);
-                ModuleIo io = t.io;
-                t.io = null;
-                io.complete(IoStatus.NOMEM);
+                refuseFull(t);
             }
+        }
+
+        /** The ring or the I/O threads' queue is full: {@code t} never left; NOMEM, and the layer retries it. */
+        private void refuseFull(AioTask t) {
+            addInFlight(-1);
+            ModuleIo io = t.io;
+            t.io = null;
+            io.complete(IoStatus.NOMEM);
         }
 
         void submit(AioTask t, IoThreads pool) {
             addInFlight(1);
             if (!pool.submit(t)) {
-                addInFlight(-1);
-                ModuleIo io = t.io;
-                t.io = null;
-                io.complete(IoStatus.NOMEM); // the submission queue is full: the layer retries
+                refuseFull(t);
             }
         }
     }

@@ -96,7 +96,6 @@ final class IoUring implements AutoCloseable {
     private int sqTail;
     private int cqHead;
     private int unsubmitted;
-    private int lastEnterErrno;
     private boolean closed;
 
     private IoUring(int fd, int entries, long sqRingAddr, long sqRingLen, long cqRingAddr, long cqRingLen, long sqesAddr,
@@ -257,11 +256,6 @@ final class IoUring implements AutoCloseable {
         return unsubmitted;
     }
 
-    /** errno of the last failed {@code io_uring_enter} (0 if none failed yet). */
-    int lastEnterErrno() {
-        return lastEnterErrno;
-    }
-
     /**
      * Fills the next SQE and makes it visible to the kernel (the tail store is ordered after the SQE's stores); the
      * kernel takes it at the next {@link #submit}. The owner guarantees a free SQE (at most {@link #entries()} in flight).
@@ -303,7 +297,6 @@ final class IoUring implements AutoCloseable {
         long r = LibC.syscall(LibC.SYS_IO_URING_ENTER, fd, n, 0, 0, 0, 0);
         if (r < 0) {
             int e = LibC.errno();
-            lastEnterErrno = e;
             if (e == LibC.EAGAIN || e == LibC.EBUSY || e == LibC.EINTR) {
                 return 0;
             }
