@@ -328,6 +328,7 @@ final class BdevPerfActorJob {
             }
         }
         private final int[] freedCount;
+        /** Draws of a random workload so far (the random offset's input). */
         private long seq;
         /** The next index of a sequential workload (wraps at the bdev's end). */
         private long nextSeq;
@@ -363,7 +364,7 @@ final class BdevPerfActorJob {
             this.rnd = seed;
             BdevPerfOptions.Workload w = opts.workload();
             this.random = w.random();
-            this.mixed = w == BdevPerfOptions.Workload.RW || w == BdevPerfOptions.Workload.RANDRW;
+            this.mixed = w.mixed();
             this.allWrites = w == BdevPerfOptions.Workload.WRITE || w == BdevPerfOptions.Workload.RANDWRITE;
             this.writeData = new byte[ioSize];
             // own = per-slot buffers when --actor-buffers own (made at Start, on this actor's thread)
@@ -589,9 +590,8 @@ final class BdevPerfActorJob {
         }
 
         private long nextOffset() {
-            long n = seq++;
             if (random) {
-                long r = n * 0x9E3779B97F4A7C15L + rnd;
+                long r = seq++ * 0x9E3779B97F4A7C15L + rnd;
                 r ^= r >>> 29;
                 return OffsetGenerator.below(r, sizeInIos) * ioSize; // a multiply, not a 64-bit division per I/O
             }
