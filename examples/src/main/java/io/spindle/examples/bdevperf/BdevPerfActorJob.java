@@ -80,6 +80,8 @@ final class BdevPerfActorJob {
     private final List<JobCounters> counters = new ArrayList<>();
     private final List<io.spindle.runtime.Reactor> reactors = new ArrayList<>();
     private final List<Integer> depths = new ArrayList<>();
+    /** Per requester, its LBA range in blocks ({@code {offset, length}}; {@code {0, 0}}: the whole bdev). */
+    private final List<long[]> ranges = new ArrayList<>();
     final List<Unit> units = new ArrayList<>();
 
     BdevPerfActorJob(Spindle spindle, Bdev bdev, BdevPerfOptions opts) throws Exception {
@@ -98,7 +100,12 @@ final class BdevPerfActorJob {
             throw new BdevPerfOptions.UsageException("--actor-batch 0 -q " + opts.queueDepth() + ": " + name + " holds only " + sizeInIos
                     + " I/O of -o " + opts.ioSize() + "; single messages need at least one per queue slot");
         }
-        this.server = system.systemActorOf(BdevServer.create(BdevLayer.of(spindle), bdev.name(), opts.queueDepth()),
+        // -C: every reactor's requester keeps -q outstanding on its share of the LBA range (SPDK's -C: a job per core
+        // per bdev, the range split between them); without it -q is split between the requesters
+        boolean everyCore = opts.everyCoreEveryBdev() && opts.actorOn() == Placement.REACTOR;
+        int reactorCount = spindle.reactors().size();
+        this.server = system.systemActorOf(BdevServer.create(BdevLayer.of(spindle), bdev.name(),
+                        everyCore ? Math.multiplyExact(opts.queueDepth(), reactorCount) : opts.queueDepth()),
                 BdevServer.actorName(bdev.name()), Props.empty());
         BdevServer.Shards shards = AskPattern.<BdevServer.Command, BdevServer.Shards>ask(server, BdevServer.GetShards::new, T,
                 system.scheduler()).toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -109,11 +116,18 @@ final class BdevPerfActorJob {
         String batch = opts.actorBatch() == 0 ? "single messages" : "batch <= " + opts.actorBatch();
         if (opts.actorOn() == Placement.REACTOR) {
             int n = list.size();
+            long per = sizeInIos / n;
             for (int i = 0; i < n; i++) {
                 BdevServer.Shard s = list.get(i);
-                int depth = opts.queueDepth() / n + (i < opts.queueDepth() % n ? 1 : 0);
+                int depth = everyCore ? opts.queueDepth() : opts.queueDepth() / n + (i < opts.queueDepth() % n ? 1 : 0);
                 if (depth == 0) {
                     continue;
+                }
+                long firstIo = everyCore ? per * i : 0;
+                long ios = everyCore ? (i == n - 1 ? sizeInIos - per * i : per) : sizeInIos;
+                if (ios == 0 || (opts.actorBatch() == 0 && ios < depth)) {
+                    throw new BdevPerfOptions.UsageException("-C -q " + opts.queueDepth() + " -o " + opts.ioSize() + ": " + name + "'s share on each of "
+                            + n + " reactors holds " + ios + " I/O of that size; " + (ios == 0 ? "at least 1" : "single messages (--actor-batch 0) need at least one per queue slot"));
                 }
                 List<ActorRef<BdevServer.ShardCommand>> one = List.of(s.ref());
                 CompletableFuture<Outcome> f = new CompletableFuture<>();
@@ -122,11 +136,13 @@ final class BdevPerfActorJob {
                 counters.add(c);
                 reactors.add(s.reactor());
                 depths.add(depth);
-                requesters.add(system.systemActorOf(Requester.create(opts, one, depth, sizeInIos, 0x5DEECE66DL * (i + 1), true, f, c),
+                ranges.add(new long[] {firstIo * opts.ioSize() / bdev.blockSize(), ios * opts.ioSize() / bdev.blockSize()});
+                requesters.add(system.systemActorOf(Requester.create(opts, one, depth, firstIo, ios, 0x5DEECE66DL * (i + 1), true, f, c),
                         "bdevperf-requester-" + s.reactor().name() + "-" + Integer.toHexString(System.identityHashCode(this)),
                         s.reactor().dispatcher()).<Requester.Msg>narrow());
                 headers.add(" Job: " + name + " (actor API on " + s.reactor().name() + " -> its shard, workload: " + opts.workload().flag()
-                        + ", depth: " + depth + ", " + batch + ", IO size: " + opts.ioSize() + ")");
+                        + ", depth: " + depth + ", " + batch + ", IO size: " + opts.ioSize() + (everyCore ? ", LBA range " + firstIo * opts.ioSize()
+                        / bdev.blockSize() + " + " + ios * opts.ioSize() / bdev.blockSize() + " blocks" : "") + ")");
                 names.add(name);
             }
         } else {
@@ -140,7 +156,8 @@ final class BdevPerfActorJob {
             counters.add(c);
             reactors.add(null);
             depths.add(opts.queueDepth());
-            requesters.add(system.systemActorOf(Requester.create(opts, all, opts.queueDepth(), sizeInIos, 0x5DEECE66DL, false, f, c),
+            ranges.add(new long[] {0, 0});
+            requesters.add(system.systemActorOf(Requester.create(opts, all, opts.queueDepth(), 0, sizeInIos, 0x5DEECE66DL, false, f, c),
                     "bdevperf-requester-" + Integer.toHexString(System.identityHashCode(this)), Props.empty()).<Requester.Msg>narrow());
             headers.add(" Job: " + name + " (actor API on Pekko's default dispatcher -> " + list.size() + " shards, workload: "
                     + opts.workload().flag() + ", depth: " + opts.queueDepth() + ", " + batch + ", IO size: " + opts.ioSize() + ")");
@@ -254,7 +271,7 @@ final class BdevPerfActorJob {
 
         @Override
         public JobParams params() {
-            return new JobParams(name, opts.workload(), depths.get(i), opts.ioSize(), opts.rwMixRead(), 0, 0, null);
+            return new JobParams(name, opts.workload(), depths.get(i), opts.ioSize(), opts.rwMixRead(), ranges.get(i)[0], ranges.get(i)[1], null);
         }
     }
 
@@ -304,6 +321,8 @@ final class BdevPerfActorJob {
         private final int nShards;
         private final int depth;
         private final int ioSize;
+        /** The requester's range, in I/O of {@code -o}: the first one and how many (the bdev's, or its share with -C). */
+        private final long firstIo;
         private final long sizeInIos;
         private final int batchMax;
         private final boolean measureThread;
@@ -351,13 +370,14 @@ final class BdevPerfActorJob {
         private final CompletableFuture<Outcome> done;
 
         private Requester(ActorContext<Object> ctx, BdevPerfOptions opts, List<ActorRef<BdevServer.ShardCommand>> shards, int depth,
-                          long sizeInIos, long seed, boolean measureThread, CompletableFuture<Outcome> done, JobCounters c) {
+                          long firstIo, long sizeInIos, long seed, boolean measureThread, CompletableFuture<Outcome> done, JobCounters c) {
             this.c = c;
             this.opts = opts;
             this.shards = shards;
             this.nShards = shards.size();
             this.depth = depth;
             this.ioSize = (int) opts.ioSize();
+            this.firstIo = firstIo;
             this.sizeInIos = sizeInIos;
             this.batchMax = opts.actorBatch();
             this.measureThread = measureThread;
@@ -388,9 +408,9 @@ final class BdevPerfActorJob {
             }
         }
 
-        static Behavior<Object> create(BdevPerfOptions opts, List<ActorRef<BdevServer.ShardCommand>> shards, int depth, long sizeInIos,
-                                    long seed, boolean measureThread, CompletableFuture<Outcome> done, JobCounters c) {
-            return Behaviors.setup(ctx -> new Requester(ctx, opts, shards, depth, sizeInIos, seed, measureThread, done, c));
+        static Behavior<Object> create(BdevPerfOptions opts, List<ActorRef<BdevServer.ShardCommand>> shards, int depth, long firstIo,
+                                    long sizeInIos, long seed, boolean measureThread, CompletableFuture<Outcome> done, JobCounters c) {
+            return Behaviors.setup(ctx -> new Requester(ctx, opts, shards, depth, firstIo, sizeInIos, seed, measureThread, done, c));
         }
 
         /**
@@ -473,7 +493,7 @@ final class BdevPerfActorJob {
         private Behavior<Object> onSingle(BdevServer.Reply r) {
             long now = System.nanoTime();
             // single replies carry no tag: the slot is encoded in the offset (block index mod depth)
-            int slot = (int) ((r.offset() / ioSize) % depth);
+            int slot = (int) ((r.offset() / ioSize - firstIo) % depth);
             if (r instanceof BdevServer.Refused f && (f.errno() == Errno.ENODEV || f.errno() == Errno.ESHUTDOWN)) {
                 dropped++; // the bdev is going away: not an I/O failure
             } else {
@@ -593,19 +613,19 @@ final class BdevPerfActorJob {
             if (random) {
                 long r = seq++ * 0x9E3779B97F4A7C15L + rnd;
                 r ^= r >>> 29;
-                return OffsetGenerator.below(r, sizeInIos) * ioSize; // a multiply, not a 64-bit division per I/O
+                return (firstIo + OffsetGenerator.below(r, sizeInIos)) * ioSize; // a multiply, not a 64-bit division per I/O
             }
             long i = nextSeq;
             nextSeq = i + 1 == sizeInIos ? 0 : i + 1;
-            return i * ioSize;
+            return (firstIo + i) * ioSize;
         }
 
         /** An offset whose block index is congruent to {@code slot} modulo the depth (single replies carry no tag). */
         private long singleOffset(int slot) {
             long rows = Math.max(1, sizeInIos / depth);
-            long row = nextOffset() / ioSize % rows;
+            long row = (nextOffset() / ioSize - firstIo) % rows;
             long block = row * depth + slot;
-            return (block < sizeInIos ? block : slot) * ioSize;
+            return (firstIo + (block < sizeInIos ? block : slot)) * ioSize;
         }
 
         private boolean nextIsWrite() {

@@ -137,6 +137,21 @@ class BdevPerfTest {
 
     @Test
     @Timeout(60)
+    @DisplayName("--api actor -C: as the direct jobs of -C, every reactor's requester keeps -q outstanding on its half of the LBA range")
+    void actorApiEveryCore() {
+        // Malloc0: 65536 blocks of 4096; -o 8192 makes the share's block numbers differ from its I/O numbers
+        Run r = run("-q", "8", "-o", "8192", "-w", "randread", "-t", "1", "-m", "0x3", "-C", "--api", "actor");
+        assertEquals(0, r.rc(), r.out() + r.err());
+        assertThat(r.out())
+                .contains("Job: Malloc0 (actor API on reactor_0 -> its shard, workload: randread, depth: 8, batch <= 64, IO size: 8192, "
+                        + "LBA range 0 + 32768 blocks)")
+                .contains("Job: Malloc0 (actor API on reactor_1 -> its shard, workload: randread, depth: 8, batch <= 64, IO size: 8192, "
+                        + "LBA range 32768 + 32768 blocks)");
+        assertThat(totalIops(r.out())).isGreaterThan(0);
+    }
+
+    @Test
+    @Timeout(60)
     @DisplayName("--api actor --actor-on pekko: one requester on Pekko's default dispatcher talks to every shard")
     void actorApiOnPekko() {
         Run r = run("-q", "16", "-o", "4096", "-w", "randread", "-t", "1", "-m", "0x3", "--api", "actor", "--actor-on", "pekko",
