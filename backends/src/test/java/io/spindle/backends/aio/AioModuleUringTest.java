@@ -36,8 +36,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The aio module's io_uring engine: every case of {@link AioModuleTest} again with {@code engine=uring}, and the
- * engine's own cases (vectored I/O, flush, more I/O than the ring has entries, a short file, delete under load,
- * engine selection). Skipped, with the reason, where this kernel or architecture has no io_uring.
+ * engine's own cases (vectored I/O, flush, more I/O than the ring has entries, a channel deeper than the ring cap,
+ * a channel whose ring the kernel refuses, a short file, delete under load, engine selection). Skipped, with the reason, where this kernel or architecture has no io_uring.
  */
 class AioModuleUringTest extends AioModuleTest {
     static final ObjectMapper JSON = new ObjectMapper();
