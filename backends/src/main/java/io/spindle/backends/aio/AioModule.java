@@ -201,7 +201,11 @@ public final class AioModule implements BdevModule {
         }
     }
 
-    /** The engine the module's bdevs use: {@code "io_uring"} or {@code "threads"}. */
+    /**
+     * The engine the module chose for its bdevs: {@code "io_uring"} or {@code "threads"}. A channel whose ring cannot
+     * be created still runs on threads; {@code bdev_get_bdevs} ({@code driver_specific.aio.engine}) reports what each
+     * bdev's channels really use. Any thread.
+     */
     public String engineName() {
         return uring ? "io_uring" : "threads";
     }
@@ -497,7 +501,7 @@ public final class AioModule implements BdevModule {
         final AtomicBoolean hotRemoveInProgress = new AtomicBoolean();
         /** io_uring completions of the channels destroyed so far (statistics, tests). */
         final java.util.concurrent.atomic.AtomicLong ringCompletions = new java.util.concurrent.atomic.AtomicLong();
-        /** I/O a full ring refused with NOMEM, for the layer to retry (statistics, tests; a rare path). */
+        /** I/O a full ring refused with NOMEM, for the layer to retry, in the channels destroyed so far (statistics, tests). */
         final java.util.concurrent.atomic.AtomicLong ringFullRefusals = new java.util.concurrent.atomic.AtomicLong();
         /** Whether a channel's ring could not be created yet: the first is logged at WARN, the others at debug. */
         private final AtomicBoolean ringFallbackLogged = new AtomicBoolean();
@@ -653,8 +657,10 @@ public final class AioModule implements BdevModule {
         final Disk disk;
         final BdevLayer layer;
         final ReactorInbox<AioTask> inbox;
-        /** The channel's io_uring, or null (threads engine). */
+        /** The channel's io_uring, or null (threads engine, or its ring could not be created). */
         UringQueue uring;
+        /** I/O the full ring refused with NOMEM (owner reactor; added to the disk's total at destroy). */
+        long ringFullRefusals;
         IoThreads pool;
         boolean destroyed;
         @SuppressWarnings("unused") // through IN_FLIGHT
@@ -707,7 +713,7 @@ public final class AioModule implements BdevModule {
         void submitRing(AioTask t) {
             addInFlight(1);
             if (!uring.start(t)) {
-                disk.ringFullRefusals.incrementAndGet();
+                ringFullRefusals++;
                 refuseFull(t);
             }
         }
@@ -804,6 +810,7 @@ public final class AioModule implements BdevModule {
                 }
                 u.close();
                 disk.ringCompletions.addAndGet(u.reaped());
+                disk.ringFullRefusals.addAndGet(ch.ringFullRefusals);
             }
             while (ch.inFlight() > 0) {
                 if (ch.inbox.drain() == 0) {
