@@ -46,8 +46,9 @@ import java.util.concurrent.locks.LockSupport;
  * <p><b>No I/O blocks a reactor.</b> SPDK hands reads and writes to the kernel with libaio and polls an
  * {@code io_context} per channel. Spindle has two engines, chosen by {@value #ENGINE_PROPERTY}
  * ({@code auto}, the default: io_uring when {@code io_uring_setup} works here, else threads, with one log line
- * saying why; {@code uring}; {@code threads}); {@code bdev_get_bdevs} says which
- * ({@code driver_specific.aio.engine}).
+ * saying why; {@code uring}; {@code threads}); {@code bdev_get_bdevs} says which engine each bdev's channels
+ * actually use ({@code driver_specific.aio.engine}: {@code io_uring}, {@code threads}, or {@code mixed}, with
+ * {@code channels_on_io_uring} and {@code channels_on_threads}; see the channel fallback below).
  *
  * <p><b>io_uring</b> (x86_64 Linux 5.6+): each channel (one per reactor per bdev) has a ring of its own
  * ({@link UringQueue}, {@link IoUring}); the reactor fills an SQE per READ, WRITE or FLUSH (fdatasync) on a descriptor
@@ -56,6 +57,19 @@ import java.util.concurrent.locks.LockSupport;
  * has no foreign-function API and no io_uring library is among Spindle's dependencies, so the three system calls
  * and {@code mmap} go through JNA's direct mapping ({@link LibC}; JNA is already on the classpath for OpenHFT
  * affinity), allocation-free. UNMAP and WRITE_ZEROES ({@code fallocate}) stay on the I/O threads below.
+ *
+ * <p><b>Ring size.</b> A channel's ring has as many entries as the channel's capacity (the bdev layer's I/O pool per
+ * reactor, rounded up to a power of two), at most {@value #MAX_RING_ENTRIES}. A channel asked for a deeper queue
+ * ({@code spindle.bdev.io-pool-size} or {@code bdev_io_pool_size} above the cap) keeps {@value #MAX_RING_ENTRIES}
+ * requests at the kernel: the I/O beyond them completes {@link IoStatus#NOMEM} at submit, never having left, waits in
+ * the bdev layer's NOMEM queue (SPDK's {@code nomem_io}) and is resubmitted as the ring's I/O complete (no spinning:
+ * the retry is driven by completions, or by the layer's 10 ms timer when none is outstanding).
+ *
+ * <p><b>Channel fallback.</b> A channel whose ring cannot be created ({@code io_uring_setup} or the rings' {@code mmap}
+ * refused: ENOMEM for RLIMIT_MEMLOCK or the memory cgroup, EMFILE, ...) runs its I/O on the I/O threads instead;
+ * the first such channel of a bdev is logged at WARN with the errno and the likely reason (later ones at debug), and
+ * {@code bdev_get_bdevs} reports it: {@code engine} is {@code mixed} (or {@code threads} when no channel has a ring),
+ * {@code channels_on_threads} counts those channels and {@code io_uring_fallback} gives the reason.
  *
  * <p><b>Threads</b> (the fallback, and UNMAP/WRITE_ZEROES with io_uring): every other file system call runs on a small
  * bounded pool of I/O threads ({@link IoThreads}, {@value #THREADS_PROPERTY} threads, default
@@ -90,7 +104,11 @@ public final class AioModule implements BdevModule {
     public static final int DEFAULT_THREADS = 4;
     /** System property: the I/O engine, {@code auto} (default), {@code uring} or {@code threads}. */
     public static final String ENGINE_PROPERTY = "spindle.aio.engine";
-    /** Largest io_uring per channel (entries); the channel's capacity when smaller. */
+    /**
+     * Largest io_uring per channel (entries); the channel's capacity when smaller. A channel with a deeper queue keeps
+     * this many requests at the kernel and completes the rest NOMEM at submit, for the bdev layer to retry as ring
+     * I/O completes.
+     */
     static final int MAX_RING_ENTRIES = 4096;
     private static final java.util.concurrent.atomic.AtomicBoolean FALLBACK_LOGGED = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -123,8 +141,11 @@ public final class AioModule implements BdevModule {
     /** Why io_uring is not used, or null. */
     private final String uringUnavailable;
     private final Engine engine;
-    /** Tests: ring entries per channel instead of the channel's capacity (0: from the capacity). */
-    private volatile int ringEntries;
+    /**
+     * Tests: the ring entries of a channel by its reactor's index instead of the channel's capacity (0: from the
+     * capacity); null: from the capacity everywhere.
+     */
+    private volatile java.util.function.IntUnaryOperator ringEntries;
     /** Registered disks by bdev name (for rescan). */
     private final java.util.concurrent.ConcurrentHashMap<String, Disk> disks = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -180,14 +201,27 @@ public final class AioModule implements BdevModule {
         }
     }
 
-    /** The engine the module's bdevs use: {@code "io_uring"} or {@code "threads"}. */
+    /**
+     * The engine the module chose for its bdevs: {@code "io_uring"} or {@code "threads"}. A channel whose ring cannot
+     * be created still runs on threads; {@code bdev_get_bdevs} ({@code driver_specific.aio.engine}) reports what each
+     * bdev's channels really use. Any thread.
+     */
     public String engineName() {
         return uring ? "io_uring" : "threads";
     }
 
     /** Tests: each channel's ring gets {@code entries} (a power of two) instead of the channel's capacity. */
     void ringEntries(int entries) {
-        this.ringEntries = entries;
+        this.ringEntries = r -> entries;
+    }
+
+    /**
+     * Tests: the channel on the reactor of index {@code r} gets a ring of {@code byReactor(r)} entries (a power of two;
+     * 0: from the channel's capacity). Above {@link IoUring#MAX_ENTRIES} the kernel refuses the ring (EINVAL), which
+     * makes that channel fall back to the I/O threads.
+     */
+    void ringEntriesByReactor(java.util.function.IntUnaryOperator byReactor) {
+        this.ringEntries = byReactor;
     }
 
     @Override
@@ -404,6 +438,18 @@ public final class AioModule implements BdevModule {
         return d;
     }
 
+    /** The likely cause of an {@code io_uring_setup} or ring {@code mmap} refusal with {@code errno} (positive). */
+    static String ringErrnoCause(int errno) {
+        return switch (errno) {
+            case 12 -> "ENOMEM: no memory for the ring: RLIMIT_MEMLOCK (ulimit -l; ring memory counts against it before"
+                    + " Linux 5.12) or the memory cgroup";
+            case 24, 23 -> (errno == 24 ? "EMFILE" : "ENFILE") + ": out of file descriptors";
+            case 22 -> "EINVAL: the kernel refuses the ring's parameters (entries above " + IoUring.MAX_ENTRIES + "?)";
+            case 1 -> "EPERM: io_uring not permitted (sysctl kernel.io_uring_disabled, seccomp)";
+            default -> "errno " + errno;
+        };
+    }
+
     private static boolean isBlockDevice(Path p) {
         try {
             Object mode = Files.getAttribute(p, "unix:mode");
@@ -455,6 +501,12 @@ public final class AioModule implements BdevModule {
         final AtomicBoolean hotRemoveInProgress = new AtomicBoolean();
         /** io_uring completions of the channels destroyed so far (statistics, tests). */
         final java.util.concurrent.atomic.AtomicLong ringCompletions = new java.util.concurrent.atomic.AtomicLong();
+        /** I/O a full ring refused with NOMEM, for the layer to retry, in the channels destroyed so far (statistics, tests). */
+        final java.util.concurrent.atomic.AtomicLong ringFullRefusals = new java.util.concurrent.atomic.AtomicLong();
+        /** Whether a channel's ring could not be created yet: the first is logged at WARN, the others at debug. */
+        private final AtomicBoolean ringFallbackLogged = new AtomicBoolean();
+        /** Why the last channel that could not make its ring runs on the I/O threads, or null (bdev_get_bdevs). */
+        volatile String ringFallbackReason;
         private final AtomicBoolean errorLogged = new AtomicBoolean();
         /** Live channels, for RESET's in-flight check. */
         final CopyOnWriteArrayList<Channel> channels = new CopyOnWriteArrayList<>();
@@ -488,6 +540,22 @@ public final class AioModule implements BdevModule {
                 return currentSize() == 0;
             } catch (IOException e) {
                 return true;
+            }
+        }
+
+        /**
+         * A channel's ring could not be created ({@code e}): remembered for {@code bdev_get_bdevs}, logged at WARN
+         * the first time for this bdev (with the errno and its likely cause), at debug after. The channel's reactor.
+         */
+        void onRingFallback(Reactor reactor, IoUring.UringException e) {
+            String why = e.getMessage() + " (" + ringErrnoCause(e.errno) + ")";
+            ringFallbackReason = why;
+            if (ringFallbackLogged.compareAndSet(false, true)) {
+                LOG.warn("aio {}: the io_uring of the channel on {} cannot be created: {}; that channel's I/O runs on the"
+                        + " I/O thread pool (bdev_get_bdevs: driver_specific.aio.channels_on_threads; further channels of this"
+                        + " bdev at debug level)", name, reactor.name(), why);
+            } else {
+                LOG.debug("aio {}: the io_uring of the channel on {} cannot be created: {}; I/O thread pool", name, reactor.name(), why);
             }
         }
 
@@ -589,8 +657,10 @@ public final class AioModule implements BdevModule {
         final Disk disk;
         final BdevLayer layer;
         final ReactorInbox<AioTask> inbox;
-        /** The channel's io_uring, or null (threads engine). */
+        /** The channel's io_uring, or null (threads engine, or its ring could not be created). */
         UringQueue uring;
+        /** I/O the full ring refused with NOMEM (owner reactor; added to the disk's total at destroy). */
+        long ringFullRefusals;
         IoThreads pool;
         boolean destroyed;
         @SuppressWarnings("unused") // through IN_FLIGHT
@@ -643,6 +713,7 @@ public final class AioModule implements BdevModule {
         void submitRing(AioTask t) {
             addInFlight(1);
             if (!uring.start(t)) {
+                ringFullRefusals++;
                 refuseFull(t);
             }
         }
@@ -705,17 +776,19 @@ public final class AioModule implements BdevModule {
             ch.pool = pool;
             ch.inbox.start("bdev_aio_" + bdev.name());
             if (disk.ringFd >= 0) {
-                int entries = module.ringEntries > 0 ? module.ringEntries : Math.min(cap, MAX_RING_ENTRIES);
+                java.util.function.IntUnaryOperator hook = module.ringEntries;
+                int asked = hook == null ? 0 : hook.applyAsInt(reactor.index());
+                int entries = asked > 0 ? asked : Math.min(cap, MAX_RING_ENTRIES);
                 try {
                     IoUring ring = IoUring.create(entries);
                     ch.uring = new UringQueue(ch, ring, disk.ringFd);
                     ch.uring.startPollers(reactor, bdev.name());
                 } catch (IoUring.UringException e) {
-                    // e.g. ENOMEM or EMFILE: this channel still works, through the I/O threads
-                    LOG.warn("aio {}: {} on {}; this channel uses the I/O threads", disk.name, e.getMessage(), reactor.name());
+                    // this channel still works, through the I/O threads; dumpInfo reports it
+                    disk.onRingFallback(reactor, e);
                 }
             }
-            disk.channels.add(ch);
+            disk.channels.add(ch); // publishes ch.uring to dumpInfo's readers (the list's volatile array)
             return ch;
         }
 
@@ -737,6 +810,7 @@ public final class AioModule implements BdevModule {
                 }
                 u.close();
                 disk.ringCompletions.addAndGet(u.reaped());
+                disk.ringFullRefusals.addAndGet(ch.ringFullRefusals);
             }
             while (ch.inFlight() > 0) {
                 if (ch.inbox.drain() == 0) {
@@ -814,6 +888,12 @@ public final class AioModule implements BdevModule {
             return module.pool.release();
         }
 
+        /**
+         * {@code engine} is what the live channels use: {@code threads} when the bdev has no io_uring descriptor or
+         * every channel fell back, {@code mixed} when some did, else {@code io_uring} (also before any channel exists).
+         * With io_uring, {@code channels_on_io_uring} and {@code channels_on_threads} count the live channels, and
+         * {@code io_uring_fallback} says why the last channel that fell back could not make its ring. Any thread.
+         */
         @Override
         public void dumpInfo(ObjectNode ds) {
             ds.put("filename", disk.filename);
@@ -822,7 +902,27 @@ public final class AioModule implements BdevModule {
             ds.put("fallocate", disk.fallocate);
             ds.put("nowait", false);
             ds.put("o_direct", disk.direct); // Spindle: whether the file is open with O_DIRECT
-            ds.put("engine", disk.ringFd >= 0 ? "io_uring" : "threads"); // Spindle: how file I/O reaches the kernel
+            // Spindle: how file I/O reaches the kernel, as the channels really do it
+            if (disk.ringFd < 0) {
+                ds.put("engine", "threads");
+                return;
+            }
+            int onRing = 0;
+            int onThreads = 0;
+            for (Channel c : disk.channels) {
+                if (c.uring != null) {
+                    onRing++;
+                } else {
+                    onThreads++;
+                }
+            }
+            ds.put("engine", onThreads == 0 ? "io_uring" : onRing == 0 ? "threads" : "mixed");
+            ds.put("channels_on_io_uring", onRing);
+            ds.put("channels_on_threads", onThreads);
+            String why = disk.ringFallbackReason;
+            if (onThreads > 0 && why != null) {
+                ds.put("io_uring_fallback", why);
+            }
         }
 
         @Override

@@ -160,14 +160,17 @@ final class IoUring implements AutoCloseable {
     }
 
     /**
-     * Sets up a ring of {@code entries} SQEs (a power of two, 1..{@value #MAX_ENTRIES}) and maps it.
+     * Sets up a ring of {@code entries} SQEs (a power of two) and maps it. The kernel takes 1..{@value #MAX_ENTRIES}
+     * and refuses more with EINVAL (no {@code IORING_SETUP_CLAMP}); that bound is the kernel's to enforce, so a ring
+     * it refuses is a {@link UringException} like any other refusal.
      *
      * @return the ring
-     * @throws UringException with the errno when the kernel refuses (ENOMEM, EMFILE, ...)
+     * @throws UringException with the errno when the kernel refuses (ENOMEM, EMFILE, EINVAL, ...)
+     * @throws IllegalArgumentException when {@code entries} is not a positive power of two
      */
     static IoUring create(int entries) throws UringException {
-        if (entries < 1 || entries > MAX_ENTRIES || Integer.bitCount(entries) != 1) {
-            throw new IllegalArgumentException("entries=" + entries + ": must be a power of two in [1, " + MAX_ENTRIES + "]");
+        if (entries < 1 || Integer.bitCount(entries) != 1) {
+            throw new IllegalArgumentException("entries=" + entries + ": must be a power of two >= 1");
         }
         UnsafeBuffer p = params();
         long r = -1;

@@ -7,6 +7,7 @@ import io.spindle.backends.TgtHarness;
 import io.spindle.bdev.Bdev;
 import io.spindle.bdev.BdevHarness;
 import io.spindle.bdev.BdevLayer;
+import io.spindle.bdev.BdevOptions;
 import io.spindle.bdev.DmaBuffer;
 import io.spindle.bdev.IoVec;
 import io.spindle.bdev.io.IoStatus;
@@ -35,8 +36,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The aio module's io_uring engine: every case of {@link AioModuleTest} again with {@code engine=uring}, and the
- * engine's own cases (vectored I/O, flush, more I/O than the ring has entries, a short file, delete under load,
- * engine selection). Skipped, with the reason, where this kernel or architecture has no io_uring.
+ * engine's own cases (vectored I/O, flush, more I/O than the ring has entries, a channel deeper than the ring cap,
+ * a channel whose ring the kernel refuses, a short file, delete under load, engine selection). Skipped, with the reason, where this kernel or architecture has no io_uring.
  */
 class AioModuleUringTest extends AioModuleTest {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -186,6 +187,179 @@ class AioModuleUringTest extends AioModuleTest {
         h.poll();
         assertThat(completions.get()).isEqualTo(bufs.size());
         return ok.get();
+    }
+
+    @Test
+    @DisplayName("a channel deeper than the 4096-entry ring cap (I/O pool 8192) gets a 4096-entry ring; 4608 writes and reads"
+            + " at once: the surplus completes NOMEM at the ring, the layer retries it, every I/O completes once with the right data")
+    void aChannelDeeperThanTheRingCapRetriesTheSurplus(@TempDir Path dir) throws Exception {
+        AioModule aio = module(1);
+        int n = AioModule.MAX_RING_ENTRIES + 512;
+        int bs = 512;
+        try (BdevHarness h = new BdevHarness(kit, 1, BdevOptions.defaults(2 * AioModule.MAX_RING_ENTRIES), aio);
+             DmaBuffer data = DmaBuffer.allocate((long) n * bs, 4096)) {
+            Path f = file(dir, "deep.img", (long) n * bs);
+            h.await(aio.create(h.layer, AioModule.Options.of("AIO0", f.toString(), bs)));
+            IoKit io = new IoKit(h.layer);
+            byte[] expected = IoKit.pattern(n * bs, 31);
+            data.put(0, expected);
+            int[] ringEntries = new int[1];
+            assertThat(deepBurst(aio, h, io, IoType.WRITE, data, n, bs, ringEntries)).isEqualTo(n);
+            assertThat(ringEntries[0]).as("the channel's ring is capped").isEqualTo(AioModule.MAX_RING_ENTRIES);
+            long refusedByWrites = aio.disk("AIO0").ringFullRefusals.get();
+            // the 4097th write finds the ring full: NOMEM; the layer queues what follows behind it and retries as the
+            // ring's I/O complete, each retry that finds the ring full again is one more refusal
+            assertThat(refusedByWrites).as("NOMEM at the full ring").isPositive();
+            assertThat(Files.readAllBytes(f)).isEqualTo(expected);
+            data.fill(0, (long) n * bs, (byte) 0);
+            assertThat(deepBurst(aio, h, io, IoType.READ, data, n, bs, ringEntries)).isEqualTo(n);
+            assertThat(aio.disk("AIO0").ringFullRefusals.get() - refusedByWrites).as("NOMEM at the full ring").isPositive();
+            assertThat(data.get(0, n * bs)).isEqualTo(expected);
+            assertThat(aio.disk("AIO0").ringCompletions.get()).as("all through the ring").isGreaterThanOrEqualTo(2L * n);
+        }
+    }
+
+    /**
+     * Submits {@code n} one-block I/O (block i at {@code data}'s offset i * bs) at once from reactor 0 on one channel;
+     * records the channel's ring entries; returns how many completed SUCCESS, failing on a second completion of any.
+     */
+    private static int deepBurst(AioModule aio, BdevHarness h, IoKit io, IoType type, DmaBuffer data, int n, int bs, int[] ringEntries) {
+        AtomicInteger ok = new AtomicInteger();
+        AtomicInteger completions = new AtomicInteger();
+        java.util.concurrent.atomic.AtomicIntegerArray seen = new java.util.concurrent.atomic.AtomicIntegerArray(n);
+        CompletableFuture<Void> all = new CompletableFuture<>();
+        io.on(0, () -> {
+            var d = h.layer.open("AIO0", true, (e, bd, desc) -> { });
+            var ch = d.getIoChannel();
+            ringEntries[0] = aio.disk("AIO0").channels.get(0).uring.entries(); // the channel just made, on its reactor
+            for (int i = 0; i < n; i++) {
+                int block = i;
+                io.spindle.bdev.IoCallback cb = (bio, st, arg) -> {
+                    if (seen.incrementAndGet(block) != 1) {
+                        all.completeExceptionally(new AssertionError("block " + block + " completed twice"));
+                    }
+                    if (st == IoStatus.SUCCESS) {
+                        ok.incrementAndGet();
+                    }
+                    if (completions.incrementAndGet() == n) {
+                        ch.put();
+                        d.close();
+                        all.complete(null);
+                    }
+                };
+                int rc = type == IoType.WRITE ? d.writeBlocks(ch, data, (long) i * bs, i, 1, cb, null)
+                        : d.readBlocks(ch, data, (long) i * bs, i, 1, cb, null);
+                assertThat(rc).isZero();
+            }
+            return null;
+        });
+        io.await(all);
+        h.poll();
+        assertThat(completions.get()).isEqualTo(n);
+        return ok.get();
+    }
+
+    @Test
+    @DisplayName("a channel whose io_uring the kernel refuses (ring entries above IORING_MAX_ENTRIES: EINVAL) runs on the I/O"
+            + " threads: its I/O completes once; bdev_get_bdevs says engine mixed, one channel on threads, and why; one WARN per bdev")
+    void aChannelWhoseRingCannotBeCreatedFallsBackToThreadsAndSaysSo(@TempDir Path dir) throws Exception {
+        AioModule aio = module(1);
+        aio.ringEntriesByReactor(r -> r == 1 ? 2 * IoUring.MAX_ENTRIES : 0); // reactor 1's ring: the kernel says EINVAL
+        ch.qos.logback.classic.Logger log = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(AioModule.class);
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines = new ch.qos.logback.core.read.ListAppender<>();
+        lines.start();
+        log.addAppender(lines);
+        try (BdevHarness h = harness(aio)) {
+            Path f = file(dir, "fallback.img", 1 << 20);
+            Bdev b = h.await(aio.create(h.layer, AioModule.Options.of("AIO0", f.toString(), 4096)));
+            assertThat(engineOf(b)).as("no channel yet").isEqualTo("io_uring");
+            IoKit io = new IoKit(h.layer);
+            h.poll();
+            long ringBefore = aio.disk("AIO0").ringCompletions.get(); // examine's reads, if any
+            Object[] on0 = holdChannel(io, h, 0);
+            Object[] on1 = holdChannel(io, h, 1);
+            var aioInfo = b.toJson(JSON).at("/driver_specific/aio");
+            assertThat(aioInfo.get("engine").asText()).isEqualTo("mixed");
+            assertThat(aioInfo.get("channels_on_io_uring").asInt()).isEqualTo(1);
+            assertThat(aioInfo.get("channels_on_threads").asInt()).isEqualTo(1);
+            assertThat(aioInfo.get("io_uring_fallback").asText()).contains("io_uring_setup entries=65536").contains("errno=22").contains("EINVAL");
+            byte[] a = IoKit.pattern(2 * 4096, 5);
+            AtomicInteger writes = new AtomicInteger();
+            assertThat(onHeld(io, on1, IoType.WRITE, 3, a, writes)).isEqualTo(IoStatus.SUCCESS);
+            assertThat(Arrays.copyOfRange(Files.readAllBytes(f), 3 * 4096, 5 * 4096)).isEqualTo(a);
+            AtomicInteger reads = new AtomicInteger();
+            assertThat(io.read("AIO0", 3, 2)).as("read back through reactor 0's ring").isEqualTo(a);
+            h.poll();
+            assertThat(writes.get()).as("the fallback channel's write completed once").isEqualTo(1);
+            assertThat(onHeld(io, on1, IoType.READ, 3, a, reads)).isEqualTo(IoStatus.SUCCESS);
+            h.poll();
+            assertThat(reads.get()).isEqualTo(1);
+            // reactor 1 gives its channel back and takes a new one: the ring is refused again, logged at debug only
+            releaseChannel(io, on1);
+            assertThat(b.toJson(JSON).at("/driver_specific/aio/engine").asText()).isEqualTo("io_uring");
+            on1 = holdChannel(io, h, 1);
+            assertThat(b.toJson(JSON).at("/driver_specific/aio/channels_on_threads").asInt()).isEqualTo(1);
+            releaseChannel(io, on1);
+            releaseChannel(io, on0);
+            h.poll();
+            // only reactor 0's read reached a ring; the fallback channel's write and read went to the I/O threads
+            assertThat(aio.disk("AIO0").ringCompletions.get() - ringBefore).isEqualTo(1);
+            long warns = lines.list.stream().filter(e -> e.getLevel() == ch.qos.logback.classic.Level.WARN
+                    && e.getFormattedMessage().contains("aio AIO0: the io_uring of the channel on")).count();
+            assertThat(warns).as("one WARN for the bdev's two refused rings").isEqualTo(1);
+            assertThat(lines.list.stream().filter(e -> e.getLevel() == ch.qos.logback.classic.Level.WARN).map(e -> e.getFormattedMessage())
+                    .filter(m -> m.contains("aio AIO0")).findFirst().orElseThrow()).contains("errno=22").contains("EINVAL");
+        } finally {
+            log.detachAppender(lines);
+        }
+    }
+
+    /** Opens AIO0 on reactor {@code r} and takes its channel: {descriptor, channel}, held until {@link #releaseChannel}. */
+    private static Object[] holdChannel(IoKit io, BdevHarness h, int r) {
+        return io.on(r, () -> {
+            var d = h.layer.open("AIO0", true, (e, bd, desc) -> { });
+            return new Object[] {d, d.getIoChannel(), r};
+        });
+    }
+
+    @SuppressWarnings("unchecked")
+    private static void releaseChannel(IoKit io, Object[] held) {
+        io.on((Integer) held[2], () -> {
+            ((io.spindle.runtime.IoChannel<io.spindle.bdev.BdevChannel>) held[1]).put();
+            ((io.spindle.bdev.BdevDescriptor) held[0]).close();
+            return null;
+        });
+    }
+
+    /**
+     * One WRITE of {@code data} (or READ, compared with it) at {@code lba} on a held channel, counting its completions
+     * in {@code completions}; returns the status.
+     */
+    @SuppressWarnings("unchecked")
+    private static IoStatus onHeld(IoKit io, Object[] held, IoType type, long lba, byte[] data, AtomicInteger completions) {
+        int blocks = data.length / 4096;
+        try (DmaBuffer buf = DmaBuffer.allocate(data.length, 4096)) {
+            if (type == IoType.WRITE) {
+                buf.put(0, data);
+            }
+            CompletableFuture<IoStatus> done = new CompletableFuture<>();
+            io.on((Integer) held[2], () -> {
+                var d = (io.spindle.bdev.BdevDescriptor) held[0];
+                var ch = (io.spindle.runtime.IoChannel<io.spindle.bdev.BdevChannel>) held[1];
+                io.spindle.bdev.IoCallback cb = (bio, st, arg) -> {
+                    completions.incrementAndGet();
+                    done.complete(st);
+                };
+                int rc = type == IoType.WRITE ? d.writeBlocks(ch, buf, 0, lba, blocks, cb, null) : d.readBlocks(ch, buf, 0, lba, blocks, cb, null);
+                assertThat(rc).isZero();
+                return null;
+            });
+            IoStatus st = io.await(done);
+            if (type == IoType.READ && st == IoStatus.SUCCESS) {
+                assertThat(buf.get(0, data.length)).isEqualTo(data);
+            }
+            return st;
+        }
     }
 
     @Test
