@@ -253,6 +253,10 @@ public final class BdevPerf {
         }
         try {
             spindleRef = spindle;
+            // the process's off-heap arena set up now, as SPDK's env maps its memory at start: with huge pages the first
+            // mapping loads a native binding (a few hundred ms of class loading and compilation), which would
+            // otherwise land in the jobs' set-up or the run's first second
+            io.spindle.bdev.DmaBuffer.allocate(4096, 4096).close();
             if (config != null) {
                 try {
                     config.apply(spindle, true);
@@ -604,6 +608,14 @@ public final class BdevPerf {
         this.run = o;
         steadyMark = null;
         endMark = null;
+        // every unit set up (bdevs open, channels taken, buffers allocated) before the clock starts, as SPDK's jobs are
+        List<CompletableFuture<Void>> ready = new ArrayList<>();
+        for (BdevPerfUnit u : units) {
+            ready.add(u.prepare());
+        }
+        for (CompletableFuture<Void> f : ready) {
+            f.get(30, TimeUnit.SECONDS); // a unit that failed reports it through started() below
+        }
         out.println("Running I/O for " + o.timeSeconds() + " seconds..." + api);
         out.flush();
         long start = System.nanoTime(); // SPDK's g_start_tsc: one start for every job, so their runtimes agree

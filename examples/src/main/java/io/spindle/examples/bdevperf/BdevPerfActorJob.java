@@ -191,6 +191,15 @@ final class BdevPerfActorJob {
             });
         }
 
+        /** The requester allocates its own buffers ({@code --actor-buffers own}) before the run's start. */
+        @Override
+        public CompletableFuture<Void> prepare() {
+            CompletableFuture<Void> ready = new CompletableFuture<>();
+            done.get(i).whenComplete((o, e) -> ready.complete(null)); // a requester that already stopped never answers
+            requesters.get(i).tell(new Requester.Prepare(ready));
+            return ready;
+        }
+
         @Override
         public void start(long commonStartNanos) {
             requesters.get(i).tell(new Requester.Start(commonStartNanos));
@@ -289,6 +298,10 @@ final class BdevPerfActorJob {
     static final class Requester extends ExtensibleBehavior<Object> {
         /** The requester's protocol. */
         interface Msg {
+        }
+
+        /** Allocate the buffers before the run's start; complete {@code ready} when done. */
+        record Prepare(CompletableFuture<Void> ready) implements Msg {
         }
 
         /** Fill the queue; the runtime counts from the run's common start. */
@@ -427,6 +440,10 @@ final class BdevPerfActorJob {
                 return onSingle(m.r());
             } else if (msg instanceof Start m) {
                 return onStart(m);
+            } else if (msg instanceof Prepare m) {
+                allocateOwn();
+                m.ready().complete(null);
+                return Behaviors.same();
             } else if (msg instanceof Stop m) {
                 return onStop(m);
             } else if (msg instanceof Sample m) {
@@ -442,13 +459,18 @@ final class BdevPerfActorJob {
             return Behaviors.same();
         }
 
-        private Behavior<Object> onStart(Start m) {
-            if (opts.actorBuffers() == BdevPerfOptions.ActorBuffers.OWN && batchMax > 0) {
+        /** {@code --actor-buffers own}: each slot's buffer, once (at Prepare, or at Start without one). */
+        private void allocateOwn() {
+            if (own == null && !stopping && opts.actorBuffers() == BdevPerfOptions.ActorBuffers.OWN && batchMax > 0) {
                 own = new io.spindle.bdev.DmaBuffer[depth];
                 for (int i = 0; i < depth; i++) {
                     own[i] = io.spindle.bdev.DmaBuffer.allocate(ioSize, 4096).fill(0, ioSize, (byte) 0x5A);
                 }
             }
+        }
+
+        private Behavior<Object> onStart(Start m) {
+            allocateOwn();
             c.startNanos = m.commonStartNanos();
             if (measureThread) {
                 c.allocStart = THREADS.getCurrentThreadAllocatedBytes();

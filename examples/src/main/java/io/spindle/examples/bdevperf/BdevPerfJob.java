@@ -135,6 +135,9 @@ final class BdevPerfJob implements IoCallback, BdevPerfUnit {
     private long latMax;
 
     private final CompletableFuture<Void> started = new CompletableFuture<>();
+    private final CompletableFuture<Void> prepared = new CompletableFuture<>();
+    /** Whether the set-up ran (reactor thread). */
+    private boolean prepareRan;
     private final CompletableFuture<Result> done = new CompletableFuture<>();
 
     BdevPerfJob(JobParams p, String bdevName, Reactor reactor, int core, String coreMask, BdevPerfOptions opts, BdevLayer layer,
@@ -161,13 +164,59 @@ final class BdevPerfJob implements IoCallback, BdevPerfUnit {
         return done;
     }
 
-    /** Opens the bdev and fills the queue, on the reactor; the runtime counts from {@code commonStart}. */
+    /**
+     * Opens the bdev, takes the channel and allocates the tasks' buffers, on the reactor, before the run's start (as
+     * SPDK's bdevperf constructs its jobs before it takes {@code g_start_tsc}): none of that, nor the first off-heap
+     * allocation's one-time set-up in the process, is counted in the run. A failure completes {@link #started()}
+     * exceptionally, as before.
+     */
+    @Override
+    public CompletableFuture<Void> prepare() {
+        reactor.send(this::prepareOnReactor);
+        return prepared;
+    }
+
+    /** Fills the queue, on the reactor; the runtime counts from {@code commonStart}. Prepares first if not yet. */
     @Override
     public void start(long commonStart) {
         reactor.send(() -> startOnReactor(commonStart));
     }
 
+    private void prepareOnReactor() {
+        if (prepareRan) {
+            return;
+        }
+        prepareRan = true;
+        try {
+            setUpOnReactor();
+        } finally {
+            prepared.complete(null); // a failure is reported through started() and done()
+        }
+    }
+
     private void startOnReactor(long commonStart) {
+        prepareOnReactor();
+        if (finished || tasks == null) {
+            return; // failed to set up, or drained (a signal, a removed bdev) before the start
+        }
+        if (p.workload() == Workload.RESET) {
+            resetPoller = reactor.registerPoller("bdevperf_reset_" + name, this::submitReset, RESET_PERIOD_NANOS, TimeUnit.NANOSECONDS);
+        }
+        startNanos = commonStart; // SPDK's g_start_tsc: every job's runtime counts from the run's one start
+        allocStart = THREADS.getThreadAllocatedBytes(Thread.currentThread().getId());
+        started.complete(null);
+        for (Task t : tasks) {
+            if (draining) {
+                break;
+            }
+            submit(t);
+        }
+        if (inFlight == 0 && draining) {
+            finish();
+        }
+    }
+
+    private void setUpOnReactor() {
         try {
             desc = layer.open(bdevName, p.workload().writes(), (event, b, d) -> {
                 if (event == BdevEvent.REMOVE) {
@@ -232,21 +281,6 @@ final class BdevPerfJob implements IoCallback, BdevPerfUnit {
         }
         if (opts.timeoutSeconds() > 0) {
             timeoutPoller = reactor.registerPoller("bdevperf_timeout_" + name, this::checkTimeouts, 100, TimeUnit.MILLISECONDS);
-        }
-        if (w == Workload.RESET) {
-            resetPoller = reactor.registerPoller("bdevperf_reset_" + name, this::submitReset, RESET_PERIOD_NANOS, TimeUnit.NANOSECONDS);
-        }
-        startNanos = commonStart; // SPDK's g_start_tsc: every job's runtime counts from the run's one start
-        allocStart = THREADS.getThreadAllocatedBytes(Thread.currentThread().getId());
-        started.complete(null);
-        for (Task t : tasks) {
-            if (draining) {
-                break;
-            }
-            submit(t);
-        }
-        if (inFlight == 0 && draining) {
-            finish();
         }
     }
 

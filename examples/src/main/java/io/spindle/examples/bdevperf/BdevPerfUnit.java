@@ -13,7 +13,20 @@ import java.util.concurrent.CompletableFuture;
  * the unit by a task or a message; {@link #completedOnReactor()} is called on {@link #reactor()} only.
  */
 interface BdevPerfUnit {
-    /** Starts the unit; its runtime is counted from {@code commonStartNanos}, the run's one start time. */
+    /**
+     * Sets the unit up before the run's start (opens, takes channels, allocates its buffers), as SPDK's bdevperf
+     * constructs its jobs before it takes {@code g_start_tsc}; completes when done. A failure is reported through
+     * {@link #started()} (exceptionally) and {@link #done()}, not through this future. Called once, before
+     * {@link #start}; a unit that needs nothing returns a completed future.
+     */
+    default CompletableFuture<Void> prepare() {
+        return CompletableFuture.completedFuture(null);
+    }
+
+    /**
+     * Starts the unit (set up first if {@link #prepare} was not called); its runtime is counted from
+     * {@code commonStartNanos}, the run's one start time.
+     */
     void start(long commonStartNanos);
 
     /** Completes when the unit runs (or failed to start, exceptionally, with the reason). */
