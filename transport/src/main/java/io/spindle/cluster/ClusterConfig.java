@@ -100,6 +100,7 @@ public final class ClusterConfig {
     private final Duration directoryGossipInterval;
     private final Duration exportPollInterval;
     private final Duration leaveTimeout;
+    private final Duration aeronUdpGiveUp;
     private final AttachDefaults attachDefaults;
 
     /**
@@ -130,6 +131,7 @@ public final class ClusterConfig {
         this.directoryGossipInterval = b.directoryGossipInterval;
         this.exportPollInterval = b.exportPollInterval;
         this.leaveTimeout = b.leaveTimeout;
+        this.aeronUdpGiveUp = b.aeronUdpGiveUp;
         this.attachDefaults = new AttachDefaults(b.ctrlrLossTimeoutSec, b.reconnectDelaySec, b.fastIoFailTimeoutSec);
     }
 
@@ -226,6 +228,15 @@ public final class ClusterConfig {
         return leaveTimeout;
     }
 
+    /**
+     * aeron-udp only: how long Artery retries a control-stream message the other member's media driver does not
+     * take before it gives up (Pekko's {@code give-up-system-message-after}); it bounds a stopping node's
+     * ActorSystem termination when a member has just left or died ({@code spindle.cluster.aeron-udp.give-up}).
+     */
+    public Duration aeronUdpGiveUp() {
+        return aeronUdpGiveUp;
+    }
+
     /** How often this node's target is read for changes of its exports. */
     public Duration exportPollInterval() {
         return exportPollInterval;
@@ -275,6 +286,13 @@ public final class ClusterConfig {
         // it is Exiting is seen unreachable and downed instead
         m.put("pekko.coordinated-shutdown.phases.cluster-leave.timeout", leaveTimeout.toMillis() + "ms");
         m.put("pekko.coordinated-shutdown.phases.cluster-exiting.timeout", leaveTimeout.toMillis() + "ms");
+        if (transport == Transport.AERON_UDP) {
+            // Artery's AeronSink, once its upstream has completed (it does at ActorSystem termination), finishes a
+            // message it could not hand to Aeron before it completes, retrying until this give-up: 6 hours by default
+            // for the control stream. A member that has just left or died leaves such a message behind (its driver is
+            // gone, the publication is not connected), and the ActorSystem's termination waited for it (docs/cluster.md)
+            m.put("pekko.remote.artery.advanced.give-up-system-message-after", aeronUdpGiveUp.toMillis() + "ms");
+        }
         m.put("pekko.actor.allow-java-serialization", "off");
         Config c = ConfigFactory.empty();
         for (Map.Entry<String, Object> e : m.entrySet()) {
@@ -343,6 +361,7 @@ public final class ClusterConfig {
         private Duration directoryGossipInterval;
         private Duration exportPollInterval;
         private Duration leaveTimeout;
+        private Duration aeronUdpGiveUp;
         private long ctrlrLossTimeoutSec;
         private long reconnectDelaySec;
         private long fastIoFailTimeoutSec;
@@ -369,6 +388,7 @@ public final class ClusterConfig {
             directoryGossipInterval = c.getDuration("directory.gossip-interval");
             exportPollInterval = c.getDuration("directory.export-poll-interval");
             leaveTimeout = c.getDuration("leave-timeout");
+            aeronUdpGiveUp = c.getDuration("aeron-udp.give-up");
             ctrlrLossTimeoutSec = c.getLong("attach.ctrlr-loss-timeout-sec");
             reconnectDelaySec = c.getLong("attach.reconnect-delay-sec");
             fastIoFailTimeoutSec = c.getLong("attach.fast-io-fail-timeout-sec");
@@ -453,6 +473,12 @@ public final class ClusterConfig {
             return this;
         }
 
+        /** aeron-udp only: how long Artery retries a control-stream message before giving up ({@code aeron-udp.give-up}). */
+        public Builder aeronUdpGiveUp(Duration d) {
+            this.aeronUdpGiveUp = Objects.requireNonNull(d, "aeronUdpGiveUp");
+            return this;
+        }
+
         /**
          * Validates.
          *
@@ -510,6 +536,13 @@ public final class ClusterConfig {
             positive("spindle.cluster.directory.gossip-interval", directoryGossipInterval);
             positive("spindle.cluster.directory.export-poll-interval", exportPollInterval);
             positive("spindle.cluster.leave-timeout", leaveTimeout);
+            positive("spindle.cluster.aeron-udp.give-up", aeronUdpGiveUp);
+            Duration decided = stableAfter.plus(acceptableHeartbeatPause);
+            if (transport == Transport.AERON_UDP && aeronUdpGiveUp.compareTo(decided) <= 0) {
+                // giving up quarantines the other member: the resolver, not this timeout, must decide about an unreachable one
+                throw new IllegalArgumentException("spindle.cluster.aeron-udp.give-up=" + aeronUdpGiveUp.toMillis()
+                        + "ms: must be > split-brain-resolver.stable-after + failure-detector.acceptable-heartbeat-pause = " + decided.toMillis() + "ms");
+            }
             if (ctrlrLossTimeoutSec < -1) {
                 throw new IllegalArgumentException("spindle.cluster.attach.ctrlr-loss-timeout-sec=" + ctrlrLossTimeoutSec + ": must be >= -1 (-1: forever)");
             }

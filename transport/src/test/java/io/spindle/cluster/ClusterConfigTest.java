@@ -58,6 +58,21 @@ class ClusterConfigTest {
         }
 
         @Test
+        @DisplayName("aeron-udp: Artery gives up a control-stream message after aeron-udp.give-up (15s), not Pekko's 6 hours, so a stop never waits on one to a member that just left; tcp keeps Pekko's setting")
+        void aeronUdpGiveUp() {
+            ClusterConfig udp = ClusterConfig.builder().transport(ClusterConfig.Transport.AERON_UDP).conclude();
+            assertThat(udp.aeronUdpGiveUp()).isEqualTo(Duration.ofSeconds(15));
+            Config pekkoReference = ConfigFactory.defaultReference();
+            assertThat(pekkoReference.getDuration("pekko.remote.artery.advanced.give-up-system-message-after")).isEqualTo(Duration.ofHours(6));
+            assertThat(udp.pekkoConfig().withFallback(pekkoReference).getDuration("pekko.remote.artery.advanced.give-up-system-message-after"))
+                    .isEqualTo(Duration.ofSeconds(15));
+            Config tcp = ClusterConfig.builder().conclude().pekkoConfig();
+            assertThat(tcp.hasPath("pekko.remote.artery.advanced.give-up-system-message-after")).isFalse();
+            ClusterConfig fromHocon = ClusterConfig.fromConfig(ConfigFactory.parseString("spindle.cluster { transport = aeron-udp, aeron-udp.give-up = 40s }"));
+            assertThat(fromHocon.pekkoConfig().getDuration("pekko.remote.artery.advanced.give-up-system-message-after")).isEqualTo(Duration.ofSeconds(40));
+        }
+
+        @Test
         @DisplayName("the transport module's reference.conf binds CborSerializable to jackson-cbor and leaves the provider local")
         void referenceBindsCbor() {
             Config ref = ConfigFactory.load();
@@ -110,6 +125,11 @@ class ClusterConfigTest {
             assertThatThrownBy(() -> b().failureDetector(Duration.ofSeconds(2), Duration.ofSeconds(1)).conclude())
                     .hasMessageContaining("acceptable-heartbeat-pause=1000ms: must be >= heartbeat-interval=2000ms");
             assertThatThrownBy(() -> b().roles(List.of("node=x")).conclude()).hasMessageContaining("must be non-blank and not start with node=");
+            assertThatThrownBy(() -> b().aeronUdpGiveUp(Duration.ZERO).conclude()).hasMessageContaining("spindle.cluster.aeron-udp.give-up=0ms: must be > 0");
+            assertThatThrownBy(() -> b().transport(ClusterConfig.Transport.AERON_UDP).aeronUdpGiveUp(Duration.ofSeconds(7)).conclude())
+                    .hasMessageContaining("spindle.cluster.aeron-udp.give-up=7000ms: must be > split-brain-resolver.stable-after"
+                            + " + failure-detector.acceptable-heartbeat-pause = 7000ms");
+            assertThat(b().aeronUdpGiveUp(Duration.ofSeconds(7)).conclude().aeronUdpGiveUp()).as("tcp does not use it").isEqualTo(Duration.ofSeconds(7));
             assertThatThrownBy(() -> ClusterConfig.Transport.parse("spindle.cluster.transport", "udp"))
                     .hasMessageContaining("spindle.cluster.transport=udp: must be tcp or aeron-udp");
         }
