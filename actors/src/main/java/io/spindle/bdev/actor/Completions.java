@@ -205,11 +205,20 @@ public final class Completions {
             throw new IllegalStateException("completions: already recycled (recycle() exactly once, after the last read)");
         }
         state = RECYCLED;
-        if (buffers != null) {
-            Arrays.fill(buffers, 0, size, null);
+        // plain loops over the typed arrays, not Arrays.fill: the JDK's fill is shared by every caller, its profile sees
+        // every array type, and its store-check speculation inlined here failed and recompiled the hot receive path
+        int n = size;
+        LentBuffer[] b = buffers;
+        if (b != null) {
+            for (int i = 0; i < n; i++) {
+                b[i] = null;
+            }
         }
-        if (messages != null) {
-            Arrays.fill(messages, 0, size, null);
+        String[] m = messages;
+        if (m != null) {
+            for (int i = 0; i < n; i++) {
+                m[i] = null;
+            }
         }
         size = 0;
         ReactorShard h = home;

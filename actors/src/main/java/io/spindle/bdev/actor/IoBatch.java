@@ -231,11 +231,20 @@ public final class IoBatch {
             throw new IllegalStateException("io_batch size=" + size + ": submitted and not yet taken by the server (it may still be reading"
                     + " it); reset() it only after an answer to one of its entries has arrived, or build a new batch");
         }
-        if (data != null) {
-            Arrays.fill(data, 0, size, null);
+        // plain loops over the typed arrays, not Arrays.fill: the JDK's fill is shared by every caller, its profile sees
+        // every array type, and its store-check speculation inlined into a sender's loop failed and recompiled it
+        int n = size;
+        byte[][] d = data;
+        if (d != null) {
+            for (int i = 0; i < n; i++) {
+                d[i] = null;
+            }
         }
-        if (bufs != null) {
-            Arrays.fill(bufs, 0, size, null);
+        io.spindle.bdev.DmaBuffer[] bb = bufs;
+        if (bb != null) {
+            for (int i = 0; i < n; i++) {
+                bb[i] = null;
+            }
         }
         size = 0;
         STATE.setOpaque(this, OPEN);
