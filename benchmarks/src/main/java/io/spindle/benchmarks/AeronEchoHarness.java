@@ -2,6 +2,7 @@ package io.spindle.benchmarks;
 
 import io.aeron.Aeron;
 import io.aeron.ExclusivePublication;
+import io.aeron.FragmentAssembler;
 import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.aeron.driver.MediaDriver;
@@ -24,9 +25,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * top of Aeron.
  *
  * <pre>
- * java $(flags) -cp benchmarks/target/benchmarks.jar io.spindle.benchmarks.AeronEchoHarness udp|ipc [depth=128] [payload=4096] [seconds=5] [runs=3]
+ * java $(flags) -cp benchmarks/target/benchmarks.jar io.spindle.benchmarks.AeronEchoHarness udp|ipc [depth=128] [payload=4096] [seconds=5] [runs=3] [mtu]
  * </pre>
  *
+ * The MTU defaults to what Spindle's transport uses on the same path: {@code spindle.transport.loopback-mtu} (65504)
+ * for UDP on loopback, {@code spindle.transport.mtu} (8192) for IPC. A reply larger than one frame (a 128 KiB read)
+ * is offered whole and fragmented by Aeron, and counted when its last fragment arrives (a {@link FragmentAssembler}).
  * Prints messages (= round trips) per second per run and the median. Not part of the test suite: a program.
  */
 public final class AeronEchoHarness {
@@ -40,9 +44,10 @@ public final class AeronEchoHarness {
         int payload = args.length > 2 ? Integer.parseInt(args[2]) : 4096;
         int seconds = args.length > 3 ? Integer.parseInt(args[3]) : 5;
         int runs = args.length > 4 ? Integer.parseInt(args[4]) : 3;
+        int mtu = args.length > 5 ? Integer.parseInt(args[5]) : ipc ? 8192 : 65504;
         Path base = Files.createTempDirectory(Path.of(System.getProperty("aeron.harness.dir", "/dev/shm")), "aeron-echo");
-        MediaDriver d1 = driver(base.resolve("a"));
-        MediaDriver d2 = ipc ? null : driver(base.resolve("b"));
+        MediaDriver d1 = driver(base.resolve("a"), mtu);
+        MediaDriver d2 = ipc ? null : driver(base.resolve("b"), mtu);
         Aeron c1 = client(d1);
         Aeron c2 = ipc ? client(d1) : client(d2);
         String toServer = ipc ? "aeron:ipc" : "aeron:udp?endpoint=127.0.0.1:40501";
@@ -57,7 +62,8 @@ public final class AeronEchoHarness {
         long[] results = new long[runs];
         for (int r = 0; r < runs; r++) {
             results[r] = drive(ipc ? d1 : d1, c1, clientSub, clientPub, depth, seconds);
-            System.out.printf("run %d: %s %d B payload, %d outstanding: %,d round trips/s%n", r + 1, ipc ? "ipc" : "udp", payload, depth, results[r]);
+            System.out.printf("run %d: %s %d B payload, %d outstanding, mtu %d: %,d round trips/s%n", r + 1, ipc ? "ipc" : "udp", payload, depth, mtu,
+                    results[r]);
         }
         running.set(false);
         server.join();
@@ -70,12 +76,13 @@ public final class AeronEchoHarness {
         if (d2 != null) {
             d2.close();
         }
+        Files.deleteIfExists(base); // the drivers deleted their own directories under it
     }
 
-    private static MediaDriver driver(Path dir) {
+    private static MediaDriver driver(Path dir, int mtu) {
         return MediaDriver.launch(new MediaDriver.Context().aeronDirectoryName(dir.toString()).threadingMode(ThreadingMode.INVOKER)
                 .asyncExecutorEnabled(false).dirDeleteOnStart(true).dirDeleteOnShutdown(true).termBufferSparseFile(true)
-                .publicationTermBufferLength(4 << 20).ipcTermBufferLength(4 << 20).mtuLength(8192).ipcMtuLength(8192)
+                .publicationTermBufferLength(4 << 20).ipcTermBufferLength(4 << 20).mtuLength(mtu).ipcMtuLength(mtu)
                 .initialWindowLength(2 << 20).socketRcvbufLength(2 << 20).socketSndbufLength(2 << 20)
                 .clientLivenessTimeoutNs(20_000_000_000L).publicationUnblockTimeoutNs(30_000_000_000L));
     }
@@ -97,13 +104,20 @@ public final class AeronEchoHarness {
     private static void serve(MediaDriver d, Aeron a, Subscription sub, ExclusivePublication pub, int payload, AtomicBoolean running) {
         BufferClaim claim = new BufferClaim();
         UnsafeBuffer data = new UnsafeBuffer(new byte[payload]);
+        UnsafeBuffer whole = new UnsafeBuffer(new byte[32 + payload]); // a reply above one frame: offered, fragmented
+        whole.putLong(0, 1L);
+        boolean fragmented = 32 + payload > pub.maxPayloadLength();
         int[] owed = new int[1];
         FragmentHandler h = (b, o, l, hd) -> owed[0]++;
         while (running.get()) {
             invoke(d, a);
             sub.poll(h, 64);
             while (owed[0] > 0) {
-                long r = pub.tryClaim(32 + payload, claim);
+                long r = fragmented ? pub.offer(whole, 0, 32 + payload) : pub.tryClaim(32 + payload, claim);
+                if (fragmented && r >= 0) {
+                    owed[0]--;
+                    continue;
+                }
                 if (r < 0) {
                     if (r == Publication.BACK_PRESSURED || r == Publication.ADMIN_ACTION || r == Publication.NOT_CONNECTED) {
                         break;
@@ -122,7 +136,7 @@ public final class AeronEchoHarness {
     private static long drive(MediaDriver d, Aeron a, Subscription sub, ExclusivePublication pub, int depth, int seconds) {
         BufferClaim claim = new BufferClaim();
         int[] done = new int[1];
-        FragmentHandler h = (b, o, l, hd) -> done[0]++;
+        FragmentHandler h = new FragmentAssembler((b, o, l, hd) -> done[0]++); // one count per whole reply
         long outstanding = 0;
         long completed = 0;
         long end = System.nanoTime() + seconds * 1_000_000_000L;
