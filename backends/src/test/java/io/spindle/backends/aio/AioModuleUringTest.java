@@ -144,11 +144,11 @@ class AioModuleUringTest extends AioModuleTest {
                     b.put(0, IoKit.pattern(4096, 1000 + i));
                     bufs.add(b);
                 }
-                assertThat(burst(h, io, IoType.WRITE, bufs)).isEqualTo(n);
+                assertThat(burst(h, io, IoType.WRITE, n, bufs::get, i -> 0L, () -> { })).isEqualTo(n);
                 for (DmaBuffer b : bufs) {
                     b.fill(0, 4096, (byte) 0);
                 }
-                assertThat(burst(h, io, IoType.READ, bufs)).isEqualTo(n);
+                assertThat(burst(h, io, IoType.READ, n, bufs::get, i -> 0L, () -> { })).isEqualTo(n);
                 assertThat(aio.disk("AIO0").ringCompletions.get()).isGreaterThanOrEqualTo(2L * n);
                 for (int i = 0; i < n; i++) {
                     assertThat(bufs.get(i).get(0, 4096)).as("block %d", i).isEqualTo(IoKit.pattern(4096, 1000 + i));
@@ -157,36 +157,6 @@ class AioModuleUringTest extends AioModuleTest {
                 bufs.forEach(DmaBuffer::close);
             }
         }
-    }
-
-    /** Submits one I/O per buffer (block i) at once from reactor 0; returns how many completed SUCCESS, each counted once. */
-    private static int burst(BdevHarness h, IoKit io, IoType type, List<DmaBuffer> bufs) throws Exception {
-        AtomicInteger ok = new AtomicInteger();
-        AtomicInteger completions = new AtomicInteger();
-        CompletableFuture<Void> all = new CompletableFuture<>();
-        io.on(0, () -> {
-            var d = h.layer.open("AIO0", true, (e, bd, desc) -> { });
-            var ch = d.getIoChannel();
-            for (int i = 0; i < bufs.size(); i++) {
-                io.spindle.bdev.IoCallback cb = (bio, st, arg) -> {
-                    if (st == IoStatus.SUCCESS) {
-                        ok.incrementAndGet();
-                    }
-                    if (completions.incrementAndGet() == bufs.size()) {
-                        ch.put();
-                        d.close();
-                        all.complete(null);
-                    }
-                };
-                int rc = type == IoType.WRITE ? d.writeBlocks(ch, bufs.get(i), 0, i, 1, cb, null) : d.readBlocks(ch, bufs.get(i), 0, i, 1, cb, null);
-                assertThat(rc).isZero();
-            }
-            return null;
-        });
-        io.await(all);
-        h.poll();
-        assertThat(completions.get()).isEqualTo(bufs.size());
-        return ok.get();
     }
 
     @Test
@@ -204,7 +174,9 @@ class AioModuleUringTest extends AioModuleTest {
             byte[] expected = IoKit.pattern(n * bs, 31);
             data.put(0, expected);
             int[] ringEntries = new int[1];
-            assertThat(deepBurst(aio, h, io, IoType.WRITE, data, n, bs, ringEntries)).isEqualTo(n);
+            // the channel just made, read on its reactor
+            Runnable readRing = () -> ringEntries[0] = aio.disk("AIO0").channels.get(0).uring.entries();
+            assertThat(burst(h, io, IoType.WRITE, n, i -> data, i -> (long) i * bs, readRing)).isEqualTo(n);
             assertThat(ringEntries[0]).as("the channel's ring is capped").isEqualTo(AioModule.MAX_RING_ENTRIES);
             long refusedByWrites = aio.disk("AIO0").ringFullRefusals.get();
             // the 4097th write finds the ring full: NOMEM; the layer queues what follows behind it and retries as the
@@ -212,7 +184,7 @@ class AioModuleUringTest extends AioModuleTest {
             assertThat(refusedByWrites).as("NOMEM at the full ring").isPositive();
             assertThat(Files.readAllBytes(f)).isEqualTo(expected);
             data.fill(0, (long) n * bs, (byte) 0);
-            assertThat(deepBurst(aio, h, io, IoType.READ, data, n, bs, ringEntries)).isEqualTo(n);
+            assertThat(burst(h, io, IoType.READ, n, i -> data, i -> (long) i * bs, readRing)).isEqualTo(n);
             assertThat(aio.disk("AIO0").ringFullRefusals.get() - refusedByWrites).as("NOMEM at the full ring").isPositive();
             assertThat(data.get(0, n * bs)).isEqualTo(expected);
             assertThat(aio.disk("AIO0").ringCompletions.get()).as("all through the ring").isGreaterThanOrEqualTo(2L * n);
@@ -220,10 +192,12 @@ class AioModuleUringTest extends AioModuleTest {
     }
 
     /**
-     * Submits {@code n} one-block I/O (block i at {@code data}'s offset i * bs) at once from reactor 0 on one channel;
-     * records the channel's ring entries; returns how many completed SUCCESS, failing on a second completion of any.
+     * Submits {@code n} one-block I/O at once from reactor 0 on one channel, block i from or into {@code buf(i)} at
+     * {@code bufOffset(i)}; {@code onChannel} runs there once the channel is taken. Returns how many completed SUCCESS,
+     * failing on a second completion of any.
      */
-    private static int deepBurst(AioModule aio, BdevHarness h, IoKit io, IoType type, DmaBuffer data, int n, int bs, int[] ringEntries) {
+    private static int burst(BdevHarness h, IoKit io, IoType type, int n, java.util.function.IntFunction<DmaBuffer> buf,
+                             java.util.function.IntToLongFunction bufOffset, Runnable onChannel) {
         AtomicInteger ok = new AtomicInteger();
         AtomicInteger completions = new AtomicInteger();
         java.util.concurrent.atomic.AtomicIntegerArray seen = new java.util.concurrent.atomic.AtomicIntegerArray(n);
@@ -231,7 +205,7 @@ class AioModuleUringTest extends AioModuleTest {
         io.on(0, () -> {
             var d = h.layer.open("AIO0", true, (e, bd, desc) -> { });
             var ch = d.getIoChannel();
-            ringEntries[0] = aio.disk("AIO0").channels.get(0).uring.entries(); // the channel just made, on its reactor
+            onChannel.run();
             for (int i = 0; i < n; i++) {
                 int block = i;
                 io.spindle.bdev.IoCallback cb = (bio, st, arg) -> {
@@ -247,8 +221,8 @@ class AioModuleUringTest extends AioModuleTest {
                         all.complete(null);
                     }
                 };
-                int rc = type == IoType.WRITE ? d.writeBlocks(ch, data, (long) i * bs, i, 1, cb, null)
-                        : d.readBlocks(ch, data, (long) i * bs, i, 1, cb, null);
+                int rc = type == IoType.WRITE ? d.writeBlocks(ch, buf.apply(i), bufOffset.applyAsLong(i), i, 1, cb, null)
+                        : d.readBlocks(ch, buf.apply(i), bufOffset.applyAsLong(i), i, 1, cb, null);
                 assertThat(rc).isZero();
             }
             return null;

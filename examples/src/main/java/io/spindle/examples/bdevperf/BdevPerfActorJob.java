@@ -136,13 +136,14 @@ final class BdevPerfActorJob {
                 counters.add(c);
                 reactors.add(s.reactor());
                 depths.add(depth);
-                ranges.add(new long[] {firstIo * opts.ioSize() / bdev.blockSize(), ios * opts.ioSize() / bdev.blockSize()});
+                long[] range = {firstIo * opts.ioSize() / bdev.blockSize(), ios * opts.ioSize() / bdev.blockSize()}; // in blocks
+                ranges.add(range);
                 requesters.add(system.systemActorOf(Requester.create(opts, one, depth, firstIo, ios, 0x5DEECE66DL * (i + 1), true, f, c),
                         "bdevperf-requester-" + s.reactor().name() + "-" + Integer.toHexString(System.identityHashCode(this)),
                         s.reactor().dispatcher()).<Requester.Msg>narrow());
                 headers.add(" Job: " + name + " (actor API on " + s.reactor().name() + " -> its shard, workload: " + opts.workload().flag()
-                        + ", depth: " + depth + ", " + batch + ", IO size: " + opts.ioSize() + (everyCore ? ", LBA range " + firstIo * opts.ioSize()
-                        / bdev.blockSize() + " + " + ios * opts.ioSize() / bdev.blockSize() + " blocks" : "") + ")");
+                        + ", depth: " + depth + ", " + batch + ", IO size: " + opts.ioSize() + (everyCore ? ", LBA range " + range[0] + " + " + range[1]
+                        + " blocks" : "") + ")");
                 names.add(name);
             }
         } else {

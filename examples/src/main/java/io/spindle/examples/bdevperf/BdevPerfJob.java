@@ -135,9 +135,8 @@ final class BdevPerfJob implements IoCallback, BdevPerfUnit {
     private long latMax;
 
     private final CompletableFuture<Void> started = new CompletableFuture<>();
+    /** Completed once the set-up ran (on the reactor, which is also the only thread that tests it). */
     private final CompletableFuture<Void> prepared = new CompletableFuture<>();
-    /** Whether the set-up ran (reactor thread). */
-    private boolean prepareRan;
     private final CompletableFuture<Result> done = new CompletableFuture<>();
 
     BdevPerfJob(JobParams p, String bdevName, Reactor reactor, int core, String coreMask, BdevPerfOptions opts, BdevLayer layer,
@@ -183,10 +182,9 @@ final class BdevPerfJob implements IoCallback, BdevPerfUnit {
     }
 
     private void prepareOnReactor() {
-        if (prepareRan) {
+        if (prepared.isDone()) {
             return;
         }
-        prepareRan = true;
         try {
             setUpOnReactor();
         } finally {
