@@ -271,6 +271,10 @@ public final class BdevSubsystem implements Subsystem {
         } catch (IllegalArgumentException | IllegalStateException e) {
             return CompletableFuture.failedFuture(e);
         }
+        // the process's DMA arena set up now, as SPDK's env maps its memory before the reactors run I/O: with huge pages
+        // the first mapping loads a native binding (a few hundred ms of class loading), which would otherwise stall
+        // whichever thread allocates first, often a reactor setting up its first channel or job
+        DmaBuffer.allocate(4096, 4096).close();
         BdevOptions o;
         synchronized (this) {
             if (options == null) {

@@ -253,10 +253,6 @@ public final class BdevPerf {
         }
         try {
             spindleRef = spindle;
-            // the process's off-heap arena set up now, as SPDK's env maps its memory at start: with huge pages the first
-            // mapping loads a native binding (a few hundred ms of class loading and compilation), which would
-            // otherwise land in the jobs' set-up or the run's first second
-            io.spindle.bdev.DmaBuffer.allocate(4096, 4096).close();
             if (config != null) {
                 try {
                     config.apply(spindle, true);

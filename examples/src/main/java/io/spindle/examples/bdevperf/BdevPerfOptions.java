@@ -412,6 +412,11 @@ public record BdevPerfOptions(
             throw new UsageException((actorOn != null ? "--actor-on" : actorBatch != null ? "--actor-batch" : "--actor-buffers")
                     + ": only valid with --api actor");
         }
+        if (everyCore && api == Api.ACTOR && actorOn == BdevPerfActorJob.Placement.PEKKO) {
+            // -C means a job per reactor; --actor-on pekko has one requester, on Pekko's dispatcher, for the whole run
+            throw new UsageException("-C: with --api actor needs --actor-on reactor (one requester per reactor); "
+                    + "--actor-on pekko runs a single requester on Pekko's dispatcher");
+        }
         if (api != Api.DIRECT && !(w == Workload.READ || w == Workload.RANDREAD || w == Workload.WRITE || w == Workload.RANDWRITE
                 || w == Workload.RW || w == Workload.RANDRW)) {
             throw new UsageException("--api " + api.name().toLowerCase(Locale.ROOT) + ": supports -w read, write, randread, randwrite, rw, randrw; not " + w.flag());

@@ -58,6 +58,7 @@ class BdevPerfTest {
         "-q 8 -o 4096 -w read -t 1 --api actor --actor-batch 4097 | --actor-batch 4097: out of range",
         "-q 8 -o 4096 -w read -t 1 --actor-batch 8 | --actor-batch: only valid with --api actor",
         "-q 8 -o 4096 -w read -t 1 --api facade --actor-on pekko | --actor-on: only valid with --api actor",
+        "-q 8 -o 4096 -w read -t 1 -C --api actor --actor-on pekko | -C: with --api actor needs --actor-on reactor",
         "-q 8 -o 4096 -w verify -t 1 --api actor | --api actor: supports -w read, write, randread, randwrite, rw, randrw; not verify",
         "-q 8 -o 4096 -w read -t 1 -q         | -q: missing value",
         "-q 8 -o 4096 -w read -t 1 --plot /tmp/lat.txt | --plot /tmp/lat.txt: the plot is a PNG file",
