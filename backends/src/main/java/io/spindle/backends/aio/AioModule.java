@@ -154,6 +154,12 @@ public final class AioModule implements BdevModule {
         this(Integer.getInteger(THREADS_PROPERTY, DEFAULT_THREADS));
     }
 
+    /**
+     * Tasks the I/O threads' queue holds (every aio bdev's, shared): an I/O that finds it full completes NOMEM at
+     * submit, never having left, and the bdev layer retries it as I/O complete.
+     */
+    static final int IO_QUEUE_CAPACITY = 4096;
+
     /** A module whose pool has {@code threads} I/O threads; the engine from {@value #ENGINE_PROPERTY}. */
     public AioModule(int threads) {
         this(threads, Engine.parse(System.getProperty(ENGINE_PROPERTY, "auto")));
@@ -161,10 +167,15 @@ public final class AioModule implements BdevModule {
 
     /** A module whose pool has {@code threads} I/O threads, on {@code engine}. */
     public AioModule(int threads, Engine engine) {
+        this(threads, engine, IO_QUEUE_CAPACITY);
+    }
+
+    /** Tests: as {@link #AioModule(int, Engine)}, with the I/O threads' queue holding {@code queueCapacity} tasks. */
+    AioModule(int threads, Engine engine, int queueCapacity) {
         if (threads < 1 || threads > 1024) {
             throw new IllegalArgumentException(THREADS_PROPERTY + "=" + threads + ": must be between 1 and 1024");
         }
-        this.pool = new IoThreads.Shared("spindle-aio", threads, 4096);
+        this.pool = new IoThreads.Shared("spindle-aio", threads, queueCapacity);
         this.engine = engine;
         String why = engine == Engine.THREADS ? ENGINE_PROPERTY + "=threads" : uringProbe();
         this.uringUnavailable = why;
@@ -503,6 +514,8 @@ public final class AioModule implements BdevModule {
         final java.util.concurrent.atomic.AtomicLong ringCompletions = new java.util.concurrent.atomic.AtomicLong();
         /** I/O a full ring refused with NOMEM, for the layer to retry, in the channels destroyed so far (statistics, tests). */
         final java.util.concurrent.atomic.AtomicLong ringFullRefusals = new java.util.concurrent.atomic.AtomicLong();
+        /** I/O the full I/O threads' queue refused with NOMEM, in the channels destroyed so far (statistics, tests). */
+        final java.util.concurrent.atomic.AtomicLong threadsFullRefusals = new java.util.concurrent.atomic.AtomicLong();
         /** Whether a channel's ring could not be created yet: the first is logged at WARN, the others at debug. */
         private final AtomicBoolean ringFallbackLogged = new AtomicBoolean();
         /** Why the last channel that could not make its ring runs on the I/O threads, or null (bdev_get_bdevs). */
@@ -661,6 +674,8 @@ public final class AioModule implements BdevModule {
         UringQueue uring;
         /** I/O the full ring refused with NOMEM (owner reactor; added to the disk's total at destroy). */
         long ringFullRefusals;
+        /** I/O the full I/O threads' queue refused with NOMEM (owner reactor; added to the disk's total at destroy). */
+        long threadsFullRefusals;
         IoThreads pool;
         boolean destroyed;
         @SuppressWarnings("unused") // through IN_FLIGHT
@@ -729,6 +744,7 @@ public final class AioModule implements BdevModule {
         void submit(AioTask t, IoThreads pool) {
             addInFlight(1);
             if (!pool.submit(t)) {
+                threadsFullRefusals++;
                 refuseFull(t);
             }
         }
@@ -821,6 +837,7 @@ public final class AioModule implements BdevModule {
                     LockSupport.parkNanos(10_000);
                 }
             }
+            disk.threadsFullRefusals.addAndGet(ch.threadsFullRefusals);
             disk.channels.remove(ch);
         }
 

@@ -288,6 +288,37 @@ class AioModuleUringTest extends AioModuleTest {
         }
     }
 
+    @Test
+    @DisplayName("a channel whose ring the kernel refuses, under a queue deeper than the I/O threads' queue: the surplus completes"
+            + " NOMEM at submit, the layer retries it, every write and read completes once with the right data")
+    void aFallbackChannelDeeperThanTheThreadsQueueRetriesTheSurplus(@TempDir Path dir) throws Exception {
+        // one I/O thread and a queue of 4 tasks: the reactor submits 256 I/O in one go, far faster than one thread's
+        // pwrite/pread drain, so the queue is full for most of them
+        AioModule aio = new AioModule(1, engine(), 4);
+        aio.ringEntriesByReactor(r -> 2 * IoUring.MAX_ENTRIES); // every channel's ring refused (EINVAL): the I/O threads
+        int n = 256;
+        int bs = 512;
+        try (BdevHarness h = new BdevHarness(kit, 1, BdevOptions.defaults(1024), aio);
+             DmaBuffer data = DmaBuffer.allocate((long) n * bs, 4096)) {
+            Path f = file(dir, "fallback-deep.img", (long) n * bs);
+            Bdev b = h.await(aio.create(h.layer, AioModule.Options.of("AIO0", f.toString(), bs)));
+            IoKit io = new IoKit(h.layer);
+            byte[] expected = IoKit.pattern(n * bs, 47);
+            data.put(0, expected);
+            String[] engine = new String[1];
+            Runnable readEngine = () -> engine[0] = engineOf(b);
+            assertThat(burst(h, io, IoType.WRITE, n, i -> data, i -> (long) i * bs, readEngine)).isEqualTo(n);
+            assertThat(engine[0]).as("the only channel runs on the I/O threads").isEqualTo("threads");
+            assertThat(Files.readAllBytes(f)).isEqualTo(expected);
+            data.fill(0, (long) n * bs, (byte) 0);
+            assertThat(burst(h, io, IoType.READ, n, i -> data, i -> (long) i * bs, () -> { })).isEqualTo(n);
+            assertThat(data.get(0, n * bs)).isEqualTo(expected);
+            AioModule.Disk disk = aio.disk("AIO0");
+            assertThat(disk.ringCompletions.get()).as("nothing through a ring").isZero();
+            assertThat(disk.threadsFullRefusals.get()).as("NOMEM at the full I/O threads' queue, retried by the layer").isPositive();
+        }
+    }
+
     /** Opens AIO0 on reactor {@code r} and takes its channel: {descriptor, channel}, held until {@link #releaseChannel}. */
     private static Object[] holdChannel(IoKit io, BdevHarness h, int r) {
         return io.on(r, () -> {
