@@ -138,7 +138,8 @@ class FileBdevPersistenceTest {
             assertThat(ds.has("o_direct")).isTrue();
             JsonNode map = t.call("bdev_get_bdevs", "{\"name\":\"Map0\"}").get(0);
             assertThat(map.at("/driver_specific/mapped/filename").asText()).isEqualTo(fm.toString());
-            assertThat(map.at("/driver_specific/mapped/memory").asText()).isEqualTo("file page cache"); // no huge pages for a file
+            assertThat(map.at("/driver_specific/mapped/memory").asText()).isEqualTo("file page cache");
+            assertThat(map.at("/driver_specific/mapped/huge_pages").asText()).matches("advised|refused: .*"); // the policy: auto
             cfg = t.call("framework_get_config", "{\"name\":\"bdev\"}");
         }
         JsonNode aioCall = null;

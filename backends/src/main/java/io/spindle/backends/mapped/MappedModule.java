@@ -17,6 +17,7 @@ import io.spindle.bdev.spi.BdevView;
 import io.spindle.bdev.spi.ModuleIo;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.Poller;
+import io.spindle.env.HugePages;
 import io.spindle.runtime.Reactor;
 import net.openhft.chronicle.bytes.MappedBytesStore;
 import net.openhft.chronicle.bytes.MappedFile;
@@ -94,7 +95,11 @@ public final class MappedModule implements BdevModule {
      *
      * @param numBlocks 0: take the block count from the existing file
      */
-    public record Options(String name, String filename, int blockSize, long numBlocks, UUID uuid) {
+    public record Options(String name, String filename, int blockSize, long numBlocks, UUID uuid, Boolean hugePages) {
+        /** Options that leave huge pages to the process's policy ({@code hugePages} null). */
+        public Options(String name, String filename, int blockSize, long numBlocks, UUID uuid) {
+            this(name, filename, blockSize, numBlocks, uuid, null);
+        }
     }
 
     /**
@@ -194,7 +199,9 @@ public final class MappedModule implements BdevModule {
                     r.setLength(size);
                 }
             }
-            return new Mapping(o, p, mf, owner, store, size);
+            Mapping m = new Mapping(o, p, mf, owner, store, size);
+            m.adviseHugePages(o.hugePages());
+            return m;
         } catch (IOException | RuntimeException e) {
             mf.releaseLast();
             throw fileError(where, e instanceof IOException io ? io : new IOException(e), "cannot map it");
@@ -229,6 +236,10 @@ public final class MappedModule implements BdevModule {
         final long numBlocks;
         /** Bit r: region r (1 MiB at r << REGION_SHIFT) has writes not yet msync'ed. */
         final long[] dirty;
+        /** The create's {@code huge_pages} (null: the process's policy decided), for save_config. */
+        Boolean hugePagesParam;
+        /** What {@link #adviseHugePages} did, for bdev_get_bdevs: "advised", "off (...)", "unavailable: ...". */
+        volatile String hugePages = "off";
         private boolean unmapped;
 
         Mapping(Options o, Path path, MappedFile file, ReferenceOwner owner, MappedBytesStore store, long size) {
@@ -244,6 +255,40 @@ public final class MappedModule implements BdevModule {
             this.numBlocks = size / o.blockSize();
             long regions = (size + (1L << REGION_SHIFT) - 1) >>> REGION_SHIFT;
             this.dirty = new long[(int) ((regions + 63) >>> 6)];
+        }
+
+        /**
+         * Asks the kernel to back the mapping with transparent huge pages ({@code madvise(MADV_HUGEPAGE)}): with
+         * {@code want} true, or null and the process's huge-page policy ({@code spindle.memory.huge-pages}) not
+         * {@code off}. Where the file system caches large folios (ext4 and xfs on recent kernels), pages read into
+         * the page cache from then on come as 2 MiB folios mapped by one TLB entry each; pages already cached stay
+         * as they are. Not fatal when refused: the mapping works with normal pages and bdev_get_bdevs says why.
+         * On the creating thread, before the bdev registers.
+         */
+        void adviseHugePages(Boolean want) {
+            hugePagesParam = want;
+            boolean advise = want != null ? want : HugePages.process().mode() != HugePages.Mode.OFF;
+            if (!advise) {
+                hugePages = want != null ? "off (huge_pages=false)" : "off (spindle.memory.huge-pages=off)";
+                return;
+            }
+            if (Madvise.UNAVAILABLE != null) {
+                hugePages = "unavailable: " + Madvise.UNAVAILABLE;
+                LOG.info("mapped {}: no huge pages for {} ({})", name, filename, Madvise.UNAVAILABLE);
+                return;
+            }
+            long page = net.openhft.chronicle.core.OS.pageSize();
+            if ((base & (page - 1)) != 0) {
+                hugePages = "unavailable: the mapping is not page-aligned";
+                return;
+            }
+            int rc = Madvise.hugepage(base, (size + page - 1) & -page);
+            if (rc != 0) {
+                hugePages = "refused: madvise(MADV_HUGEPAGE) errno=" + rc + " (" + PosixAPI.posix().strerror(rc) + ")";
+                LOG.warn("mapped {}: madvise(MADV_HUGEPAGE) on {} refused with errno {}; normal pages", name, filename, rc);
+                return;
+            }
+            hugePages = "advised";
         }
 
         /**
@@ -533,9 +578,17 @@ public final class MappedModule implements BdevModule {
         public void dumpInfo(ObjectNode ds) {
             ds.put("filename", m.filename);
             ds.put("size_bytes", m.size);
-            // the user's file, mapped: its pages are the file system's page cache (4 KiB on ext4/xfs); huge pages do not
-            // apply to a regular file (hugetlbfs holds no user data across runs, and file THP is read-only, for text)
+            // the user's file, mapped: its pages are the file system's page cache; with huge pages advised, the ones the
+            // kernel caches as 2 MiB folios are mapped with one TLB entry each (huge_pages_mapped_bytes says how many)
             ds.put("memory", "file page cache");
+            String hp = m.hugePages;
+            ds.put("huge_pages", hp);
+            if ("advised".equals(hp)) {
+                long pmd = Madvise.pmdMappedBytes(m.base);
+                if (pmd >= 0) {
+                    ds.put("huge_pages_mapped_bytes", pmd);
+                }
+            }
         }
 
         @Override
@@ -548,6 +601,9 @@ public final class MappedModule implements BdevModule {
             p.put("block_size", bdev.blockSize());
             p.put("num_blocks", bdev.numBlocks());
             p.put("uuid", bdev.uuid().toString());
+            if (m.hugePagesParam != null) {
+                p.put("huge_pages", m.hugePagesParam);
+            }
             return call;
         }
     }

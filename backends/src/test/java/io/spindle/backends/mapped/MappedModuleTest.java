@@ -9,6 +9,7 @@ import io.spindle.bdev.BdevTestAccess;
 import io.spindle.bdev.DmaBuffer;
 import io.spindle.bdev.io.IoStatus;
 import io.spindle.bdev.io.IoType;
+import io.spindle.env.HugePages;
 import io.spindle.runtime.Errno;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.junit.jupiter.api.AfterAll;
@@ -74,6 +75,53 @@ class MappedModuleTest {
             assertThat(Arrays.copyOfRange(back, 0, 4096)).isEqualTo(new byte[4096]);
             assertThat(Arrays.copyOfRange(back, 4096, 8192)).isEqualTo(Arrays.copyOfRange(a, 4096, 8192));
             assertThat(Arrays.copyOfRange(back, 8192, 12288)).isEqualTo(new byte[4096]);
+        }
+    }
+
+    @Test
+    @DisplayName("huge pages: advised by default (the process's policy), not with huge_pages=false nor under the policy off;"
+            + " driver_specific says which and how much the kernel maps huge; save_config keeps an explicit huge_pages")
+    void hugePagesAdvisedByPolicyOrParameter(@TempDir Path dir) throws Exception {
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        MappedModule mm = new MappedModule();
+        try (BdevHarness h = harness(mm)) {
+            Path f = dir.resolve("huge.img");
+            Bdev b = h.await(mm.create(h.layer, new MappedModule.Options("Map0", f.toString(), 4096, 1024, null)));
+            MappedModule.Mapping m = mapping(h, "Map0");
+            assertThat(m.hugePages).as("Linux: madvise(MADV_HUGEPAGE) accepted, or refused with the errno named")
+                    .matches("advised|refused: madvise\\(MADV_HUGEPAGE\\) errno=\\d+ .*");
+            IoKit io = new IoKit(h.layer);
+            byte[] a = IoKit.pattern(1024 * 4096, 9);
+            assertThat(io.write("Map0", 0, a)).isEqualTo(IoStatus.SUCCESS);
+            assertThat(io.read("Map0", 0, 1024)).isEqualTo(a);
+            var ds = b.toJson(json).at("/driver_specific/mapped");
+            assertThat(ds.get("huge_pages").asText()).isEqualTo(m.hugePages);
+            if (m.hugePages.equals("advised")) {
+                long pmd = ds.get("huge_pages_mapped_bytes").asLong();
+                assertThat(pmd).as("FilePmdMapped of this mapping, read from /proc/self/smaps").isBetween(0L, 1024L * 4096);
+                assertThat(Madvise.pmdMappedBytes(m.base)).isBetween(0L, 1024L * 4096);
+            }
+            assertThat(((MappedModule.Driver) BdevTestAccess.driver(b)).writeConfig(b).at("/params").has("huge_pages"))
+                    .as("left to the policy: not written").isFalse();
+            assertThat(h.await(mm.delete(h.layer, "Map0"))).isEqualTo(Errno.OK);
+
+            Bdev off = h.await(mm.create(h.layer, new MappedModule.Options("Map1", f.toString(), 4096, 0, null, false)));
+            assertThat(mapping(h, "Map1").hugePages).isEqualTo("off (huge_pages=false)");
+            var ds1 = off.toJson(json).at("/driver_specific/mapped");
+            assertThat(ds1.get("huge_pages").asText()).isEqualTo("off (huge_pages=false)");
+            assertThat(ds1.has("huge_pages_mapped_bytes")).isFalse();
+            assertThat(((MappedModule.Driver) BdevTestAccess.driver(off)).writeConfig(off).at("/params/huge_pages").asBoolean(true)).isFalse();
+            assertThat(io.read("Map1", 0, 1024)).as("same file, same data").isEqualTo(a);
+            assertThat(h.await(mm.delete(h.layer, "Map1"))).isEqualTo(Errno.OK);
+
+            HugePages.process().configure(HugePages.Mode.OFF, null);
+            try {
+                h.await(mm.create(h.layer, new MappedModule.Options("Map2", f.toString(), 4096, 0, null)));
+                assertThat(mapping(h, "Map2").hugePages).isEqualTo("off (spindle.memory.huge-pages=off)");
+                assertThat(h.await(mm.delete(h.layer, "Map2"))).isEqualTo(Errno.OK);
+            } finally {
+                HugePages.process().configure(HugePages.Mode.AUTO, null);
+            }
         }
     }
 

@@ -37,9 +37,11 @@ final class FileBdevCommands {
                 pos("name", Type.STR, "Block device name"),
                 pos("block_size", Type.INT, "Block size for this bdev"),
                 optPos("num_blocks", Type.INT, "Number of blocks (needed to create the file; omitted: from the existing file)"),
-                opt("-u|--uuid", "uuid", Type.STR, "UUID of the bdev (optional)")),
+                opt("-u|--uuid", "uuid", Type.STR, "UUID of the bdev (optional)"),
+                opt("--huge-pages", "huge_pages", Type.BOOL_OPT, "Advise (or, with --no-huge-pages, do not) transparent huge pages"
+                        + " for the mapping; default: the process's huge-page policy")),
                 Output.JSON, a -> map("name", a.get("name"), "filename", a.get("filename"), "block_size", a.get("block_size"),
-                        "num_blocks", a.get("num_blocks"), "uuid", a.get("uuid"))));
+                        "num_blocks", a.get("num_blocks"), "uuid", a.get("uuid"), "huge_pages", a.get("huge_pages"))));
         r.add(new Command("bdev_mapped_delete", "Delete a mapped bdev (Spindle); the file stays", List.of(pos("name", Type.STR, "mapped bdev name")),
                 Output.NONE, a -> map("name", a.get("name"))));
     }
