@@ -115,8 +115,10 @@ public final class KvStore implements AutoCloseable {
         long blocks = size / KvOptions.BLOCK_SIZE;
         BdevSubsystem bdevs = new BdevSubsystem().onStart(layer -> o.malloc()
                 ? layer.module(MallocModule.class).create(layer, MallocModule.Options.of(BDEV, blocks, KvOptions.BLOCK_SIZE))
+                // huge_pages=false: the log is flushed per batch of puts, and a dirty 2 MiB folio is written back whole,
+                // so huge pages would turn each group commit's few KiB into 2 MiB of disk writes
                 : layer.module(MappedModule.class).create(layer, new MappedModule.Options(BDEV, o.file().toString(),
-                KvOptions.BLOCK_SIZE, exists ? 0 : blocks, null)));
+                KvOptions.BLOCK_SIZE, exists ? 0 : blocks, null, false)));
         SpindleConfig config = SpindleConfig.builder().name("kv")
                 .reactor(ReactorConfig.builder().mask(o.reactorMask()).conclude()).subsystem(bdevs).conclude();
         CompletableFuture<SpindleApp.StartResult> started = new CompletableFuture<>();
