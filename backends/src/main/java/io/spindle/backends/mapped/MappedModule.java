@@ -15,9 +15,9 @@ import io.spindle.bdev.spi.BdevModule;
 import io.spindle.bdev.spi.BdevSpec;
 import io.spindle.bdev.spi.BdevView;
 import io.spindle.bdev.spi.ModuleIo;
+import io.spindle.env.HugePages;
 import io.spindle.runtime.Errno;
 import io.spindle.runtime.Poller;
-import io.spindle.env.HugePages;
 import io.spindle.runtime.Reactor;
 import net.openhft.chronicle.bytes.MappedBytesStore;
 import net.openhft.chronicle.bytes.MappedFile;
@@ -94,6 +94,8 @@ public final class MappedModule implements BdevModule {
      * Options of {@code bdev_mapped_create}.
      *
      * @param numBlocks 0: take the block count from the existing file
+     * @param hugePages true/false: advise transparent huge pages for the mapping or not; null: as the process's
+     *                  huge-page policy says ({@code spindle.memory.huge-pages}: advised unless {@code off})
      */
     public record Options(String name, String filename, int blockSize, long numBlocks, UUID uuid, Boolean hugePages) {
         /** Options that leave huge pages to the process's policy ({@code hugePages} null). */
