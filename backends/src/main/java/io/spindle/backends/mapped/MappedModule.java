@@ -202,7 +202,7 @@ public final class MappedModule implements BdevModule {
                 }
             }
             Mapping m = new Mapping(o, p, mf, owner, store, size);
-            m.adviseHugePages(o.hugePages());
+            m.adviseHugePages();
             return m;
         } catch (IOException | RuntimeException e) {
             mf.releaseLast();
@@ -238,8 +238,8 @@ public final class MappedModule implements BdevModule {
         final long numBlocks;
         /** Bit r: region r (1 MiB at r << REGION_SHIFT) has writes not yet msync'ed. */
         final long[] dirty;
-        /** The create's {@code huge_pages} (null: the process's policy decided), for save_config. */
-        Boolean hugePagesParam;
+        /** The create's {@code huge_pages} (null: the process's policy decides), for save_config. */
+        final Boolean hugePagesParam;
         /** What {@link #adviseHugePages} did, for bdev_get_bdevs: "advised", "off (...)", "unavailable: ...". */
         volatile String hugePages = "off";
         private boolean unmapped;
@@ -255,20 +255,21 @@ public final class MappedModule implements BdevModule {
             this.size = size;
             this.blockSize = o.blockSize();
             this.numBlocks = size / o.blockSize();
+            this.hugePagesParam = o.hugePages();
             long regions = (size + (1L << REGION_SHIFT) - 1) >>> REGION_SHIFT;
             this.dirty = new long[(int) ((regions + 63) >>> 6)];
         }
 
         /**
          * Asks the kernel to back the mapping with transparent huge pages ({@code madvise(MADV_HUGEPAGE)}): with
-         * {@code want} true, or null and the process's huge-page policy ({@code spindle.memory.huge-pages}) not
+         * {@code huge_pages} true, or left out and the process's huge-page policy ({@code spindle.memory.huge-pages}) not
          * {@code off}. Where the file system caches large folios (ext4 and xfs on recent kernels), pages read into
          * the page cache from then on come as 2 MiB folios mapped by one TLB entry each; pages already cached stay
          * as they are. Not fatal when refused: the mapping works with normal pages and bdev_get_bdevs says why.
          * On the creating thread, before the bdev registers.
          */
-        void adviseHugePages(Boolean want) {
-            hugePagesParam = want;
+        void adviseHugePages() {
+            Boolean want = hugePagesParam;
             boolean advise = want != null ? want : HugePages.process().mode() != HugePages.Mode.OFF;
             if (!advise) {
                 hugePages = want != null ? "off (huge_pages=false)" : "off (spindle.memory.huge-pages=off)";
